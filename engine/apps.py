@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class EngineConfig(AppConfig):
+    name = "engine"
+    verbose_name = _("Workflow engine")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.conf import settings
+
+        from engine import checks, registry  # noqa: F401 - registers the system checks
+
+        registry.register_option_source("villages", lambda: list(settings.CASEFLOW_VILLAGES.items()))

@@ -1,0 +1,46 @@
+"""The embedded default: Django's server plus an in-process loop that fires due timers and delivers
+queued notifications every few seconds, so no broker or worker is needed. Production runs gunicorn
+(or similar) with Celery worker and beat instead; see README.md."""
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from engine import api
+
+log = logging.getLogger("caseflow.sweeper")
+
+
+def sweep_forever(interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        close_old_connections()
+        try:
+            result = api.fire_due_timers()
+            api.deliver_outbox()
+            if result.timers_fired:
+                log.info("fired %d timer(s)", result.timers_fired)
+        except Exception:  # keep sweeping: a bad instance must not stop every other timer
+            log.exception("timer sweep failed")
+        finally:
+            close_old_connections()
+
+
+class Command(BaseCommand):
+    help = "Run the portal with timers swept in-process (embedded default, no broker needed)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, *args, **options):
+        stop = threading.Event()
+        interval = settings.CASEFLOW_INPROCESS_SWEEP_SECONDS
+        threading.Thread(target=sweep_forever, args=(interval, stop), daemon=True, name="timer-sweeper").start()
+        self.stdout.write(f"Timers are swept every {interval:g}s in this process.")
+        try:
+            call_command("runserver", options["addrport"], use_reloader=False)
+        finally:
+            stop.set()

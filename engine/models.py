@@ -1,0 +1,210 @@
+"""What the engine keeps: immutable definition versions, one row per instance with its serialized
+state and a revision, and the projections every list and report reads (human tasks, timers),
+plus the append-only audit trail and the outbox of outside effects. Everything an instance step
+changes is written in one transaction by engine/spiff/runtime.py."""
+from __future__ import annotations
+
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class ProcessDefinition(models.Model):
+    """One deployed, numbered, never-changed version of a process key."""
+
+    key = models.SlugField(_("process key"), max_length=64)
+    version = models.PositiveIntegerField(_("version"))
+    name = models.CharField(_("name"), max_length=200)
+    bpmn_xml = models.TextField(_("BPMN XML"))
+    forms = models.JSONField(_("forms"), default=dict, help_text="element id -> form-js schema")
+    spec = models.JSONField(help_text="SpiffWorkflow spec, serialized once at deploy")
+    user_tasks = models.JSONField(default=dict, help_text="bpmn id -> {name, lane, candidate_group}")
+    start_group = models.CharField(max_length=64)
+    start_event_id = models.CharField(max_length=128)
+    checksum = models.CharField(max_length=64)
+    deployed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    deployed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "version"], name="definition_key_version_unique")]
+        ordering = ["key", "-version"]
+
+    def __str__(self):
+        return f"{self.key} v{self.version}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Process definition versions are immutable; deploy a new version.")
+        super().save(*args, **kwargs)
+
+
+class InstanceStatus(models.TextChoices):
+    RUNNING = "running", _("running")
+    COMPLETED = "completed", _("completed")
+    ERROR = "error", _("error")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class ProcessInstance(models.Model):
+    definition = models.ForeignKey(ProcessDefinition, on_delete=models.PROTECT, related_name="instances")
+    process_key = models.SlugField(max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=InstanceStatus.choices, default=InstanceStatus.RUNNING)
+    revision = models.PositiveIntegerField(default=0, help_text="bumped by every step; guards concurrent writes")
+    state = models.JSONField(help_text="SpiffWorkflow state without the spec")
+    village = models.CharField(_("village"), max_length=64, blank=True, db_index=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    error_element = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["process_key", "status"])]
+
+    def __str__(self):
+        return f"{self.process_key} #{self.pk}"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    COMPLETED = "completed", _("completed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class HumanTask(models.Model):
+    """The projection of one ready user task: inboxes and reports query these rows, never the state."""
+
+    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="human_tasks")
+    spiff_task_id = models.UUIDField()
+    bpmn_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=200)
+    lane = models.CharField(max_length=128)
+    candidate_group = models.CharField(max_length=64)
+    process_key = models.SlugField(max_length=64)
+    village = models.CharField(max_length=64, blank=True)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_tasks")
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    created_at = models.DateTimeField()
+    due_at = models.DateTimeField(null=True, blank=True)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="completed_tasks")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    form_data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["instance", "spiff_task_id"], name="human_task_unique_per_instance")]
+        indexes = [
+            models.Index(fields=["candidate_group", "due_at"], name="open_task_group_due", condition=Q(status="open")),
+            models.Index(fields=["assignee", "due_at"], name="open_task_assignee_due", condition=Q(status="open")),
+            models.Index(fields=["completed_by", "-completed_at"], name="task_completed_by"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.instance_id})"
+
+
+class TimerStatus(models.TextChoices):
+    WAITING = "waiting", _("waiting")
+    FIRED = "fired", _("fired")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class Timer(models.Model):
+    """A waiting timer event. Sweepers claim due rows with FOR UPDATE SKIP LOCKED."""
+
+    instance = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE, related_name="timers")
+    spiff_task_id = models.UUIDField()
+    bpmn_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=200, blank=True)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=TimerStatus.choices, default=TimerStatus.WAITING)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    attached_to = models.ForeignKey(HumanTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="timers")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["instance", "spiff_task_id"], name="timer_unique_per_instance")]
+        indexes = [models.Index(fields=["due_at"], name="waiting_timer_due", condition=Q(status="waiting"))]
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValueError("Audit events are append-only.")
+
+    def delete(self):
+        raise ValueError("Audit events are append-only.")
+
+
+class AuditKind(models.TextChoices):
+    DEPLOYED = "deployed", _("deployed")
+    STARTED = "started", _("started")
+    TASK_READY = "task_ready", _("task ready")
+    CLAIMED = "claimed", _("claimed")
+    RELEASED = "released", _("released")
+    ASSIGNED = "assigned", _("assigned")
+    COMPLETED = "completed", _("completed")
+    TIMER_FIRED = "timer_fired", _("timer fired")
+    ESCALATED = "escalated", _("escalated")
+    SERVICE_CALLED = "service_called", _("service called")
+    CANCELLED = "cancelled", _("cancelled")
+    ERROR = "error", _("error")
+    INSTANCE_COMPLETED = "instance_completed", _("instance completed")
+
+
+class AuditEvent(models.Model):
+    """Our own record of what happened, by whom, with the data submitted — never read back from
+    SpiffWorkflow's task history (3.2.0 shares nested data between tasks)."""
+
+    instance = models.ForeignKey(ProcessInstance, null=True, on_delete=models.PROTECT, related_name="audit_events")
+    definition = models.ForeignKey(ProcessDefinition, null=True, on_delete=models.PROTECT, related_name="+")
+    task = models.ForeignKey(HumanTask, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
+    kind = models.CharField(max_length=32, choices=AuditKind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True, help_text="username at the time, or 'system'")
+    bpmn_id = models.CharField(max_length=128, blank=True)
+    at = models.DateTimeField()
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["instance", "at"])]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only.")
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class OutboxMessage(models.Model):
+    """An outside effect (police notice, SMS, e-mail), written in the step's transaction and
+    delivered after commit. The unique key makes a retried step or a re-run delivery a no-op."""
+
+    key = models.CharField(max_length=255, unique=True)
+    channel = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    instance = models.ForeignKey(ProcessInstance, null=True, on_delete=models.PROTECT, related_name="outbox")
+    status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    receipt = models.CharField(max_length=255, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_attempt_at"], name="pending_outbox", condition=Q(status="pending"))]
+
+

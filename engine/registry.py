@@ -1,0 +1,115 @@
+"""Named things that processes and integrations plug into the engine, filled by each app's ready():
+service operations a diagram may call, hooks that keep a process's own records in step with its
+tasks, option lists for form fields, and the bundled process packages `caseflow deploy-bundled` deploys.
+
+Handlers run inside the engine step's transaction and get a context object, never a SpiffWorkflow
+task: they may write their own rows, queue outside effects in the outbox, and answer with plain
+JSON-ready data."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+
+class StepContext(Protocol):
+    """What a handler may do inside a step (implemented by engine/spiff/runtime.py)."""
+
+    instance_id: int
+    process_key: str
+    village: str
+    actor: Any  # the user acting, or None for the system (timers)
+
+    def enqueue(self, channel: str, payload: dict, *, effect: str) -> str:
+        """Queue an outside effect; returns its idempotency key. Same effect twice -> one message."""
+
+    def set_subject(self, subject: str) -> None: ...
+
+    def set_village(self, village: str) -> None: ...
+
+    def reassign_open_task(self, bpmn_id: str, username: str | None, *, reason: str) -> None: ...
+
+    def audit(self, kind: str, data: dict, *, bpmn_id: str = "") -> None: ...
+
+
+ServiceHandler = Callable[[StepContext, dict], dict]
+TaskHook = Callable[[StepContext, dict], None]
+
+
+@dataclass(frozen=True)
+class ProcessPackage:
+    key: str
+    bpmn_path: Path
+    forms_dir: Path
+
+
+_services: dict[str, ServiceHandler] = {}
+_task_hooks: dict[tuple[str, str], list[TaskHook]] = {}
+_start_hooks: dict[str, list[TaskHook]] = {}
+_option_sources: dict[str, Callable[[], list[tuple[str, str]]]] = {}
+_packages: dict[str, ProcessPackage] = {}
+
+
+def register_service(name: str, handler: ServiceHandler) -> None:
+    """A service task with `<spiffworkflow:serviceTaskOperator id="name">` calls `handler(ctx, params)`."""
+    _services[name] = handler
+
+
+def service(name: str):
+    def decorator(func: ServiceHandler) -> ServiceHandler:
+        register_service(name, func)
+        return func
+
+    return decorator
+
+
+def on_task_completed(process_key: str, bpmn_id: str):
+    """`hook(ctx, cleaned_form_data)` runs in the transaction that completes that task."""
+
+    def decorator(func: TaskHook) -> TaskHook:
+        _task_hooks.setdefault((process_key, bpmn_id), []).append(func)
+        return func
+
+    return decorator
+
+
+def on_start(process_key: str):
+    def decorator(func: TaskHook) -> TaskHook:
+        _start_hooks.setdefault(process_key, []).append(func)
+        return func
+
+    return decorator
+
+
+def register_option_source(name: str, provider: Callable[[], list[tuple[str, str]]]) -> None:
+    """Form fields with properties.options_source = name get their choices from provider()."""
+    _option_sources[name] = provider
+
+
+def register_process(key: str, bpmn_path: Path, forms_dir: Path) -> None:
+    _packages[key] = ProcessPackage(key, Path(bpmn_path), Path(forms_dir))
+
+
+def service_handler(name: str) -> ServiceHandler | None:
+    return _services.get(name)
+
+
+def service_names() -> set[str]:
+    return set(_services)
+
+
+def task_hooks(process_key: str, bpmn_id: str) -> list[TaskHook]:
+    return list(_task_hooks.get((process_key, bpmn_id), ()))
+
+
+def start_hooks(process_key: str) -> list[TaskHook]:
+    return list(_start_hooks.get(process_key, ()))
+
+
+def option_source(name: str) -> list[tuple[str, str]] | None:
+    provider = _option_sources.get(name)
+    return provider() if provider else None
+
+
+def packages() -> dict[str, ProcessPackage]:
+    return dict(_packages)

@@ -1,0 +1,253 @@
+"""Hardened BPMN loading, validation on deploy, and the per-version spec cache.
+
+A diagram arrives from an admin's browser or a file: it is parsed by our own lxml parser (no DTD,
+no entities, no network, no huge trees, comments and processing instructions dropped) before
+SpiffWorkflow sees it, and refused with the element id and a reason when anything in it could not
+run safely: user tasks outside a role's lane, timers that are not ISO-8601 literals, expressions the
+sandbox would refuse, service tasks nobody registered, forms that are missing or malformed.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine.errors import DefinitionInvalid, ElementProblem
+
+from . import scripting, serializer
+
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+}
+MAX_ELEMENTS = 20_000
+_LANE_ROLE = re.compile(r"\(\s*([a-z][a-z0-9_]*)\s*\)\s*$")
+
+
+def _hardened_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_comments=True, remove_pis=True,
+    )
+
+
+def load_xml(data: bytes | str) -> etree._Element:
+    """Parse untrusted BPMN XML or raise DefinitionInvalid; never expands entities or fetches."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    limit = getattr(settings, "CASEFLOW_BPMN_MAX_BYTES", 2 * 1024 * 1024)
+    if len(data) > limit:
+        raise DefinitionInvalid([ElementProblem(None, _("The file is larger than %(limit)d bytes.") % {"limit": limit})])
+    head = data[:4096].lower()
+    if b"<!doctype" in data.lower() or b"<!entity" in head:
+        raise DefinitionInvalid([ElementProblem(None, _("Document type declarations and entities are not allowed in BPMN files."))])
+    try:
+        root = etree.fromstring(data, parser=_hardened_parser())
+    except etree.XMLSyntaxError as exc:
+        raise DefinitionInvalid([ElementProblem(None, _("The file is not well-formed XML: %(error)s") % {"error": exc})]) from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise DefinitionInvalid([ElementProblem(None, _("Document type declarations and entities are not allowed in BPMN files."))])
+    count = 0
+    for node in root.iter():
+        count += 1
+        if isinstance(node, etree._Entity):
+            raise DefinitionInvalid([ElementProblem(None, _("Entity references are not allowed in BPMN files."))])
+        if count > MAX_ELEMENTS:
+            raise DefinitionInvalid([ElementProblem(None, _("The file has more than %(n)d elements.") % {"n": MAX_ELEMENTS})])
+    if etree.QName(root).namespace != NS["bpmn"] or etree.QName(root).localname != "definitions":
+        raise DefinitionInvalid([ElementProblem(None, _("The root element must be bpmn:definitions."))])
+    return root
+
+
+def lane_role(lane_name: str | None) -> str | None:
+    """'社工 (worker)' -> 'worker'; a lane named just 'worker' works too."""
+    if not lane_name:
+        return None
+    match = _LANE_ROLE.search(lane_name)
+    code = match.group(1) if match else lane_name.strip()
+    return code if code in settings.CASEFLOW_ROLES else None
+
+
+@dataclass
+class UserTaskInfo:
+    bpmn_id: str
+    name: str
+    lane: str
+    candidate_group: str
+
+
+@dataclass
+class ParsedDefinition:
+    process_id: str
+    name: str
+    spec_dict: dict
+    user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
+    start_group: str | None = None
+    start_event_id: str | None = None
+
+
+def _element_name(node) -> str:
+    return node.get("name") or node.get("id")
+
+
+def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services: set[str], form_checker) -> ParsedDefinition:
+    """Validate a diagram and its forms; return what deploy stores. Raises DefinitionInvalid."""
+    root = load_xml(xml)
+    problems: list[ElementProblem] = []
+    processes = root.findall("bpmn:process", NS)
+    executable = [p for p in processes if p.get("isExecutable", "true").lower() == "true"]
+    if len(executable) != 1:
+        raise DefinitionInvalid([ElementProblem(None, _("A definition must contain exactly one executable process."))])
+    process = executable[0]
+    process_id = process.get("id")
+
+    lanes = {}
+    for lane in process.iter(f"{{{NS['bpmn']}}}lane"):
+        for ref in lane.findall("bpmn:flowNodeRef", NS):
+            lanes[(ref.text or "").strip()] = lane.get("name")
+
+    # Timers: ISO-8601 literals only, never code.
+    for timer in process.iter(f"{{{NS['bpmn']}}}timerEventDefinition"):
+        event = timer.getparent()
+        for kind in ("timeDuration", "timeDate", "timeCycle"):
+            for expr in timer.findall(f"bpmn:{kind}", NS):
+                try:
+                    scripting.parse_timer_literal(expr.text or "")
+                except Exception:
+                    problems.append(ElementProblem(event.get("id"), _(
+                        "Timer '%(expr)s' is not an ISO-8601 literal (for example PT24H, P3D or 2026-12-01T09:00:00+08:00)."
+                    ) % {"expr": (expr.text or "").strip()[:80]}))
+
+    # Conditions, scripts, loop and multi-instance expressions: must pass the sandbox's checks.
+    for flow in process.iter(f"{{{NS['bpmn']}}}sequenceFlow"):
+        cond = flow.find("bpmn:conditionExpression", NS)
+        if cond is not None and (cond.text or "").strip():
+            _check(problems, flow.get("id"), cond.text, scripting.check_expression)
+    for script_task in process.iter(f"{{{NS['bpmn']}}}scriptTask"):
+        script = script_task.find("bpmn:script", NS)
+        _check(problems, script_task.get("id"), script.text if script is not None else "", scripting.check_script)
+    for tag in ("preScript", "postScript"):
+        for node in process.iter(f"{{{NS['spiffworkflow']}}}{tag}"):
+            owner = node.getparent().getparent()
+            _check(problems, owner.get("id"), node.text or "", scripting.check_script)
+    for tag in ("loopCardinality", "completionCondition", "loopCondition"):
+        for node in process.iter(f"{{{NS['bpmn']}}}{tag}"):
+            owner = node.getparent().getparent()
+            if (node.text or "").strip():
+                _check(problems, owner.get("id"), node.text, scripting.check_expression)
+
+    # Service tasks: a named operation from the reviewed registry; parameters are expressions.
+    for service_task in process.iter(f"{{{NS['bpmn']}}}serviceTask"):
+        operator = service_task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+        if operator is None:
+            problems.append(ElementProblem(service_task.get("id"), _("Service task has no operation; choose one from the registry.")))
+            continue
+        if operator.get("id") not in known_services:
+            problems.append(ElementProblem(service_task.get("id"), _("Service operation '%(name)s' is not registered.") % {"name": operator.get("id")}))
+        for param in operator.iter(f"{{{NS['spiffworkflow']}}}parameter"):
+            _check(problems, service_task.get("id"), param.get("value") or "", scripting.check_expression)
+
+    # User tasks: each in a lane that maps to a role, each with a valid form.
+    user_tasks: dict[str, UserTaskInfo] = {}
+    for node in process.iter(f"{{{NS['bpmn']}}}userTask", f"{{{NS['bpmn']}}}manualTask"):
+        bpmn_id = node.get("id")
+        lane = lanes.get(bpmn_id)
+        group = lane_role(lane)
+        if lane is None:
+            problems.append(ElementProblem(bpmn_id, _("User task is not in a lane; put it in the lane of the role that does it.")))
+        elif group is None:
+            problems.append(ElementProblem(bpmn_id, _("Lane '%(lane)s' does not name a known role, e.g. '社工 (worker)'.") % {"lane": lane}))
+        if bpmn_id not in forms:
+            problems.append(ElementProblem(bpmn_id, _("User task has no form (forms/%(id)s.json).") % {"id": bpmn_id}))
+        else:
+            problems.extend(ElementProblem(bpmn_id, msg) for msg in form_checker(forms[bpmn_id]))
+        if group is not None:
+            user_tasks[bpmn_id] = UserTaskInfo(bpmn_id, _element_name(node), lane, group)
+
+    start_events = [n for n in process.findall("bpmn:startEvent", NS) if not len(n.findall("bpmn:*EventDefinition", NS))]
+    start_group = start_event_id = None
+    if len(start_events) != 1:
+        problems.append(ElementProblem(process_id, _("The process needs exactly one plain start event.")))
+    else:
+        start_event_id = start_events[0].get("id")
+        start_group = lane_role(lanes.get(start_event_id))
+        if start_group is None:
+            problems.append(ElementProblem(start_event_id, _("The start event must be in the lane of the role that may start the process.")))
+        if start_event_id in forms:
+            problems.extend(ElementProblem(start_event_id, msg) for msg in form_checker(forms[start_event_id]))
+
+    # Only now hand the tree to SpiffWorkflow (XSD validation and its own structural checks).
+    spec_dict = None
+    try:
+        parser = SpiffBpmnParser(validator=_validator())
+        parser.add_bpmn_xml(root, filename=f"{process_id}.bpmn")
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+        spec_dict = serializer.spec_to_dict(spec, subprocess_specs)
+    except ValidationException as exc:
+        problems.append(ElementProblem(getattr(exc, "id", None) or None, _("BPMN is not valid: %(error)s") % {"error": _first_line(exc)}))
+    except Exception as exc:  # SpiffWorkflow raises plain exceptions for some structural errors
+        problems.append(ElementProblem(None, _("BPMN could not be parsed: %(error)s") % {"error": _first_line(exc)}))
+
+    if problems:
+        raise DefinitionInvalid(problems)
+    return ParsedDefinition(
+        process_id=process_id, name=process.get("name") or process_id, spec_dict=spec_dict,
+        user_tasks=user_tasks, start_group=start_group, start_event_id=start_event_id,
+    )
+
+
+def _first_line(exc) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _check(problems, element_id, source, checker):
+    try:
+        checker(source or "")
+    except scripting.ExpressionRefused as exc:
+        problems.append(ElementProblem(element_id, _("Expression refused: %(why)s") % {"why": exc}))
+
+
+_validator_lock = threading.Lock()
+_validator_instance = None
+
+
+def _validator():
+    global _validator_instance
+    with _validator_lock:
+        if _validator_instance is None:
+            _validator_instance = BpmnValidator()
+        return _validator_instance
+
+
+# -- the spec cache ---------------------------------------------------------------------------
+_spec_cache: dict[int, tuple] = {}
+_spec_cache_lock = threading.Lock()
+
+
+def cached_spec(definition_id: int, spec_dict_loader):
+    """(spec, subprocess_specs) of a definition version, restored once per process and reused.
+
+    Versions are immutable, so the cache never needs invalidating."""
+    hit = _spec_cache.get(definition_id)
+    if hit is not None:
+        return hit
+    with _spec_cache_lock:
+        hit = _spec_cache.get(definition_id)
+        if hit is None:
+            hit = serializer.spec_from_dict(spec_dict_loader())
+            _spec_cache[definition_id] = hit
+        return hit
+
+
+def clear_spec_cache():
+    """For tests that simulate a process restart."""
+    _spec_cache.clear()

@@ -1,0 +1,47 @@
+"""Two adjustments to SpiffWorkflow 3.2.0, made once, here, and pinned to that exact version.
+
+1. Task look-ups stop at depth 1000 by default, which silently stalls a gateway loop after about
+   333 rounds (shared/RELIABILITY-NOTES.md): follow-ups and revision rounds loop, so the depth is
+   lifted. The iterator is iterative (no recursion), so a deep tree costs time, not stack.
+2. Timer events read `datetime.now(timezone.utc)` themselves; they are pointed at engine.clock so a
+   sweep "as of" an instant and tests agree with the engine on what time it is.
+"""
+import datetime as _dt
+
+import SpiffWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.util.task import TaskIterator
+
+from engine import clock
+
+EXPECTED_VERSION = "3.2.0"
+UNBOUNDED_DEPTH = 10**9
+
+
+def _check_version():
+    from importlib.metadata import version
+
+    found = version("SpiffWorkflow")
+    if found != EXPECTED_VERSION:  # pragma: no cover - guarded by the exact pin in pyproject.toml
+        raise RuntimeError(f"engine/spiff is written for SpiffWorkflow {EXPECTED_VERSION}, found {found}")
+
+
+def _lift_max_depth(cls):
+    defaults = list(cls.__init__.__defaults__)
+    # (end_at_spec, max_depth, ...): max_depth is the second default in both iterators.
+    defaults[1] = UNBOUNDED_DEPTH
+    cls.__init__.__defaults__ = tuple(defaults)
+
+
+class _EngineClockDatetime(_dt.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        current = clock.now()
+        return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
+
+
+_check_version()
+_lift_max_depth(TaskIterator)
+_lift_max_depth(BpmnTaskIterator)
+_timer.datetime = _EngineClockDatetime

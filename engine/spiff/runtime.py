@@ -1,0 +1,367 @@
+"""Lock -> load -> act -> run engine steps -> save, in one transaction, for every change to an instance.
+
+This module is where the engine's guarantees are enforced:
+- one writer per instance: the instance row is locked (`SELECT ... FOR UPDATE` on PostgreSQL) and
+  the save is guarded by the revision read (`UPDATE ... WHERE revision = r`), so a race that slips
+  past the lock (SQLite has no row locks) still loses cleanly instead of writing twice;
+- state, task rows, timer rows, audit events and outbox rows are written in the same transaction,
+  so a crash leaves either all of a step or none of it;
+- a failing script or service task puts the instance in a visible error state with its message.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Callable
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine import clock, registry
+from engine.errors import AlreadyCompleted, ConcurrentUpdate, InvalidState, NotFound
+from engine.models import (
+    AuditEvent, AuditKind, HumanTask, InstanceStatus, OutboxMessage, ProcessDefinition, ProcessInstance,
+    TaskStatus, Timer, TimerStatus,
+)
+
+from . import parser, scripting, serializer
+
+log = logging.getLogger("caseflow.engine")
+
+
+def _limits() -> scripting.Limits:
+    from django.conf import settings
+
+    return scripting.Limits(
+        max_steps=settings.CASEFLOW_EXPRESSION_MAX_STEPS,
+        max_seconds=settings.CASEFLOW_EXPRESSION_MAX_SECONDS,
+        max_size=settings.CASEFLOW_EXPRESSION_MAX_SIZE,
+    )
+
+
+def actor_name(actor) -> str:
+    return actor.get_username() if actor is not None else "system"
+
+
+@dataclass
+class Step:
+    """One change to one instance; also the StepContext that registry handlers receive."""
+
+    instance: ProcessInstance
+    actor: object
+    workflow: BpmnWorkflow | None = None
+    current_spiff_task_id: str | None = None
+
+    # -- StepContext ----------------------------------------------------------------------------
+    @property
+    def instance_id(self) -> int:
+        return self.instance.pk
+
+    @property
+    def process_key(self) -> str:
+        return self.instance.process_key
+
+    @property
+    def village(self) -> str:
+        return self.instance.village
+
+    def enqueue(self, channel: str, payload: dict, *, effect: str) -> str:
+        key = f"{self.instance.pk}:{self.current_spiff_task_id or 'instance'}:{effect}"
+        try:
+            with transaction.atomic():
+                OutboxMessage.objects.create(
+                    key=key, channel=channel, payload=payload, instance=self.instance,
+                    created_at=clock.now(), next_attempt_at=clock.now(),
+                )
+        except IntegrityError:
+            log.info("outbox effect %s already queued", key)
+        else:
+            transaction.on_commit(_kick_outbox, robust=True)
+        return key
+
+    def set_subject(self, subject: str) -> None:
+        self.instance.subject = subject[:200]
+
+    def set_village(self, village: str) -> None:
+        self.instance.village = village
+
+    def reassign_open_task(self, bpmn_id: str, username: str | None, *, reason: str) -> None:
+        from django.contrib.auth import get_user_model
+
+        assignee = None
+        if username:
+            assignee = get_user_model().objects.filter(username=username, is_active=True).first()
+            if assignee is None:
+                raise InvalidState(_("No active user named '%(name)s'.") % {"name": username})
+        for task in HumanTask.objects.filter(instance=self.instance, bpmn_id=bpmn_id, status=TaskStatus.OPEN):
+            task.assignee = assignee
+            task.save(update_fields=["assignee"])
+            self.audit(AuditKind.ASSIGNED, {"assignee": username, "reason": reason}, bpmn_id=bpmn_id, task=task)
+
+    def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> None:
+        AuditEvent.objects.create(
+            instance=self.instance, definition_id=self.instance.definition_id, task=task, kind=kind,
+            actor=self.actor, actor_name=actor_name(self.actor), bpmn_id=bpmn_id, at=clock.now(), data=data,
+        )
+
+    # -- service tasks ------------------------------------------------------------------------
+    def call_service(self, spiff_task, name: str, params: dict) -> str:
+        handler = registry.service_handler(name)
+        if handler is None:
+            raise RuntimeError(f"service operation '{name}' is not registered")
+        values = {key: param.get("value") for key, param in params.items()}
+        self.current_spiff_task_id = str(spiff_task.id)
+        try:
+            result = handler(self, values) or {}
+        finally:
+            self.current_spiff_task_id = None
+        self.audit(AuditKind.SERVICE_CALLED, {"operation": name, "result": result}, bpmn_id=spiff_task.task_spec.bpmn_id)
+        return json.dumps(result)
+
+
+def _kick_outbox() -> None:
+    """After commit: deliver now (embedded mode runs Celery tasks eagerly) or nudge a worker."""
+    from engine.tasks import deliver_outbox
+
+    deliver_outbox.delay()
+
+
+def _script_engine(step: Step) -> scripting.ExpressionEngine:
+    return scripting.ExpressionEngine(limits=_limits(), service_caller=step.call_service)
+
+
+def _spec_for(definition: ProcessDefinition):
+    return parser.cached_spec(definition.pk, lambda: ProcessDefinition.objects.values_list("spec", flat=True).get(pk=definition.pk))
+
+
+def load_workflow(instance: ProcessInstance, step: Step) -> BpmnWorkflow:
+    spec, subprocess_specs = _spec_for(instance.definition)
+    return serializer.workflow_from_state(instance.state, spec, subprocess_specs, _script_engine(step))
+
+
+# -- the one way to change an instance -----------------------------------------------------------
+
+def run_step(instance_id: int, actor, act: Callable[[Step], None], *, require_running: bool = True) -> Step:
+    """Lock the instance, load it, let `act` change it, run the engine, sync projections, save."""
+    with transaction.atomic():
+        try:
+            instance = ProcessInstance.objects.select_for_update().select_related("definition").get(pk=instance_id)
+        except ProcessInstance.DoesNotExist:
+            raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
+        if require_running and instance.status != InstanceStatus.RUNNING:
+            raise InvalidState(_("The process instance is %(status)s.") % {"status": instance.get_status_display()})
+        step = Step(instance=instance, actor=actor)
+        step.workflow = load_workflow(instance, step)
+        act(step)
+        _advance_and_save(step)
+    return step
+
+
+def start(definition: ProcessDefinition, actor, variables: dict, hook_data: dict) -> Step:
+    """Create an instance of a definition version and run it to its first wait state."""
+    with transaction.atomic():
+        instance = ProcessInstance.objects.create(
+            definition=definition, process_key=definition.key, state={}, started_by=actor, started_at=clock.now(),
+            village=str(hook_data.get("village") or ""),
+        )
+        step = Step(instance=instance, actor=actor)
+        spec, subprocess_specs = _spec_for(definition)
+        step.workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine(step))
+        for task in step.workflow.get_tasks(state=TaskState.READY):
+            task.data.update(variables)
+        step.audit(AuditKind.STARTED, {"data": hook_data, "version": definition.version}, bpmn_id=definition.start_event_id)
+        for hook in registry.start_hooks(definition.key):
+            hook(step, hook_data)
+        _advance_and_save(step, expected_revision=0)
+    return step
+
+
+def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
+    instance, workflow = step.instance, step.workflow
+    if instance.status == InstanceStatus.RUNNING:
+        try:
+            workflow.do_engine_steps()
+        except SpiffWorkflowException as exc:
+            _record_error(step, exc)
+        except scripting.ExpressionRefused as exc:  # pragma: no cover - wrapped by the engine normally
+            _record_error(step, exc)
+    _sync_projections(step)
+    if instance.status == InstanceStatus.RUNNING and workflow.is_completed():
+        instance.status = InstanceStatus.COMPLETED
+        instance.ended_at = clock.now()
+        step.audit(AuditKind.INSTANCE_COMPLETED, {})
+    old_revision = instance.revision if expected_revision is None else expected_revision
+    state = serializer.workflow_to_state(workflow)
+    updated = ProcessInstance.objects.filter(pk=instance.pk, revision=old_revision).update(
+        state=state, revision=old_revision + 1, status=instance.status, ended_at=instance.ended_at,
+        error_message=instance.error_message, error_element=instance.error_element,
+        subject=instance.subject, village=instance.village,
+    )
+    if updated != 1:
+        raise ConcurrentUpdate(_("The case was changed by someone else at the same moment; nothing was saved. Please try again."))
+    instance.revision = old_revision + 1
+    instance.state = state
+
+
+def _record_error(step: Step, exc: Exception) -> None:
+    spiff_task = getattr(exc, "task", None)
+    element = spiff_task.task_spec.bpmn_id if spiff_task is not None and hasattr(spiff_task.task_spec, "bpmn_id") else ""
+    message = str(exc).splitlines()[0][:1000] if str(exc) else type(exc).__name__
+    step.instance.status = InstanceStatus.ERROR
+    step.instance.error_message = message
+    step.instance.error_element = element or ""
+    step.audit(AuditKind.ERROR, {"message": message}, bpmn_id=element or "")
+    log.warning("instance %s entered error state at %s: %s", step.instance.pk, element, message)
+
+
+# -- projections -------------------------------------------------------------------------------
+
+def _timer_due(task) -> str | None:
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):  # cycle timers keep {'cycles', 'next', 'duration'}
+        value = value.get("next")
+    return value
+
+
+def _waiting_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
+    result = {}
+    for task in workflow.event_manager.tasks.values():
+        definition = getattr(task.task_spec, "event_definition", None)
+        definitions = getattr(definition, "event_definitions", None) or [definition]
+        if any(isinstance(d, TimerEventDefinition) for d in definitions) and task.state == TaskState.WAITING and _timer_due(task):
+            result[task.id] = task
+    return result
+
+
+def _boundary_host(task) -> UUID | None:
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return None
+    for sibling in parent.children:
+        if sibling.id != task.id and getattr(sibling.task_spec, "manual", False):
+            return sibling.id
+    return None
+
+
+def _sync_projections(step: Step) -> None:
+    from datetime import datetime
+
+    instance, workflow, now = step.instance, step.workflow, clock.now()
+    definition = instance.definition
+    user_tasks = definition.user_tasks
+
+    # Human tasks: one open row per READY manual task.
+    ready = {t.id: t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    open_rows = {row.spiff_task_id: row for row in HumanTask.objects.filter(instance=instance, status=TaskStatus.OPEN)}
+    for spiff_id, row in open_rows.items():
+        if spiff_id not in ready:
+            row.status = TaskStatus.CANCELLED
+            row.completed_at = now
+            row.save(update_fields=["status", "completed_at"])
+            step.audit(AuditKind.CANCELLED, {"task": row.name}, bpmn_id=row.bpmn_id, task=row)
+    rows_by_spiff_id = {k: v for k, v in open_rows.items() if k in ready}
+    for spiff_id, task in ready.items():
+        if spiff_id in rows_by_spiff_id:
+            continue
+        bpmn_id = task.task_spec.bpmn_id
+        info = user_tasks.get(bpmn_id, {})
+        row = HumanTask.objects.create(
+            instance=instance, spiff_task_id=spiff_id, bpmn_id=bpmn_id,
+            name=info.get("name") or task.task_spec.bpmn_name or bpmn_id, lane=info.get("lane", task.task_spec.lane or ""),
+            candidate_group=info.get("candidate_group", ""), process_key=instance.process_key, village=instance.village,
+            created_at=now,
+        )
+        rows_by_spiff_id[spiff_id] = row
+        step.audit(AuditKind.TASK_READY, {"task": row.name, "candidate_group": row.candidate_group}, bpmn_id=bpmn_id, task=row)
+
+    # Timers: one row per waiting timer event, attached to the human task it guards.
+    waiting = _waiting_timers(workflow)
+    timer_rows = {row.spiff_task_id: row for row in Timer.objects.filter(instance=instance, status=TimerStatus.WAITING).select_related("attached_to")}
+    for spiff_id, row in timer_rows.items():
+        if spiff_id in waiting:
+            continue
+        task = workflow.get_task_from_id(spiff_id) if spiff_id in workflow.tasks else None
+        fired = task is not None and (task.internal_data.get("event_fired") or task.state in (TaskState.READY, TaskState.COMPLETED))
+        row.status = TimerStatus.FIRED if fired else TimerStatus.CANCELLED
+        row.fired_at = now if fired else None
+        row.save(update_fields=["status", "fired_at"])
+        if fired:
+            _timer_fired(step, row)
+    due_by_host: dict[UUID, datetime] = {}
+    for spiff_id, task in waiting.items():
+        due_at = datetime.fromisoformat(_timer_due(task))
+        host_id = _boundary_host(task)
+        if host_id is not None:
+            due_by_host[host_id] = min(due_at, due_by_host.get(host_id, due_at))
+        if spiff_id not in timer_rows:
+            Timer.objects.create(
+                instance=instance, spiff_task_id=spiff_id, bpmn_id=task.task_spec.bpmn_id,
+                name=task.task_spec.bpmn_name or "", due_at=due_at,
+                attached_to=rows_by_spiff_id.get(host_id) if host_id else None,
+            )
+    for host_id, due_at in due_by_host.items():
+        row = rows_by_spiff_id.get(host_id)
+        if row is not None and (row.due_at is None or row.due_at > due_at) and row.sla_breached_at is None:
+            row.due_at = due_at
+            row.save(update_fields=["due_at"])
+
+
+def _timer_fired(step: Step, timer: Timer) -> None:
+    step.audit(AuditKind.TIMER_FIRED, {"timer": timer.name, "due_at": timer.due_at.isoformat()}, bpmn_id=timer.bpmn_id)
+    host = timer.attached_to
+    if host is None or host.status != TaskStatus.OPEN:
+        return
+    # A boundary timer on a human task that is still open: the SLA was breached.
+    if host.sla_breached_at is None:
+        host.sla_breached_at = clock.now()
+        host.save(update_fields=["sla_breached_at"])
+    step.audit(AuditKind.ESCALATED, {"task": host.name, "timer": timer.name, "assignee": host.assignee.get_username() if host.assignee else None}, bpmn_id=timer.bpmn_id, task=host)
+    step.current_spiff_task_id = str(timer.spiff_task_id)
+    try:
+        step.enqueue("sla.breach", {
+            "instance": step.instance.pk, "process": step.instance.process_key, "task": host.name,
+            "timer": timer.name, "candidate_group": host.candidate_group,
+            "assignee": host.assignee.get_username() if host.assignee else None, "village": step.instance.village,
+        }, effect="sla_breach")
+    finally:
+        step.current_spiff_task_id = None
+
+
+# -- acts ----------------------------------------------------------------------------------------
+
+def complete_ready_task(step: Step, row: HumanTask, variables: dict) -> None:
+    """Complete the SpiffWorkflow task behind `row` with `variables` (process variables only)."""
+    workflow = step.workflow
+    task = workflow.get_task_from_id(row.spiff_task_id) if row.spiff_task_id in workflow.tasks else None
+    if task is None or task.state != TaskState.READY:
+        raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
+    task.data.update(variables)
+    task.run()
+
+
+def fire_timers(step: Step) -> None:
+    """Let SpiffWorkflow update waiting timers against the engine clock (set by the sweeper)."""
+    step.workflow.refresh_timers()
+
+
+def cancel(step: Step, reason: str) -> None:
+    step.workflow.cancel()
+    step.instance.status = InstanceStatus.CANCELLED
+    step.instance.ended_at = clock.now()
+    step.audit(AuditKind.CANCELLED, {"reason": reason})
+
+
+def retry(step: Step) -> None:
+    """Run tasks that failed again (after the cause was fixed): ERROR tasks go back to READY."""
+    for task in step.workflow.get_tasks(state=TaskState.ERROR):
+        task._set_state(TaskState.READY)
+    step.instance.status = InstanceStatus.RUNNING
+    step.instance.error_message = ""
+    step.instance.error_element = ""

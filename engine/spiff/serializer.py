@@ -1,0 +1,64 @@
+"""Workflow state <-> JSON for the database, without the spec.
+
+SpiffWorkflow embeds the whole spec in every serialized instance (about 55% of it). The spec
+belongs to the immutable definition version, so instances store only their task tree and data and
+are restored against the definition's cached spec (parser.py). The script engine is not part of
+the state either: it is re-attached on every load."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+_REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
+STATE_FORMAT = "caseflow-spiff-3.2.0/1"
+
+
+def spec_to_dict(spec, subprocess_specs) -> dict:
+    return {
+        "spec": SERIALIZER.to_dict(spec),
+        "subprocess_specs": {name: SERIALIZER.to_dict(s) for name, s in subprocess_specs.items()},
+    }
+
+
+def spec_from_dict(dct: dict):
+    spec = SERIALIZER.from_dict(dct["spec"])
+    subprocess_specs = {name: SERIALIZER.from_dict(s) for name, s in dct["subprocess_specs"].items()}
+    return spec, subprocess_specs
+
+
+def workflow_to_state(workflow: BpmnWorkflow) -> dict:
+    """JSON-ready state of one instance, spec left out."""
+    _REGISTRY._encoder_mode = False
+    dct = SERIALIZER.to_dict(workflow)
+    dct.pop("spec", None)
+    dct.pop("subprocess_specs", None)
+    dct["format"] = STATE_FORMAT
+    return dct
+
+
+def workflow_from_state(state: dict, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+    """Rebuild an instance from its state and the (shared, cached) spec of its definition version.
+
+    Mirrors BpmnWorkflowConverter.from_dict, taking the spec objects instead of restoring them."""
+    state = dict(state)
+    state.pop("format", None)
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
+    workflow_converter = _WORKFLOW_CONVERTER
+    workflow.tasks = workflow_converter.mapping_from_dict(state["tasks"], UUID, workflow=workflow)
+    workflow.task_tree = workflow.tasks.get(UUID(state["root"]))
+    workflow_converter.set_default_attributes(workflow, state)
+    workflow_converter.subprocesses_from_dict(state["subprocesses"], workflow)
+    workflow.bpmn_events = _REGISTRY.restore(state.pop("bpmn_events", []))
+    return workflow
+
+
+def _converter_for(cls):
+    # The registry keeps partial(_obj_to_dict, typename, converter.to_dict) per class.
+    return _REGISTRY.convert_to_dict[_REGISTRY.typenames[cls]].args[1].__self__
+
+
+_WORKFLOW_CONVERTER = _converter_for(BpmnWorkflow)

@@ -1,0 +1,160 @@
+"""Settings, read from the environment so one code base runs embedded (SQLite, no broker) and in
+production (PostgreSQL, Redis, Celery worker and beat). See README.md, "Configuration"."""
+from pathlib import Path
+import os
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY") or (
+    # Only the embedded default may run without a key; production must set one.
+    "embedded-insecure-key-set-SECRET_KEY-in-production" if not os.environ.get("DATABASE_URL") else ""
+)
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (production mode).")
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+
+VAR_DIR = Path(os.environ.get("CASEFLOW_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "guardian",
+    "engine",
+    "integrations",
+    "processes.child_protection",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "portal" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "portal.wsgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'caseflow.sqlite3'}"),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Concurrent writers (the in-process timer sweeper and a request) wait instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True  # stored in UTC, shown in Asia/Shanghai
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Celery (production). Without a broker, nothing is sent: timers are swept in-process. ---
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}  # longer than the longest task
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-due-timers": {"task": "engine.tasks.sweep_due_timers", "schedule": 15.0},
+    "deliver-outbox": {"task": "engine.tasks.deliver_outbox", "schedule": 30.0},
+}
+
+# --- Caseflow ---
+# Roles are Django groups; a BPMN lane named "社工 (worker)" maps to the group "worker".
+CASEFLOW_ROLES = {
+    "intake_desk": _("Intake desk"),
+    "worker": _("Social worker"),
+    "supervisor": _("Supervisor"),
+    "reviewer": _("Reviewer"),
+    "civil_affairs": _("Civil-affairs office"),
+    "applicant": _("Applicant organisation"),
+    "finance": _("Finance"),
+    "partner_office": _("Partner office"),
+    "admin": _("Administrator"),
+}
+# Villages of the township (code -> name). Scope what a worker sees.
+CASEFLOW_VILLAGES = {
+    "dongshan": "东山村",
+    "xishui": "西水村",
+    "nanling": "南岭村",
+    "beipo": "北坡村",
+    "zhongxin": "中心社区",
+    "hetang": "荷塘村",
+    "qingshi": "青石村",
+}
+# How outside effects leave the building (police notices, SMS, e-mail); swappable like EMAIL_BACKEND.
+CASEFLOW_NOTIFIER_BACKEND = os.environ.get(
+    "CASEFLOW_NOTIFIER_BACKEND", "integrations.notifications.backends.LogNotifier"
+)
+# The embedded default sweeps due timers in-process every few seconds (no broker needed).
+CASEFLOW_INPROCESS_SWEEP_SECONDS = float(os.environ.get("CASEFLOW_INPROCESS_SWEEP_SECONDS", "5"))
+# Limits of the restricted expression evaluator (engine/spiff/scripting.py).
+CASEFLOW_EXPRESSION_MAX_STEPS = 20_000
+CASEFLOW_EXPRESSION_MAX_SECONDS = 0.5
+CASEFLOW_EXPRESSION_MAX_SIZE = 100_000
+CASEFLOW_BPMN_MAX_BYTES = 2 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {"caseflow": {"level": os.environ.get("CASEFLOW_LOG_LEVEL", "INFO")}},
+}

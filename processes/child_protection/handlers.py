@@ -1,0 +1,129 @@
+"""Service tasks and hooks of the child-protection process. They run inside the engine step's
+transaction: they keep the case record in step with the tasks and queue outside effects (police
+and civil-affairs notices) in the outbox — nothing is sent from here."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from engine import registry
+
+from .models import CaseStatus, ChildProtectionCase
+
+KEY = "child_protection"
+CHILD_FIELDS = {
+    "child_name", "sex", "dob", "age_estimated", "school_grade", "guardian_name", "guardian_relation",
+    "guardian_phone", "carer_type", "left_behind", "disability",
+}
+
+
+def _case(ctx) -> ChildProtectionCase:
+    return ChildProtectionCase.objects.select_for_update().get(instance_id=ctx.instance_id)
+
+
+def _when(value: str | None):
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _next_case_no(received_at: dt.datetime) -> str:
+    year = timezone.localtime(received_at).year
+    prefix = f"CP-{year}-"
+    last = ChildProtectionCase.objects.filter(case_no__startswith=prefix).aggregate(m=Max("case_no"))["m"]
+    number = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{prefix}{number:05d}"
+
+
+@registry.on_start(KEY)
+def open_case(ctx, data):
+    received_at = _when(data.get("received_at")) or timezone.now()
+    case = ChildProtectionCase.objects.create(
+        case_no=_next_case_no(received_at), instance_id=ctx.instance_id, village=data.get("village", ""),
+        received_at=received_at, channel=data.get("channel", ""),
+    )
+    ctx.set_subject(case.case_no)
+    ctx.set_village(case.village)
+
+
+@registry.on_task_completed(KEY, "Task_Intake")
+def record_intake(ctx, data):
+    case = _case(ctx)
+    case.reporter = {k: v for k, v in data.items() if k.startswith("reporter_") or k == "anonymous"}
+    case.child = {k: v for k, v in data.items() if k in CHILD_FIELDS}
+    case.situations = data.get("situations", [])
+    case.present_danger = bool(data.get("present_danger"))
+    case.save()
+
+
+@registry.service("police.report")
+def report_to_police(ctx, params):
+    """The law asks for an immediate report to the police (意见 第二条): queue the written notice."""
+    case = _case(ctx)
+    key = ctx.enqueue("partner.police", {
+        "case_no": case.case_no, "village": case.village, "situations": case.situations,
+        "present_danger": case.present_danger, "received_at": case.received_at.isoformat(),
+    }, effect="police_report")
+    return {"queued": key}
+
+
+@registry.service("civil_affairs.notify")
+def notify_civil_affairs(ctx, params):
+    case = _case(ctx)
+    key = ctx.enqueue("partner.civil_affairs", {
+        "case_no": case.case_no, "village": case.village, "present_danger": True,
+    }, effect="civil_affairs_notice")
+    return {"queued": key}
+
+
+@registry.on_task_completed(KEY, "Task_PoliceReceipt")
+def record_police_receipt(ctx, data):
+    case = _case(ctx)
+    case.police_station = data.get("police_station", "")
+    case.police_reported_at = _when(data.get("police_reported_at"))
+    case.police_receipt_no = data.get("police_receipt_no", "")
+    case.save()
+
+
+@registry.on_task_completed(KEY, "Task_Respond")
+def record_response(ctx, data):
+    case = _case(ctx)
+    case.responded_at = _when(data.get("responded_at")) or timezone.now()
+    case.save(update_fields=["responded_at"])
+
+
+@registry.on_task_completed(KEY, "Task_SupervisorEscalation")
+def act_on_escalation(ctx, data):
+    """The supervisor either gives the overdue response to another worker or takes it over."""
+    action = data.get("action")
+    if action == "reassign":
+        if not data.get("reassign_to"):
+            from engine.errors import FormInvalid
+
+            raise FormInvalid({"reassign_to": [_("Name the worker who takes over the response.")]})
+        ctx.reassign_open_task("Task_Respond", data["reassign_to"], reason=data.get("reason", ""))
+    elif action == "respond_myself":
+        ctx.reassign_open_task("Task_Respond", ctx.actor.get_username(), reason=data.get("reason", ""))
+
+
+@registry.on_task_completed(KEY, "Task_Assessment")
+def record_risk(ctx, data):
+    case = _case(ctx)
+    case.risk_level = data.get("risk_level", "")
+    case.save(update_fields=["risk_level"])
+
+
+@registry.on_task_completed(KEY, "Task_Closure")
+def record_feedback(ctx, data):
+    case = _case(ctx)
+    case.police_feedback = data.get("police_feedback", "")
+    case.save(update_fields=["police_feedback"])
+
+
+@registry.on_task_completed(KEY, "Task_ApproveClosure")
+def close_case(ctx, data):
+    case = _case(ctx)
+    case.status = CaseStatus.CLOSED
+    case.closed_at = timezone.now()
+    case.save(update_fields=["status", "closed_at"])

@@ -1,0 +1,39 @@
+"""The child-protection case record. It outlives any process instance (DOMAIN.md §1): the process
+drives the procedure around it and its hooks keep it in step. Reporter and child are confidential:
+lists show the case number, never the child's name."""
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    CLOSED = "closed", _("closed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class ChildProtectionCase(models.Model):
+    case_no = models.CharField(_("case number"), max_length=32, unique=True)
+    instance_id = models.BigIntegerField(_("process instance"), unique=True)
+    village = models.CharField(_("village"), max_length=64, db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    received_at = models.DateTimeField(_("report received at"))
+    channel = models.CharField(_("channel"), max_length=32)
+    reporter = models.JSONField(_("reporter (confidential)"), default=dict, blank=True)
+    child = models.JSONField(_("child (confidential)"), default=dict, blank=True)
+    situations = models.JSONField(_("reportable situations"), default=list, blank=True)
+    present_danger = models.BooleanField(_("present danger"), default=False)
+    risk_level = models.CharField(_("risk level"), max_length=16, blank=True)
+    police_station = models.CharField(_("police station"), max_length=100, blank=True)
+    police_reported_at = models.DateTimeField(_("reported to police at"), null=True, blank=True)
+    police_receipt_no = models.CharField(_("police receipt number"), max_length=40, blank=True)
+    police_feedback = models.TextField(_("police feedback"), blank=True)
+    responded_at = models.DateTimeField(_("responded at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("child-protection case")
+        ordering = ["-received_at"]
+
+    def __str__(self):
+        return self.case_no

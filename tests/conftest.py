@@ -1,0 +1,67 @@
+"""Shared fixtures: roles and users, the bundled processes deployed, notifications captured."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from engine import api
+from integrations.notifications.backends import LocmemNotifier
+
+UTC = dt.timezone.utc
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, SKIP LOCKED): set DATABASE_URL, as `make test` does")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _notifications(settings):
+    settings.CASEFLOW_NOTIFIER_BACKEND = "integrations.notifications.backends.LocmemNotifier"
+    LocmemNotifier.reset()
+    yield LocmemNotifier.sent
+    LocmemNotifier.reset()
+
+
+@pytest.fixture
+def sent():
+    return LocmemNotifier.sent
+
+
+def make_user(username, *roles):
+    user = get_user_model().objects.create_user(username=username, password="x-test-password-1")
+    for role in roles:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+@pytest.fixture
+def users(db):
+    return {
+        "intake": make_user("intake", "intake_desk"),
+        "worker": make_user("worker", "worker"),
+        "worker2": make_user("worker2", "worker"),
+        "supervisor": make_user("supervisor", "supervisor"),
+        "civil": make_user("civil", "civil_affairs"),
+        "admin": make_user("admin", "admin"),
+        "outsider": make_user("outsider", "reviewer"),
+    }
+
+
+@pytest.fixture
+def deployed(users):
+    return {d.key: d for d in api.deploy_bundled(actor=users["admin"])}
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
