@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.translation import gettext as _
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR, SpiffBpmnParser
 
 from engine.errors import DefinitionInvalid, ElementProblem
 
@@ -187,7 +186,7 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
     # Only now hand the tree to SpiffWorkflow (XSD validation and its own structural checks).
     spec_dict = None
     try:
-        parser = SpiffBpmnParser(validator=_validator())
+        parser = SpiffBpmnParser(validator=SPIFF_VALIDATOR)
         parser.add_bpmn_xml(root, filename=f"{process_id}.bpmn")
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
@@ -214,18 +213,6 @@ def _check(problems, element_id, source, checker):
         checker(source or "")
     except scripting.ExpressionRefused as exc:
         problems.append(ElementProblem(element_id, _("Expression refused: %(why)s") % {"why": exc}))
-
-
-_validator_lock = threading.Lock()
-_validator_instance = None
-
-
-def _validator():
-    global _validator_instance
-    with _validator_lock:
-        if _validator_instance is None:
-            _validator_instance = BpmnValidator()
-        return _validator_instance
 
 
 # -- the spec cache ---------------------------------------------------------------------------

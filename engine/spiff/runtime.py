@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, registry
@@ -188,9 +187,7 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
     if instance.status == InstanceStatus.RUNNING:
         try:
             workflow.do_engine_steps()
-        except SpiffWorkflowException as exc:
-            _record_error(step, exc)
-        except scripting.ExpressionRefused as exc:  # pragma: no cover - wrapped by the engine normally
+        except Exception as exc:  # noqa: BLE001 - any failure inside the diagram is the instance's error, shown to people
             _record_error(step, exc)
     _sync_projections(step)
     if instance.status == InstanceStatus.RUNNING and workflow.is_completed():

@@ -67,6 +67,8 @@ _SAFE_METHODS = {
     tuple: {"count", "index"},
 }
 
+_ALL_SAFE_METHODS = set().union(*_SAFE_METHODS.values())
+
 _EXPRESSION_NODES = (
     ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp,
     ast.Constant, ast.Name, ast.Load, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.Subscript, ast.Slice,
@@ -282,6 +284,14 @@ def _parse(source: str, mode: str, limits: Limits) -> ast.AST:
             _check_name(node.id)
         if isinstance(node, ast.Attribute):
             _check_name(node.attr)
+            if node.attr not in _ALL_SAFE_METHODS:
+                raise ExpressionRefused(f"attribute '{node.attr}' is not allowed")
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id not in _SAFE_FUNCTIONS:
+                raise ExpressionRefused(f"function '{func.id}' is not allowed")
+            if not isinstance(func, (ast.Name, ast.Attribute)):
+                raise ExpressionRefused("only named functions may be called")
     return tree
 
 
@@ -345,6 +355,9 @@ class ExpressionEngine(PythonScriptEngine):
         self.service_caller = service_caller
 
     def validate(self, expression):
+        # SpiffWorkflow's DMN engine probes with validate() and expects SyntaxError for "not an
+        # expression on its own"; anything parseable must then also pass the sandbox's check.
+        ast.parse(expression.strip(), mode="eval")
         check_expression(expression, self.limits)
 
     def _timer_literal(self, task, expression):
@@ -359,7 +372,10 @@ class ExpressionEngine(PythonScriptEngine):
     def evaluate(self, task, expression, external_context=None):
         literal = self._timer_literal(task, expression)
         if literal is not None:
-            return literal
+            try:
+                return parse_timer_literal(literal)
+            except Exception as exc:
+                raise WorkflowTaskException(f"Timer '{literal[:80]}' is not an ISO-8601 literal", task=task, exception=exc)
         names = dict(task.data)
         names.update(external_context or {})
         try:

@@ -1,0 +1,138 @@
+"""Small BPMN documents for engine tests, built from a template so each test states only what it
+is about. Every user task sits in the lane '社工 (worker)' and gets a one-field form."""
+from __future__ import annotations
+
+from engine import api
+
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs_{key}" targetNamespace="http://caseflow.local">\n'
+)
+
+
+def process(key: str, body: str, lane_refs: list[str], lane_name: str = "社工 (worker)", extra: str = "") -> str:
+    refs = "".join(f"<bpmn:flowNodeRef>{r}</bpmn:flowNodeRef>" for r in ["StartEvent_1", *lane_refs])
+    return (
+        HEAD.format(key=key)
+        + f'<bpmn:process id="{key}" name="{key}" isExecutable="true">\n'
+        + f'<bpmn:laneSet id="LaneSet_1"><bpmn:lane id="Lane_1" name="{lane_name}">{refs}</bpmn:lane></bpmn:laneSet>\n'
+        + body
+        + "\n</bpmn:process>\n" + extra + "</bpmn:definitions>\n"
+    )
+
+
+def form(key: str = "note", *, process_variable: bool = False, kind: str = "textfield") -> dict:
+    props = {"label_en": key}
+    if process_variable:
+        props["process_variable"] = "true"
+    return {"type": "default", "components": [{"type": kind, "key": key, "label": key, "properties": props}]}
+
+
+def linear(key: str, middle: str, middle_id: str, forms_for: tuple[str, ...] = ("Task_A",)) -> tuple[str, dict]:
+    """Start -> <middle element> -> Task_A (user task) -> End."""
+    body = f"""
+<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+{middle}
+<bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:userTask>
+<bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="{middle_id}"/>
+<bpmn:sequenceFlow id="F2" sourceRef="{middle_id}" targetRef="Task_A"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="End"/>
+"""
+    return process(key, body, [middle_id, "Task_A", "End"]), {f: form() for f in forms_for}
+
+
+def script_task(key: str, script: str) -> tuple[str, dict]:
+    from xml.sax.saxutils import escape
+
+    middle = f'<bpmn:scriptTask id="Script_1" name="S"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing><bpmn:script>{escape(script)}</bpmn:script></bpmn:scriptTask>'
+    return linear(key, middle, "Script_1")
+
+
+def gateway(key: str, condition: str) -> tuple[str, dict]:
+    from xml.sax.saxutils import escape
+
+    body = f"""
+<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:exclusiveGateway id="Gw" default="F_default"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F_cond</bpmn:outgoing><bpmn:outgoing>F_default</bpmn:outgoing></bpmn:exclusiveGateway>
+<bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F_cond</bpmn:incoming><bpmn:incoming>F_default</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:userTask>
+<bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Gw"/>
+<bpmn:sequenceFlow id="F_cond" sourceRef="Gw" targetRef="Task_A"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{escape(condition)}</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="F_default" sourceRef="Gw" targetRef="Task_A"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="End"/>
+"""
+    return process(key, body, ["Gw", "Task_A", "End"]), {"Task_A": form()}
+
+
+def timer(key: str, expression: str) -> tuple[str, dict]:
+    from xml.sax.saxutils import escape
+
+    middle = (f'<bpmn:intermediateCatchEvent id="Timer_1" name="wait"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>'
+              f'<bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">{escape(expression)}</bpmn:timeDuration>'
+              f'</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>')
+    return linear(key, middle, "Timer_1")
+
+
+def cardinality(key: str, expression: str) -> tuple[str, dict]:
+    from xml.sax.saxutils import escape
+
+    body = f"""
+<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing>
+<bpmn:multiInstanceLoopCharacteristics isSequential="true"><bpmn:loopCardinality>{escape(expression)}</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>
+</bpmn:userTask>
+<bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Task_A"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="End"/>
+"""
+    return process(key, body, ["Task_A", "End"]), {"Task_A": form()}
+
+
+def service(key: str, operation: str) -> tuple[str, dict]:
+    middle = (f'<bpmn:serviceTask id="Service_1" name="call"><bpmn:extensionElements>'
+              f'<spiffworkflow:serviceTaskOperator id="{operation}" resultVariable="result"><spiffworkflow:parameters/>'
+              f'</spiffworkflow:serviceTaskOperator></bpmn:extensionElements>'
+              f'<bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:serviceTask>')
+    return linear(key, middle, "Service_1")
+
+
+def counting_loop(key: str, rounds: int) -> tuple[str, dict]:
+    """A script task and a gateway looping `rounds` times, then a user task."""
+    body = f"""
+<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F0</bpmn:outgoing></bpmn:startEvent>
+<bpmn:scriptTask id="Init" name="init"><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing><bpmn:script>n = 0</bpmn:script></bpmn:scriptTask>
+<bpmn:scriptTask id="Count" name="count"><bpmn:incoming>F1</bpmn:incoming><bpmn:incoming>F_again</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing><bpmn:script>n = n + 1</bpmn:script></bpmn:scriptTask>
+<bpmn:exclusiveGateway id="Gw" default="F_done"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F_again</bpmn:outgoing><bpmn:outgoing>F_done</bpmn:outgoing></bpmn:exclusiveGateway>
+<bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F_done</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:userTask>
+<bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="F0" sourceRef="StartEvent_1" targetRef="Init"/>
+<bpmn:sequenceFlow id="F1" sourceRef="Init" targetRef="Count"/>
+<bpmn:sequenceFlow id="F2" sourceRef="Count" targetRef="Gw"/>
+<bpmn:sequenceFlow id="F_again" sourceRef="Gw" targetRef="Count"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">n &lt; {rounds}</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="F_done" sourceRef="Gw" targetRef="Task_A"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="End"/>
+"""
+    return process(key, body, ["Init", "Count", "Gw", "Task_A", "End"]), {"Task_A": form()}
+
+
+def user_loop(key: str) -> tuple[str, dict]:
+    """A user task that repeats while the worker ticks 'again'."""
+    body = """
+<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F1</bpmn:incoming><bpmn:incoming>F_again</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:userTask>
+<bpmn:exclusiveGateway id="Gw" default="F_done"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F_again</bpmn:outgoing><bpmn:outgoing>F_done</bpmn:outgoing></bpmn:exclusiveGateway>
+<bpmn:endEvent id="End"><bpmn:incoming>F_done</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Task_A"/>
+<bpmn:sequenceFlow id="F2" sourceRef="Task_A" targetRef="Gw"/>
+<bpmn:sequenceFlow id="F_again" sourceRef="Gw" targetRef="Task_A"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">again == True</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="F_done" sourceRef="Gw" targetRef="End"/>
+"""
+    return process(key, body, ["Task_A", "Gw", "End"]), {"Task_A": form("again", process_variable=True, kind="checkbox")}
+
+
+def deploy(xml_and_forms: tuple[str, dict], actor=None):
+    xml, forms = xml_and_forms
+    return api.deploy_definition(bpmn_xml=xml, forms_by_element=forms, actor=actor)

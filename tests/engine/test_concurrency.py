@@ -1,0 +1,72 @@
+"""Two operations on one instance cannot both win (PostgreSQL, real threads, real row locks)."""
+import threading
+
+import pytest
+from django.db import connection
+
+from engine import api
+from engine.errors import AlreadyCompleted, ConcurrentUpdate
+from engine.models import AuditEvent, HumanTask, OutboxMessage, ProcessInstance
+from tests.processes.child_protection.flows import FORMS, open_task, start_case
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+
+def race(n, func):
+    barrier = threading.Barrier(n)
+    outcomes = []
+
+    def run(i):
+        try:
+            barrier.wait()
+            outcomes.append(("ok", func(i)))
+        except Exception as exc:
+            outcomes.append(("error", exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return outcomes
+
+
+def test_same_task_completed_from_two_threads_exactly_one_wins(deployed, users):
+    instance_id = start_case(users)
+    task_id = open_task(instance_id, "Task_Intake")
+    revision_before = ProcessInstance.objects.get(pk=instance_id).revision
+
+    outcomes = race(2, lambda i: api.complete_task(task_id=task_id, data=FORMS["Task_Intake"], actor=users["intake"]))
+
+    assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
+    error = next(value for kind, value in outcomes if kind == "error")
+    assert isinstance(error, AlreadyCompleted), error
+    assert "completed" in str(error)
+    assert HumanTask.objects.get(pk=task_id).status == "completed"
+    assert AuditEvent.objects.filter(instance_id=instance_id, kind="completed").count() == 1
+    assert OutboxMessage.objects.filter(instance_id=instance_id, channel="partner.police").count() == 1
+    assert ProcessInstance.objects.get(pk=instance_id).revision == revision_before + 1
+    # Nothing lost: the process went on exactly once.
+    assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Respond").count() == 1
+
+
+def test_many_racers_on_one_task_still_one_winner(deployed, users):
+    instance_id = start_case(users)
+    task_id = open_task(instance_id, "Task_Intake")
+    outcomes = race(8, lambda i: api.complete_task(task_id=task_id, data=FORMS["Task_Intake"], actor=users["intake"]))
+    assert [kind for kind, _ in outcomes].count("ok") == 1
+    assert all(isinstance(v, (AlreadyCompleted, ConcurrentUpdate)) for k, v in outcomes if k == "error")
+    assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Respond").count() == 1
+
+
+def test_two_different_tasks_of_one_instance_both_complete(deployed, users):
+    """Serialised by the row lock, not lost: the police receipt and the response run in parallel branches."""
+    instance_id = start_case(users)
+    api.complete_task(task_id=open_task(instance_id, "Task_Intake"), data=FORMS["Task_Intake"], actor=users["intake"])
+    receipt, respond = open_task(instance_id, "Task_PoliceReceipt"), open_task(instance_id, "Task_Respond")
+    jobs = [(receipt, "Task_PoliceReceipt", users["intake"]), (respond, "Task_Respond", users["worker"])]
+    outcomes = race(2, lambda i: api.complete_task(task_id=jobs[i][0], data=FORMS[jobs[i][1]], actor=jobs[i][2]))
+    assert [kind for kind, _ in outcomes] == ["ok", "ok"]
+    assert open_task(instance_id, "Task_Assessment")
