@@ -212,7 +212,7 @@ def start_instance(*, process_key: str, data: dict | None = None, actor) -> Inst
     cleaned = forms.clean_form_data(form, data or {}) if form is not None else forms.clean_form_data(None, data)
     variables = {k: v for k, v in cleaned.items() if form and k in forms.process_variables(form)}
     step = runtime.start(definition, actor, variables, cleaned)
-    return get_instance(instance_id=step.instance.pk)
+    return get_instance(instance_id=step.instance.pk, with_history=False)
 
 
 def cancel_instance(*, instance_id: int, actor, reason: str) -> InstanceInfo:
@@ -222,7 +222,7 @@ def cancel_instance(*, instance_id: int, actor, reason: str) -> InstanceInfo:
     if not (reason or "").strip():
         raise InvalidState(_("Give a reason for cancelling."))
     runtime.run_step(instance_id, actor, lambda step: runtime.cancel(step, reason.strip()))
-    return get_instance(instance_id=instance_id)
+    return get_instance(instance_id=instance_id, with_history=False)
 
 
 def retry_instance(*, instance_id: int, actor) -> InstanceInfo:
@@ -231,17 +231,20 @@ def retry_instance(*, instance_id: int, actor) -> InstanceInfo:
     if "admin" not in user_groups(actor):
         raise NotPermitted(_("Only an administrator may retry a failed case."))
     runtime.run_step(instance_id, actor, runtime.retry, require_running=False)
-    return get_instance(instance_id=instance_id)
+    return get_instance(instance_id=instance_id, with_history=False)
 
 
-def get_instance(*, instance_id: int) -> InstanceInfo:
-    """Status, open tasks and history of an instance. Callers check visibility (engine.selectors)."""
+def get_instance(*, instance_id: int, with_history: bool = True) -> InstanceInfo:
+    """Status, open tasks and (unless told not to) history of an instance.
+
+    Callers check visibility (engine.selectors). The changing calls below answer without history:
+    it grows with every step and the hot path should not pay for it."""
     try:
-        instance = ProcessInstance.objects.select_related("definition").get(pk=instance_id)
+        instance = ProcessInstance.objects.select_related("definition").defer(*runtime.DEFINITION_BULK).get(pk=instance_id)
     except (ProcessInstance.DoesNotExist, ValueError, TypeError):
         raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
     open_rows = instance.human_tasks.filter(status=TaskStatus.OPEN).select_related("assignee", "completed_by").order_by("created_at", "pk")
-    events = instance.audit_events.order_by("at", "pk")
+    events = instance.audit_events.order_by("at", "pk") if with_history else []
     return InstanceInfo(
         id=instance.pk, process_key=instance.process_key, version=instance.definition.version, status=instance.status,
         village=instance.village, subject=instance.subject, started_at=instance.started_at, ended_at=instance.ended_at,
@@ -317,12 +320,11 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
     NotPermitted (not this user's task)."""
     _require_user(actor)
     row = _task_row(task_id)
+    _require_open(row)  # a cheap answer first; the real check is below, under the instance lock
 
     def act(step: runtime.Step):
-        current = HumanTask.objects.select_related("assignee").get(pk=row.pk)
-        if current.status != TaskStatus.OPEN:
-            raise AlreadyCompleted(_("This task is no longer open; it was completed by %(user)s.") % {
-                "user": current.completed_by.get_username() if current.completed_by_id else _("the process")})
+        current = HumanTask.objects.select_related("assignee", "completed_by").get(pk=row.pk)
+        _require_open(current)
         if not _can_work_on(actor, current):
             raise NotPermitted(_("This task is not yours to complete."))
         form = step.instance.definition.forms.get(current.bpmn_id)
@@ -341,7 +343,15 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
             hook(step, cleaned)
 
     runtime.run_step(row.instance_id, actor, act)
-    return get_instance(instance_id=row.instance_id)
+    return get_instance(instance_id=row.instance_id, with_history=False)
+
+
+def _require_open(row: HumanTask) -> None:
+    if row.status == TaskStatus.COMPLETED:
+        raise AlreadyCompleted(_("This task is no longer open; it was completed by %(user)s.") % {
+            "user": row.completed_by.get_username() if row.completed_by_id else _("the process")})
+    if row.status != TaskStatus.OPEN:
+        raise AlreadyCompleted(_("This task is no longer open; it was withdrawn by the process."))
 
 
 def _audit_task(row: HumanTask, kind: str, actor, data: dict) -> None:

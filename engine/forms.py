@@ -158,6 +158,8 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
     empty = raw is None or raw == "" or raw == []
 
     if kind == "checkbox":
+        if isinstance(raw, (list, dict, float)):
+            raise ValueError(_("Enter yes or no."))
         if raw in _TRUE:
             return True
         if raw in _FALSE:
@@ -213,6 +215,9 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
         if timezone.is_naive(value):
             value = timezone.make_aware(value)  # the station's time zone (Asia/Shanghai)
         return value.astimezone(dt.timezone.utc).isoformat()
+
+    if isinstance(raw, dict) or (isinstance(raw, list) and kind != "checklist"):
+        raise ValueError(_("Enter a single value."))
 
     if kind in {"select", "radio"}:
         allowed = {value for value, _label in field_choices(component)}

@@ -33,6 +33,8 @@ from engine.models import (
 from . import parser, scripting, serializer
 
 log = logging.getLogger("caseflow.engine")
+# Large definition columns a step never reads (the spec comes from the per-version cache).
+DEFINITION_BULK = ("definition__spec", "definition__bpmn_xml")
 
 
 def _limits() -> scripting.Limits:
@@ -151,7 +153,8 @@ def run_step(instance_id: int, actor, act: Callable[[Step], None], *, require_ru
     """Lock the instance, load it, let `act` change it, run the engine, sync projections, save."""
     with transaction.atomic():
         try:
-            instance = ProcessInstance.objects.select_for_update().select_related("definition").get(pk=instance_id)
+            instance = (ProcessInstance.objects.select_for_update(of=("self",)).select_related("definition")
+                        .defer(*DEFINITION_BULK).get(pk=instance_id))
         except ProcessInstance.DoesNotExist:
             raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
         if require_running and instance.status != InstanceStatus.RUNNING:

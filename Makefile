@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` and `make test`. Everything else is their set-up.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Tests run on PostgreSQL (row locks and SKIP LOCKED are the point); point elsewhere to override.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/caseflow
+ADDR ?= 127.0.0.1:8000
+
+.PHONY: install run test bench smoke
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) manage.py migrate -v0
+	$(PY) manage.py seed_demo
+	$(PY) manage.py caseflow deploy-bundled --user admin
+	$(PY) manage.py demo_cases
+	@echo "Caseflow runs at http://$(ADDR)/ (embedded: SQLite in var/, timers swept in-process)"
+	$(PY) manage.py serve $(ADDR)
+
+test: install
+	$(VENV)/bin/lint-imports
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=test-only-secret $(VENV)/bin/pytest
+
+bench: install
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/run.py
+
+smoke: install
+	bash .ci/smoke

@@ -1,0 +1,69 @@
+"""The production path: a real Celery worker on Redis sweeps timers and delivers the outbox."""
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import time_machine
+from celery import Celery
+from django.db import connection
+
+from engine.models import HumanTask, OutboxMessage
+from tests.processes.child_protection.flows import complete, start_case
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+ROOT = Path(__file__).resolve().parents[2]
+BROKER = os.environ.get("CASEFLOW_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
+
+
+@pytest.fixture
+def worker():
+    redis.Redis.from_url(BROKER).flushdb()
+    db = connection.settings_dict
+    env = {
+        **os.environ, "CELERY_BROKER_URL": BROKER, "SECRET_KEY": "worker-test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CASEFLOW_NOTIFIER_BACKEND": "integrations.notifications.backends.LogNotifier",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--concurrency=1", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for(predicate, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_worker_sweeps_overdue_response_and_delivers_the_breach_notice(deployed, users, worker):
+    with time_machine.travel(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=25), tick=True):
+        instance_id = start_case(users)
+        complete(users, instance_id, "Task_Intake")
+
+    client = Celery(broker=BROKER, set_as_current=False)
+    client.send_task("engine.tasks.sweep_due_timers")
+
+    escalated = wait_for(lambda: HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_SupervisorEscalation").exists())
+    if not escalated:
+        worker.terminate()
+        pytest.fail("worker did not escalate; its output:\n" + worker.communicate(timeout=20)[0][-3000:])
+    breach = lambda: OutboxMessage.objects.filter(instance_id=instance_id, channel="sla.breach", status="sent").exists()  # noqa: E731
+    assert wait_for(breach), "the worker queued but did not deliver the breach notice"
+    client.send_task("engine.tasks.sweep_due_timers")  # a second nudge changes nothing
+    time.sleep(2)
+    assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_SupervisorEscalation").count() == 1

@@ -1,0 +1,95 @@
+"""Loops run as long as the process needs; instances survive a restart between any two steps."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import api
+from engine.models import ProcessInstance
+from engine.spiff import parser
+from tests.processes.child_protection.flows import FORMS, START, complete, open_task, run_whole_case, start_case
+
+from . import samples
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gateway_loop_of_1000_iterations_completes(users):
+    """SpiffWorkflow's default look-up depth stalls such a loop after ~333 rounds (engine/spiff/patches.py)."""
+    samples.deploy(samples.counting_loop("loop_1000", 1000), users["admin"])
+    info = api.start_instance(process_key="loop_1000", data={}, actor=users["worker"])
+    assert info.status == "running"
+    assert [t.bpmn_id for t in info.open_tasks] == ["Task_A"]
+    done = api.complete_task(task_id=info.open_tasks[0].id, data={"note": "x"}, actor=users["worker"])
+    assert done.status == "completed"
+    assert "'n': 1000" in str(ProcessInstance.objects.get(pk=info.id).state)
+
+
+def test_user_task_loop_keeps_going(users):
+    samples.deploy(samples.user_loop("user_loop"), users["admin"])
+    info = api.start_instance(process_key="user_loop", data={}, actor=users["worker"])
+    for _ in range(60):
+        info = api.complete_task(task_id=info.open_tasks[0].id, data={"again": True}, actor=users["worker"])
+        assert info.status == "running" and len(info.open_tasks) == 1
+    assert api.complete_task(task_id=info.open_tasks[0].id, data={"again": False}, actor=users["worker"]).status == "completed"
+
+
+def test_follow_up_loop_of_child_protection(deployed, users):
+    instance_id = start_case(users)
+    for bpmn_id in ["Task_Intake", "Task_PoliceReceipt", "Task_Respond", "Task_Assessment", "Task_CasePlan"]:
+        complete(users, instance_id, bpmn_id)
+    complete(users, instance_id, "Task_ApprovePlan", {"plan_decision": "return", "comments": "目标不具体"})
+    complete(users, instance_id, "Task_CasePlan")  # returned for revision, then approved
+    complete(users, instance_id, "Task_ApprovePlan")
+    for _ in range(25):
+        complete(users, instance_id, "Task_FollowUp", {**FORMS["Task_FollowUp"], "needs_more_followup": True})
+    complete(users, instance_id, "Task_FollowUp")
+    assert open_task(instance_id, "Task_Closure")
+
+
+def test_instance_survives_restart_between_every_step(deployed, users):
+    """Before each step, forget everything held in memory; the case goes on from the database alone."""
+    instance_id = run_whole_case(users, on_step=lambda _id: parser.clear_spec_cache())
+    assert api.get_instance(instance_id=instance_id).status == "completed"
+
+
+def _cli(db_url, *args, check=True):
+    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "cli-test", "CASEFLOW_NOTIFIER_BACKEND": "integrations.notifications.backends.LogNotifier"}
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.slow
+def test_each_step_in_a_fresh_process_through_the_cli(tmp_path):
+    """A real restart: every command below is a new Python process reading the same database file."""
+    db = f"sqlite:///{tmp_path / 'restart.sqlite3'}"
+    _cli(db, "migrate", "-v0")
+    _cli(db, "seed_demo")
+    _cli(db, "caseflow", "deploy-bundled", "--user", "admin")
+    started = json.loads(_cli(db, "caseflow", "start", "child_protection", "--user", "intake", "--data", json.dumps(START), "--json").stdout)
+    instance_id = started["id"]
+    actors = {"intake": "intake", "worker": "worker", "supervisor": "supervisor"}
+    from tests.processes.child_protection.flows import ACTOR_ROLE
+
+    for bpmn_id in ["Task_Intake", "Task_Respond", "Task_PoliceReceipt", "Task_Assessment", "Task_CasePlan",
+                    "Task_ApprovePlan", "Task_FollowUp", "Task_Closure", "Task_ApproveClosure"]:
+        user = actors[ACTOR_ROLE[bpmn_id]]
+        tasks = json.loads(_cli(db, "caseflow", "tasks", "--user", user, "--json").stdout)
+        task = next(t for t in tasks if t["bpmn_id"] == bpmn_id and t["instance_id"] == instance_id)
+        _cli(db, "caseflow", "complete", str(task["id"]), "--user", user, "--data", json.dumps(FORMS[bpmn_id]))
+    shown = json.loads(_cli(db, "caseflow", "show", str(instance_id), "--json").stdout)
+    assert shown["status"] == "completed"
+
+    # Errors are sentences on stderr with a non-zero exit, never a traceback.
+    bad = _cli(db, "caseflow", "complete", "1", "--user", "worker", "--data", "{not json", check=False)
+    assert bad.returncode != 0 and "not valid JSON" in bad.stderr and "Traceback" not in bad.stderr
+    done = _cli(db, "caseflow", "complete", "1", "--user", "intake", "--data", "{}", check=False)
+    assert done.returncode != 0 and "no longer open" in done.stderr and "Traceback" not in done.stderr
+    missing = _cli(db, "caseflow", "show", "424242", check=False)
+    assert missing.returncode != 0 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
