@@ -2,11 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+VENDOR := portal/static/vendor
 # Tests run on PostgreSQL (row locks and SKIP LOCKED are the point); point elsewhere to override.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/caseflow
 ADDR ?= 127.0.0.1:8000
 
-.PHONY: install run test bench smoke
+.PHONY: install static run test bench smoke
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +15,18 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# Browser assets from npm (pinned in package-lock.json), copied where Django serves them.
+$(VENDOR)/.installed: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(VENDOR)/bpmn-viewer.production.min.js
+	cp node_modules/bpmn-js/dist/assets/diagram-js.css $(VENDOR)/
+	touch $@
+
+static: $(VENDOR)/.installed
+
+install: $(VENV)/.installed static
 
 run: install
 	$(PY) manage.py migrate -v0

@@ -16,17 +16,18 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from engine import clock, forms, registry
-from engine.errors import AlreadyCompleted, CaseflowError, InvalidState, NotFound, NotPermitted
+from engine.forms import FieldSpec, describe_form  # noqa: F401 - part of the facade for pages
+from engine.errors import AlreadyCompleted, CaseflowError, FormInvalid, InvalidState, NotFound, NotPermitted
 from engine.models import (
     AuditEvent, AuditKind, HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus, Timer,
     TimerStatus,
 )
+from engine.permissions import SUPERVISING_ROLES, can_hold, can_work_on, in_scope, supervises, user_groups
 from engine.spiff import parser, runtime
 
 log = logging.getLogger("caseflow.engine")
+AUDIT_LABELS = dict(AuditKind.choices)
 User = get_user_model()
-
-SUPERVISING_ROLES = {"supervisor", "admin"}
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -104,26 +105,9 @@ class SweepResult:
 
 # -- helpers -------------------------------------------------------------------------------------
 
-def user_groups(user) -> set[str]:
-    if user is None or not user.is_active:
-        return set()
-    cached = getattr(user, "_caseflow_groups", None)
-    if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))
-        user._caseflow_groups = cached
-    return cached
-
-
 def _require_user(actor):
     if actor is None or not getattr(actor, "is_active", False):
         raise NotPermitted(_("Sign in as an active user to do this."))
-
-
-def _can_work_on(actor, row: HumanTask) -> bool:
-    groups = user_groups(actor)
-    if row.assignee_id is not None:
-        return row.assignee_id == actor.pk
-    return row.candidate_group in groups
 
 
 def _task_row(task_id: int) -> HumanTask:
@@ -196,8 +180,34 @@ def deploy_bundled(*, actor=None) -> list[DefinitionInfo]:
 
 
 def task_form(*, task_id: int) -> dict | None:
-    row = _task_row(task_id)
+    row = HumanTask.objects.select_related("instance__definition").defer(
+        "instance__state", "instance__definition__spec", "instance__definition__bpmn_xml").filter(pk=task_id).first()
+    if row is None:
+        raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
     return row.instance.definition.forms.get(row.bpmn_id)
+
+
+def can_supervise(*, user, village: str) -> bool:
+    """May assign, cancel and share this village's cases."""
+    return supervises(user, village)
+
+
+@dataclass(frozen=True)
+class StartableProcess:
+    key: str
+    name: str
+    version: int
+    form: dict | None
+
+
+def startable_processes(*, actor) -> list[StartableProcess]:
+    """The latest version of each process whose start lane is one of the actor's roles."""
+    groups = user_groups(actor)
+    latest: dict[str, ProcessDefinition] = {}
+    for definition in ProcessDefinition.objects.defer("spec", "bpmn_xml").order_by("key", "-version"):
+        latest.setdefault(definition.key, definition)
+    return [StartableProcess(d.key, d.name, d.version, d.forms.get(d.start_event_id))
+            for d in latest.values() if d.start_group in groups]
 
 
 # -- instances -----------------------------------------------------------------------------------
@@ -210,6 +220,8 @@ def start_instance(*, process_key: str, data: dict | None = None, actor) -> Inst
         raise NotPermitted(_("Your role may not start '%(name)s'.") % {"name": definition.name})
     form = definition.forms.get(definition.start_event_id)
     cleaned = forms.clean_form_data(form, data or {}) if form is not None else forms.clean_form_data(None, data)
+    if cleaned.get("village") and not in_scope(actor, cleaned["village"]):
+        raise FormInvalid({"village": [_("You do not work in this village.")]})
     variables = {k: v for k, v in cleaned.items() if form and k in forms.process_variables(form)}
     step = runtime.start(definition, actor, variables, cleaned)
     return get_instance(instance_id=step.instance.pk, with_history=False)
@@ -217,11 +229,19 @@ def start_instance(*, process_key: str, data: dict | None = None, actor) -> Inst
 
 def cancel_instance(*, instance_id: int, actor, reason: str) -> InstanceInfo:
     _require_user(actor)
-    if not (user_groups(actor) & SUPERVISING_ROLES):
+    village = ProcessInstance.objects.filter(pk=instance_id).values_list("village", flat=True).first()
+    if village is None:
+        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id})
+    if not supervises(actor, village):
         raise NotPermitted(_("Only a supervisor or an administrator may cancel a case."))
     if not (reason or "").strip():
         raise InvalidState(_("Give a reason for cancelling."))
-    runtime.run_step(instance_id, actor, lambda step: runtime.cancel(step, reason.strip()))
+    def act(step: runtime.Step):
+        if step.instance.status not in (InstanceStatus.RUNNING, InstanceStatus.ERROR):
+            raise InvalidState(_("The process instance is %(status)s.") % {"status": step.instance.get_status_display()})
+        runtime.cancel(step, reason.strip())
+
+    runtime.run_step(instance_id, actor, act, require_running=False)
     return get_instance(instance_id=instance_id, with_history=False)
 
 
@@ -264,8 +284,8 @@ def claim_task(*, task_id: int, actor) -> TaskInfo:
             raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
         if row.status != TaskStatus.OPEN:
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
-        if row.candidate_group not in user_groups(actor):
-            raise NotPermitted(_("This task belongs to another role."))
+        if row.candidate_group not in user_groups(actor) or not in_scope(actor, row.village):
+            raise NotPermitted(_("This task belongs to another role or village."))
         if row.assignee_id not in (None, actor.pk):
             raise InvalidState(_("This task is already claimed by %(user)s.") % {"user": row.assignee.get_username()})
         claimed = HumanTask.objects.filter(pk=row.pk, status=TaskStatus.OPEN, assignee__isnull=True).update(assignee=actor)
@@ -282,7 +302,7 @@ def release_task(*, task_id: int, actor, reason: str = "") -> TaskInfo:
             raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
         if row.status != TaskStatus.OPEN:
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
-        if row.assignee_id != actor.pk and not (user_groups(actor) & SUPERVISING_ROLES):
+        if row.assignee_id != actor.pk and not supervises(actor, row.village):
             raise NotPermitted(_("Only the person holding the task or a supervisor may release it."))
         HumanTask.objects.filter(pk=row.pk).update(assignee=None)
         _audit_task(row, AuditKind.RELEASED, actor, {"reason": reason})
@@ -292,8 +312,6 @@ def release_task(*, task_id: int, actor, reason: str = "") -> TaskInfo:
 def assign_task(*, task_id: int, assignee_username: str, actor, reason: str) -> TaskInfo:
     """A supervisor gives an open task to someone of its role (or takes it over themselves)."""
     _require_user(actor)
-    if not (user_groups(actor) & SUPERVISING_ROLES):
-        raise NotPermitted(_("Only a supervisor may assign tasks."))
     if not (reason or "").strip():
         raise InvalidState(_("Give a reason for the assignment."))
     assignee = User.objects.filter(username=assignee_username, is_active=True).first()
@@ -305,9 +323,10 @@ def assign_task(*, task_id: int, assignee_username: str, actor, reason: str) -> 
             raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
         if row.status != TaskStatus.OPEN:
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
-        assignee_groups = user_groups(assignee)
-        if row.candidate_group not in assignee_groups and not (assignee_groups & SUPERVISING_ROLES):
-            raise InvalidState(_("%(user)s does not have the role this task needs.") % {"user": assignee_username})
+        if not supervises(actor, row.village):
+            raise NotPermitted(_("Only a supervisor of this village may assign its tasks."))
+        if not can_hold(assignee, row):
+            raise InvalidState(_("%(user)s does not have the role or village this task needs.") % {"user": assignee_username})
         HumanTask.objects.filter(pk=row.pk).update(assignee=assignee)
         _audit_task(row, AuditKind.ASSIGNED, actor, {"assignee": assignee_username, "reason": reason.strip()})
     return TaskInfo.from_row(_task_row(task_id))
@@ -325,7 +344,7 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
     def act(step: runtime.Step):
         current = HumanTask.objects.select_related("assignee", "completed_by").get(pk=row.pk)
         _require_open(current)
-        if not _can_work_on(actor, current):
+        if not can_work_on(actor, current):
             raise NotPermitted(_("This task is not yours to complete."))
         form = step.instance.definition.forms.get(current.bpmn_id)
         cleaned = forms.clean_form_data(form, data)
@@ -339,8 +358,12 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
         step.audit(AuditKind.COMPLETED, {"task": current.name, "data": cleaned}, bpmn_id=current.bpmn_id, task=current)
         runtime.complete_ready_task(step, current, variables)
-        for hook in registry.task_hooks(step.instance.process_key, current.bpmn_id):
-            hook(step, cleaned)
+        step.current_spiff_task_id = str(current.spiff_task_id)  # effects a hook queues are keyed by this task
+        try:
+            for hook in registry.task_hooks(step.instance.process_key, current.bpmn_id):
+                hook(step, cleaned)
+        finally:
+            step.current_spiff_task_id = None
 
     runtime.run_step(row.instance_id, actor, act)
     return get_instance(instance_id=row.instance_id, with_history=False)
@@ -355,10 +378,7 @@ def _require_open(row: HumanTask) -> None:
 
 
 def _audit_task(row: HumanTask, kind: str, actor, data: dict) -> None:
-    AuditEvent.objects.create(
-        instance_id=row.instance_id, task=row, kind=kind, actor=actor, actor_name=runtime.actor_name(actor),
-        bpmn_id=row.bpmn_id, at=clock.now(), data=data,
-    )
+    runtime.write_audit(row.instance, kind, actor, data, bpmn_id=row.bpmn_id, task=row)
 
 
 # -- timers --------------------------------------------------------------------------------------
@@ -376,25 +396,29 @@ def fire_due_timers(*, as_of: dt.datetime | None = None, limit: int = 500) -> Sw
     seen: set[int] = set()
     with clock.frozen_at(as_of):
         cutoff = clock.now()
-        while instances < limit:
+        while instances + conflicts < limit:
             with transaction.atomic():
-                claim = Timer.objects.filter(status=TimerStatus.WAITING, due_at__lte=cutoff).exclude(instance_id__in=seen).order_by("due_at")
+                # Claim the *instance* (the same lock order as every step: instance, then its rows),
+                # skipping instances another sweeper or a user's step holds right now.
+                due = Timer.objects.filter(status=TimerStatus.WAITING, due_at__lte=cutoff).values("instance_id")
+                claim = (ProcessInstance.objects.filter(pk__in=due, status=InstanceStatus.RUNNING)
+                         .exclude(pk__in=seen).order_by("pk"))
                 if connection.features.has_select_for_update_skip_locked:
                     claim = claim.select_for_update(skip_locked=True)
-                timer = claim.only("pk", "instance_id").first()
-                if timer is None:
+                instance_id = claim.values_list("pk", flat=True).first()
+                if instance_id is None:
                     break
-                seen.add(timer.instance_id)
-                before = Timer.objects.filter(instance_id=timer.instance_id, status=TimerStatus.FIRED).count()
+                seen.add(instance_id)
+                before = Timer.objects.filter(instance_id=instance_id, status=TimerStatus.FIRED).count()
                 try:
                     with transaction.atomic():
-                        runtime.run_step(timer.instance_id, None, runtime.fire_timers)
-                except (CaseflowError,) as exc:
+                        runtime.run_step(instance_id, None, runtime.fire_timers)
+                except CaseflowError as exc:
                     conflicts += 1
-                    log.info("timer sweep skipped instance %s: %s", timer.instance_id, exc)
+                    log.info("timer sweep skipped instance %s: %s", instance_id, exc)
                     continue
                 instances += 1
-                fired += Timer.objects.filter(instance_id=timer.instance_id, status=TimerStatus.FIRED).count() - before
+                fired += Timer.objects.filter(instance_id=instance_id, status=TimerStatus.FIRED).count() - before
     return SweepResult(instances=instances, timers_fired=fired, conflicts=conflicts)
 
 
@@ -403,3 +427,102 @@ def deliver_outbox(*, limit: int = 100) -> int:
     from engine import outbox
 
     return outbox.deliver_pending(limit=limit)
+
+
+# -- for the portal's pages ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FieldValue:
+    key: str
+    label: str
+    value: str
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class SubmittedForm:
+    task_name: str
+    bpmn_id: str
+    completed_by: str
+    completed_at: dt.datetime
+    fields: list[FieldValue]
+
+
+@dataclass(frozen=True)
+class DiagramState:
+    bpmn_xml: str
+    completed: list[str]
+    active: list[str]
+    overdue: list[str]
+
+
+def save_draft(*, task_id: int, data: dict, actor) -> None:
+    """Keep unsubmitted form data (not validated) so a killed browser or a lost signal loses nothing."""
+    _require_user(actor)
+    row = _task_row(task_id)
+    _require_open(row)
+    if not can_work_on(actor, row):
+        raise NotPermitted(_("This task is not yours to complete."))
+    if not isinstance(data, dict) or len(json.dumps(data, default=str)) > 200_000:
+        raise InvalidState(_("The draft is too large to keep."))
+    HumanTask.objects.filter(pk=row.pk, status=TaskStatus.OPEN).update(draft_data=data)
+
+
+def task_draft(*, task_id: int) -> dict:
+    return _task_row(task_id).draft_data or {}
+
+
+def submitted_forms(*, instance_id: int) -> list[SubmittedForm]:
+    """What was entered earlier in the instance, labelled from each task's own form version."""
+    rows = (HumanTask.objects.filter(instance_id=instance_id, status=TaskStatus.COMPLETED)
+            .select_related("completed_by", "instance__definition")
+            .defer("instance__state", "instance__definition__spec", "instance__definition__bpmn_xml")
+            .order_by("completed_at", "pk"))
+    result = []
+    for row in rows:
+        form = row.instance.definition.forms.get(row.bpmn_id) or {"components": []}
+        fields = []
+        for component in forms.fields_of(form):
+            key = component["key"]
+            if key not in (row.form_data or {}):
+                continue
+            fields.append(FieldValue(key, forms.field_label(component), forms.display_value(component, row.form_data[key]),
+                                     (component.get("properties") or {}).get("sensitive") == "true"))
+        result.append(SubmittedForm(row.name, row.bpmn_id, row.completed_by.get_username() if row.completed_by_id else "",
+                                    row.completed_at, fields))
+    return result
+
+
+def diagram_state(*, instance_id: int) -> DiagramState:
+    """The diagram of the instance's version, and which elements are done, active, overdue."""
+    instance = ProcessInstance.objects.select_related("definition").only("pk", "definition__bpmn_xml").get(pk=instance_id)
+    now = clock.now()
+    completed, active, overdue = set(), set(), set()
+    for bpmn_id, status, due_at in HumanTask.objects.filter(instance_id=instance_id).values_list("bpmn_id", "status", "due_at"):
+        if status == TaskStatus.COMPLETED:
+            completed.add(bpmn_id)
+        elif status == TaskStatus.OPEN:
+            active.add(bpmn_id)
+            if due_at is not None and due_at < now:
+                overdue.add(bpmn_id)
+    completed |= set(AuditEvent.objects.filter(instance_id=instance_id, kind__in=[AuditKind.SERVICE_CALLED, AuditKind.TIMER_FIRED])
+                     .values_list("bpmn_id", flat=True))
+    return DiagramState(instance.definition.bpmn_xml, sorted(completed - active), sorted(active), sorted(overdue))
+
+
+def share_instance(*, instance_id: int, username: str, actor) -> None:
+    """Let one more user (e.g. a partner office) open this instance — a django-guardian grant."""
+    from guardian.shortcuts import assign_perm
+
+    _require_user(actor)
+    instance = ProcessInstance.objects.filter(pk=instance_id).only("pk", "village").first()
+    if instance is None:
+        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id})
+    if not supervises(actor, instance.village):
+        raise NotPermitted(_("Only a supervisor of this village may share a case."))
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise NotFound(_("No active user named '%(name)s'.") % {"name": username})
+    with transaction.atomic():
+        assign_perm("engine.view_processinstance", user, instance)
+        runtime.write_audit(instance, AuditKind.ASSIGNED, actor, {"shared_with": username})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,7 +20,9 @@ from django.utils.translation import get_language, gettext as _
 from engine import registry
 from engine.errors import FormInvalid
 
-FIELD_TYPES = {"textfield", "textarea", "number", "datetime", "select", "radio", "checklist", "checkbox"}
+FIELD_TYPES = {"textfield", "textarea", "number", "datetime", "select", "radio", "checklist", "checkbox", "filepicker"}
+MAX_FILES = 10
+_ATTACHMENT_TOKEN = re.compile(r"[0-9a-f]{32}")
 LAYOUT_TYPES = {"text", "separator", "spacer", "group"}
 
 FORM_SCHEMA = {
@@ -99,6 +102,37 @@ def fields_of(form: dict) -> list[dict]:
     return result
 
 
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form field as a page needs it (labels already in the active language)."""
+
+    key: str
+    kind: str
+    subtype: str
+    label: str
+    required: bool
+    choices: list[tuple[str, str]]
+    min: float | None
+    max: float | None
+    max_length: int | None
+    sensitive: bool
+
+
+def describe_form(form: dict | None) -> list[FieldSpec]:
+    result = []
+    for c in fields_of(form or {}):
+        rules = c.get("validate") or {}
+        props = c.get("properties") or {}
+        result.append(FieldSpec(
+            key=c["key"], kind=c["type"], subtype=c.get("subtype", "datetime") if c["type"] == "datetime" else "",
+            label=field_label(c), required=bool(rules.get("required")),
+            choices=field_choices(c) if c["type"] in {"select", "radio", "checklist"} else [],
+            min=rules.get("min"), max=rules.get("max"),
+            max_length=rules.get("maxLength", DEFAULT_MAX_LENGTH.get(c["type"])), sensitive=props.get("sensitive") == "true",
+        ))
+    return result
+
+
 def field_label(component: dict) -> str:
     props = component.get("properties") or {}
     if (get_language() or "zh-hans").startswith("en") and props.get("label_en"):
@@ -112,6 +146,27 @@ def field_choices(component: dict) -> list[tuple[str, str]]:
         return registry.option_source(source) or []
     english = (get_language() or "zh-hans").startswith("en")
     return [(v["value"], (v.get("label_en") if english and v.get("label_en") else v["label"])) for v in component.get("values", [])]
+
+
+def display_value(component: dict, value) -> str:
+    """A stored value as a person reads it (option labels, 是/否, dates in local time)."""
+    if value is None or value == "" or value == []:
+        return "—"
+    kind = component["type"]
+    if kind == "checkbox":
+        return _("Yes") if value else _("No")
+    if kind in {"select", "radio", "checklist"}:
+        labels = dict(field_choices(component))
+        values = value if isinstance(value, list) else [value]
+        return "、".join(str(labels.get(v, v)) for v in values)
+    if kind == "datetime" and component.get("subtype", "datetime") == "datetime":
+        try:
+            return timezone.localtime(dt.datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
+        except (TypeError, ValueError):
+            return str(value)
+    if kind == "filepicker":
+        return _("%(n)d file(s)") % {"n": len(value) if isinstance(value, list) else 1}
+    return str(value)
 
 
 def process_variables(form: dict) -> set[str]:
@@ -193,7 +248,7 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
             number = Decimal(str(raw))
         except InvalidOperation:
             raise ValueError(_("Enter a number.")) from None
-        if not number.is_finite():
+        if not number.is_finite() or number.adjusted() > 15:
             raise ValueError(_("Enter a number."))
         if "min" in rules and number < Decimal(str(rules["min"])):
             raise ValueError(_("Must be at least %(n)s.") % {"n": rules["min"]})
@@ -215,6 +270,13 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
         if timezone.is_naive(value):
             value = timezone.make_aware(value)  # the station's time zone (Asia/Shanghai)
         return value.astimezone(dt.timezone.utc).isoformat()
+
+    if kind == "filepicker":
+        # The portal stores uploads first and submits their tokens; the files never enter the engine.
+        values = raw if isinstance(raw, list) else [raw]
+        if len(values) > MAX_FILES or not all(isinstance(v, str) and _ATTACHMENT_TOKEN.fullmatch(v) for v in values):
+            raise ValueError(_("Attach at most %(n)d files.") % {"n": MAX_FILES})
+        return values
 
     if isinstance(raw, dict) or (isinstance(raw, list) and kind != "checklist"):
         raise ValueError(_("Enter a single value."))

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 
 class ProcessDefinition(models.Model):
@@ -93,12 +94,14 @@ class HumanTask(models.Model):
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="completed_tasks")
     completed_at = models.DateTimeField(null=True, blank=True)
     form_data = models.JSONField(null=True, blank=True)
+    draft_data = models.JSONField(null=True, blank=True, help_text="saved but not submitted; never validated")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["instance", "spiff_task_id"], name="human_task_unique_per_instance")]
         indexes = [
             models.Index(fields=["candidate_group", "due_at"], name="open_task_group_due", condition=Q(status="open")),
             models.Index(fields=["assignee", "due_at"], name="open_task_assignee_due", condition=Q(status="open")),
+            models.Index(fields=["candidate_group", "village", "due_at"], name="open_task_group_village_due", condition=Q(status="open")),
             models.Index(fields=["completed_by", "-completed_at"], name="task_completed_by"),
         ]
 
@@ -208,3 +211,14 @@ class OutboxMessage(models.Model):
         indexes = [models.Index(fields=["next_attempt_at"], name="pending_outbox", condition=Q(status="pending"))]
 
 
+
+
+class InstanceUserObjectPermission(UserObjectPermissionBase):
+    """django-guardian grant of one instance to one user (e.g. a case shared with a partner office),
+    with a direct foreign key: guardian's generic table is slow on big tables."""
+
+    content_object = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE)
+
+
+class InstanceGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE)

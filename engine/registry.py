@@ -48,6 +48,58 @@ _task_hooks: dict[tuple[str, str], list[TaskHook]] = {}
 _start_hooks: dict[str, list[TaskHook]] = {}
 _option_sources: dict[str, Callable[[], list[tuple[str, str]]]] = {}
 _packages: dict[str, ProcessPackage] = {}
+_scope_provider: Callable[[Any], set[str] | None] | None = None
+_event_listeners: list[Callable[["EngineEvent"], None]] = []
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """What listeners hear about each audit event, inside the transaction that wrote it."""
+
+    kind: str
+    instance_id: int | None
+    process_key: str
+    village: str
+    task_id: int | None
+    bpmn_id: str
+    actor_name: str
+    data: dict
+
+
+_periodic: dict[str, Callable[[], Any]] = {}
+
+
+def register_periodic(name: str, job: Callable[[], Any]) -> None:
+    """A job the sweeper runs every few seconds (embedded) or Celery beat nudges (production)."""
+    _periodic[name] = job
+
+
+def periodic_jobs() -> dict[str, Callable[[], Any]]:
+    return dict(_periodic)
+
+
+def register_scope(provider: Callable[[Any], set[str] | None]) -> None:
+    """provider(user) -> the village codes the user works in, or None for the whole township.
+
+    The engine applies it to every task a user may see or act on; the portal supplies it."""
+    global _scope_provider
+    _scope_provider = provider
+
+
+def villages_for(user) -> set[str] | None:
+    if _scope_provider is None or user is None:
+        return None
+    return _scope_provider(user)
+
+
+def on_event(listener: Callable[[EngineEvent], None]) -> Callable[[EngineEvent], None]:
+    """listener(event) runs for every audit event, in the same transaction (e.g. notifications)."""
+    _event_listeners.append(listener)
+    return listener
+
+
+def event_listeners() -> list[Callable[[EngineEvent], None]]:
+    return list(_event_listeners)
 
 
 def register_service(name: str, handler: ServiceHandler) -> None:

@@ -14,3 +14,10 @@ def sweep_due_timers(limit: int = 500) -> dict:
 @shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=5)
 def deliver_outbox(limit: int = 100) -> int:
     return api.deliver_outbox(limit=limit)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_periodic_jobs() -> dict:
+    from engine import registry
+
+    return {name: job() for name, job in registry.periodic_jobs().items()}

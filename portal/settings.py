@@ -38,18 +38,26 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "guardian",
+    "django_htmx",
     "engine",
     "integrations",
     "processes.child_protection",
+    "portal.accounts",
+    "portal.notifications",
+    "portal.cases",
+    "portal.inbox",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.accounts.middleware.UserLanguageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -65,6 +73,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.portal",
             ],
         },
     },
@@ -100,6 +109,16 @@ USE_TZ = True  # stored in UTC, shown in Asia/Shanghai
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
+WHITENOISE_USE_FINDERS = True  # the embedded default serves static files without collectstatic
+MEDIA_ROOT = Path(os.environ.get("CASEFLOW_MEDIA_DIR", VAR_DIR / "media"))
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "inbox"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 
 # --- Celery (production). Without a broker, nothing is sent: timers are swept in-process. ---
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://localhost/"
@@ -114,6 +133,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-timers": {"task": "engine.tasks.sweep_due_timers", "schedule": 15.0},
     "deliver-outbox": {"task": "engine.tasks.deliver_outbox", "schedule": 30.0},
+    "periodic-jobs": {"task": "engine.tasks.run_periodic_jobs", "schedule": 60.0},
 }
 
 # --- Caseflow ---

@@ -1,7 +1,29 @@
-"""URL configuration. The portal's pages arrive with the inbox; the admin is here for operators."""
+"""URL configuration of the portal."""
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from portal.accounts import views as accounts
+from portal.cases import views as cases
+from portal.inbox import views as inbox
+from portal.notifications import views as notifications
+
 urlpatterns = [
+    path("", inbox.inbox, name="inbox"),
+    path("tasks/<int:task_id>/", inbox.task_page, name="task"),
+    path("tasks/<int:task_id>/claim/", inbox.claim, name="task-claim"),
+    path("tasks/<int:task_id>/release/", inbox.release, name="task-release"),
+    path("tasks/<int:task_id>/assign/", inbox.assign, name="task-assign"),
+    path("cases/<int:instance_id>/", cases.case_page, name="case"),
+    path("cases/<int:instance_id>/diagram/", cases.case_diagram, name="case-diagram"),
+    path("cases/<int:instance_id>/share/", cases.share, name="case-share"),
+    path("files/<str:token>/", cases.attachment, name="attachment"),
+    path("start/", cases.start_list, name="start"),
+    path("start/<slug:key>/", cases.start_form, name="start-form"),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("language/", accounts.set_language, name="set-language"),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]

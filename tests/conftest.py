@@ -38,22 +38,41 @@ def sent():
     return LocmemNotifier.sent
 
 
-def make_user(username, *roles):
-    user = get_user_model().objects.create_user(username=username, password="x-test-password-1")
+PASSWORD = "x-test-password-1"
+
+
+def make_user(username, *roles, villages=("dongshan",)):
+    """A user with roles (groups) working in `villages` (None = township-wide)."""
+    from portal.accounts.management.commands.seed_demo import set_villages
+
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD)
     for role in roles:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
+    set_villages(user, None if villages is None else list(villages))
     return user
 
 
 @pytest.fixture
-def users(db):
+def villages(db):
+    """Transactional tests flush the rows the data migration made; put the villages back."""
+    from django.conf import settings
+
+    from portal.accounts.models import Village
+
+    for position, (code, name) in enumerate(settings.CASEFLOW_VILLAGES.items()):
+        Village.objects.get_or_create(code=code, defaults={"name": name, "position": position})
+
+
+@pytest.fixture
+def users(villages):
     return {
         "intake": make_user("intake", "intake_desk"),
         "worker": make_user("worker", "worker"),
         "worker2": make_user("worker2", "worker"),
-        "supervisor": make_user("supervisor", "supervisor"),
-        "civil": make_user("civil", "civil_affairs"),
-        "admin": make_user("admin", "admin"),
+        "worker_xishui": make_user("worker_xishui", "worker", villages=["xishui"]),
+        "supervisor": make_user("supervisor", "supervisor", villages=None),
+        "civil": make_user("civil", "civil_affairs", villages=None),
+        "admin": make_user("admin", "admin", villages=None),
         "outsider": make_user("outsider", "reviewer"),
     }
 

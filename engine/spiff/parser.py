@@ -139,9 +139,15 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
             _check(problems, owner.get("id"), node.text or "", scripting.check_script)
     for tag in ("loopCardinality", "completionCondition", "loopCondition"):
         for node in process.iter(f"{{{NS['bpmn']}}}{tag}"):
-            owner = node.getparent().getparent()
+            owner = next((a for a in node.iterancestors() if a.get("id")), node)
             if (node.text or "").strip():
                 _check(problems, owner.get("id"), node.text, scripting.check_expression)
+    # Anything else SpiffWorkflow evaluates: message correlation and process-variable expressions.
+    for node in root.iter(f"{{{NS['bpmn']}}}formalExpression", f"{{{NS['bpmn']}}}messagePath",
+                          f"{{{NS['spiffworkflow']}}}processVariableCorrelation"):
+        owner = next((a for a in node.iterancestors() if a.get("id")), root)
+        if (node.text or "").strip():
+            _check(problems, owner.get("id"), node.text, scripting.check_expression)
 
     # Service tasks: a named operation from the reviewed registry; parameters are expressions.
     for service_task in process.iter(f"{{{NS['bpmn']}}}serviceTask"):

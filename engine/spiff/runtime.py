@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, registry
+from engine.permissions import can_hold
 from engine.errors import AlreadyCompleted, ConcurrentUpdate, InvalidState, NotFound
 from engine.models import (
     AuditEvent, AuditKind, HumanTask, InstanceStatus, OutboxMessage, ProcessDefinition, ProcessInstance,
@@ -102,15 +103,14 @@ class Step:
             if assignee is None:
                 raise InvalidState(_("No active user named '%(name)s'.") % {"name": username})
         for task in HumanTask.objects.filter(instance=self.instance, bpmn_id=bpmn_id, status=TaskStatus.OPEN):
+            if assignee is not None and not can_hold(assignee, task):
+                raise InvalidState(_("%(user)s does not have the role or village this task needs.") % {"user": username})
             task.assignee = assignee
             task.save(update_fields=["assignee"])
             self.audit(AuditKind.ASSIGNED, {"assignee": username, "reason": reason}, bpmn_id=bpmn_id, task=task)
 
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> None:
-        AuditEvent.objects.create(
-            instance=self.instance, definition_id=self.instance.definition_id, task=task, kind=kind,
-            actor=self.actor, actor_name=actor_name(self.actor), bpmn_id=bpmn_id, at=clock.now(), data=data,
-        )
+        write_audit(self.instance, kind, self.actor, data, bpmn_id=bpmn_id, task=task)
 
     # -- service tasks ------------------------------------------------------------------------
     def call_service(self, spiff_task, name: str, params: dict) -> str:
@@ -125,6 +125,23 @@ class Step:
             self.current_spiff_task_id = None
         self.audit(AuditKind.SERVICE_CALLED, {"operation": name, "result": result}, bpmn_id=spiff_task.task_spec.bpmn_id)
         return json.dumps(result)
+
+
+def write_audit(instance: ProcessInstance, kind: str, actor, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> AuditEvent:
+    """Append an audit event and tell the registry's listeners, in the caller's transaction."""
+    event = AuditEvent.objects.create(
+        instance=instance, definition_id=instance.definition_id, task=task, kind=kind, actor=actor,
+        actor_name=actor_name(actor), bpmn_id=bpmn_id, at=clock.now(), data=data,
+    )
+    listeners = registry.event_listeners()
+    if listeners:
+        notice = registry.EngineEvent(
+            kind=kind, instance_id=instance.pk, process_key=instance.process_key, village=instance.village,
+            task_id=task.pk if task is not None else None, bpmn_id=bpmn_id, actor_name=event.actor_name, data=data,
+        )
+        for listener in listeners:
+            listener(notice)
+    return event
 
 
 def _kick_outbox() -> None:
@@ -179,8 +196,10 @@ def start(definition: ProcessDefinition, actor, variables: dict, hook_data: dict
         for task in step.workflow.get_tasks(state=TaskState.READY):
             task.data.update(variables)
         step.audit(AuditKind.STARTED, {"data": hook_data, "version": definition.version}, bpmn_id=definition.start_event_id)
+        step.current_spiff_task_id = "start"
         for hook in registry.start_hooks(definition.key):
             hook(step, hook_data)
+        step.current_spiff_task_id = None
         _advance_and_save(step, expected_revision=0)
     return step
 
@@ -352,6 +371,7 @@ def fire_timers(step: Step) -> None:
 
 
 def cancel(step: Step, reason: str) -> None:
+    # A cancelled workflow has no READY tasks and no waiting timers: the projections follow.
     step.workflow.cancel()
     step.instance.status = InstanceStatus.CANCELLED
     step.instance.ended_at = clock.now()

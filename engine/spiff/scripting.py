@@ -22,6 +22,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 
@@ -345,12 +346,39 @@ def parse_timer_literal(expression: str):
     return literal
 
 
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """SpiffWorkflow also calls `script_engine.environment.evaluate` directly (message correlations,
+    ad-hoc subprocess conditions): the environment must be the sandbox too, never `eval`."""
+
+    def __init__(self, limits: Limits):
+        super().__init__({})
+        self.limits = limits
+
+    def evaluate(self, expression, context, external_context=None):
+        names = dict(context)
+        names.update(external_context or {})
+        return evaluate_expression(expression, names, self.limits)
+
+    def execute(self, script, context, external_context=None):
+        names = dict(context)
+        names.update(external_context or {})
+        result = execute_script(script, names, self.limits)
+        for key in external_context or {}:
+            result.pop(key, None)
+        context.clear()
+        context.update(result)
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise ExpressionRefused("service tasks run through the engine's registry only")
+
+
 class ExpressionEngine(PythonScriptEngine):
     """SpiffWorkflow's script engine, with every evaluation routed to the interpreter above and
     service tasks routed to the engine's registry (through `service_caller`)."""
 
     def __init__(self, limits: Limits = Limits(), service_caller=None):
-        super().__init__(environment=None)
+        super().__init__(environment=SandboxEnvironment(limits))
         self.limits = limits
         self.service_caller = service_caller
 

@@ -45,7 +45,9 @@ def workflow_from_state(state: dict, spec, subprocess_specs, script_engine) -> B
 
     Mirrors BpmnWorkflowConverter.from_dict, taking the spec objects instead of restoring them."""
     state = dict(state)
-    state.pop("format", None)
+    found = state.pop("format", None)
+    if found != STATE_FORMAT:
+        raise ValueError(f"instance state is in format {found!r}, this engine reads {STATE_FORMAT!r}: migrate it first")
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
     workflow_converter = _WORKFLOW_CONVERTER
     workflow.tasks = workflow_converter.mapping_from_dict(state["tasks"], UUID, workflow=workflow)

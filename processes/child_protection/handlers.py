@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engine import registry
+from engine.errors import FormInvalid, InvalidState
 
 from .models import CaseStatus, ChildProtectionCase
 
@@ -28,19 +28,16 @@ def _when(value: str | None):
     return dt.datetime.fromisoformat(value) if value else None
 
 
-def _next_case_no(received_at: dt.datetime) -> str:
-    year = timezone.localtime(received_at).year
-    prefix = f"CP-{year}-"
-    last = ChildProtectionCase.objects.filter(case_no__startswith=prefix).aggregate(m=Max("case_no"))["m"]
-    number = int(last.rsplit("-", 1)[1]) + 1 if last else 1
-    return f"{prefix}{number:05d}"
+def _case_no(ctx, received_at: dt.datetime) -> str:
+    """Derived from the instance id: unique without a counter to race on (two reports at once)."""
+    return f"CP-{timezone.localtime(received_at).year}-{ctx.instance_id:05d}"
 
 
 @registry.on_start(KEY)
 def open_case(ctx, data):
     received_at = _when(data.get("received_at")) or timezone.now()
     case = ChildProtectionCase.objects.create(
-        case_no=_next_case_no(received_at), instance_id=ctx.instance_id, village=data.get("village", ""),
+        case_no=_case_no(ctx, received_at), instance_id=ctx.instance_id, village=data.get("village", ""),
         received_at=received_at, channel=data.get("channel", ""),
     )
     ctx.set_subject(case.case_no)
@@ -99,10 +96,11 @@ def act_on_escalation(ctx, data):
     action = data.get("action")
     if action == "reassign":
         if not data.get("reassign_to"):
-            from engine.errors import FormInvalid
-
             raise FormInvalid({"reassign_to": [_("Name the worker who takes over the response.")]})
-        ctx.reassign_open_task("Task_Respond", data["reassign_to"], reason=data.get("reason", ""))
+        try:
+            ctx.reassign_open_task("Task_Respond", data["reassign_to"], reason=data.get("reason", ""))
+        except InvalidState as exc:
+            raise FormInvalid({"reassign_to": [str(exc)]}) from None
     elif action == "respond_myself":
         ctx.reassign_open_task("Task_Respond", ctx.actor.get_username(), reason=data.get("reason", ""))
 
@@ -127,3 +125,9 @@ def close_case(ctx, data):
     case.status = CaseStatus.CLOSED
     case.closed_at = timezone.now()
     case.save(update_fields=["status", "closed_at"])
+
+
+@registry.on_event
+def close_record_of_cancelled_case(event):
+    if event.process_key == KEY and event.kind == "cancelled" and event.task_id is None:
+        ChildProtectionCase.objects.filter(instance_id=event.instance_id).update(status=CaseStatus.CANCELLED, closed_at=timezone.now())

@@ -70,3 +70,32 @@ def test_two_different_tasks_of_one_instance_both_complete(deployed, users):
     outcomes = race(2, lambda i: api.complete_task(task_id=jobs[i][0], data=FORMS[jobs[i][1]], actor=jobs[i][2]))
     assert [kind for kind, _ in outcomes] == ["ok", "ok"]
     assert open_task(instance_id, "Task_Assessment")
+
+
+def test_sweep_and_a_users_step_on_one_instance_never_deadlock(deployed, users):
+    """The sweeper takes the instance lock first, like every step, so neither waits on the other in a cycle."""
+    import datetime as dt
+
+    from engine.errors import CaseflowError
+    from engine.models import HumanTask
+
+    for _ in range(5):
+        instance_id = start_case(users)
+        api.complete_task(task_id=open_task(instance_id, "Task_Intake"), data=FORMS["Task_Intake"], actor=users["intake"])
+        respond = HumanTask.objects.get(instance_id=instance_id, bpmn_id="Task_Respond")
+        as_of = respond.created_at + dt.timedelta(hours=25)
+        jobs = [lambda: api.fire_due_timers(as_of=as_of),
+                lambda: api.complete_task(task_id=respond.pk, data=FORMS["Task_Respond"], actor=users["worker"])]
+        outcomes = race(2, lambda i: jobs[i]())
+        for kind, value in outcomes:
+            assert kind == "ok" or isinstance(value, CaseflowError), value
+        respond.refresh_from_db()
+        assert respond.status == "completed"
+
+
+def test_reports_started_at_the_same_moment_all_get_a_case_number(deployed, users):
+    from processes.child_protection.models import ChildProtectionCase
+
+    outcomes = race(4, lambda i: start_case(users))
+    assert [kind for kind, _ in outcomes] == ["ok"] * 4, outcomes
+    assert ChildProtectionCase.objects.values("case_no").distinct().count() == 4

@@ -165,3 +165,31 @@ def test_runtime_refuses_hostile_dmn_cell(name, source):
 
     with pytest.raises(SpiffWorkflowException):
         _run_in_memory(_business_rule_bpmn(), DMN.format(cell=escape(source)), {"income": 9000})
+
+
+CORRELATION = """<bpmn:message id="Msg_1" name="reply"/>
+<bpmn:correlationProperty id="Prop_1" name="case_ref">
+  <bpmn:correlationPropertyRetrievalExpression messageRef="Msg_1"><bpmn:formalExpression>{expr}</bpmn:formalExpression></bpmn:correlationPropertyRetrievalExpression>
+</bpmn:correlationProperty>
+"""
+
+
+@pytest.mark.django_db
+def test_deploy_refuses_hostile_message_correlation_expression(users):
+    from xml.sax.saxutils import escape
+
+    xml, forms = samples.script_task("corr", "x = 1")
+    xml = xml.replace("</bpmn:definitions>", CORRELATION.format(expr=escape(HOSTILE_EXPRESSIONS[0][1])) + "</bpmn:definitions>")
+    with pytest.raises(DefinitionInvalid) as excinfo:
+        samples.deploy((xml, forms), users["admin"])
+    assert "Prop_1" in [p.element_id for p in excinfo.value.problems]
+
+
+@pytest.mark.parametrize("name,source", HOSTILE_EXPRESSIONS[:5], ids=[n for n, _ in HOSTILE_EXPRESSIONS[:5]])
+def test_the_script_environment_spiffworkflow_calls_directly_is_the_sandbox(name, source):
+    """SpiffWorkflow evaluates correlations and ad-hoc conditions via script_engine.environment."""
+    engine = ExpressionEngine()
+    with pytest.raises(ExpressionRefused):
+        engine.environment.evaluate(source, {})
+    with pytest.raises(ExpressionRefused):
+        engine.environment.execute(source, {})

@@ -168,3 +168,43 @@ def test_cancelled_instance_withdraws_open_tasks_and_timers(deployed, users):
     assert info.status == "cancelled" and info.open_tasks == []
     assert set(HumanTask.objects.filter(instance_id=instance_id).values_list("status", flat=True)) == {"completed", "cancelled"}
     assert api.fire_due_timers(as_of=info.started_at.replace(year=2030)).timers_fired == 0
+
+
+def test_absurd_numbers_are_refused_quickly():
+    form = {"components": [{"type": "number", "key": "amount"}]}
+    for value in ["1e50000000", "9" * 40, "NaN", "Infinity"]:
+        with pytest.raises(FormInvalid):
+            forms.clean_form_data(form, {"amount": value})
+    assert forms.clean_form_data(form, {"amount": "12.50"}) == {"amount": "12.50"}
+
+
+def test_instance_in_error_can_be_cancelled_by_a_supervisor(users):
+    registry.register_service("test.down", lambda ctx, params: (_ for _ in ()).throw(ConnectionError("down")))
+    samples.deploy(samples.service("svc_down", "test.down"), users["admin"])
+    info = api.start_instance(process_key="svc_down", data={}, actor=users["worker"])
+    assert info.status == "error"
+    assert api.cancel_instance(instance_id=info.id, actor=users["supervisor"], reason="服务停用").status == "cancelled"
+
+
+def test_cancelling_a_case_closes_its_record(deployed, users):
+    instance_id = start_case(users)
+    api.cancel_instance(instance_id=instance_id, actor=users["supervisor"], reason="重复报告")
+    assert ChildProtectionCase.objects.get(instance_id=instance_id).status == "cancelled"
+
+
+def test_worker_of_another_village_cannot_see_or_do_the_task(deployed, users):
+    instance_id = start_case(users)  # a dongshan case
+    complete(users, instance_id, "Task_Intake")
+    respond = open_task(instance_id, "Task_Respond")
+    other = users["worker_xishui"]
+    assert respond not in [t.id for t in selectors.tasks_for_user(other)]
+    with pytest.raises(NotFound):
+        selectors.task_for_user(other, respond)
+    with pytest.raises(NotFound):
+        selectors.instance_for_user(other, instance_id)
+    with pytest.raises(NotPermitted):
+        api.claim_task(task_id=respond, actor=other)
+    with pytest.raises(NotPermitted):
+        api.complete_task(task_id=respond, data=FORMS["Task_Respond"], actor=other)
+    with pytest.raises(FormInvalid):  # nor start a case for a village they do not work in
+        api.start_instance(process_key="child_protection", data={**START, "village": "xishui"}, actor=users["intake"])

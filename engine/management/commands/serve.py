@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from engine import api
+from engine import api, registry
 
 log = logging.getLogger("caseflow.sweeper")
 
@@ -21,6 +21,8 @@ def sweep_forever(interval: float, stop: threading.Event) -> None:
         try:
             result = api.fire_due_timers()
             api.deliver_outbox()
+            for job in registry.periodic_jobs().values():
+                job()
             if result.timers_fired:
                 log.info("fired %d timer(s)", result.timers_fired)
         except Exception:  # keep sweeping: a bad instance must not stop every other timer

@@ -7,14 +7,25 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
+from portal.accounts.models import StaffProfile, Village
+
+# username, role, display name, villages (None = township-wide)
 DEMO_USERS = [
-    ("intake", "intake_desk", "接待岗 王芳"),
-    ("worker", "worker", "社工 李明（东山村）"),
-    ("worker2", "worker", "社工 赵丽（西水村）"),
-    ("supervisor", "supervisor", "督导 陈刚"),
-    ("civil", "civil_affairs", "民政办 刘洋"),
-    ("admin", "admin", "系统管理员"),
+    ("intake", "intake_desk", "接待岗 王芳", ["dongshan", "xishui"]),
+    ("worker", "worker", "社工 李明（东山村）", ["dongshan"]),
+    ("worker2", "worker", "社工 赵丽（西水村）", ["xishui"]),
+    ("supervisor", "supervisor", "督导 陈刚", None),
+    ("civil", "civil_affairs", "民政办 刘洋", None),
+    ("admin", "admin", "系统管理员", None),
 ]
+
+
+def set_villages(user, villages):
+    """Where a user works: a list of village codes, or None for the whole township."""
+    profile, _ = StaffProfile.objects.get_or_create(user=user)
+    profile.township_wide = villages is None
+    profile.save()
+    profile.villages.set(Village.objects.filter(code__in=villages or []))
 
 
 class Command(BaseCommand):
@@ -26,7 +37,7 @@ class Command(BaseCommand):
         path = settings.VAR_DIR / "demo-passwords.txt"
         known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line) if path.exists() else {}
         User = get_user_model()
-        for username, role, display in DEMO_USERS:
+        for username, role, display, villages in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username, defaults={"first_name": display})
             if created or username not in known:
                 known[username] = secrets.token_urlsafe(9)
@@ -35,8 +46,9 @@ class Command(BaseCommand):
                 user.is_superuser = role == "admin"
                 user.save()
             user.groups.add(Group.objects.get(name=role))
+            set_villages(user, villages)
         path.write_text("".join(f"{u} {p}\n" for u, p in known.items()))
         path.chmod(0o600)
         self.stdout.write("Demo users (username / password / role):")
-        for username, role, display in DEMO_USERS:
+        for username, role, display, _villages in DEMO_USERS:
             self.stdout.write(f"  {username:<11} {known[username]:<14} {role:<14} {display}")

@@ -1,0 +1,55 @@
+"""Who may act on which task: the role (the lane's group) and the villages the user works in.
+One place, used by the facade, the selectors and the step context alike."""
+from __future__ import annotations
+
+from engine import registry
+
+SUPERVISING_ROLES = {"supervisor", "admin"}
+
+
+def user_groups(user) -> set[str]:
+    if user is None or not getattr(user, "is_active", False):
+        return set()
+    cached = getattr(user, "_caseflow_groups", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._caseflow_groups = cached
+    return cached
+
+
+def user_villages(user) -> set[str] | None:
+    """Village codes the user works in; None means the whole township."""
+    if user is None:
+        return set()
+    cached = getattr(user, "_caseflow_villages", False)
+    if cached is False:
+        cached = registry.villages_for(user)
+        user._caseflow_villages = cached
+    return cached
+
+
+def in_scope(user, village: str) -> bool:
+    """Instances without a village are township-level: anyone of the role may work on them."""
+    villages = user_villages(user)
+    return villages is None or not village or village in villages
+
+
+def can_work_on(user, row) -> bool:
+    """Complete (or save a draft of) a task: its holder, or anyone of its role in its village."""
+    if user is None or not getattr(user, "is_active", False):
+        return False
+    if row.assignee_id is not None:
+        return row.assignee_id == user.pk
+    return row.candidate_group in user_groups(user) and in_scope(user, row.village)
+
+
+def can_hold(user, row) -> bool:
+    """Be given a task: someone of its role in its village, or a supervisor taking it over."""
+    groups = user_groups(user)
+    if groups & SUPERVISING_ROLES:
+        return True
+    return row.candidate_group in groups and in_scope(user, row.village)
+
+
+def supervises(user, village: str) -> bool:
+    return bool(user_groups(user) & SUPERVISING_ROLES) and in_scope(user, village)

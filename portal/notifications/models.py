@@ -1,0 +1,27 @@
+"""Notifications in the portal: new tasks and assignments, SLA warnings and breaches."""
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Kind(models.TextChoices):
+    NEW_TASK = "new_task", _("new task")
+    ASSIGNED = "assigned", _("assigned to you")
+    DUE_SOON = "due_soon", _("due soon")
+    BREACHED = "breached", _("overdue")
+
+
+class Notification(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    task_id = models.BigIntegerField(null=True, blank=True)
+    instance_id = models.BigIntegerField(null=True, blank=True)
+    task_name = models.CharField(max_length=200, blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "kind", "task_id"], name="one_notification_per_task_kind")]
+        indexes = [models.Index(fields=["user"], name="unread_notifications", condition=models.Q(read_at__isnull=True))]

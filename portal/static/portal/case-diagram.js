@@ -1,0 +1,28 @@
+// Draws the case's BPMN diagram (bpmn-js viewer) and marks done, open and overdue tasks.
+(function () {
+  "use strict";
+  var box = document.getElementById("diagram");
+  if (!box || !window.BpmnJS) { return; }
+  fetch(box.dataset.src, { credentials: "same-origin" })
+    .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+    .then(function (state) {
+      box.innerHTML = "";
+      var viewer = new window.BpmnJS({ container: box });
+      return viewer.importXML(state.xml).then(function () {
+        var canvas = viewer.get("canvas");
+        var registry = viewer.get("elementRegistry");
+        function mark(ids, cls) {
+          ids.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, cls); } });
+        }
+        mark(state.completed, "cf-done");
+        mark(state.active, "cf-active");
+        mark(state.overdue, "cf-overdue");
+        canvas.zoom("fit-viewport");
+        box.dataset.ready = "true";
+      });
+    })
+    .catch(function (err) {
+      box.dataset.ready = "error";
+      box.textContent = box.dataset.error || ("diagram unavailable (" + err.message + ")");
+    });
+})();
