@@ -16,7 +16,7 @@ from engine.errors import NotFound
 from engine.models import (
     HumanTask, InstanceGroupObjectPermission, InstanceUserObjectPermission, ProcessDefinition, ProcessInstance, TaskStatus,
 )
-from engine.permissions import user_groups, user_villages
+from engine.permissions import SUPERVISING_ROLES, user_groups, user_villages
 
 DUE_SOON = dt.timedelta(hours=6)
 TABS = ("mine", "group", "overdue", "done")
@@ -112,11 +112,12 @@ def task_for_user(user, task_id: int) -> TaskInfo:
         task_id = int(task_id)
     except (TypeError, ValueError):
         raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id}) from None
-    row = (
-        _annotated(HumanTask.objects.filter(pk=task_id))
-        .filter(Q(assignee=user) | (Q(candidate_group__in=user_groups(user)) & _scope(user)) | Q(completed_by=user))
-        .first()
-    )
+    groups = user_groups(user)
+    visible = Q(assignee=user) | (Q(candidate_group__in=groups) & _scope(user)) | Q(completed_by=user)
+    if groups & SUPERVISING_ROLES:  # supervisors open any task of their villages, to reassign it
+        villages = user_villages(user)
+        visible |= Q(pk__isnull=False) if villages is None else Q(village__in=villages) | Q(village="")
+    row = _annotated(HumanTask.objects.filter(pk=task_id)).filter(visible).first()
     if row is None:
         raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
     return _info(row)

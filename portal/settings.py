@@ -52,7 +52,6 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -108,7 +107,8 @@ TIME_ZONE = "Asia/Shanghai"
 USE_TZ = True  # stored in UTC, shown in Asia/Shanghai
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 WHITENOISE_USE_FINDERS = True  # the embedded default serves static files without collectstatic
 MEDIA_ROOT = Path(os.environ.get("CASEFLOW_MEDIA_DIR", VAR_DIR / "media"))
@@ -149,7 +149,7 @@ CASEFLOW_ROLES = {
     "partner_office": _("Partner office"),
     "admin": _("Administrator"),
 }
-# Villages of the township (code -> name). Scope what a worker sees.
+# Villages created by the first migration (code -> name); admins manage them afterwards.
 CASEFLOW_VILLAGES = {
     "dongshan": "东山村",
     "xishui": "西水村",

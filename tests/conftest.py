@@ -26,6 +26,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _english_messages():
+    """Engine messages in English in this process, so assertions can read them (pages choose their
+    own language per request; the default stays zh-hans)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _notifications(settings):
     settings.CASEFLOW_NOTIFIER_BACKEND = "integrations.notifications.backends.LocmemNotifier"
     LocmemNotifier.reset()

@@ -21,9 +21,12 @@ def people_with_role(group: str, village: str):
 
 
 def _notify(users, kind: str, *, task_id, instance_id, task_name: str, subject: str = "") -> int:
+    """Create each user's notification once per (kind, task); returns how many were new."""
+    already = set(Notification.objects.filter(kind=kind, task_id=task_id).values_list("user_id", flat=True)) if task_id else set()
     rows = [Notification(user=u, kind=kind, task_id=task_id, instance_id=instance_id, task_name=task_name[:200], subject=subject[:200])
-            for u in users]
-    return len(Notification.objects.bulk_create(rows, ignore_conflicts=True))
+            for u in users if u.pk not in already]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent duplicate is dropped by the constraint
+    return len(rows)
 
 
 @registry.on_event

@@ -1,0 +1,244 @@
+"""The portal's pages through Django's test client: permissions on every view, inbox queries,
+server-side form validation, drafts, the "already completed" page, shares, language, notifications."""
+import datetime as dt
+import re
+
+import pytest
+from django.test.utils import CaptureQueriesContext
+from django.db import connection
+
+from engine import api
+from engine.models import HumanTask
+from portal.cases.models import AccessLog, Attachment
+from portal.notifications.models import Notification
+from tests.conftest import PASSWORD
+from tests.engine import samples
+from tests.processes.child_protection.flows import FORMS, START, complete, open_task, start_case
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def case(deployed, users):
+    """A dongshan report whose 24-hour response is waiting for a worker."""
+    instance_id = start_case(users)
+    complete(users, instance_id, "Task_Intake")
+    return instance_id
+
+
+def test_pages_need_sign_in(client, case):
+    for url in ["/", f"/cases/{case}/", "/start/", "/notifications/"]:
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_sign_in_page_is_chinese_by_default_and_works(client, users):
+    page = client.get("/accounts/login/")
+    assert 'lang="zh-hans"' in page.content.decode()
+    response = client.post("/accounts/login/", {"username": "worker", "password": PASSWORD})
+    assert response.status_code == 302
+
+
+def test_inbox_tabs_show_the_right_tasks(client, users, case):
+    login(client, users["worker"])
+    respond = open_task(case, "Task_Respond")
+    assert f"/tasks/{respond}/" in client.get("/?tab=group").content.decode()
+    assert f"/tasks/{respond}/" not in client.get("/?tab=mine").content.decode()
+    api.claim_task(task_id=respond, actor=users["worker"])
+    assert f"/tasks/{respond}/" in client.get("/?tab=mine").content.decode()
+    assert f"/tasks/{respond}/" not in client.get("/?tab=group").content.decode()
+    HumanTask.objects.filter(pk=respond).update(due_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    overdue = client.get("/?tab=overdue").content.decode()
+    assert f"/tasks/{respond}/" in overdue and 'data-sla="red"' in overdue
+
+
+def test_inbox_shows_nothing_of_another_village(client, users, case):
+    login(client, users["worker_xishui"])
+    for tab in ["mine", "group", "overdue", "done"]:
+        assert "/tasks/" not in client.get(f"/?tab={tab}").content.decode()
+
+
+def test_inbox_query_count_is_fixed_per_page(client, users, deployed):
+    for _ in range(3):
+        complete(users, start_case(users), "Task_Intake")
+    login(client, users["worker"])
+    client.get("/?tab=group")  # warm the session
+    with CaptureQueriesContext(connection) as few:
+        client.get("/?tab=group")
+    for _ in range(8):
+        complete(users, start_case(users), "Task_Intake")
+    with CaptureQueriesContext(connection) as many:
+        page = client.get("/?tab=group")
+    assert page.content.decode().count('class="task"') == 11
+    assert len(many) == len(few)
+
+
+def test_inbox_filters_and_htmx_partial(client, users, case):
+    login(client, users["worker"])
+    assert "/tasks/" in client.get("/?tab=group&village=dongshan&process=child_protection").content.decode()
+    assert "/tasks/" not in client.get("/?tab=group&village=xishui").content.decode()
+    partial = client.get("/?tab=group", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="task-rows").content.decode()
+    assert "<html" not in partial and "/tasks/" in partial
+    assert client.get("/?tab=nonsense&page=-3&sla=x").status_code == 200
+
+
+def test_task_page_of_another_village_is_404_including_by_guessing(client, users, case):
+    respond = open_task(case, "Task_Respond")
+    login(client, users["worker_xishui"])
+    for url in [f"/tasks/{respond}/", f"/cases/{case}/", f"/cases/{case}/diagram/", "/tasks/999999/", "/cases/999999/"]:
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert FORMS["Task_Intake"]["child_name"] not in response.content.decode()
+    assert client.post(f"/tasks/{respond}/", {"action": "complete"}).status_code == 404
+    assert client.post(f"/tasks/{respond}/claim/").status_code == 404
+    assert HumanTask.objects.get(pk=respond).status == "open"
+
+
+def test_invalid_form_shows_errors_next_to_fields_and_keeps_input(client, users, case):
+    respond = open_task(case, "Task_Respond")
+    login(client, users["worker"])
+    response = client.post(f"/tasks/{respond}/", {"action": "complete", "response_type": "home_visit", "actions_taken": "已电话联系"})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert re.search(r'data-field="responded_at".*?class="error"', html, re.S)
+    assert re.search(r'data-field="immediate_safety".*?class="error"', html, re.S)
+    assert "已电话联系" in html  # nothing the worker typed is lost
+    assert HumanTask.objects.get(pk=respond).status == "open"
+
+
+def test_valid_form_completes_and_moves_on(client, users, case):
+    respond = open_task(case, "Task_Respond")
+    login(client, users["worker"])
+    data = {**FORMS["Task_Respond"], "action": "complete", "child_seen": "on"}
+    response = client.post(f"/tasks/{respond}/", data)
+    assert response.status_code == 302
+    assert HumanTask.objects.get(pk=respond).status == "completed"
+    assert HumanTask.objects.get(pk=respond).form_data["child_seen"] is True
+
+
+def test_draft_is_kept_without_validation(client, users, case):
+    respond = open_task(case, "Task_Respond")
+    login(client, users["worker"])
+    assert client.post(f"/tasks/{respond}/", {"action": "draft", "actions_taken": "草稿：已联系祖母"}).status_code == 302
+    assert "草稿：已联系祖母" in client.get(f"/tasks/{respond}/").content.decode()
+    assert HumanTask.objects.get(pk=respond).status == "open"
+
+
+def test_task_completed_meanwhile_answers_a_clear_page(client, users, case):
+    respond = open_task(case, "Task_Respond")
+    login(client, users["worker"])
+    client.get(f"/tasks/{respond}/")
+    api.complete_task(task_id=respond, data=FORMS["Task_Respond"], actor=users["worker2"])
+    response = client.post(f"/tasks/{respond}/", {**FORMS["Task_Respond"], "action": "complete"})
+    assert response.status_code == 409
+    assert 'data-testid="task-gone"' in response.content.decode()
+
+
+def test_claim_release_and_supervisor_reassign_with_reason(client, users, case):
+    respond = open_task(case, "Task_Respond")
+    login(client, users["worker"])
+    client.post(f"/tasks/{respond}/claim/")
+    assert HumanTask.objects.get(pk=respond).assignee == users["worker"]
+    client.post(f"/tasks/{respond}/release/", {"reason": "外出培训"})
+    assert HumanTask.objects.get(pk=respond).assignee is None
+    client.post(f"/tasks/{respond}/assign/", {"assignee": "worker2", "reason": "x"})
+    assert HumanTask.objects.get(pk=respond).assignee is None  # workers may not assign
+    login(client, users["supervisor"])
+    client.post(f"/tasks/{respond}/assign/", {"assignee": "worker2", "reason": "就近安排"})
+    assert HumanTask.objects.get(pk=respond).assignee == users["worker2"]
+    history = api.get_instance(instance_id=case).history
+    assert any(e.kind == "assigned" and e.data.get("reason") == "就近安排" for e in history)
+    assert any(e.kind == "released" and e.data.get("reason") == "外出培训" for e in history)
+
+
+def test_case_page_shows_diagram_timeline_and_logs_the_access(client, users, case):
+    login(client, users["worker"])
+    html = client.get(f"/cases/{case}/").content.decode()
+    assert 'id="diagram"' in html and "CP-2026-" in html
+    diagram = client.get(f"/cases/{case}/diagram/").json()
+    assert "<bpmn:definitions" in diagram["xml"] or "definitions" in diagram["xml"]
+    assert "Task_Intake" in diagram["completed"] and "Task_Respond" in diagram["active"]
+    assert AccessLog.objects.filter(user=users["worker"], instance_id=case, view="case").count() == 1
+
+
+def test_start_page_only_for_roles_that_start(client, users, deployed):
+    login(client, users["worker"])
+    assert client.get("/start/child_protection/").status_code == 404
+    login(client, users["intake"])
+    bad = client.post("/start/child_protection/", {"village": "dongshan", "channel": "phone"})
+    assert bad.status_code == 400 and "error" in bad.content.decode()
+    good = client.post("/start/child_protection/", START)
+    assert good.status_code == 302 and "/tasks/" in good["Location"]
+
+
+def test_supervisor_shares_a_case_with_a_partner_office(client, users, case):
+    partner = users["outsider"]
+    login(client, partner)
+    assert client.get(f"/cases/{case}/").status_code == 404
+    login(client, users["supervisor"])
+    client.post(f"/cases/{case}/share/", {"username": "outsider"})
+    login(client, partner)
+    assert client.get(f"/cases/{case}/").status_code == 200
+
+
+def test_language_is_switchable_per_user(client, users, case):
+    login(client, users["worker"])
+    assert 'lang="zh-hans"' in client.get("/").content.decode()
+    client.post("/language/", {"language": "en", "next": "/"})
+    page = client.get("/").content.decode()
+    assert 'lang="en"' in page and "My tasks" in page
+    client.post("/language/", {"language": "klingon", "next": "https://evil.example/"})
+    assert 'lang="zh-hans"' in client.get("/").content.decode()
+
+
+def test_new_tasks_and_breaches_notify_the_right_people(client, users, case):
+    respond = open_task(case, "Task_Respond")
+    assert Notification.objects.filter(user=users["worker"], kind="new_task", task_id=respond).exists()
+    assert not Notification.objects.filter(user=users["worker_xishui"]).exists()
+    created = HumanTask.objects.get(pk=respond).created_at
+    api.fire_due_timers(as_of=created + dt.timedelta(hours=25))
+    assert Notification.objects.filter(user=users["supervisor"], kind="breached", task_id=respond).count() == 1
+    login(client, users["supervisor"])
+    assert 'class="badge"' in client.get("/").content.decode()
+    client.get("/notifications/")
+    assert not Notification.objects.filter(user=users["supervisor"], read_at__isnull=True).exists()
+
+
+def test_due_soon_warning_is_sent_once(users, case):
+    from portal.notifications.services import warn_due_soon
+
+    respond = open_task(case, "Task_Respond")
+    HumanTask.objects.filter(pk=respond).update(due_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
+    assert warn_due_soon() >= 1
+    assert warn_due_soon() == 0
+    assert Notification.objects.filter(user=users["worker"], kind="due_soon", task_id=respond).count() == 1
+
+
+def test_attachments_are_stored_and_only_visible_with_the_case(client, users, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    xml, forms = samples.script_task("with_files", "x = 1")
+    forms["Task_A"]["components"].append({"type": "filepicker", "key": "photos", "label": "照片"})
+    samples.deploy((xml, forms), users["admin"])
+    info = api.start_instance(process_key="with_files", data={}, actor=users["worker"])
+    task_id = info.open_tasks[0].id
+    login(client, users["worker"])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    png = SimpleUploadedFile("visit.png", b"\x89PNG\r\n\x1a\n" + b"0" * 100, content_type="image/png")
+    response = client.post(f"/tasks/{task_id}/", {"action": "complete", "note": "家访", "photos": png})
+    assert response.status_code == 302, response.content.decode()[:500]
+    attachment = Attachment.objects.get()
+    assert HumanTask.objects.get(pk=task_id).form_data["photos"] == [attachment.token]
+    assert client.get(f"/files/{attachment.token}/").status_code == 200
+    login(client, users["outsider"])
+    assert client.get(f"/files/{attachment.token}/").status_code == 404
+    exe = SimpleUploadedFile("x.exe", b"MZ", content_type="application/x-msdownload")
+    info2 = api.start_instance(process_key="with_files", data={}, actor=users["worker"])
+    login(client, users["worker"])
+    refused = client.post(f"/tasks/{info2.open_tasks[0].id}/", {"action": "complete", "note": "保留的文字", "photos": exe})
+    assert refused.status_code == 400 and "保留的文字" in refused.content.decode()
