@@ -254,6 +254,10 @@ def retry_instance(*, instance_id: int, actor) -> InstanceInfo:
     return get_instance(instance_id=instance_id, with_history=False)
 
 
+def instances_exist() -> bool:
+    return ProcessInstance.objects.exists()
+
+
 def get_instance(*, instance_id: int, with_history: bool = True) -> InstanceInfo:
     """Status, open tasks and (unless told not to) history of an instance.
 

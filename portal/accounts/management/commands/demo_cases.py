@@ -5,7 +5,6 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from engine import api, selectors
-from engine.models import ProcessInstance
 
 INTAKE = {
     "reporter_relation": "teacher", "reporter_unit": "东山小学", "child_name": "演示儿童", "sex": "female",
@@ -18,7 +17,7 @@ class Command(BaseCommand):
     help = "Create demo child-protection cases (only into an empty database)."
 
     def handle(self, *args, **options):
-        if ProcessInstance.objects.exists():
+        if api.instances_exist():
             self.stdout.write("Demo cases: instances exist already, none added.")
             return
         users = {u.username: u for u in get_user_model().objects.filter(username__in=["intake", "worker"])}

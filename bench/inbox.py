@@ -1,0 +1,347 @@
+"""Inbox benchmark: server time of the inbox page ("/") through Django's test client, with a
+realistic task table, read as ratios against a trivial request measured in the same run.
+
+1. its own test database (created, then dropped even on failure), villages, users, the bundled
+   processes deployed;
+2. 100,000 open human tasks over 10,000 instances, spread over the 7 villages and 5 candidate
+   groups, ~10% assigned, due dates in the past and the future (some overdue), plus 20,000
+   completed tasks (some completed by the measured worker); then ANALYZE;
+3. 100 requests per inbox scenario as the worker of village dongshan: median and p95 (ms), SQL
+   queries per request (page 1 and page 50 of the group tab must issue the same number), and the
+   EXPLAIN ANALYZE of each scenario's main query (which index it uses);
+4. baselines in the same run: the login page while logged out, and a `SELECT 1` round trip.
+
+Run: `make bench`, or
+`DATABASE_URL=postgres://postgres@127.0.0.1:5432/caseflow SECRET_KEY=x .venv/bin/python bench/inbox.py`.
+Prints one JSON object. BENCH_INBOX_OPEN / BENCH_INBOX_DONE / BENCH_INBOX_REQUESTS scale it down.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+
+OPEN_TASKS = int(os.environ.get("BENCH_INBOX_OPEN", "100000"))
+DONE_TASKS = int(os.environ.get("BENCH_INBOX_DONE", "20000"))
+INSTANCES = max(1, OPEN_TASKS // 10)
+REQUESTS = int(os.environ.get("BENCH_INBOX_REQUESTS", "100"))
+WARMUP = 5
+SLOW_P95_MS = 50.0
+SEED = 20260401
+# Its own database name, so a concurrent `make test` (test_caseflow) is never clobbered.
+TEST_DB_NAME = os.environ.get("BENCH_INBOX_DB", "test_caseflow_bench_inbox")
+
+# Bigger and smaller villages; a few township-level cases have no village ("").
+VILLAGE_WEIGHTS = {"dongshan": 22, "xishui": 18, "nanling": 15, "zhongxin": 14, "beipo": 13, "hetang": 10, "qingshi": 8}
+TOWNSHIP_LEVEL_SHARE = 0.02
+GROUP_WEIGHTS = {"worker": 45, "supervisor": 15, "intake_desk": 15, "civil_affairs": 15, "reviewer": 10}
+ASSIGNED_SHARE = 0.10
+
+SCENARIOS = {
+    "mine": "/?tab=mine",
+    "group": "/?tab=group",
+    "overdue": "/?tab=overdue",
+    "done": "/?tab=done",
+    "group_dongshan_due_soon": "/?tab=group&village=dongshan&sla=due_soon",
+    "group_page_50": "/?tab=group&page=50",
+}
+
+
+def _ms(samples: list[float]) -> dict:
+    samples = sorted(samples)
+    p95 = samples[max(0, int(round(0.95 * len(samples))) - 1)]
+    return {"median_ms": round(statistics.median(samples), 2), "p95_ms": round(p95, 2)}
+
+
+def make_users():
+    from portal.accounts.models import Village
+    from tests.conftest import make_user
+
+    for position, (code, name) in enumerate(settings.CASEFLOW_VILLAGES.items()):
+        Village.objects.get_or_create(code=code, defaults={"name": name, "position": position})
+    spec = {
+        "worker": (["worker"], ["dongshan"]),  # the measured user
+        "worker2": (["worker"], ["dongshan"]),
+        "worker_xishui": (["worker"], ["xishui"]),
+        "worker_nanling": (["worker"], ["nanling", "beipo"]),
+        "worker_east": (["worker"], ["zhongxin", "hetang", "qingshi"]),
+        "intake": (["intake_desk"], ["dongshan", "xishui", "nanling"]),
+        "intake2": (["intake_desk"], ["beipo", "zhongxin", "hetang", "qingshi"]),
+        "supervisor": (["supervisor"], None),
+        "civil": (["civil_affairs"], None),
+        "reviewer": (["reviewer"], None),
+        "admin": (["admin"], None),
+    }
+    return {name: make_user(name, *roles, villages=villages) for name, (roles, villages) in spec.items()}
+
+
+def populate(users) -> dict:
+    """Bulk-insert instances, open and completed tasks; ANALYZE; return what was made."""
+    from django.utils import timezone
+
+    from engine.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
+
+    rng = random.Random(SEED)
+    now = timezone.now()
+    definition = ProcessDefinition.objects.filter(key="child_protection").order_by("-version").first()
+    # Realistic task names per group from the deployed definition; reviewer has no lane there.
+    by_group: dict[str, list[tuple[str, str, str]]] = {}
+    for bpmn_id, info in definition.user_tasks.items():
+        by_group.setdefault(info["candidate_group"], []).append((bpmn_id, info["name"], info["lane"]))
+    by_group.setdefault("reviewer", [("Task_Review", "复核个案", "复核 (reviewer)")])
+    for group in GROUP_WEIGHTS:
+        by_group.setdefault(group, [(f"Task_{group}", group, group)])
+
+    villages, v_weights = list(VILLAGE_WEIGHTS), list(VILLAGE_WEIGHTS.values())
+    groups, g_weights = list(GROUP_WEIGHTS), list(GROUP_WEIGHTS.values())
+    # Who may hold a task of (group, village): the people of that role working there.
+    holders: dict[tuple[str, str], list] = {}
+    for user in users.values():
+        user_roles = set(user.groups.values_list("name", flat=True))
+        profile = user.staff_profile
+        scope = None if profile.township_wide else set(profile.villages.values_list("code", flat=True))
+        for group in user_roles & set(groups):
+            for village in villages + [""]:
+                if scope is None or village in scope or village == "":
+                    holders.setdefault((group, village), []).append(user)
+
+    instances = []
+    for i in range(INSTANCES):
+        village = "" if rng.random() < TOWNSHIP_LEVEL_SHARE else rng.choices(villages, v_weights)[0]
+        started = now - dt.timedelta(days=rng.uniform(0, 120))
+        instances.append(ProcessInstance(
+            definition=definition, process_key="child_protection", state={}, village=village,
+            subject=f"CP-2026-{i + 1:05d}", started_by=users["intake"], started_at=started,
+        ))
+    instances = ProcessInstance.objects.bulk_create(instances, batch_size=2000)
+
+    def due_offset() -> dt.timedelta | None:
+        r = rng.random()
+        if r < 0.05:
+            return None  # no deadline
+        if r < 0.30:
+            return -dt.timedelta(minutes=rng.uniform(1, 14 * 24 * 60))  # overdue, up to two weeks
+        if r < 0.45:
+            return dt.timedelta(minutes=rng.uniform(1, 24 * 60))  # due within a day
+        return dt.timedelta(minutes=rng.uniform(24 * 60, 30 * 24 * 60))
+
+    def task(instance, status, **extra) -> HumanTask:
+        group = rng.choices(groups, g_weights)[0]
+        bpmn_id, name, lane = rng.choice(by_group[group])
+        return HumanTask(
+            instance=instance, spiff_task_id=uuid.uuid4(), bpmn_id=bpmn_id, name=name, lane=lane,
+            candidate_group=group, process_key="child_protection", village=instance.village, status=status, **extra,
+        )
+
+    rows = []
+    assigned_to_worker = 0
+    for i in range(OPEN_TASKS):
+        instance = instances[i % len(instances)]
+        row = task(instance, TaskStatus.OPEN)
+        offset = due_offset()
+        row.due_at = None if offset is None else now + offset
+        row.created_at = (row.due_at or now) - dt.timedelta(hours=rng.choice([24, 72, 168, 336]))
+        row.created_at = min(row.created_at, now - dt.timedelta(minutes=1))
+        if row.due_at is not None and row.due_at < now and rng.random() < 0.8:
+            row.sla_breached_at = row.due_at
+        if rng.random() < ASSIGNED_SHARE:
+            candidates = holders.get((row.candidate_group, row.village)) or list(users.values())
+            row.assignee = rng.choice(candidates)
+            assigned_to_worker += row.assignee.pk == users["worker"].pk
+        rows.append(row)
+    HumanTask.objects.bulk_create(rows, batch_size=2000)
+
+    rows = []
+    done_by_worker = 0
+    for i in range(DONE_TASKS):
+        instance = instances[(i * 7) % len(instances)]
+        completed_at = now - dt.timedelta(minutes=rng.uniform(5, 180 * 24 * 60))
+        row = task(instance, TaskStatus.COMPLETED, created_at=completed_at - dt.timedelta(hours=rng.uniform(1, 72)),
+                   completed_at=completed_at, form_data={"note": "ok"})
+        row.due_at = row.created_at + dt.timedelta(hours=rng.choice([24, 72, 168]))
+        candidates = holders.get((row.candidate_group, row.village)) or list(users.values())
+        row.completed_by = rng.choice(candidates)
+        row.assignee = row.completed_by
+        done_by_worker += row.completed_by.pk == users["worker"].pk
+        rows.append(row)
+    HumanTask.objects.bulk_create(rows, batch_size=2000)
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    worker = users["worker"]
+    open_qs = HumanTask.objects.filter(status=TaskStatus.OPEN)
+    return {
+        "instances": len(instances),
+        "open_tasks": open_qs.count(),
+        "completed_tasks": HumanTask.objects.filter(status=TaskStatus.COMPLETED).count(),
+        "open_assigned": open_qs.filter(assignee__isnull=False).count(),
+        "open_overdue": open_qs.filter(due_at__lt=now).count(),
+        "worker_assigned_open": assigned_to_worker,
+        "worker_claimable_open": open_qs.filter(assignee__isnull=True, candidate_group="worker", village__in=["dongshan", ""]).count(),
+        "worker_completed": done_by_worker,
+    }
+
+
+def _main_query(queries: list[str]) -> str:
+    sqls = [q for q in queries if 'FROM "engine_humantask"' in q and " LIMIT " in q]
+    assert len(sqls) == 1, f"expected one task-list query, got {len(sqls)}"
+    return sqls[0]
+
+
+def explain(sql: str) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        plan = [r[0] for r in cursor.fetchall()]
+    text = "\n".join(plan)
+    task_indexes = sorted(set(re.findall(r"(?:Index(?: Only)? Scan(?: Backward)? using|Bitmap Index Scan on) (\w+)", text)))
+    execution = re.search(r"Execution Time: ([\d.]+) ms", text)
+    return {
+        "indexes": task_indexes,
+        "seq_scan_on_humantask": bool(re.search(r"Seq Scan on engine_humantask", text)),
+        "uses_open_task_index": any(i.startswith("open_task_") for i in task_indexes),
+        "sort": sorted(set(re.findall(r"Sort Method: ([\w\- ]+?)(?:\s+Memory|\s+Disk|$)", text, re.M))),
+        "execution_ms": float(execution.group(1)) if execution else None,
+        "plan": plan,
+    }
+
+
+def _run_sql(sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.fetchall()
+
+
+def measure(users) -> dict:
+    """Interleaved rounds (every scenario and both baselines once per round), so a noisy neighbour
+    slows all of them alike and the ratios stay readable."""
+    from django.test import Client
+
+    worker = users["worker"]
+    anon = Client()
+    client = Client()
+    client.force_login(worker)
+
+    def login_page():
+        response = anon.get("/accounts/login/")
+        assert response.status_code == 200, response.status_code
+
+    def select_1():
+        _run_sql("SELECT 1")
+
+    def getter(url):
+        def get():
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+            return response
+        return get
+
+    # One captured request per scenario: light checks, queries per request, the main SQL.
+    info = {}
+    for name, url in SCENARIOS.items():
+        with CaptureQueriesContext(connection) as captured:
+            response = getter(url)()
+        queries = [q["sql"] for q in captured.captured_queries]  # read now: the next request resets the log
+        page = response.context["page"]
+        assert page.tasks, f"no rows for {url}"
+        assert response.content.count(b'class="task"') == len(page.tasks), f"rows not rendered for {url}"
+        sql = _main_query(queries)
+        info[name] = {"url": url, "queries_per_request": len(queries),
+                      "query_tables": [re.search(r'FROM "(\w+)"', q).group(1) if 'FROM "' in q else q[:30] for q in queries],
+                      "rows_on_page": len(page.tasks), "has_next": page.has_next, "_sql": sql}
+
+    calls = {"login_page": login_page, "select_1": select_1}
+    for name, url in SCENARIOS.items():
+        calls[name] = getter(url)
+        calls[name + "/main_query"] = (lambda sql: lambda: _run_sql(sql))(info[name]["_sql"])
+    samples: dict[str, list[float]] = {key: [] for key in calls}
+    for round_no in range(WARMUP + REQUESTS):
+        for key, fn in calls.items():
+            started = time.perf_counter()
+            fn()
+            if round_no >= WARMUP:
+                samples[key].append((time.perf_counter() - started) * 1000)
+
+    baseline_login = _ms(samples["login_page"])
+    results = {}
+    for name in SCENARIOS:
+        r = info[name]
+        timing, db = _ms(samples[name]), _ms(samples[name + "/main_query"])
+        plan = explain(r.pop("_sql"))
+        if name != "group" and timing["p95_ms"] <= SLOW_P95_MS and plan["execution_ms"] < 5:
+            plan.pop("plan")  # full plans only for the group tab and where time goes
+        results[name] = {
+            "url": r["url"], **timing,
+            "ratio_median_to_login_page": round(timing["median_ms"] / baseline_login["median_ms"], 2),
+            "main_query_median_ms": db["median_ms"], "main_query_p95_ms": db["p95_ms"],
+            "rest_of_request_median_ms": round(timing["median_ms"] - db["median_ms"], 2),
+            **{k: v for k, v in r.items() if k != "url"},
+            "explain": plan,
+        }
+
+    q1, q50 = results["group"]["queries_per_request"], results["group_page_50"]["queries_per_request"]
+    return {
+        "baseline": {"login_page_logged_out": baseline_login, "select_1_round_trip": _ms(samples["select_1"])},
+        "scenarios": results,
+        "queries_page_1": q1,
+        "queries_page_50": q50,
+        "queries_fixed_per_page": q1 == q50,
+        "slow_scenarios_p95_over_50ms": [n for n, r in results.items() if r["p95_ms"] > SLOW_P95_MS],
+    }
+
+
+def main() -> int:
+    from engine import api
+
+    setup_test_environment()
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CASEFLOW_NOTIFIER_BACKEND = "integrations.notifications.backends.LocmemNotifier"
+    if connection.vendor != "postgresql":
+        print("bench/inbox.py measures index use on PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
+        return 2
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = TEST_DB_NAME
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        started = time.perf_counter()
+        users = make_users()
+        api.deploy_bundled(actor=users["admin"])
+        data = populate(users)
+        gc.collect()
+        gc.freeze()  # the set-up's objects are not a server's heap: keep them out of the timed GC passes
+        setup_s = time.perf_counter() - started
+        result = {
+            "database": f"{connection.vendor} {connection.pg_version // 10000}",
+            "test_database": connection.settings_dict["NAME"],
+            "requests_per_scenario": REQUESTS,
+            "data": data,
+            "setup_seconds": round(setup_s, 1),
+            **measure(users),
+        }
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0 if result["queries_fixed_per_page"] else 1
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
