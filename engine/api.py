@@ -27,6 +27,7 @@ from engine.spiff import parser, runtime
 
 log = logging.getLogger("caseflow.engine")
 AUDIT_LABELS = dict(AuditKind.choices)
+STATUS_LABELS = {**dict(InstanceStatus.choices), **dict(TaskStatus.choices)}
 User = get_user_model()
 
 
@@ -294,7 +295,7 @@ def claim_task(*, task_id: int, actor) -> TaskInfo:
             raise InvalidState(_("This task is already claimed by %(user)s.") % {"user": row.assignee.get_username()})
         claimed = HumanTask.objects.filter(pk=row.pk, status=TaskStatus.OPEN, assignee__isnull=True).update(assignee=actor)
         if claimed:
-            _audit_task(row, AuditKind.CLAIMED, actor, {})
+            _audit_task(row, AuditKind.CLAIMED, actor, {"task": row.name})
     return TaskInfo.from_row(_task_row(task_id))
 
 
@@ -309,7 +310,7 @@ def release_task(*, task_id: int, actor, reason: str = "") -> TaskInfo:
         if row.assignee_id != actor.pk and not supervises(actor, row.village):
             raise NotPermitted(_("Only the person holding the task or a supervisor may release it."))
         HumanTask.objects.filter(pk=row.pk).update(assignee=None)
-        _audit_task(row, AuditKind.RELEASED, actor, {"reason": reason})
+        _audit_task(row, AuditKind.RELEASED, actor, {"task": row.name, "reason": reason})
     return TaskInfo.from_row(_task_row(task_id))
 
 
@@ -332,7 +333,7 @@ def assign_task(*, task_id: int, assignee_username: str, actor, reason: str) -> 
         if not can_hold(assignee, row):
             raise InvalidState(_("%(user)s does not have the role or village this task needs.") % {"user": assignee_username})
         HumanTask.objects.filter(pk=row.pk).update(assignee=assignee)
-        _audit_task(row, AuditKind.ASSIGNED, actor, {"assignee": assignee_username, "reason": reason.strip()})
+        _audit_task(row, AuditKind.ASSIGNED, actor, {"task": row.name, "assignee": assignee_username, "reason": reason.strip()})
     return TaskInfo.from_row(_task_row(task_id))
 
 

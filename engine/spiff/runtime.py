@@ -107,7 +107,7 @@ class Step:
                 raise InvalidState(_("%(user)s does not have the role or village this task needs.") % {"user": username})
             task.assignee = assignee
             task.save(update_fields=["assignee"])
-            self.audit(AuditKind.ASSIGNED, {"assignee": username, "reason": reason}, bpmn_id=bpmn_id, task=task)
+            self.audit(AuditKind.ASSIGNED, {"task": task.name, "assignee": username, "reason": reason}, bpmn_id=bpmn_id, task=task)
 
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> None:
         write_audit(self.instance, kind, self.actor, data, bpmn_id=bpmn_id, task=task)
@@ -123,7 +123,8 @@ class Step:
             result = handler(self, values) or {}
         finally:
             self.current_spiff_task_id = None
-        self.audit(AuditKind.SERVICE_CALLED, {"operation": name, "result": result}, bpmn_id=spiff_task.task_spec.bpmn_id)
+        spec = spiff_task.task_spec
+        self.audit(AuditKind.SERVICE_CALLED, {"operation": name, "element": spec.bpmn_name or spec.bpmn_id, "result": result}, bpmn_id=spec.bpmn_id)
         return json.dumps(result)
 
 
@@ -195,7 +196,7 @@ def start(definition: ProcessDefinition, actor, variables: dict, hook_data: dict
         step.workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine(step))
         for task in step.workflow.get_tasks(state=TaskState.READY):
             task.data.update(variables)
-        step.audit(AuditKind.STARTED, {"data": hook_data, "version": definition.version}, bpmn_id=definition.start_event_id)
+        step.audit(AuditKind.STARTED, {"element": definition.name, "data": hook_data, "version": definition.version}, bpmn_id=definition.start_event_id)
         step.current_spiff_task_id = "start"
         for hook in registry.start_hooks(definition.key):
             hook(step, hook_data)
@@ -333,7 +334,7 @@ def _sync_projections(step: Step) -> None:
 
 
 def _timer_fired(step: Step, timer: Timer) -> None:
-    step.audit(AuditKind.TIMER_FIRED, {"timer": timer.name, "due_at": timer.due_at.isoformat()}, bpmn_id=timer.bpmn_id)
+    step.audit(AuditKind.TIMER_FIRED, {"element": timer.name or timer.bpmn_id, "due_at": timer.due_at.isoformat()}, bpmn_id=timer.bpmn_id)
     host = timer.attached_to
     if host is None or host.status != TaskStatus.OPEN:
         return

@@ -47,3 +47,10 @@ def event_label(kind: str) -> str:
     from engine.api import AUDIT_LABELS
 
     return str(AUDIT_LABELS.get(kind, kind))
+
+
+@register.filter
+def status_label(code: str) -> str:
+    from engine.api import STATUS_LABELS
+
+    return str(STATUS_LABELS.get(code, code))

@@ -18,6 +18,12 @@
         mark(state.active, "cf-active");
         mark(state.overdue, "cf-overdue");
         canvas.zoom("fit-viewport");
+        // On a phone the whole diagram is too small to read: show the open task at a readable size.
+        var focus = state.overdue[0] || state.active[0];
+        if (box.clientWidth < 600 && focus && registry.get(focus)) {
+          canvas.zoom(0.9);
+          canvas.scrollToElement(registry.get(focus));
+        }
         box.dataset.ready = "true";
       });
     })
