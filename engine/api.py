@@ -12,7 +12,6 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from engine import clock, forms, registry
@@ -188,6 +187,15 @@ def task_form(*, task_id: int) -> dict | None:
     return row.instance.definition.forms.get(row.bpmn_id)
 
 
+def may_complete(*, user, task: TaskInfo) -> bool:
+    """Whether the task page should offer this user the form (the facade checks again on submit)."""
+    if task.status != TaskStatus.OPEN or user is None or not user.is_active:
+        return False
+    if task.assignee:
+        return task.assignee == user.get_username()
+    return task.candidate_group in user_groups(user) and in_scope(user, task.village)
+
+
 def can_supervise(*, user, village: str) -> bool:
     """May assign, cancel and share this village's cases."""
     return supervises(user, village)
@@ -284,9 +292,7 @@ def get_instance(*, instance_id: int, with_history: bool = True) -> InstanceInfo
 def claim_task(*, task_id: int, actor) -> TaskInfo:
     _require_user(actor)
     with transaction.atomic():
-        row = HumanTask.objects.select_for_update().filter(pk=task_id).first()
-        if row is None:
-            raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
+        row = _lock_task(task_id)
         if row.status != TaskStatus.OPEN:
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
         if row.candidate_group not in user_groups(actor) or not in_scope(actor, row.village):
@@ -302,9 +308,7 @@ def claim_task(*, task_id: int, actor) -> TaskInfo:
 def release_task(*, task_id: int, actor, reason: str = "") -> TaskInfo:
     _require_user(actor)
     with transaction.atomic():
-        row = HumanTask.objects.select_for_update().filter(pk=task_id).first()
-        if row is None:
-            raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
+        row = _lock_task(task_id)
         if row.status != TaskStatus.OPEN:
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
         if row.assignee_id != actor.pk and not supervises(actor, row.village):
@@ -323,9 +327,7 @@ def assign_task(*, task_id: int, assignee_username: str, actor, reason: str) -> 
     if assignee is None:
         raise NotFound(_("No active user named '%(name)s'.") % {"name": assignee_username})
     with transaction.atomic():
-        row = HumanTask.objects.select_for_update().filter(pk=task_id).first()
-        if row is None:
-            raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
+        row = _lock_task(task_id)
         if row.status != TaskStatus.OPEN:
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
         if not supervises(actor, row.village):
@@ -374,6 +376,16 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
     return get_instance(instance_id=row.instance_id, with_history=False)
 
 
+def _lock_task(task_id: int) -> HumanTask:
+    """Lock the task's instance, then the task: the order every step uses, so a claim never
+    deadlocks with a completion or a timer sweep on the same instance."""
+    instance_id = HumanTask.objects.filter(pk=task_id).values_list("instance_id", flat=True).first()
+    if instance_id is None:
+        raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
+    ProcessInstance.objects.select_for_update().filter(pk=instance_id).values_list("pk", flat=True).first()
+    return HumanTask.objects.select_for_update().select_related("instance").get(pk=task_id)
+
+
 def _require_open(row: HumanTask) -> None:
     if row.status == TaskStatus.COMPLETED:
         raise AlreadyCompleted(_("This task is no longer open; it was completed by %(user)s.") % {
@@ -391,10 +403,10 @@ def _audit_task(row: HumanTask, kind: str, actor, data: dict) -> None:
 def fire_due_timers(*, as_of: dt.datetime | None = None, limit: int = 500) -> SweepResult:
     """One sweep: fire every timer due by `as_of` (default now) exactly once.
 
-    Safe in several processes at once: each due timer row is claimed with FOR UPDATE SKIP LOCKED,
-    then its instance is stepped under the instance lock; SpiffWorkflow decides, from the state
-    loaded under that lock, which timers are due, so a timer already fired by another sweeper is
-    simply not there any more."""
+    Safe in several processes at once: each running instance with a due timer is claimed with
+    FOR UPDATE SKIP LOCKED and stepped under that lock; SpiffWorkflow decides, from the state
+    loaded under the lock, which timers are due, so a timer another sweeper fired is simply not
+    there any more."""
     from django.db import connection
 
     instances = fired = conflicts = 0
@@ -421,6 +433,10 @@ def fire_due_timers(*, as_of: dt.datetime | None = None, limit: int = 500) -> Sw
                 except CaseflowError as exc:
                     conflicts += 1
                     log.info("timer sweep skipped instance %s: %s", instance_id, exc)
+                    continue
+                except Exception:  # one broken instance must not stop the sweep for every other one
+                    conflicts += 1
+                    log.exception("timer sweep failed on instance %s", instance_id)
                     continue
                 instances += 1
                 fired += Timer.objects.filter(instance_id=instance_id, status=TimerStatus.FIRED).count() - before
@@ -530,4 +546,4 @@ def share_instance(*, instance_id: int, username: str, actor) -> None:
         raise NotFound(_("No active user named '%(name)s'.") % {"name": username})
     with transaction.atomic():
         assign_perm("engine.view_processinstance", user, instance)
-        runtime.write_audit(instance, AuditKind.ASSIGNED, actor, {"shared_with": username})
+        runtime.write_audit(instance, AuditKind.SHARED, actor, {"shared_with": username})

@@ -102,6 +102,9 @@ class HumanTask(models.Model):
             models.Index(fields=["candidate_group", "due_at"], name="open_task_group_due", condition=Q(status="open")),
             models.Index(fields=["assignee", "due_at"], name="open_task_assignee_due", condition=Q(status="open")),
             models.Index(fields=["candidate_group", "village", "due_at"], name="open_task_group_village_due", condition=Q(status="open")),
+            # The "group" inbox: claimable rows in sort order, so deep pages need no sort (bench/inbox.py).
+            models.Index(fields=["candidate_group", "due_at", "created_at", "id"], name="claimable_task_group_due",
+                         condition=Q(status="open", assignee__isnull=True)),
             models.Index(fields=["completed_by", "-completed_at"], name="task_completed_by"),
         ]
 
@@ -152,6 +155,7 @@ class AuditKind(models.TextChoices):
     ESCALATED = "escalated", _("escalated")
     SERVICE_CALLED = "service_called", _("service called")
     CANCELLED = "cancelled", _("cancelled")
+    SHARED = "shared", _("shared")
     ERROR = "error", _("error")
     INSTANCE_COMPLETED = "instance_completed", _("instance completed")
 

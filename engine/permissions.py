@@ -46,9 +46,9 @@ def can_work_on(user, row) -> bool:
 def can_hold(user, row) -> bool:
     """Be given a task: someone of its role in its village, or a supervisor taking it over."""
     groups = user_groups(user)
-    if groups & SUPERVISING_ROLES:
-        return True
-    return row.candidate_group in groups and in_scope(user, row.village)
+    if not in_scope(user, row.village):
+        return False
+    return bool(groups & SUPERVISING_ROLES) or row.candidate_group in groups
 
 
 def supervises(user, village: str) -> bool:

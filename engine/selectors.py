@@ -33,7 +33,7 @@ def _claimable(user) -> Q:
 
 def _annotated(qs: QuerySet[HumanTask]) -> QuerySet[HumanTask]:
     # Names through joins on small tables; never the instance's state column.
-    return qs.annotate(
+    return qs.defer("form_data", "draft_data").annotate(
         subject=F("instance__subject"), assignee_name=F("assignee__username"), completed_by_name=F("completed_by__username"),
     )
 

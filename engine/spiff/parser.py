@@ -143,8 +143,9 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
             if (node.text or "").strip():
                 _check(problems, owner.get("id"), node.text, scripting.check_expression)
     # Anything else SpiffWorkflow evaluates: message correlation and process-variable expressions.
-    for node in root.iter(f"{{{NS['bpmn']}}}formalExpression", f"{{{NS['bpmn']}}}messagePath",
-                          f"{{{NS['spiffworkflow']}}}processVariableCorrelation"):
+    for node in root.iter(f"{{{NS['bpmn']}}}formalExpression", f"{{{NS['bpmn']}}}messagePath", f"{{{NS['bpmn']}}}condition",
+                          f"{{{NS['spiffworkflow']}}}processVariableCorrelation", f"{{{NS['spiffworkflow']}}}expression",
+                          f"{{{NS['spiffworkflow']}}}messagePayload"):
         owner = next((a for a in node.iterancestors() if a.get("id")), root)
         if (node.text or "").strip():
             _check(problems, owner.get("id"), node.text, scripting.check_expression)

@@ -69,7 +69,7 @@ def task_page(request, task_id: int):
     AccessLog.objects.create(user=request.user, instance_id=task.instance_id, process_key=task.process_key, view="task")
     return render(request, "portal/task.html", {
         "task": task, "fields": fields, "values": values, "errors": errors,
-        "can_act": task.status == "open" and _can_act(request.user, task),
+        "can_act": api.may_complete(user=request.user, task=task),
         "can_assign": api.can_supervise(user=request.user, village=task.village),
         "earlier": api.submitted_forms(instance_id=task.instance_id),
         "attachments": formdata.attachments_by_token(values, fields),
@@ -107,12 +107,6 @@ def _visible_task(user, task_id):
         return selectors.task_for_user(user, task_id)
     except NotFound:
         raise Http404(_("No such task, or not yours to see.")) from None
-
-
-def _can_act(user, task) -> bool:
-    if task.assignee:
-        return task.assignee == user.get_username()
-    return True  # visible and unassigned means: in the user's role and village
 
 
 def _act(request, task, action, success: str):

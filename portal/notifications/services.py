@@ -16,8 +16,11 @@ WARN_BEFORE = dt.timedelta(hours=2)
 
 
 def people_with_role(group: str, village: str):
-    return (get_user_model().objects.filter(is_active=True, groups__name=group)
-            .filter(Q(staff_profile__township_wide=True) | Q(staff_profile__villages__code=village)).distinct())
+    """Who may work on a task of this role and village (a task without a village: everyone of the role)."""
+    people = get_user_model().objects.filter(is_active=True, groups__name=group)
+    if village:
+        people = people.filter(Q(staff_profile__township_wide=True) | Q(staff_profile__villages__code=village))
+    return people.distinct()
 
 
 def _notify(users, kind: str, *, task_id, instance_id, task_name: str, subject: str = "") -> int:

@@ -8,7 +8,7 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from engine import registry
+from engine import clock, registry
 from engine.errors import FormInvalid, InvalidState
 
 from .models import CaseStatus, ChildProtectionCase
@@ -35,7 +35,7 @@ def _case_no(ctx, received_at: dt.datetime) -> str:
 
 @registry.on_start(KEY)
 def open_case(ctx, data):
-    received_at = _when(data.get("received_at")) or timezone.now()
+    received_at = _when(data.get("received_at")) or clock.now()
     case = ChildProtectionCase.objects.create(
         case_no=_case_no(ctx, received_at), instance_id=ctx.instance_id, village=data.get("village", ""),
         received_at=received_at, channel=data.get("channel", ""),
@@ -86,7 +86,7 @@ def record_police_receipt(ctx, data):
 @registry.on_task_completed(KEY, "Task_Respond")
 def record_response(ctx, data):
     case = _case(ctx)
-    case.responded_at = _when(data.get("responded_at")) or timezone.now()
+    case.responded_at = _when(data.get("responded_at")) or clock.now()
     case.save(update_fields=["responded_at"])
 
 
@@ -123,11 +123,11 @@ def record_feedback(ctx, data):
 def close_case(ctx, data):
     case = _case(ctx)
     case.status = CaseStatus.CLOSED
-    case.closed_at = timezone.now()
+    case.closed_at = clock.now()
     case.save(update_fields=["status", "closed_at"])
 
 
 @registry.on_event
 def close_record_of_cancelled_case(event):
     if event.process_key == KEY and event.kind == "cancelled" and event.task_id is None:
-        ChildProtectionCase.objects.filter(instance_id=event.instance_id).update(status=CaseStatus.CANCELLED, closed_at=timezone.now())
+        ChildProtectionCase.objects.filter(instance_id=event.instance_id).update(status=CaseStatus.CANCELLED, closed_at=clock.now())

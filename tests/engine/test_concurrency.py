@@ -99,3 +99,33 @@ def test_reports_started_at_the_same_moment_all_get_a_case_number(deployed, user
     outcomes = race(4, lambda i: start_case(users))
     assert [kind for kind, _ in outcomes] == ["ok"] * 4, outcomes
     assert ChildProtectionCase.objects.values("case_no").distinct().count() == 4
+
+
+def test_claim_racing_a_completion_on_the_same_instance_never_deadlocks(deployed, users):
+    from engine.errors import CaseflowError
+
+    for _ in range(5):
+        instance_id = start_case(users)
+        api.complete_task(task_id=open_task(instance_id, "Task_Intake"), data=FORMS["Task_Intake"], actor=users["intake"])
+        receipt, respond = open_task(instance_id, "Task_PoliceReceipt"), open_task(instance_id, "Task_Respond")
+        jobs = [lambda: api.claim_task(task_id=respond, actor=users["worker"]),
+                lambda: api.complete_task(task_id=receipt, data=FORMS["Task_PoliceReceipt"], actor=users["intake"])]
+        outcomes = race(2, lambda i: jobs[i]())
+        assert all(kind == "ok" or isinstance(value, CaseflowError) for kind, value in outcomes), outcomes
+
+
+def test_a_broken_instance_does_not_stop_the_sweep_for_the_others(deployed, users):
+    import datetime as dt
+
+    from engine.models import HumanTask
+
+    broken, healthy = start_case(users), start_case(users)
+    for instance_id in (broken, healthy):
+        api.complete_task(task_id=open_task(instance_id, "Task_Intake"), data=FORMS["Task_Intake"], actor=users["intake"])
+    state = ProcessInstance.objects.get(pk=broken).state
+    state["format"] = "from-another-engine"
+    ProcessInstance.objects.filter(pk=broken).update(state=state)
+    created = HumanTask.objects.get(instance_id=healthy, bpmn_id="Task_Respond").created_at
+    result = api.fire_due_timers(as_of=created + dt.timedelta(hours=25))
+    assert result.timers_fired == 1 and result.conflicts == 1
+    assert HumanTask.objects.filter(instance_id=healthy, bpmn_id="Task_SupervisorEscalation").exists()

@@ -242,3 +242,10 @@ def test_attachments_are_stored_and_only_visible_with_the_case(client, users, se
     login(client, users["worker"])
     refused = client.post(f"/tasks/{info2.open_tasks[0].id}/", {"action": "complete", "note": "保留的文字", "photos": exe})
     assert refused.status_code == 400 and "保留的文字" in refused.content.decode()
+
+
+def test_supervisor_opens_a_workers_task_to_reassign_it_but_gets_no_form(client, users, case):
+    respond = open_task(case, "Task_Respond")
+    login(client, users["supervisor"])
+    html = client.get(f"/tasks/{respond}/").content.decode()
+    assert 'name="assignee"' in html and 'value="complete"' not in html
