@@ -141,7 +141,8 @@ def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict
             definition = ProcessDefinition.objects.create(
                 key=parsed.process_id, version=version, name=parsed.name, bpmn_xml=bpmn_xml.decode("utf-8"),
                 forms=forms_by_element, spec=parsed.spec_dict, checksum=checksum, deployed_by=actor,
-                user_tasks={k: {"name": v.name, "lane": v.lane, "candidate_group": v.candidate_group} for k, v in parsed.user_tasks.items()},
+                user_tasks={k: {"name": v.name, "lane": v.lane, "candidate_group": v.candidate_group, "properties": v.properties}
+                            for k, v in parsed.user_tasks.items()},
                 start_group=parsed.start_group, start_event_id=parsed.start_event_id,
             )
         except IntegrityError:
@@ -228,7 +229,8 @@ def start_instance(*, process_key: str, data: dict | None = None, actor) -> Inst
     if definition.start_group not in user_groups(actor):
         raise NotPermitted(_("Your role may not start '%(name)s'.") % {"name": definition.name})
     form = definition.forms.get(definition.start_event_id)
-    cleaned = forms.clean_form_data(form, data or {}) if form is not None else forms.clean_form_data(None, data)
+    with forms.acting_as(actor):
+        cleaned = forms.clean_form_data(form, data or {}) if form is not None else forms.clean_form_data(None, data)
     if cleaned.get("village") and not in_scope(actor, cleaned["village"]):
         raise FormInvalid({"village": [_("You do not work in this village.")]})
     variables = {k: v for k, v in cleaned.items() if form and k in forms.process_variables(form)}
@@ -354,7 +356,8 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
         if not can_work_on(actor, current):
             raise NotPermitted(_("This task is not yours to complete."))
         form = step.instance.definition.forms.get(current.bpmn_id)
-        cleaned = forms.clean_form_data(form, data)
+        with forms.acting_as(actor):
+            cleaned = forms.clean_form_data(form, data)
         variables = {k: v for k, v in cleaned.items() if k in forms.process_variables(form or {})}
         now = clock.now()
         updated = HumanTask.objects.filter(pk=current.pk, status=TaskStatus.OPEN).update(
@@ -364,13 +367,14 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
         if updated != 1:  # pragma: no cover - the instance lock makes this unreachable on PostgreSQL
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
         step.audit(AuditKind.COMPLETED, {"task": current.name, "data": cleaned}, bpmn_id=current.bpmn_id, task=current)
-        runtime.complete_ready_task(step, current, variables)
+        # Hooks run first: they may refuse (FormInvalid) or set variables the workflow then reads.
         step.current_spiff_task_id = str(current.spiff_task_id)  # effects a hook queues are keyed by this task
         try:
             for hook in registry.task_hooks(step.instance.process_key, current.bpmn_id):
                 hook(step, cleaned)
         finally:
             step.current_spiff_task_id = None
+        runtime.complete_ready_task(step, current, variables)
 
     runtime.run_step(row.instance_id, actor, act)
     return get_instance(instance_id=row.instance_id, with_history=False)
@@ -493,15 +497,21 @@ def task_draft(*, task_id: int) -> dict:
     return _task_row(task_id).draft_data or {}
 
 
-def submitted_forms(*, instance_id: int) -> list[SubmittedForm]:
-    """What was entered earlier in the instance, labelled from each task's own form version."""
+def submitted_forms(*, instance_id: int, viewer=None) -> list[SubmittedForm]:
+    """What was entered earlier in the instance, labelled from each task's own form version.
+
+    A form whose properties say `visible_to: "reviewer,supervisor"` is shown only to those roles
+    (and administrators) — e.g. an applicant never sees reviewers' individual scores."""
     rows = (HumanTask.objects.filter(instance_id=instance_id, status=TaskStatus.COMPLETED)
             .select_related("completed_by", "instance__definition")
             .defer("instance__state", "instance__definition__spec", "instance__definition__bpmn_xml")
             .order_by("completed_at", "pk"))
+    viewer_groups = None if viewer is None else user_groups(viewer)
     result = []
     for row in rows:
         form = row.instance.definition.forms.get(row.bpmn_id) or {"components": []}
+        if not forms.visible_to(form, viewer_groups):
+            continue
         fields = []
         for component in forms.fields_of(form):
             key = component["key"]

@@ -7,6 +7,8 @@ reads a few string properties on a component: `label_en` (English label), `proce
 `sensitive` ("true": personal data), `options_source` (choices from the registry, e.g. villages)."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -20,7 +22,9 @@ from django.utils.translation import get_language, gettext as _
 from engine import registry
 from engine.errors import FormInvalid
 
-FIELD_TYPES = {"textfield", "textarea", "number", "datetime", "select", "radio", "checklist", "checkbox", "filepicker"}
+FIELD_TYPES = {"textfield", "textarea", "number", "datetime", "select", "radio", "checklist", "checkbox", "filepicker", "dynamiclist"}
+ROW_FIELD_TYPES = {"textfield", "number", "datetime", "select"}  # what a dynamiclist row may hold
+MAX_ROWS = 50
 MAX_FILES = 10
 _ATTACHMENT_TOKEN = re.compile(r"[0-9a-f]{32}")
 LAYOUT_TYPES = {"text", "separator", "spacer", "group"}
@@ -72,6 +76,11 @@ def check_form_definition(form: Any) -> list[str]:
         return [_("Form is malformed at %(where)s: %(error)s") % {"where": where or "/", "error": exc.message}]
     seen = set()
     for component in fields_of(form):
+        if component.get("type") == "dynamiclist":
+            rows = component.get("components") or []
+            if not rows or any(c.get("type") not in ROW_FIELD_TYPES or not c.get("key") for c in rows):
+                problems.append(_("List '%(key)s' needs columns of type textfield, number, datetime or select, each with a key.") % {"key": component.get("key")})
+            problems.extend(check_form_definition({"components": rows}) if rows and all(c.get("type") in ROW_FIELD_TYPES for c in rows) else [])
         key = component.get("key")
         if not key:
             problems.append(_("A %(type)s field has no key.") % {"type": component["type"]})
@@ -116,9 +125,15 @@ class FieldSpec:
     max: float | None
     max_length: int | None
     sensitive: bool
+    columns: tuple = ()  # the row fields of a dynamiclist
 
 
-def describe_form(form: dict | None) -> list[FieldSpec]:
+def describe_form(form: dict | None, user=None) -> list[FieldSpec]:
+    with acting_as(user):
+        return _describe(form)
+
+
+def _describe(form: dict | None) -> list[FieldSpec]:
     result = []
     for c in fields_of(form or {}):
         rules = c.get("validate") or {}
@@ -129,6 +144,7 @@ def describe_form(form: dict | None) -> list[FieldSpec]:
             choices=field_choices(c) if c["type"] in {"select", "radio", "checklist"} else [],
             min=rules.get("min"), max=rules.get("max"),
             max_length=rules.get("maxLength", DEFAULT_MAX_LENGTH.get(c["type"])), sensitive=props.get("sensitive") == "true",
+            columns=tuple(_describe({"components": c.get("components") or []})) if c["type"] == "dynamiclist" else (),
         ))
     return result
 
@@ -140,10 +156,23 @@ def field_label(component: dict) -> str:
     return component.get("label") or component.get("key", "")
 
 
+_acting_user: contextvars.ContextVar = contextvars.ContextVar("caseflow_form_user", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(user):
+    """Within the block, option sources that depend on the user (e.g. my organisations) see `user`."""
+    token = _acting_user.set(user)
+    try:
+        yield
+    finally:
+        _acting_user.reset(token)
+
+
 def field_choices(component: dict) -> list[tuple[str, str]]:
     source = (component.get("properties") or {}).get("options_source")
     if source:
-        return registry.option_source(source) or []
+        return registry.option_source(source, _acting_user.get()) or []
     english = (get_language() or "zh-hans").startswith("en")
     return [(v["value"], (v.get("label_en") if english and v.get("label_en") else v["label"])) for v in component.get("values", [])]
 
@@ -166,7 +195,17 @@ def display_value(component: dict, value) -> str:
             return str(value)
     if kind == "filepicker":
         return _("%(n)d file(s)") % {"n": len(value) if isinstance(value, list) else 1}
+    if kind == "dynamiclist":
+        columns = {c["key"]: c for c in component.get("components") or []}
+        return "；".join("，".join(f"{field_label(columns[k])} {display_value(columns[k], v)}" for k, v in row.items() if k in columns)
+                         for row in value if isinstance(row, dict))
     return str(value)
+
+
+def visible_to(form: dict, groups: set[str] | None) -> bool:
+    """Whether people with these roles may read what was submitted on this form (None: no limit)."""
+    allowed = {g.strip() for g in str((form.get("properties") or {}).get("visible_to", "")).split(",") if g.strip()}
+    return groups is None or not allowed or bool(groups & (allowed | {"admin"}))
 
 
 def process_variables(form: dict) -> set[str]:
@@ -211,6 +250,11 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
     if isinstance(raw, str):
         raw = raw.strip()
     empty = raw is None or raw == "" or raw == []
+
+    if kind == "dynamiclist" and (raw is None or raw == "" or raw == []):
+        if required:
+            raise ValueError(_("Add at least one row."))
+        return []
 
     if kind == "checkbox":
         if isinstance(raw, (list, dict, float)):
@@ -271,6 +315,9 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
             value = timezone.make_aware(value)  # the station's time zone (Asia/Shanghai)
         return value.astimezone(dt.timezone.utc).isoformat()
 
+    if kind == "dynamiclist":
+        return _clean_rows(component, raw)
+
     if kind == "filepicker":
         # The portal stores uploads first and submits their tokens; the files never enter the engine.
         values = raw if isinstance(raw, list) else [raw]
@@ -295,3 +342,25 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
         return sorted({str(v) for v in values})
 
     raise ValueError(_("Unsupported field type."))
+
+
+def _clean_rows(component: dict, raw) -> list[dict]:
+    """A dynamiclist: a list of rows, each cleaned against the row's own fields; empty rows dropped."""
+    if not isinstance(raw, list) or not all(isinstance(row, dict) for row in raw):
+        raise ValueError(_("Enter the rows of the list."))
+    rows = [row for row in raw if any(v not in (None, "", []) for v in row.values())]
+    if len(rows) > MAX_ROWS:
+        raise ValueError(_("At most %(n)d rows.") % {"n": MAX_ROWS})
+    if not rows and (component.get("validate") or {}).get("required"):
+        raise ValueError(_("Add at least one row."))
+    form = {"components": component.get("components") or []}
+    cleaned, problems = [], []
+    for number, row in enumerate(rows, start=1):
+        try:
+            cleaned.append(clean_form_data(form, row))
+        except FormInvalid as exc:
+            for key, messages in exc.field_errors.items():
+                problems.extend(_("Row %(n)d, %(field)s: %(error)s") % {"n": number, "field": key, "error": m} for m in messages)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return cleaned

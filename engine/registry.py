@@ -23,6 +23,10 @@ class StepContext(Protocol):
     def enqueue(self, channel: str, payload: dict, *, effect: str) -> str:
         """Queue an outside effect; returns its idempotency key. Same effect twice -> one message."""
 
+    def set_variable(self, name: str, value) -> None: ...
+
+    def grant_view(self, *, group: str) -> None: ...
+
     def set_subject(self, subject: str) -> None: ...
 
     def set_village(self, village: str) -> None: ...
@@ -133,8 +137,9 @@ def on_start(process_key: str):
     return decorator
 
 
-def register_option_source(name: str, provider: Callable[[], list[tuple[str, str]]]) -> None:
-    """Form fields with properties.options_source = name get their choices from provider()."""
+def register_option_source(name: str, provider: Callable[..., list[tuple[str, str]]]) -> None:
+    """Form fields with properties.options_source = name get their choices from provider(), or
+    provider(user) when it takes an argument (e.g. "the organisations I belong to")."""
     _option_sources[name] = provider
 
 
@@ -158,9 +163,13 @@ def start_hooks(process_key: str) -> list[TaskHook]:
     return list(_start_hooks.get(process_key, ()))
 
 
-def option_source(name: str) -> list[tuple[str, str]] | None:
+def option_source(name: str, user=None) -> list[tuple[str, str]] | None:
+    import inspect
+
     provider = _option_sources.get(name)
-    return provider() if provider else None
+    if provider is None:
+        return None
+    return provider(user) if inspect.signature(provider).parameters else provider()
 
 
 def packages() -> dict[str, ProcessPackage]:

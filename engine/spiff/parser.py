@@ -81,6 +81,30 @@ class UserTaskInfo:
     name: str
     lane: str
     candidate_group: str
+    properties: dict = field(default_factory=dict)
+
+
+# spiffworkflow:property names on a user task that the engine understands (SpiffWorkflow 3.2.0
+# parses them but keeps none on the spec, so deploy stores them with the definition):
+#   assignee_from        - a workflow variable holding the username the task is assigned to
+#                          (e.g. each reviewer's instance of a multi-instance review)
+#   candidate_group_from - a workflow variable holding the group that may claim the task
+#                          (e.g. the applicant organisation's own group), instead of the lane's role
+TASK_PROPERTIES = {"assignee_from", "candidate_group_from"}
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+
+
+def _task_properties(node, problems) -> dict:
+    props = {}
+    for prop in node.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
+        name, value = prop.get("name", ""), prop.get("value", "")
+        if name not in TASK_PROPERTIES:
+            continue  # other tools' properties are allowed and ignored
+        if not _IDENTIFIER.match(value):
+            problems.append(ElementProblem(node.get("id"), _("Property %(name)s must name a workflow variable, not '%(value)s'.") % {"name": name, "value": value[:40]}))
+            continue
+        props[name] = value
+    return props
 
 
 @dataclass
@@ -176,7 +200,7 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
         else:
             problems.extend(ElementProblem(bpmn_id, msg) for msg in form_checker(forms[bpmn_id]))
         if group is not None:
-            user_tasks[bpmn_id] = UserTaskInfo(bpmn_id, _element_name(node), lane, group)
+            user_tasks[bpmn_id] = UserTaskInfo(bpmn_id, _element_name(node), lane, group, _task_properties(node, problems))
 
     start_events = [n for n in process.findall("bpmn:startEvent", NS) if not len(n.findall("bpmn:*EventDefinition", NS))]
     start_group = start_event_id = None

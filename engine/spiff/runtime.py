@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 from uuid import UUID
 
@@ -60,6 +60,7 @@ class Step:
     actor: object
     workflow: BpmnWorkflow | None = None
     current_spiff_task_id: str | None = None
+    pending_variables: dict = field(default_factory=dict)
 
     # -- StepContext ----------------------------------------------------------------------------
     @property
@@ -87,6 +88,21 @@ class Step:
         else:
             transaction.on_commit(_kick_outbox, robust=True)
         return key
+
+    def set_variable(self, name: str, value) -> None:
+        """Put a value into the workflow's data (for conditions and task routing), from a hook.
+
+        Applied when the step's task completes (or, on start, before the first engine steps)."""
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise ValueError(f"not a variable name: {name!r}")
+        self.pending_variables[name] = value
+
+    def grant_view(self, *, group: str) -> None:
+        """Let a whole group (e.g. an applicant organisation) open this instance: a guardian grant."""
+        from django.contrib.auth.models import Group
+        from guardian.shortcuts import assign_perm
+
+        assign_perm("engine.view_processinstance", Group.objects.get_or_create(name=group)[0], self.instance)
 
     def set_subject(self, subject: str) -> None:
         self.instance.subject = subject[:200]
@@ -194,13 +210,14 @@ def start(definition: ProcessDefinition, actor, variables: dict, hook_data: dict
         step = Step(instance=instance, actor=actor)
         spec, subprocess_specs = _spec_for(definition)
         step.workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine(step))
-        for task in step.workflow.get_tasks(state=TaskState.READY):
-            task.data.update(variables)
         step.audit(AuditKind.STARTED, {"element": definition.name, "data": hook_data, "version": definition.version}, bpmn_id=definition.start_event_id)
         step.current_spiff_task_id = "start"
         for hook in registry.start_hooks(definition.key):
             hook(step, hook_data)
         step.current_spiff_task_id = None
+        for task in step.workflow.get_tasks(state=TaskState.READY):
+            task.data.update(variables)
+            task.data.update(step.pending_variables)
         _advance_and_save(step, expected_revision=0)
     return step
 
@@ -292,14 +309,16 @@ def _sync_projections(step: Step) -> None:
             continue
         bpmn_id = task.task_spec.bpmn_id
         info = user_tasks.get(bpmn_id, {})
+        candidate_group, assignee = _routing(info.get("properties") or {}, task.data, info.get("candidate_group", ""))
         row = HumanTask.objects.create(
             instance=instance, spiff_task_id=spiff_id, bpmn_id=bpmn_id,
             name=info.get("name") or task.task_spec.bpmn_name or bpmn_id, lane=info.get("lane", task.task_spec.lane or ""),
-            candidate_group=info.get("candidate_group", ""), process_key=instance.process_key, village=instance.village,
+            candidate_group=candidate_group, assignee=assignee, process_key=instance.process_key, village=instance.village,
             created_at=now,
         )
         rows_by_spiff_id[spiff_id] = row
-        step.audit(AuditKind.TASK_READY, {"task": row.name, "candidate_group": row.candidate_group}, bpmn_id=bpmn_id, task=row)
+        step.audit(AuditKind.TASK_READY, {"task": row.name, "candidate_group": row.candidate_group,
+                                          "assignee": assignee.get_username() if assignee else None}, bpmn_id=bpmn_id, task=row)
 
     # Timers: one row per waiting timer event, attached to the human task it guards.
     waiting = _waiting_timers(workflow)
@@ -333,6 +352,27 @@ def _sync_projections(step: Step) -> None:
             row.save(update_fields=["due_at"])
 
 
+def _routing(properties: dict, data: dict, lane_group: str):
+    """(candidate group, assignee) of a new task: the lane's role, unless the diagram routes the task
+    by a workflow variable (assignee_from / candidate_group_from, see parser.TASK_PROPERTIES)."""
+    from django.contrib.auth import get_user_model
+
+    group, assignee = lane_group, None
+    variable = properties.get("candidate_group_from")
+    if variable:
+        value = data.get(variable)
+        if not isinstance(value, str) or not value:
+            raise InvalidState(_("The task's group comes from '%(var)s', which is not set.") % {"var": variable})
+        group = value
+    variable = properties.get("assignee_from")
+    if variable:
+        username = data.get(variable)
+        assignee = get_user_model().objects.filter(username=str(username or ""), is_active=True).first()
+        if assignee is None:
+            raise InvalidState(_("The task's assignee comes from '%(var)s': no active user '%(name)s'.") % {"var": variable, "name": username})
+    return group, assignee
+
+
 def _timer_fired(step: Step, timer: Timer) -> None:
     step.audit(AuditKind.TIMER_FIRED, {"element": timer.name or timer.bpmn_id, "due_at": timer.due_at.isoformat()}, bpmn_id=timer.bpmn_id)
     host = timer.attached_to
@@ -363,6 +403,7 @@ def complete_ready_task(step: Step, row: HumanTask, variables: dict) -> None:
     if task is None or task.state != TaskState.READY:
         raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
     task.data.update(variables)
+    task.data.update(step.pending_variables)
     task.run()
 
 

@@ -27,7 +27,7 @@ def case_page(request, instance_id: int):
     AccessLog.objects.create(user=request.user, instance_id=instance.id, process_key=instance.process_key, view="case")
     return render(request, "portal/case.html", {
         "instance": instance, "history": list(reversed(instance.history)),
-        "earlier": api.submitted_forms(instance_id=instance.id),
+        "earlier": api.submitted_forms(instance_id=instance.id, viewer=request.user),
     })
 
 
@@ -71,7 +71,7 @@ def start_form(request, key: str):
     process = next((p for p in api.startable_processes(actor=request.user) if p.key == key), None)
     if process is None:
         raise Http404(_("You cannot start this process."))
-    fields = api.describe_form(process.form)
+    fields = api.describe_form(process.form, user=request.user)
     values, errors = {}, {}
     if request.method == "POST":
         values = {f.key: (request.POST.getlist(f.key) if f.kind == "checklist" else

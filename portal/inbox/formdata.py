@@ -2,6 +2,8 @@
 and stores uploaded files (their tokens are what the form's value holds)."""
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -27,9 +29,22 @@ def collect(fields, request, task) -> dict:
             data[key] = key in request.POST
         elif field.kind == "filepicker":
             data[key] = _files(request, key, task)
+        elif field.kind == "dynamiclist":
+            data[key] = _rows(request, key)
         else:
             data[key] = request.POST.get(key, "")
     return data
+
+
+def _rows(request, key: str) -> list[dict]:
+    """Inputs named <key>-<row>-<column> back into a list of rows, in row order."""
+    pattern = re.compile(rf"^{re.escape(key)}-(\d{{1,3}})-([a-z][a-z0-9_]*)$")
+    rows: dict[int, dict] = {}
+    for name, value in request.POST.items():
+        match = pattern.match(name)
+        if match:
+            rows.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    return [rows[i] for i in sorted(rows)]
 
 
 def collect_without_files(fields, request) -> dict:

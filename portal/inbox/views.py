@@ -35,7 +35,7 @@ def inbox(request):
 def task_page(request, task_id: int):
     task = _visible_task(request.user, task_id)
     form = api.task_form(task_id=task.id)
-    fields = api.describe_form(form)
+    fields = api.describe_form(form, user=request.user)
     errors: dict[str, list[str]] = {}
     values = api.task_draft(task_id=task.id) if task.status == "open" else {}
 
@@ -71,7 +71,7 @@ def task_page(request, task_id: int):
         "task": task, "fields": fields, "values": values, "errors": errors,
         "can_act": api.may_complete(user=request.user, task=task),
         "can_assign": api.can_supervise(user=request.user, village=task.village),
-        "earlier": api.submitted_forms(instance_id=task.instance_id),
+        "earlier": api.submitted_forms(instance_id=task.instance_id, viewer=request.user),
         "attachments": formdata.attachments_by_token(values, fields),
     }, status=400 if errors else 200)
 

@@ -249,3 +249,21 @@ def test_supervisor_opens_a_workers_task_to_reassign_it_but_gets_no_form(client,
     login(client, users["supervisor"])
     html = client.get(f"/tasks/{respond}/").content.decode()
     assert 'name="assignee"' in html and 'value="complete"' not in html
+
+
+def test_list_fields_render_as_rows_and_come_back_as_a_list(client, users):
+    xml, forms = samples.script_task("with_rows", "x = 1")
+    forms["Task_A"]["components"].append({
+        "type": "dynamiclist", "key": "budget_lines", "label": "预算明细", "validate": {"required": True},
+        "components": [{"type": "textfield", "key": "item", "label": "项目", "validate": {"required": True}},
+                       {"type": "number", "key": "quantity", "label": "数量", "validate": {"min": 0.01}}]})
+    samples.deploy((xml, forms), users["admin"])
+    task_id = api.start_instance(process_key="with_rows", data={}, actor=users["worker"]).open_tasks[0].id
+    login(client, users["worker"])
+    assert 'name="budget_lines-2-quantity"' in client.get(f"/tasks/{task_id}/").content.decode()
+    bad = client.post(f"/tasks/{task_id}/", {"action": "complete", "budget_lines-0-item": "宣传册", "budget_lines-0-quantity": "-3"})
+    assert bad.status_code == 400 and "宣传册" in bad.content.decode()
+    good = client.post(f"/tasks/{task_id}/", {"action": "complete", "budget_lines-0-item": "宣传册", "budget_lines-0-quantity": "100",
+                                             "budget_lines-1-item": "", "budget_lines-1-quantity": ""})
+    assert good.status_code == 302
+    assert HumanTask.objects.get(pk=task_id).form_data["budget_lines"] == [{"item": "宣传册", "quantity": 100}]

@@ -54,3 +54,10 @@ def status_label(code: str) -> str:
     from engine.api import STATUS_LABELS
 
     return str(STATUS_LABELS.get(code, code))
+
+
+@register.filter
+def rows_for_edit(value, blank: int = 3):
+    """The rows entered so far plus a few empty ones to fill in (no script needed on the phone)."""
+    rows = [r for r in (value or []) if isinstance(r, dict)]
+    return rows + [{}] * max(blank, 1 if not rows else blank)
