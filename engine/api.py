@@ -265,6 +265,14 @@ def retry_instance(*, instance_id: int, actor) -> InstanceInfo:
     return get_instance(instance_id=instance_id, with_history=False)
 
 
+def process_names() -> dict[str, str]:
+    """Process key -> name of its latest version (for filters and labels)."""
+    names = {}
+    for key, name in ProcessDefinition.objects.order_by("key", "-version").values_list("key", "name"):
+        names.setdefault(key, name)
+    return names
+
+
 def instances_exist() -> bool:
     return ProcessInstance.objects.exists()
 

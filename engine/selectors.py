@@ -144,7 +144,10 @@ def visible_instances(user) -> QuerySet[ProcessInstance]:
         content_object=OuterRef("pk"), user=user, permission__codename="view_processinstance")
     shared_group = InstanceGroupObjectPermission.objects.filter(
         content_object=OuterRef("pk"), group__user=user, permission__codename="view_processinstance")
-    by_role = Q(process_key__in=_process_keys_with_role(groups)) & _scope(user)
+    from django.conf import settings
+
+    village_roles = groups - set(getattr(settings, "CASEFLOW_INVOLVEMENT_ONLY_ROLES", ()))
+    by_role = Q(process_key__in=_process_keys_with_role(village_roles)) & _scope(user)
     return ProcessInstance.objects.filter(by_role | Exists(involved) | Exists(shared_user) | Exists(shared_group))
 
 

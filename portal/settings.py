@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "engine",
     "integrations",
     "processes.child_protection",
+    "processes.micro_fund",
     "portal.accounts",
     "portal.notifications",
     "portal.cases",
@@ -148,6 +149,17 @@ CASEFLOW_ROLES = {
     "finance": _("Finance"),
     "partner_office": _("Partner office"),
     "admin": _("Administrator"),
+}
+# Roles that see a case only through their own tasks or an explicit grant, never by village:
+# an applicant organisation sees its own applications, a reviewer the ones on their panel.
+CASEFLOW_INVOLVEMENT_ONLY_ROLES = {"applicant", "reviewer", "partner_office"}
+# The community micro-fund (processes/micro_fund): the year's budget, review rules, tranches.
+MICRO_FUND = {
+    "budget": os.environ.get("MICRO_FUND_BUDGET", "150000.00"),
+    "max_per_project": "30000.00",
+    "min_reviewers": 3,
+    "weights": {"need": "0.30", "feasibility": "0.30", "participation": "0.20", "budget": "0.20"},
+    "first_tranche": "0.60",
 }
 # Villages created by the first migration (code -> name); admins manage them afterwards.
 CASEFLOW_VILLAGES = {

@@ -1,8 +1,10 @@
 """URL configuration of the portal."""
-from django.conf import settings
+import importlib.util
+
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from portal.accounts import views as accounts
 from portal.cases import views as cases
@@ -27,3 +29,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]
+
+# Each process package may bring its own pages (processes/<name>/urls.py), mounted at the root.
+for app in apps.get_app_configs():
+    if app.name.startswith("processes.") and importlib.util.find_spec(f"{app.name}.urls"):
+        urlpatterns.append(path("", include(f"{app.name}.urls")))

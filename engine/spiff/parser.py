@@ -84,8 +84,9 @@ class UserTaskInfo:
     properties: dict = field(default_factory=dict)
 
 
-# spiffworkflow:property names on a user task that the engine understands (SpiffWorkflow 3.2.0
-# parses them but keeps none on the spec, so deploy stores them with the definition):
+# spiffworkflow:property names on a user task that the engine understands. Deploy reads them from
+# the XML and stores them with the definition, so routing never depends on where SpiffWorkflow keeps
+# extensions on its spec objects (3.2.0: task_spec.extensions, on the inner spec of a multi-instance):
 #   assignee_from        - a workflow variable holding the username the task is assigned to
 #                          (e.g. each reviewer's instance of a multi-instance review)
 #   candidate_group_from - a workflow variable holding the group that may claim the task

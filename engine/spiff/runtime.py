@@ -110,7 +110,9 @@ class Step:
     def set_village(self, village: str) -> None:
         self.instance.village = village
 
-    def reassign_open_task(self, bpmn_id: str, username: str | None, *, reason: str) -> None:
+    def reassign_open_task(self, bpmn_id: str, username: str | None, *, reason: str, from_username: str | None = None) -> int:
+        """Give the open task(s) with this BPMN id to `username` (None: back to the role); with
+        `from_username`, only the one(s) that person holds (e.g. one late reviewer of a panel)."""
         from django.contrib.auth import get_user_model
 
         assignee = None
@@ -118,12 +120,18 @@ class Step:
             assignee = get_user_model().objects.filter(username=username, is_active=True).first()
             if assignee is None:
                 raise InvalidState(_("No active user named '%(name)s'.") % {"name": username})
-        for task in HumanTask.objects.filter(instance=self.instance, bpmn_id=bpmn_id, status=TaskStatus.OPEN):
+        tasks = HumanTask.objects.filter(instance=self.instance, bpmn_id=bpmn_id, status=TaskStatus.OPEN)
+        if from_username is not None:
+            tasks = tasks.filter(assignee__username=from_username)
+        changed = 0
+        for task in tasks:
             if assignee is not None and not can_hold(assignee, task):
                 raise InvalidState(_("%(user)s does not have the role or village this task needs.") % {"user": username})
             task.assignee = assignee
             task.save(update_fields=["assignee"])
             self.audit(AuditKind.ASSIGNED, {"task": task.name, "assignee": username, "reason": reason}, bpmn_id=bpmn_id, task=task)
+            changed += 1
+        return changed
 
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> None:
         write_audit(self.instance, kind, self.actor, data, bpmn_id=bpmn_id, task=task)

@@ -50,12 +50,27 @@ def workflow_from_state(state: dict, spec, subprocess_specs, script_engine) -> B
         raise ValueError(f"instance state is in format {found!r}, this engine reads {STATE_FORMAT!r}: migrate it first")
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine, deserializing=True)
     workflow_converter = _WORKFLOW_CONVERTER
-    workflow.tasks = workflow_converter.mapping_from_dict(state["tasks"], UUID, workflow=workflow)
+    workflow.tasks = workflow_converter.mapping_from_dict(_parents_first(state["tasks"], state["root"]), UUID, workflow=workflow)
     workflow.task_tree = workflow.tasks.get(UUID(state["root"]))
     workflow_converter.set_default_attributes(workflow, state)
     workflow_converter.subprocesses_from_dict(state["subprocesses"], workflow)
     workflow.bpmn_events = _REGISTRY.restore(state.pop("bpmn_events", []))
     return workflow
+
+
+def _parents_first(tasks: dict, root: str) -> dict:
+    """Tasks in tree order. SpiffWorkflow stores each task's data as a delta against its parent and
+    rebuilds it while restoring, so a parent must be restored before its children — and PostgreSQL's
+    jsonb does not keep the key order the state was written in."""
+    ordered, queue = {}, [root]
+    while queue:
+        task_id = queue.pop(0)
+        if task_id in ordered or task_id not in tasks:
+            continue
+        ordered[task_id] = tasks[task_id]
+        queue.extend(tasks[task_id]["children"])
+    ordered.update((k, v) for k, v in tasks.items() if k not in ordered)  # unreachable ones, if any, last
+    return ordered
 
 
 def _converter_for(cls):

@@ -95,3 +95,31 @@ def test_each_step_in_a_fresh_process_through_the_cli(tmp_path):
     assert done.returncode != 0 and "此任务已结束" in done.stderr and "Traceback" not in done.stderr
     missing = _cli(db, "caseflow", "show", "424242", check=False)
     assert missing.returncode != 0 and "424242" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_data_set_in_an_early_step_survives_reloads_between_steps(users):
+    """Task data is stored as deltas against the parent task; restoring must go parents first even
+    though PostgreSQL's jsonb does not keep the order the state was written in."""
+    body = """
+<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:scriptTask id="Set" name="set"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing><bpmn:script>x = 41</bpmn:script></bpmn:scriptTask>
+<bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:userTask>
+<bpmn:userTask id="Task_B" name="B"><bpmn:incoming>F3</bpmn:incoming><bpmn:outgoing>F4</bpmn:outgoing></bpmn:userTask>
+<bpmn:scriptTask id="Use" name="use"><bpmn:incoming>F4</bpmn:incoming><bpmn:outgoing>F5</bpmn:outgoing><bpmn:script>y = x + 1</bpmn:script></bpmn:scriptTask>
+<bpmn:userTask id="Task_C" name="C"><bpmn:incoming>F5</bpmn:incoming><bpmn:outgoing>F6</bpmn:outgoing></bpmn:userTask>
+<bpmn:endEvent id="End"><bpmn:incoming>F6</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Set"/>
+<bpmn:sequenceFlow id="F2" sourceRef="Set" targetRef="Task_A"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="Task_B"/>
+<bpmn:sequenceFlow id="F4" sourceRef="Task_B" targetRef="Use"/>
+<bpmn:sequenceFlow id="F5" sourceRef="Use" targetRef="Task_C"/>
+<bpmn:sequenceFlow id="F6" sourceRef="Task_C" targetRef="End"/>
+"""
+    forms = {t: samples.form() for t in ("Task_A", "Task_B", "Task_C")}
+    samples.deploy((samples.process("delta_data", body, ["Set", "Task_A", "Task_B", "Use", "Task_C", "End"]), forms), users["admin"])
+    info = api.start_instance(process_key="delta_data", data={}, actor=users["worker"])
+    for _ in range(2):
+        parser.clear_spec_cache()
+        info = api.complete_task(task_id=info.open_tasks[0].id, data={"note": "n"}, actor=users["worker"])
+    assert info.status == "running", info.error_message
+    assert [t.bpmn_id for t in info.open_tasks] == ["Task_C"]

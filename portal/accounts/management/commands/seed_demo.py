@@ -17,6 +17,15 @@ DEMO_USERS = [
     ("supervisor", "supervisor", "督导 陈刚", None),
     ("civil", "civil_affairs", "民政办 刘洋", None),
     ("admin", "admin", "系统管理员", None),
+    ("finance", "finance", "财务 孙会计", None),
+    ("reviewer1", "reviewer", "评审 周教授", None),
+    ("reviewer2", "reviewer", "评审 吴老师", None),
+    ("reviewer3", "reviewer", "评审 郑主任", None),
+    ("reviewer4", "reviewer", "评审 冯律师", None),
+    ("app_dongshan", "applicant", "东山村老年协会 王会长", None),
+    ("app_xishui", "applicant", "西水村妇女互助会 李主任", None),
+    ("app_nanling", "applicant", "南岭村乡贤理事会 张理事", None),
+    ("app_beipo", "applicant", "北坡村志愿服务队 赵队长", None),
 ]
 
 

@@ -1,0 +1,254 @@
+"""Hooks, service tasks and option lists of the micro-fund process. They run inside the engine
+step: they keep the application and the ledger in step with the tasks, refuse what must not
+happen (over-commitment, bad amounts, conflicted reviewers) with field errors, and route the
+applicant's tasks to the organisation's own group."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from engine import clock, registry
+from engine.errors import FormInvalid
+
+from . import ledger
+from .models import Application, Organisation, Review, Stage
+
+KEY = "micro_fund"
+CRITERIA = ("need", "feasibility", "participation", "budget")
+
+
+def _application(ctx) -> Application:
+    return Application.objects.select_for_update().get(instance_id=ctx.instance_id)
+
+
+# -- option lists ---------------------------------------------------------------------------------
+
+def my_organisations(user) -> list[tuple[str, str]]:
+    if user is None:
+        return []
+    groups = list(user.groups.values_list("name", flat=True))
+    return [(str(o.pk), o.name) for o in Organisation.objects.filter(group_name__in=groups).order_by("name")]
+
+
+def reviewers() -> list[tuple[str, str]]:
+    users = get_user_model().objects.filter(is_active=True, groups__name="reviewer").order_by("username")
+    return [(u.username, u.get_full_name() or u.first_name or u.username) for u in users]
+
+
+registry.register_option_source("my_organisations", my_organisations)
+registry.register_option_source("reviewers", reviewers)
+
+
+# -- apply ----------------------------------------------------------------------------------------
+
+@registry.on_start(KEY)
+def open_application(ctx, data):
+    organisation = Organisation.objects.get(pk=int(data["organisation"]))
+    application = Application.objects.create(
+        instance_id=ctx.instance_id, fund=ledger.fund_for(clock.now().year), organisation=organisation,
+        title=data["title"], village=data["village"], category=data["category"],
+    )
+    ctx.set_subject(f"MF-{application.fund.year}-{ctx.instance_id:05d} {application.title}")
+    ctx.set_village(application.village)
+    ctx.set_variable("applicant_group", organisation.group_name)
+    ctx.grant_view(group=organisation.group_name)
+
+
+@registry.on_task_completed(KEY, "Task_Application")
+def record_application(ctx, data):
+    total = sum((ledger.money(Decimal(str(row["quantity"])) * Decimal(str(row["unit_price"]))) for row in data["budget_lines"]), Decimal("0"))
+    cap = ledger.money(settings.MICRO_FUND["max_per_project"])
+    if total <= 0:
+        raise FormInvalid({"budget_lines": [_("The budget adds up to nothing.")]})
+    if total > cap:
+        raise FormInvalid({"budget_lines": [_("The budget adds up to %(total)s yuan; a project may ask for at most %(cap)s.") % {
+            "total": f"{total:,.2f}", "cap": f"{cap:,.2f}"}]})
+    application = _application(ctx)
+    application.requested_amount = total
+    application.stage = Stage.APPLYING
+    application.save(update_fields=["requested_amount", "stage"])
+    ctx.set_variable("requested_amount", str(total))
+
+
+@registry.on_task_completed(KEY, "Task_CheckCompleteness")
+def check_completeness(ctx, data):
+    application = _application(ctx)
+    if data["completeness"] == "return":
+        if not data.get("return_reasons"):
+            raise FormInvalid({"return_reasons": [_("Say what is missing, so the organisation can fix it.")]})
+        application.revision_rounds += 1
+    else:
+        application.stage = Stage.REVIEW
+    application.save(update_fields=["revision_rounds", "stage"])
+
+
+# -- review ---------------------------------------------------------------------------------------
+
+def conflict_reason(username: str, application: Application) -> str | None:
+    """A reviewer may not score their own organisation's project, nor one of a village they work in."""
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None or not user.groups.filter(name="reviewer").exists():
+        return _("%(user)s is not a reviewer.") % {"user": username}
+    if user.groups.filter(name=application.organisation.group_name).exists():
+        return _("%(user)s belongs to the applicant organisation.") % {"user": username}
+    profile = getattr(user, "staff_profile", None)
+    if profile is not None and not profile.township_wide and profile.villages.filter(code=application.village).exists():
+        return _("%(user)s works in the project's village.") % {"user": username}
+    return None
+
+
+@registry.on_task_completed(KEY, "Task_SelectPanel")
+def select_panel(ctx, data):
+    application = _application(ctx)
+    panel = data["reviewers"]
+    minimum = settings.MICRO_FUND["min_reviewers"]
+    problems = [reason for reason in (conflict_reason(u, application) for u in panel) if reason]
+    if len(panel) < minimum:
+        problems.insert(0, _("Choose at least %(n)d reviewers.") % {"n": minimum})
+    if problems:
+        raise FormInvalid({"reviewers": problems})
+
+
+@registry.on_task_completed(KEY, "Task_Review")
+def record_review(ctx, data):
+    application = _application(ctx)
+    conflict = bool(data.get("conflict_of_interest"))
+    scores = {c: data.get(f"score_{c}") for c in CRITERIA}
+    if conflict and not data.get("conflict_reason"):
+        raise FormInvalid({"conflict_reason": [_("Describe the conflict of interest.")]})
+    weighted = None
+    if not conflict:
+        missing = {f"score_{c}": [_("Score every criterion (0–10).")] for c, v in scores.items() if v is None}
+        if missing or not data.get("recommendation"):
+            raise FormInvalid(missing or {"recommendation": [_("Give a recommendation.")]})
+        weights = {k: Decimal(v) for k, v in settings.MICRO_FUND["weights"].items()}
+        weighted = sum(Decimal(str(scores[c])) * weights[c] for c in CRITERIA).quantize(Decimal("0.01"))
+    Review.objects.update_or_create(
+        application=application, reviewer=ctx.actor,
+        defaults={"conflict_of_interest": conflict, "scores": scores, "weighted_score": weighted,
+                  "recommendation": "" if conflict else data.get("recommendation", ""), "submitted_at": clock.now()},
+    )
+
+
+def panel_summary(application: Application) -> dict:
+    counted = [r for r in application.reviews.all() if not r.conflict_of_interest and r.weighted_score is not None]
+    average = (sum(r.weighted_score for r in counted) / len(counted)).quantize(Decimal("0.01")) if counted else None
+    return {"reviews": len(counted), "excluded": application.reviews.filter(conflict_of_interest=True).count(), "average": average}
+
+
+@registry.service("micro_fund.remind_reviewers")
+def remind_reviewers(ctx, params):
+    key = ctx.enqueue("notify.reminder", {"instance": ctx.instance_id, "who": "reviewers", "task": "Task_Review"}, effect="review_reminder")
+    return {"queued": key}
+
+
+@registry.on_task_completed(KEY, "Task_ReplaceReviewer")
+def replace_reviewer(ctx, data):
+    application = _application(ctx)
+    reason = conflict_reason(data["replacement"], application)
+    if reason:
+        raise FormInvalid({"replacement": [reason]})
+    if not ctx.reassign_open_task("Task_Review", data["replacement"], reason=data["reason"], from_username=data["late_reviewer"]):
+        raise FormInvalid({"late_reviewer": [_("%(user)s has no open review on this application.") % {"user": data["late_reviewer"]}]})
+
+
+# -- decide ---------------------------------------------------------------------------------------
+
+@registry.on_task_completed(KEY, "Task_Decide")
+def decide(ctx, data):
+    application = _application(ctx)
+    decision = data["decision"]
+    if decision == "approve":
+        amount = data.get("approved_amount")
+        if amount is None:
+            raise FormInvalid({"approved_amount": [_("Give the approved amount.")]})
+        amount = ledger.money(amount)
+        if amount <= 0 or amount > (application.requested_amount or 0):
+            raise FormInvalid({"approved_amount": [_("The amount must be more than 0 and at most the %(requested)s yuan requested.") % {
+                "requested": f"{application.requested_amount:,.2f}"}]})
+        try:
+            ledger.commit(application, amount, ctx.actor, _("Approved: %(title)s") % {"title": application.title})
+        except ledger.InsufficientFunds as exc:
+            raise FormInvalid({"approved_amount": [str(exc)]}) from None
+        application.approved_amount = amount
+        application.stage = Stage.APPROVED
+    elif decision == "reject":
+        if not data.get("reasons"):
+            raise FormInvalid({"reasons": [_("Give the reasons for rejecting.")]})
+        application.stage = Stage.REJECTED
+    else:
+        application.stage = Stage.APPLYING
+        application.revision_rounds += 1
+    application.decided_at = clock.now()
+    application.save(update_fields=["approved_amount", "stage", "revision_rounds", "decided_at"])
+
+
+# -- supervise ------------------------------------------------------------------------------------
+
+@registry.on_task_completed(KEY, "Task_Tranche1")
+def pay_first_tranche(ctx, data):
+    application = _application(ctx)
+    share = Decimal(settings.MICRO_FUND["first_tranche"])
+    ledger.disburse(application, application.approved_amount * share, ctx.actor,
+                    _("First tranche, ref. %(ref)s") % {"ref": data.get("payment_reference", "")})
+    application.stage = Stage.SUPERVISION
+    application.save(update_fields=["stage"])
+
+
+@registry.service("micro_fund.remind_applicant")
+def remind_applicant(ctx, params):
+    key = ctx.enqueue("notify.reminder", {"instance": ctx.instance_id, "who": "applicant", "task": "Task_ProgressReport"}, effect="report_reminder")
+    return {"queued": key}
+
+
+@registry.on_task_completed(KEY, "Task_ConfirmSuspension")
+def suspend(ctx, data):
+    application = _application(ctx)
+    ledger.release(application, (application.approved_amount or 0) - application.disbursed, ctx.actor,
+                   _("Suspended: %(reason)s") % {"reason": data.get("reason", "")})
+    application.stage = Stage.SUSPENDED
+    application.save(update_fields=["stage"])
+
+
+# -- evaluate -------------------------------------------------------------------------------------
+
+@registry.on_task_completed(KEY, "Task_FinalReport")
+def record_final_report(ctx, data):
+    application = _application(ctx)
+    spent = ledger.money(data["amount_spent"])
+    if spent > application.approved_amount:
+        raise FormInvalid({"amount_spent": [_("More than the %(approved)s yuan approved; report the overspend from your own funds separately.") % {
+            "approved": f"{application.approved_amount:,.2f}"}]})
+    application.spent = spent
+    application.stage = Stage.EVALUATION
+    application.save(update_fields=["spent", "stage"])
+
+
+@registry.on_task_completed(KEY, "Task_FinalTranche")
+def settle(ctx, data):
+    """Pay what is still due (or withhold it), take back any overpayment, release what was not used."""
+    application = _application(ctx)
+    if data["final_payment"] == "release":
+        ledger.disburse(application, max(application.spent - application.disbursed, Decimal("0")), ctx.actor,
+                        _("Final tranche, ref. %(ref)s") % {"ref": data.get("payment_reference", "")})
+    elif not data.get("withhold_reason"):
+        raise FormInvalid({"withhold_reason": [_("Give the reason for withholding the final tranche.")]})
+    paid = application.disbursed
+    cash_back = max(paid - application.spent, Decimal("0"))
+    ledger.record_return(application, cash_back, ctx.actor, _("Unspent money paid back"))
+    ledger.release(application, application.approved_amount - (paid - cash_back), ctx.actor, _("Project closed: unused commitment"))
+    application.stage = Stage.COMPLETED
+    application.save(update_fields=["stage"])
+
+
+def applications_visible_to(user):
+    """Applications on the fund page: the fund's staff, in their villages; nobody else."""
+    allowed = {"admin", "supervisor", "finance", "worker"}
+    if not user.is_active or not user.groups.filter(name__in=allowed).exists():
+        return Application.objects.none()
+    villages = registry.villages_for(user)
+    return Application.objects.all() if villages is None else Application.objects.filter(Q(village__in=villages) | Q(village=""))

@@ -1,0 +1,81 @@
+"""The fund's page: the money (budget, committed, disbursed, returned, available), the projects by
+stage, the money by category and village, and a spreadsheet for the township finance office."""
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from io import BytesIO
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from engine import clock
+
+from .handlers import applications_visible_to, panel_summary
+from .ledger import fund_for
+from .models import Category, Stage
+
+COMMITTED_STAGES = {Stage.APPROVED, Stage.SUPERVISION, Stage.EVALUATION, Stage.COMPLETED, Stage.SUSPENDED}
+
+
+def _figures(user, year: int):
+    fund = fund_for(year)
+    applications = list(applications_visible_to(user).filter(fund=fund).select_related("organisation").prefetch_related("reviews"))
+    if not applications and not user.groups.filter(name__in=["admin", "supervisor", "finance", "worker"]).exists():
+        raise Http404(_("No such page, or not yours to see."))
+    by_stage = defaultdict(list)
+    money_by = {"category": defaultdict(Decimal), "village": defaultdict(Decimal)}
+    for application in applications:
+        by_stage[application.stage].append(application)
+        if application.stage in COMMITTED_STAGES and application.approved_amount:
+            money_by["category"][application.get_category_display()] += application.approved_amount
+            money_by["village"][application.village] += application.approved_amount
+    stages = [(label, by_stage.get(code, [])) for code, label in Stage.choices]
+    return fund, applications, stages, money_by
+
+
+@login_required
+def fund_page(request):
+    year = clock.now().year
+    fund, applications, stages, money_by = _figures(request.user, year)
+    return render(request, "micro_fund/fund.html", {
+        "fund": fund, "stages": stages, "by_category": sorted(money_by["category"].items()),
+        "by_village": sorted(money_by["village"].items()), "entries": fund.entries.select_related("application", "actor")[:50],
+        "summaries": {a.pk: panel_summary(a) for a in applications if a.stage != Stage.APPLYING},
+    })
+
+
+@login_required
+def fund_export(request):
+    """The fund as an XLSX workbook: a summary sheet, the projects, and every ledger movement."""
+    from openpyxl import Workbook
+
+    fund, applications, _stages, money_by = _figures(request.user, clock.now().year)
+    book = Workbook()
+    summary = book.active
+    summary.title = _("Summary")
+    for row in [(_("Fund"), fund.name), (_("Total budget"), fund.total_budget), (_("Committed"), fund.committed),
+                (_("Disbursed"), fund.disbursed), (_("Returned"), fund.returned), (_("Available"), fund.available)]:
+        summary.append(row)
+    projects = book.create_sheet(_("Projects"))
+    projects.append([_("Title"), _("Organisation"), _("Village"), _("Category"), _("Stage"), _("Requested"), _("Approved"), _("Disbursed"), _("Spent")])
+    for a in applications:
+        projects.append([a.title, a.organisation.name, a.village, a.get_category_display(), a.get_stage_display(),
+                         a.requested_amount, a.approved_amount, a.disbursed, a.spent])
+    ledger_sheet = book.create_sheet(_("Ledger"))
+    ledger_sheet.append([_("Time"), _("Movement"), _("Amount"), _("Project"), _("By"), _("Reason")])
+    for entry in fund.entries.select_related("application", "actor"):
+        ledger_sheet.append([entry.at.replace(tzinfo=None), entry.get_kind_display(), entry.amount,
+                             entry.application.title if entry.application else "", entry.actor.username if entry.actor else "", entry.reason])
+    for sheet in (summary, projects, ledger_sheet):
+        for cells in sheet.iter_rows():
+            for cell in cells:
+                if isinstance(cell.value, Decimal):
+                    cell.number_format = "#,##0.00"
+    buffer = BytesIO()
+    book.save(buffer)
+    response = HttpResponse(buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="micro-fund-{fund.year}.xlsx"'
+    return response

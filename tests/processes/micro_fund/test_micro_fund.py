@@ -1,0 +1,213 @@
+"""The micro-fund from application to evaluation, and the rules around the money and the panel."""
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from engine import api, selectors
+from engine.errors import FormInvalid, NotFound, NotPermitted
+from engine.models import HumanTask, OutboxMessage
+from processes.micro_fund.models import Application, Fund, LedgerEntry, Review
+from tests.conftest import make_user
+
+from .flows import FORMS, apply, complete, join, make_organisation, open_task, run_to_completion, to_decision
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def people(users, deployed):
+    org = make_organisation()
+    return {
+        **users,
+        "org": org,
+        "applicant": join(make_user("applicant", "applicant", villages=None), org),
+        "r1": make_user("r1", "reviewer", villages=None), "r2": make_user("r2", "reviewer", villages=None),
+        "r3": make_user("r3", "reviewer", villages=None), "r4": make_user("r4", "reviewer", villages=None),
+        "finance": make_user("finance", "finance", villages=None),
+    }
+
+
+def fund():
+    return Fund.objects.get()
+
+
+def test_whole_path_from_application_to_evaluation(people):
+    instance_id = run_to_completion(people, people["org"])
+    assert api.get_instance(instance_id=instance_id).status == "completed"
+    application = Application.objects.get(instance_id=instance_id)
+    assert application.stage == "completed"
+    assert (application.requested_amount, application.approved_amount, application.spent) == (Decimal("5000.00"), Decimal("4500.00"), Decimal("4200.00"))
+    assert application.disbursed == Decimal("4200.00")  # 60 % of 4,500 = 2,700, then 1,500 due at the end
+    f = fund()
+    assert (f.committed, f.disbursed, f.returned) == (Decimal("4200.00"), Decimal("4200.00"), Decimal("0"))
+    assert f.available == Decimal("150000.00") - Decimal("4200.00")
+    assert [e.kind for e in LedgerEntry.objects.order_by("pk")] == ["commit", "disburse", "disburse", "release"]
+    assert Review.objects.filter(application=application).count() == 3
+
+
+def test_overpaid_project_pays_back_and_the_unused_commitment_is_released(people):
+    decision = {**FORMS["Task_Decide"], "approved_amount": "5000"}
+    instance_id = apply(people["applicant"], people["org"])
+    to_decision(people, instance_id)
+    complete(instance_id, "Task_Decide", people["supervisor"], decision)
+    complete(instance_id, "Task_Tranche1", people["finance"])  # 3,000 paid
+    complete(instance_id, "Task_ProgressReport", people["applicant"])
+    complete(instance_id, "Task_SiteVisit", people["worker"])
+    complete(instance_id, "Task_FinalReport", people["applicant"], {**FORMS["Task_FinalReport"], "amount_spent": "2500"})
+    complete(instance_id, "Task_WorkerEvaluation", people["worker"])
+    complete(instance_id, "Task_ReviewerEvaluation", people["r1"])
+    complete(instance_id, "Task_FinalTranche", people["finance"], {"final_payment": "withhold", "withhold_reason": "节余退回"})
+    f = fund()
+    assert (f.committed, f.disbursed, f.returned) == (Decimal("2500.00"), Decimal("3000.00"), Decimal("500.00"))
+
+
+def test_return_for_revision_loops_and_every_round_is_kept(people):
+    instance_id = apply(people["applicant"], people["org"])
+    complete(instance_id, "Task_CheckCompleteness", people["worker"], {"completeness": "return", "return_reasons": "缺少活动安排"})
+    complete(instance_id, "Task_Application", people["applicant"], {**FORMS["Task_Application"], "schedule": "每周六上午"})
+    to_decision(people, instance_id)
+    complete(instance_id, "Task_Decide", people["supervisor"], {"decision": "return", "reasons": "预算需细化"})
+    assert open_task(instance_id, "Task_Application")
+    assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Application", status="completed").count() == 2
+    assert Application.objects.get(instance_id=instance_id).revision_rounds == 2
+
+
+def test_rejection_needs_reasons_and_commits_nothing(people):
+    instance_id = apply(people["applicant"], people["org"])
+    to_decision(people, instance_id)
+    with pytest.raises(FormInvalid) as excinfo:
+        complete(instance_id, "Task_Decide", people["supervisor"], {"decision": "reject"})
+    assert "reasons" in excinfo.value.field_errors
+    complete(instance_id, "Task_Decide", people["supervisor"], {"decision": "reject", "reasons": "与基金方向不符"})
+    assert api.get_instance(instance_id=instance_id).status == "completed"
+    assert fund().committed == 0 and not LedgerEntry.objects.exists()
+
+
+@pytest.mark.parametrize("lines,message_part", [
+    ([{"item": "工具", "quantity": "-2", "unit_price": "10"}], "Row 1"),
+    ([{"item": "工具", "quantity": "abc", "unit_price": "10"}], "Row 1"),
+    ([{"item": "工具", "quantity": "1", "unit_price": "40000"}], "at most"),
+    ([], "at least one row"),
+])
+def test_bad_amounts_are_refused_with_field_errors(people, lines, message_part):
+    info = api.start_instance(process_key="micro_fund", actor=people["applicant"],
+                              data={"organisation": str(people["org"].pk), "title": "t", "village": "dongshan", "category": "culture"})
+    with pytest.raises(FormInvalid) as excinfo:
+        complete(info.id, "Task_Application", people["applicant"], {**FORMS["Task_Application"], "budget_lines": lines})
+    assert any(message_part in m for m in excinfo.value.field_errors["budget_lines"])
+    assert open_task(info.id, "Task_Application")
+
+
+def test_approved_amount_must_be_positive_and_within_the_request(people):
+    instance_id = apply(people["applicant"], people["org"])
+    to_decision(people, instance_id)
+    for amount in ["-1", "0", "5000.01", "abc"]:
+        with pytest.raises(FormInvalid) as excinfo:
+            complete(instance_id, "Task_Decide", people["supervisor"], {"decision": "approve", "approved_amount": amount})
+        assert "approved_amount" in excinfo.value.field_errors
+    assert fund().committed == 0
+
+
+def test_conflicted_reviewer_is_refused_on_the_panel_and_a_declared_conflict_is_excluded(people):
+    member = join(make_user("r_member", "reviewer", villages=None), people["org"])
+    local = make_user("r_local", "reviewer", villages=["dongshan"])
+    instance_id = apply(people["applicant"], people["org"])
+    complete(instance_id, "Task_CheckCompleteness", people["worker"])
+    with pytest.raises(FormInvalid) as excinfo:
+        complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r1", "r_member", "r_local"]})
+    problems = " ".join(excinfo.value.field_errors["reviewers"])
+    assert "r_member" in problems and "r_local" in problems
+    assert member and local
+    complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r1", "r2", "r3"]})
+    complete(instance_id, "Task_Review", people["r1"], assignee="r1")
+    complete(instance_id, "Task_Review", people["r2"], {**FORMS["Task_Review"], "score_need": 2}, assignee="r2")
+    complete(instance_id, "Task_Review", people["r3"], {"conflict_of_interest": True, "conflict_reason": "是申请人的亲属"}, assignee="r3")
+    from processes.micro_fund.handlers import panel_summary
+
+    summary = panel_summary(Application.objects.get(instance_id=instance_id))
+    assert summary["reviews"] == 2 and summary["excluded"] == 1
+    assert summary["average"] == Decimal("7.00")  # (7.90 + 6.10) / 2 with weights .3/.3/.2/.2
+
+
+def test_too_small_a_panel_is_refused(people):
+    instance_id = apply(people["applicant"], people["org"])
+    complete(instance_id, "Task_CheckCompleteness", people["worker"])
+    with pytest.raises(FormInvalid):
+        complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r1", "r2"]})
+
+
+def test_each_review_goes_to_its_named_reviewer_only(people):
+    instance_id = apply(people["applicant"], people["org"])
+    complete(instance_id, "Task_CheckCompleteness", people["worker"])
+    complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r1", "r2", "r3"]})
+    reviews = HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Review", status="open")
+    assert sorted(reviews.values_list("assignee__username", flat=True)) == ["r1", "r2", "r3"]
+    with pytest.raises(NotPermitted):
+        api.complete_task(task_id=open_task(instance_id, "Task_Review", "r1"), data=FORMS["Task_Review"], actor=people["r2"])
+    assert selectors.tasks_for_user(people["r4"]) == []
+
+
+def test_reviewer_missing_the_deadline_is_reminded_then_replaced(people):
+    instance_id = apply(people["applicant"], people["org"])
+    complete(instance_id, "Task_CheckCompleteness", people["worker"])
+    complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r1", "r2", "r3"]})
+    complete(instance_id, "Task_Review", people["r1"], assignee="r1")
+    complete(instance_id, "Task_Review", people["r2"], assignee="r2")
+    started = HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Review").order_by("created_at").first().created_at
+    assert api.fire_due_timers(as_of=started + dt.timedelta(days=6)).timers_fired == 0
+    api.fire_due_timers(as_of=started + dt.timedelta(days=7, hours=1))
+    assert OutboxMessage.objects.filter(instance_id=instance_id, channel="notify.reminder").count() == 1
+    complete(instance_id, "Task_ReplaceReviewer", people["supervisor"], {"late_reviewer": "r3", "replacement": "r4", "reason": "r3 外出"})
+    assert HumanTask.objects.get(instance_id=instance_id, bpmn_id="Task_Review", status="open").assignee == people["r4"]
+    complete(instance_id, "Task_Review", people["r4"], assignee="r4")
+    assert open_task(instance_id, "Task_Decide")
+
+
+def test_applicant_cannot_reach_another_organisations_application(people):
+    other_org = make_organisation("西水村妇女互助会", village="xishui", kind="women")
+    other = join(make_user("other_applicant", "applicant", villages=None), other_org)
+    instance_id = apply(people["applicant"], people["org"])
+    to_decision(people, instance_id)
+    with pytest.raises(NotFound):
+        selectors.instance_for_user(other, instance_id)
+    assert selectors.tasks_for_user(other) == []
+    with pytest.raises(FormInvalid):  # nor apply in the name of an organisation they are not in
+        api.start_instance(process_key="micro_fund", actor=other,
+                           data={"organisation": str(people["org"].pk), "title": "t", "village": "dongshan", "category": "culture"})
+    # The applicant sees their own application but never the reviewers' scores.
+    assert selectors.instance_for_user(people["applicant"], instance_id).id == instance_id
+    seen = [f.bpmn_id for f in api.submitted_forms(instance_id=instance_id, viewer=people["applicant"])]
+    assert "Task_Application" in seen and "Task_Review" not in seen
+    assert "Task_Review" in [f.bpmn_id for f in api.submitted_forms(instance_id=instance_id, viewer=people["supervisor"])]
+
+
+@pytest.mark.postgres
+def test_two_approvals_racing_for_the_last_money_cannot_both_commit_it(people, settings):
+    settings.MICRO_FUND = {**settings.MICRO_FUND, "budget": "8000.00"}
+    first, second = apply(people["applicant"], people["org"]), apply(people["applicant"], people["org"], title="文化节")
+    for instance_id in (first, second):
+        to_decision(people, instance_id)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def approve(instance_id):
+        try:
+            barrier.wait()
+            complete(instance_id, "Task_Decide", people["supervisor"], {"decision": "approve", "approved_amount": "5000"})
+            outcomes.append("approved")
+        except FormInvalid as exc:
+            outcomes.append(exc.field_errors["approved_amount"][0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(i,)) for i in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert outcomes.count("approved") == 1 and len(outcomes) == 2
+    assert fund().committed == Decimal("5000.00") and fund().available == Decimal("3000.00")
+    assert LedgerEntry.objects.filter(kind="commit").count() == 1
