@@ -2,6 +2,7 @@
 it does nothing when any instance exists."""
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.db import transaction
 from django.utils import timezone
 
 from engine import api, selectors
@@ -16,6 +17,7 @@ INTAKE = {
 class Command(BaseCommand):
     help = "Create demo child-protection cases (only into an empty database)."
 
+    @transaction.atomic
     def handle(self, *args, **options):
         if api.instances_exist():
             self.stdout.write("Demo cases: instances exist already, none added.")

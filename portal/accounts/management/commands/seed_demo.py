@@ -12,8 +12,8 @@ from portal.accounts.models import StaffProfile, Village
 # username, role, display name, villages (None = township-wide)
 DEMO_USERS = [
     ("intake", "intake_desk", "接待岗 王芳", ["dongshan", "xishui"]),
-    ("worker", "worker", "社工 李明（东山村）", ["dongshan"]),
-    ("worker2", "worker", "社工 赵丽（西水村）", ["xishui"]),
+    ("worker", "worker", "社工 李明（东山村）", ["dongshan", "zhongxin", "qingshi"]),
+    ("worker2", "worker", "社工 赵丽（西水村）", ["xishui", "nanling", "beipo", "hetang"]),
     ("supervisor", "supervisor", "督导 陈刚", None),
     ("civil", "civil_affairs", "民政办 刘洋", None),
     ("admin", "admin", "系统管理员", None),

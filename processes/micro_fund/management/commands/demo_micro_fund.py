@@ -3,6 +3,7 @@ Runs once: it does nothing when an application exists."""
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
 from engine import api, selectors
 
@@ -27,6 +28,7 @@ REVIEW = {"score_need": 8, "score_feasibility": 8, "score_participation": 7, "sc
 class Command(BaseCommand):
     help = "Create demo organisations and micro-fund applications (only when none exist)."
 
+    @transaction.atomic
     def handle(self, *args, **options):
         if Application.objects.exists():
             self.stdout.write("Demo micro-fund: applications exist already, none added.")
@@ -59,7 +61,8 @@ class Command(BaseCommand):
             step(applicant, info.id, "Task_Application", APPLICATION)
             if stop == "Task_CheckCompleteness":
                 continue
-            step(users["worker"], info.id, "Task_CheckCompleteness", {"completeness": "complete"})
+            worker = users["worker"] if org.village == "dongshan" else users["worker2"]
+            step(worker, info.id, "Task_CheckCompleteness", {"completeness": "complete"})
             step(users["supervisor"], info.id, "Task_SelectPanel", {"reviewers": ["reviewer1", "reviewer2", "reviewer3"]})
             for name in ("reviewer1", "reviewer2", "reviewer3"):
                 step(users[name], info.id, "Task_Review", REVIEW)
@@ -70,9 +73,9 @@ class Command(BaseCommand):
             step(applicant, info.id, "Task_ProgressReport", {"activities_done": "已开展两次活动", "participants": 60})
             if stop == "Task_SiteVisit":
                 continue
-            step(users["worker"], info.id, "Task_SiteVisit", {"visit_date": "2026-12-20", "findings": "活动开展良好", "finding_result": "ok"})
+            step(worker, info.id, "Task_SiteVisit", {"visit_date": "2026-12-20", "findings": "活动开展良好", "finding_result": "ok"})
             step(applicant, info.id, "Task_FinalReport", {"outputs_vs_goals": "目标全部完成", "beneficiaries_reached": 320, "amount_spent": "4600"})
-            step(users["worker"], info.id, "Task_WorkerEvaluation", {"score": 90, "conclusion": "excellent"})
+            step(worker, info.id, "Task_WorkerEvaluation", {"score": 90, "conclusion": "excellent"})
             step(users["reviewer1"], info.id, "Task_ReviewerEvaluation", {"score": 86, "conclusion": "good"})
             step(users["finance"], info.id, "Task_FinalTranche", {"final_payment": "release", "payment_reference": f"ZF-{info.id}-2"})
         self.stdout.write("Demo micro-fund: 5 organisations, 4 applications (completeness check, decision, supervision, completed).")
