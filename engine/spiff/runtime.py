@@ -17,6 +17,7 @@ from typing import Callable
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -285,14 +286,27 @@ def _waiting_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
     return result
 
 
-def _boundary_host(task) -> UUID | None:
+def _boundary_hosts(task) -> list[UUID]:
+    """The human task(s) a boundary timer guards: the task it is attached to or, for a
+    multi-instance task (a review panel), each of its instances."""
     parent = task.parent
     if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
-        return None
+        return []
+    hosts = []
     for sibling in parent.children:
-        if sibling.id != task.id and getattr(sibling.task_spec, "manual", False):
-            return sibling.id
-    return None
+        if sibling.id == task.id:
+            continue
+        if getattr(sibling.task_spec, "manual", False):
+            hosts.append(sibling.id)
+            continue
+        stack = list(sibling.children)
+        while stack:
+            child = stack.pop()
+            if getattr(child.task_spec, "manual", False):
+                hosts.append(child.id)
+            elif child.task_spec.name.startswith(sibling.task_spec.name):  # inside the same activity
+                stack.extend(child.children)
+    return hosts
 
 
 def _sync_projections(step: Step) -> None:
@@ -344,14 +358,14 @@ def _sync_projections(step: Step) -> None:
     due_by_host: dict[UUID, datetime] = {}
     for spiff_id, task in waiting.items():
         due_at = datetime.fromisoformat(_timer_due(task))
-        host_id = _boundary_host(task)
-        if host_id is not None:
+        host_ids = _boundary_hosts(task)
+        for host_id in host_ids:
             due_by_host[host_id] = min(due_at, due_by_host.get(host_id, due_at))
         if spiff_id not in timer_rows:
             Timer.objects.create(
                 instance=instance, spiff_task_id=spiff_id, bpmn_id=task.task_spec.bpmn_id,
                 name=task.task_spec.bpmn_name or "", due_at=due_at,
-                attached_to=rows_by_spiff_id.get(host_id) if host_id else None,
+                attached_to=next((rows_by_spiff_id[h] for h in host_ids if h in rows_by_spiff_id), None),
             )
     for host_id, due_at in due_by_host.items():
         row = rows_by_spiff_id.get(host_id)
@@ -383,23 +397,28 @@ def _routing(properties: dict, data: dict, lane_group: str):
 
 def _timer_fired(step: Step, timer: Timer) -> None:
     step.audit(AuditKind.TIMER_FIRED, {"element": timer.name or timer.bpmn_id, "due_at": timer.due_at.isoformat()}, bpmn_id=timer.bpmn_id)
-    host = timer.attached_to
-    if host is None or host.status != TaskStatus.OPEN:
+    if timer.attached_to is None:
         return
-    # A boundary timer on a human task that is still open: the SLA was breached.
-    if host.sla_breached_at is None:
-        host.sla_breached_at = clock.now()
-        host.save(update_fields=["sla_breached_at"])
-    step.audit(AuditKind.ESCALATED, {"task": host.name, "timer": timer.name, "assignee": host.assignee.get_username() if host.assignee else None}, bpmn_id=timer.bpmn_id, task=host)
-    step.current_spiff_task_id = str(timer.spiff_task_id)
-    try:
-        step.enqueue("sla.breach", {
-            "instance": step.instance.pk, "process": step.instance.process_key, "task": host.name,
-            "timer": timer.name, "candidate_group": host.candidate_group,
-            "assignee": host.assignee.get_username() if host.assignee else None, "village": step.instance.village,
-        }, effect="sla_breach")
-    finally:
-        step.current_spiff_task_id = None
+    # A boundary timer on human task(s) still open: the SLA was breached. The guarded tasks are the
+    # open ones of this instance that took their deadline from this timer (all of a review panel).
+    hosts = (HumanTask.objects.filter(instance=step.instance, status=TaskStatus.OPEN)
+             .filter(Q(pk=timer.attached_to_id) | Q(due_at=timer.due_at)).select_related("assignee").order_by("pk"))
+    for host in hosts:
+        first_breach = host.sla_breached_at is None
+        if first_breach:
+            host.sla_breached_at = clock.now()
+            host.save(update_fields=["sla_breached_at"])
+        assignee = host.assignee.get_username() if host.assignee else None
+        step.audit(AuditKind.ESCALATED, {"task": host.name, "timer": timer.name, "assignee": assignee}, bpmn_id=timer.bpmn_id, task=host)
+        step.current_spiff_task_id = f"{timer.spiff_task_id}:{host.pk}"
+        try:
+            step.enqueue("sla.breach", {
+                "instance": step.instance.pk, "process": step.instance.process_key, "task": host.name,
+                "timer": timer.name, "candidate_group": host.candidate_group,
+                "assignee": assignee, "village": step.instance.village,
+            }, effect="sla_breach")
+        finally:
+            step.current_spiff_task_id = None
 
 
 # -- acts ----------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ def money(value) -> Decimal:
 
 def fund_for(year: int) -> Fund:
     fund, _created = Fund.objects.get_or_create(
-        year=year, defaults={"name": _("Community-governance micro-fund %(year)d") % {"year": year},
+        # The stored name is for the admin site; pages show the name in the reader's language.
+        year=year, defaults={"name": f"{year}年度社区治理微基金",
                              "total_budget": money(settings.MICRO_FUND["budget"])})
     return fund
 

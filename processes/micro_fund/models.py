@@ -116,7 +116,7 @@ class Review(models.Model):
 class EntryKind(models.TextChoices):
     COMMIT = "commit", _("committed")
     DISBURSE = "disburse", _("disbursed")
-    RELEASE = "release", _("released")
+    RELEASE = "release", _("released back to the fund")
     RETURN = "return", _("returned")
 
 

@@ -211,3 +211,16 @@ def test_two_approvals_racing_for_the_last_money_cannot_both_commit_it(people, s
     assert outcomes.count("approved") == 1 and len(outcomes) == 2
     assert fund().committed == Decimal("5000.00") and fund().available == Decimal("3000.00")
     assert LedgerEntry.objects.filter(kind="commit").count() == 1
+
+
+def test_every_review_of_the_panel_shows_the_deadline_and_is_flagged_when_it_passes(people):
+    instance_id = apply(people["applicant"], people["org"])
+    complete(instance_id, "Task_CheckCompleteness", people["worker"])
+    complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r1", "r2", "r3"]})
+    reviews = HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Review")
+    assert all(r.due_at and r.due_at - r.created_at == pytest.approx(dt.timedelta(days=7), abs=dt.timedelta(seconds=5)) for r in reviews)
+    complete(instance_id, "Task_Review", people["r1"], assignee="r1")
+    api.fire_due_timers(as_of=reviews[0].created_at + dt.timedelta(days=8))
+    late = HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Review", status="open")
+    assert late.count() == 2 and all(r.sla_breached_at for r in late)
+    assert OutboxMessage.objects.filter(instance_id=instance_id, channel="sla.breach").count() == 2
