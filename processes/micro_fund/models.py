@@ -99,6 +99,18 @@ class Application(models.Model):
     def __str__(self):
         return self.title
 
+    @property
+    def committed_amount(self) -> Decimal:
+        """What this project holds of the fund now: its approval while it runs, its final cost once
+        closed (paid less any money paid back), what was paid if it was suspended."""
+        if self.stage in (Stage.APPROVED, Stage.SUPERVISION, Stage.EVALUATION):
+            return self.approved_amount or Decimal("0")
+        if self.stage == Stage.COMPLETED:
+            return min(self.disbursed, self.spent if self.spent is not None else self.disbursed)
+        if self.stage == Stage.SUSPENDED:
+            return self.disbursed
+        return Decimal("0")
+
 
 class Review(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="reviews")

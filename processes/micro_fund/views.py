@@ -17,9 +17,6 @@ from .handlers import applications_visible_to, panel_summary
 from .ledger import fund_for
 from .models import Category, Stage
 
-COMMITTED_STAGES = {Stage.APPROVED, Stage.SUPERVISION, Stage.EVALUATION, Stage.COMPLETED, Stage.SUSPENDED}
-
-
 def _figures(user, year: int):
     fund = fund_for(year)
     applications = list(applications_visible_to(user).filter(fund=fund).select_related("organisation").prefetch_related("reviews"))
@@ -29,9 +26,9 @@ def _figures(user, year: int):
     money_by = {"category": defaultdict(Decimal), "village": defaultdict(Decimal)}
     for application in applications:
         by_stage[application.stage].append(application)
-        if application.stage in COMMITTED_STAGES and application.approved_amount:
-            money_by["category"][application.get_category_display()] += application.approved_amount
-            money_by["village"][application.village] += application.approved_amount
+        if application.committed_amount:
+            money_by["category"][application.get_category_display()] += application.committed_amount
+            money_by["village"][application.village] += application.committed_amount
     stages = [(label, by_stage.get(code, [])) for code, label in Stage.choices]
     return fund, applications, stages, money_by
 

@@ -61,3 +61,16 @@ def rows_for_edit(value, blank: int = 3):
     """The rows entered so far plus a few empty ones to fill in (no script needed on the phone)."""
     rows = [r for r in (value or []) if isinstance(r, dict)]
     return rows + [{}] * max(blank, 1 if not rows else blank)
+
+
+@register.filter
+def money(value) -> str:
+    """Yuan with fen and thousands separators, as the township finance office writes them."""
+    if value is None or value == "":
+        return "—"
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return f"{Decimal(str(value)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return str(value)

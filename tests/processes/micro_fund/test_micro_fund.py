@@ -224,3 +224,23 @@ def test_every_review_of_the_panel_shows_the_deadline_and_is_flagged_when_it_pas
     late = HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Review", status="open")
     assert late.count() == 2 and all(r.sla_breached_at for r in late)
     assert OutboxMessage.objects.filter(instance_id=instance_id, channel="sla.breach").count() == 2
+
+
+def test_fund_page_adds_up_and_exports_a_spreadsheet(client, people):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    run_to_completion(people, people["org"])
+    open_one = apply(people["applicant"], people["org"], title="文化节")
+    to_decision(people, open_one)
+    complete(open_one, "Task_Decide", people["supervisor"], {"decision": "approve", "approved_amount": "3000"})
+    client.force_login(people["supervisor"])
+    html = client.get("/fund/").content.decode()
+    assert "7,200.00" in html  # committed: 4,200 spent by the closed project + 3,000 approved
+    book = load_workbook(BytesIO(client.get("/fund/export.xlsx").content))
+    assert {"Summary", "Projects", "Ledger"} <= set(book.sheetnames) or len(book.sheetnames) == 3
+    projects = list(book.worksheets[1].iter_rows(values_only=True))
+    assert len(projects) == 3  # header + two applications
+    client.force_login(people["applicant"])
+    assert client.get("/fund/").status_code == 404
