@@ -265,6 +265,11 @@ def retry_instance(*, instance_id: int, actor) -> InstanceInfo:
     return get_instance(instance_id=instance_id, with_history=False)
 
 
+def case_summary(*, instance_id: int, process_key: str, viewer) -> list[tuple[str, str]]:
+    """The process package's summary lines for this case and viewer (registry.register_case_summary)."""
+    return registry.case_summary(process_key, instance_id, viewer)
+
+
 def process_names() -> dict[str, str]:
     """Process key -> name of its latest version (for filters and labels)."""
     names = {}

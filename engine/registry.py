@@ -82,6 +82,20 @@ def periodic_jobs() -> dict[str, Callable[[], Any]]:
     return dict(_periodic)
 
 
+_case_summaries: dict[str, Callable[[int, Any], list[tuple[str, str]]]] = {}
+
+
+def register_case_summary(process_key: str, provider: Callable[[int, Any], list[tuple[str, str]]]) -> None:
+    """provider(instance_id, viewer) -> [(label, value)] shown at the top of the case and task pages
+    (e.g. an application's stage and money); it decides what this viewer may see."""
+    _case_summaries[process_key] = provider
+
+
+def case_summary(process_key: str, instance_id: int, viewer) -> list[tuple[str, str]]:
+    provider = _case_summaries.get(process_key)
+    return list(provider(instance_id, viewer)) if provider else []
+
+
 def register_scope(provider: Callable[[Any], set[str] | None]) -> None:
     """provider(user) -> the village codes the user works in, or None for the whole township.
 

@@ -169,3 +169,7 @@ def overdue_tasks() -> QuerySet[HumanTask]:
 def open_tasks_due_between(start: dt.datetime, end: dt.datetime, *, limit: int = 1000) -> list[TaskInfo]:
     rows = _annotated(HumanTask.objects.filter(status=TaskStatus.OPEN, due_at__gte=start, due_at__lt=end)).order_by("due_at")[:limit]
     return [_info(r) for r in rows]
+
+
+def open_task_count(*, instance_id: int, bpmn_id: str) -> int:
+    return HumanTask.objects.filter(instance_id=instance_id, bpmn_id=bpmn_id, status=TaskStatus.OPEN).count()

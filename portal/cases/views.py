@@ -28,6 +28,7 @@ def case_page(request, instance_id: int):
     return render(request, "portal/case.html", {
         "instance": instance, "history": list(reversed(instance.history)),
         "earlier": api.submitted_forms(instance_id=instance.id, viewer=request.user),
+        "summary": api.case_summary(instance_id=instance.id, process_key=instance.process_key, viewer=request.user),
     })
 
 

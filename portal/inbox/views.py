@@ -72,6 +72,7 @@ def task_page(request, task_id: int):
         "can_act": api.may_complete(user=request.user, task=task),
         "can_assign": api.can_supervise(user=request.user, village=task.village),
         "earlier": api.submitted_forms(instance_id=task.instance_id, viewer=request.user),
+        "summary": api.case_summary(instance_id=task.instance_id, process_key=task.process_key, viewer=request.user),
         "attachments": formdata.attachments_by_token(values, fields),
     }, status=400 if errors else 200)
 

@@ -252,3 +252,38 @@ def applications_visible_to(user):
         return Application.objects.none()
     villages = registry.villages_for(user)
     return Application.objects.all() if villages is None else Application.objects.filter(Q(village__in=villages) | Q(village=""))
+
+
+def application_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
+    """What the case page shows above the diagram: stage and money for everyone who may open the
+    case; the panel's average only to reviewers and supervisors, and only once all have scored."""
+    application = Application.objects.filter(instance_id=instance_id).select_related("organisation").first()
+    if application is None:
+        return []
+
+    def yuan(value):
+        return "—" if value is None else f"{value:,.2f}"
+
+    rows = [
+        (_("Organisation"), application.organisation.name),
+        (_("Stage"), application.get_stage_display()),
+        (_("Requested"), yuan(application.requested_amount)),
+        (_("Approved"), yuan(application.approved_amount)),
+        (_("Disbursed"), yuan(application.disbursed)),
+    ]
+    roles = set(viewer.groups.values_list("name", flat=True)) if viewer is not None else set()
+    open_reviews = _open_reviews(instance_id)
+    if roles & {"reviewer", "supervisor", "admin"} and application.reviews.exists() and not open_reviews:
+        summary = panel_summary(application)
+        rows.append((_("Panel score"), _("%(average)s from %(n)d reviews (%(excluded)d excluded for conflicts)") % {
+            "average": summary["average"] if summary["average"] is not None else "—", "n": summary["reviews"], "excluded": summary["excluded"]}))
+    return rows
+
+
+def _open_reviews(instance_id: int) -> int:
+    from engine import selectors
+
+    return selectors.open_task_count(instance_id=instance_id, bpmn_id="Task_Review")
+
+
+registry.register_case_summary(KEY, application_summary)

@@ -244,3 +244,20 @@ def test_fund_page_adds_up_and_exports_a_spreadsheet(client, people):
     assert len(projects) == 3  # header + two applications
     client.force_login(people["applicant"])
     assert client.get("/fund/").status_code == 404
+
+
+def test_case_page_shows_the_stage_to_the_applicant_and_the_panel_summary_only_when_all_have_scored(client, people):
+    instance_id = apply(people["applicant"], people["org"])
+    complete(instance_id, "Task_CheckCompleteness", people["worker"])
+    complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r1", "r2", "r3"]})
+    complete(instance_id, "Task_Review", people["r1"], assignee="r1")
+    client.force_login(people["r1"])
+    page = client.get(f"/cases/{instance_id}/").content.decode()
+    assert 'data-testid="case-summary"' in page and "评审" in page  # stage shown
+    assert "7.90" not in page  # the panel has not finished
+    complete(instance_id, "Task_Review", people["r2"], assignee="r2")
+    complete(instance_id, "Task_Review", people["r3"], assignee="r3")
+    assert "7.90" in client.get(f"/cases/{instance_id}/").content.decode()
+    client.force_login(people["applicant"])
+    page = client.get(f"/cases/{instance_id}/").content.decode()
+    assert "5,000.00" in page and "7.90" not in page
