@@ -44,6 +44,7 @@ test: install
 bench: install
 	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/run.py
 	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/inbox.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/matching.py
 
 smoke: install
 	bash .ci/smoke

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "integrations",
     "processes.child_protection",
     "processes.micro_fund",
+    "processes.needs_matching",
     "portal.accounts",
     "portal.notifications",
     "portal.cases",
@@ -161,6 +162,9 @@ MICRO_FUND = {
     "weights": {"need": "0.30", "feasibility": "0.30", "participation": "0.20", "budget": "0.20"},
     "first_tranche": "0.60",
 }
+# Needs -> resources matching (processes/needs_matching): the low-income monitoring line (yuan a
+# year per person, the work plan's 12,000).
+NEEDS_MATCHING = {"income_line": os.environ.get("NEEDS_INCOME_LINE", "12000")}
 # Villages created by the first migration (code -> name); admins manage them afterwards.
 CASEFLOW_VILLAGES = {
     "dongshan": "东山村",

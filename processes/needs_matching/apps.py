@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+HERE = Path(__file__).resolve().parent
+
+
+class NeedsMatchingConfig(AppConfig):
+    name = "processes.needs_matching"
+    label = "needs_matching"
+    verbose_name = _("Needs and resources matching")
+    default_auto_field = "django.db.models.BigAutoField"

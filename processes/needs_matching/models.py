@@ -1,0 +1,105 @@
+"""Households in hardship, their needs, the catalogue of policies and charitable resources, and the
+referrals between them (DOMAIN.md §3). Eligibility rules are data on each resource (rules.py)."""
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class NeedCategory(models.TextChoices):
+    MEDICAL_AID = "medical_aid", _("medical aid")
+    JOB_TRAINING = "job_training", _("job training")
+    TEMPORARY_CARE = "temporary_care", _("temporary care")
+    EDUCATION = "education", _("education")
+    HOUSING = "housing", _("housing")
+    PSYCHOLOGICAL = "psychological", _("psychological support")
+    ASSISTIVE_DEVICES = "assistive_devices", _("assistive devices")
+    EMPLOYMENT = "employment", _("employment")
+    OTHER = "other", _("other")
+
+
+class Household(models.Model):
+    code = models.CharField(_("household number"), max_length=32, unique=True)
+    village = models.CharField(_("village"), max_length=64, db_index=True)
+    head_name = models.CharField(_("head of household"), max_length=50)
+    annual_income = models.DecimalField(_("household income a year"), default=Decimal("0"), **MONEY)
+    medical_expenses = models.DecimalField(_("medical expenses a year"), default=Decimal("0"), **MONEY)
+    schooling_expenses = models.DecimalField(_("schooling expenses a year"), default=Decimal("0"), **MONEY)
+    benefits = models.JSONField(_("current benefits"), default=list, blank=True, help_text="e.g. dibao, temporary_relief")
+    risk_flags = models.JSONField(_("risk flags"), default=list, blank=True, help_text="illness, schooling, disaster")
+    resident = models.BooleanField(_("registered resident of the township"), default=True)
+    monitoring_status = models.CharField(_("monitoring status"), max_length=16, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("household")
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def size(self) -> int:
+        return max(1, len(self.members.all()))
+
+    @property
+    def per_capita_income(self) -> Decimal:
+        return (self.annual_income / self.size).quantize(Decimal("0.01"))
+
+    @property
+    def in_monitoring_list(self) -> bool:
+        return self.per_capita_income < Decimal(settings.NEEDS_MATCHING["income_line"])
+
+
+class Member(models.Model):
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
+    name = models.CharField(_("name"), max_length=50)
+    relation = models.CharField(_("relation to the head"), max_length=20)
+    age = models.PositiveSmallIntegerField(_("age"))
+    sex = models.CharField(_("sex"), max_length=8)
+    disability_certificate = models.BooleanField(_("disability certificate"), default=False)
+    chronic_illness = models.BooleanField(_("chronic illness"), default=False)
+    school_enrolled = models.BooleanField(_("enrolled in school"), default=False)
+    employed = models.BooleanField(_("in work"), default=False)
+
+    class Meta:
+        verbose_name = _("household member")
+
+
+class ResourceKind(models.TextChoices):
+    POLICY = "policy", _("government policy")
+    SOCIAL = "social", _("social resource")
+
+
+class Resource(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=16, choices=ResourceKind.choices)
+    provider = models.CharField(_("provider"), max_length=100)
+    provider_group = models.CharField(_("provider's user group"), max_length=80, blank=True,
+                                      help_text=_("Partner-office users who confirm referrals in the portal; empty: notified by message."))
+    categories = models.JSONField(_("need categories served"), default=list)
+    rules = models.JSONField(_("eligibility rules"), default=list, blank=True)
+    capacity_left = models.DecimalField(_("capacity left (places or yuan)"), **MONEY)
+    capacity_total = models.DecimalField(_("capacity"), **MONEY)
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("resource")
+        constraints = [models.CheckConstraint(condition=Q(capacity_left__gte=0), name="resource_capacity_never_negative")]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from .rules import rule_problems
+
+        problems = rule_problems(self.rules)
+        if problems:
+            raise ValidationError({"rules": problems})
