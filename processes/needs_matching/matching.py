@@ -39,13 +39,14 @@ class NeedMatch:
 
 
 class Catalogue:
-    """The active resources, indexed by the need categories they serve."""
+    """The given resources (inactive and out-of-date ones are kept, and explained as ineligible),
+    indexed by the need categories they serve."""
 
     def __init__(self, resources, today: dt.date):
         self.today = today
         self.by_category: dict[str, list] = defaultdict(list)
         for resource in resources:
-            for category in resource.categories:
+            for category in dict.fromkeys(resource.categories):
                 self.by_category[category].append(resource)
 
     def candidates(self, category: str) -> list:

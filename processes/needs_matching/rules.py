@@ -85,6 +85,8 @@ def rule_problems(rules: Any) -> list[str]:
 
 
 def check(rule: dict, household, member) -> Verdict:
+    if rule_problems([rule]):  # a rule that never went through validation fails, it never crashes
+        return Verdict(str(rule)[:60], False, reason=_("invalid rule; an administrator must correct it"))
     fact, op, value = rule["fact"], rule["op"], rule["value"]
     kind, read = FACTS[fact]
     label = rule.get("label") or f"{fact} {op} {value}"
@@ -98,7 +100,7 @@ def check(rule: dict, household, member) -> Verdict:
     elif kind == "bool":
         passed = bool(actual) == value
     else:
-        passed = (value in actual) == (op == "contains")
+        passed = (value in (actual if isinstance(actual, list) else [])) == (op == "contains")
     return Verdict(label, passed, actual=actual)
 
 

@@ -1,0 +1,155 @@
+"""The matching domain's own pages: the households of the user's villages, one household with a
+matching preview (which resources would serve a need, and why each rule passes or fails), and the
+gaps report (monitoring-list households no resource can serve, and the capacity used and left).
+
+Household data is personal data: staff only (worker, supervisor, admin), each worker only within
+their villages, anything else a 404 — even a guessed id — and each household view is logged."""
+from __future__ import annotations
+
+from collections import defaultdict
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from engine import clock, registry
+from portal.accounts.models import Village
+from portal.cases.models import AccessLog
+
+from . import matching
+from .models import Household, NeedCategory, Resource
+
+KEY = "needs_matching"
+STAFF_ROLES = ("worker", "supervisor", "admin")
+PAGE_SIZE = 50
+URGENCIES = [("high", gettext_lazy("high")), ("medium", gettext_lazy("medium")), ("low", gettext_lazy("low"))]
+# Words stored in Household.benefits / risk_flags that have a label; anything else is shown as stored.
+FLAG_LABELS = {
+    "dibao": gettext_lazy("subsistence allowance (dibao)"),
+    "temporary_relief": gettext_lazy("temporary relief"),
+    "illness": gettext_lazy("illness"),
+    "schooling": gettext_lazy("schooling"),
+    "disaster": gettext_lazy("disaster"),
+}
+
+
+def _scope(user) -> set[str] | None:
+    """The villages this user may see (None: the whole township); a 404 for anyone not staff."""
+    if not (user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists()):
+        raise Http404(_("No such page, or not yours to see."))
+    return registry.villages_for(user)
+
+
+def _households(villages: set[str] | None):
+    query = Household.objects.all()
+    return query if villages is None else query.filter(village__in=villages)
+
+
+def _village_choices(villages: set[str] | None) -> list[tuple[str, str]]:
+    query = Village.objects.all() if villages is None else Village.objects.filter(code__in=villages)
+    return list(query.order_by("position", "code").values_list("code", "name"))
+
+
+def _flags(codes) -> list[str]:
+    return [str(FLAG_LABELS.get(code, code)) for code in (codes or []) if isinstance(code, str)]
+
+
+def _catalogue() -> matching.Catalogue:
+    return matching.Catalogue(list(Resource.objects.filter(active=True).order_by("name")), clock.now().date())
+
+
+@login_required
+def household_list(request):
+    villages = _scope(request.user)
+    choices = _village_choices(villages)
+    village = request.GET.get("village", "")
+    query = _households(villages).prefetch_related("members").order_by("village", "code")
+    if village:
+        query = query.filter(village=village)
+    page = Paginator(query, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "needs_matching/household_list.html", {
+        "page": page, "village": village, "village_choices": choices,
+        "query": f"village={village}" if village else "",
+    })
+
+
+@login_required
+def household_page(request, household_id: int):
+    villages = _scope(request.user)
+    household = _households(villages).prefetch_related("members").filter(pk=household_id).first()
+    if household is None:
+        raise Http404(_("No such household, or not yours to see."))
+    AccessLog.objects.create(user=request.user, instance_id=0, process_key=KEY, view="household")
+    members = list(household.members.all())
+    preview = None
+    category = request.GET.get("category", "")
+    urgency = request.GET.get("urgency", "") or "medium"
+    member = request.GET.get("member", "")
+    if member not in {m.name for m in members}:
+        member = ""
+    if category in NeedCategory.values:
+        need = {"category": category, "description": "", "urgency": urgency, "member": member or None}
+        preview = matching.match_household([need], household, _catalogue())[0]
+    return render(request, "needs_matching/household.html", {
+        "household": household, "members": members,
+        "rigid_expenses": household.medical_expenses + household.schooling_expenses,
+        "benefits": _flags(household.benefits), "risk_flags": _flags(household.risk_flags),
+        "categories": NeedCategory.choices, "urgencies": URGENCIES,
+        "chosen": {"category": category, "urgency": urgency, "member": member},
+        "category_label": NeedCategory(category).label if preview is not None else "",
+        "preview": preview,
+    })
+
+
+def _served(household, category: str, catalogue: matching.Catalogue) -> bool:
+    """Whether some resource of the category is open to the household — for the household itself
+    or for any one of its members (a resource for school-age children serves a household with one)."""
+    if not catalogue.candidates(category):
+        return False
+    names = [None] + [m.name for m in household.members.all()]
+    for name in names:
+        need = {"category": category, "description": "", "urgency": "medium", "member": name}
+        if not matching.match_need(need, household, catalogue).is_gap:
+            return True
+    return False
+
+
+@login_required
+def gaps_report(request):
+    villages = _scope(request.user)
+    category = request.GET.get("category", "")
+    categories = [c for c in NeedCategory.choices if not category or c[0] == category]
+    if category and not categories:
+        category, categories = "", list(NeedCategory.choices)
+    catalogue = _catalogue()
+    monitored = [h for h in _households(villages).prefetch_related("members").order_by("village", "code")
+                 if h.in_monitoring_list]
+    gaps: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    listed: dict[str, int] = defaultdict(int)
+    for household in monitored:
+        listed[household.village] += 1
+        for code, _label in categories:
+            if not _served(household, code, catalogue):
+                gaps[household.village][code] += 1
+    names = dict(Village.objects.values_list("code", "name"))
+    rows = [{"village": code, "name": names.get(code, code), "listed": listed[code],
+             "counts": [(c, gaps[code][c]) for c, _label in categories]}
+            for code in sorted(listed, key=lambda v: names.get(v, v))]
+    totals = [sum(row["counts"][i][1] for row in rows) for i in range(len(categories))]
+    wanted = {c for c, _label in categories}
+    seen, resources = set(), []
+    for code, _label in categories:
+        for resource in catalogue.candidates(code):
+            if resource.pk not in seen:
+                seen.add(resource.pk)
+                resources.append(resource)
+    resources.sort(key=lambda r: r.name)
+    capacity = [{"resource": r, "used": r.capacity_total - r.capacity_left, "left": r.capacity_left,
+                 "categories": [str(NeedCategory(c).label) for c in r.categories if c in wanted and c in NeedCategory.values]}
+                for r in resources]
+    return render(request, "needs_matching/gaps.html", {
+        "category": category, "all_categories": NeedCategory.choices, "categories": categories,
+        "rows": rows, "totals": totals, "monitored": len(monitored), "capacity": capacity,
+    })
