@@ -11,3 +11,10 @@ class NeedsMatchingConfig(AppConfig):
     label = "needs_matching"
     verbose_name = _("Needs and resources matching")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from engine import registry
+
+        from . import handlers  # noqa: F401 - registers services, hooks and option lists
+
+        registry.register_process("needs_matching", HERE.parent / "bpmn" / "needs_matching.bpmn", HERE / "forms")

@@ -103,3 +103,53 @@ class Resource(models.Model):
         problems = rule_problems(self.rules)
         if problems:
             raise ValidationError({"rules": problems})
+
+
+class NeedStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    GAP = "gap", _("no resource (gap)")
+    PLANNED = "planned", _("in the service plan")
+    REFERRED = "referred", _("referred")
+    MET = "met", _("met")
+    PARTLY_MET = "partly_met", _("partly met")
+    UNMET = "unmet", _("unmet")
+
+
+class Need(models.Model):
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="needs")
+    instance_id = models.BigIntegerField(db_index=True)
+    number = models.PositiveSmallIntegerField(_("need number"))
+    category = models.CharField(_("category"), max_length=24, choices=NeedCategory.choices)
+    description = models.CharField(_("description"), max_length=200)
+    urgency = models.CharField(_("urgency"), max_length=8)
+    member = models.CharField(_("member concerned"), max_length=40, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=NeedStatus.choices, default=NeedStatus.OPEN)
+    proposals = models.JSONField(_("matching result"), default=list, blank=True)
+    declined_resources = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("need")
+        constraints = [models.UniqueConstraint(fields=["instance_id", "number"], name="need_number_per_instance")]
+
+
+class ReferralStatus(models.TextChoices):
+    SENT = "sent", _("sent")
+    ACCEPTED = "accepted", _("accepted")
+    DECLINED = "declined", _("declined")
+    EXPIRED = "expired", _("no answer in time")
+
+
+class Referral(models.Model):
+    need = models.ForeignKey(Need, on_delete=models.CASCADE, related_name="referrals")
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="referrals")
+    instance_id = models.BigIntegerField(db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=ReferralStatus.choices, default=ReferralStatus.SENT)
+    responsible = models.CharField(_("who does it"), max_length=40, blank=True)
+    due_date = models.DateField(_("by when"), null=True, blank=True)
+    sent_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("referral")

@@ -1,0 +1,186 @@
+"""Hooks, service tasks and option lists of the needs -> resources matching process. Needs become
+records at the assessment; matching runs as a service task over the catalogue; the confirmed plan
+becomes referrals, each routed to its provider's group; a decline or silence sends the need back
+to matching; capacity is taken with a guarded UPDATE when a provider accepts."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from engine import clock, registry
+from engine.errors import FormInvalid
+
+from . import matching
+from .models import Household, Need, NeedStatus, Referral, ReferralStatus, Resource
+
+KEY = "needs_matching"
+
+
+def households(user) -> list[tuple[str, str]]:
+    villages = registry.villages_for(user) if user is not None else set()
+    query = Household.objects.all() if villages is None else Household.objects.filter(village__in=villages or [])
+    return [(str(h.pk), f"{h.code} {h.head_name}") for h in query.order_by("code")[:2000]]
+
+
+def resources() -> list[tuple[str, str]]:
+    return [(str(r.pk), f"{r.name}（{r.provider}）") for r in Resource.objects.filter(active=True).order_by("name")]
+
+
+registry.register_option_source("households", households)
+registry.register_option_source("resources", resources)
+
+
+@registry.on_start(KEY)
+def open_assessment(ctx, data):
+    household = Household.objects.get(pk=int(data["household"]))
+    ctx.set_subject(f"{household.code} {_('needs and resources')}")
+    ctx.set_village(household.village)
+    ctx.set_variable("household_id", household.pk)
+
+
+@registry.on_task_completed(KEY, "Task_NeedsAssessment")
+def record_needs(ctx, data):
+    household_id = ctx.task_variable("household_id")
+    start = Need.objects.filter(instance_id=ctx.instance_id).count()
+    for number, need in enumerate(data["needs"], start=start + 1):
+        Need.objects.create(household_id=household_id, instance_id=ctx.instance_id, number=number, category=need["category"],
+                            description=need["description"], urgency=need["urgency"], member=need.get("member", ""))
+
+
+@registry.service("needs_matching.match")
+def match_needs(ctx, params):
+    """Rank the eligible resources for each open need; a need with none is a gap."""
+    open_needs = list(Need.objects.filter(instance_id=ctx.instance_id, status__in=[NeedStatus.OPEN, NeedStatus.GAP]))
+    if not open_needs:
+        return {"needs": 0}
+    household = Household.objects.prefetch_related("members").get(pk=open_needs[0].household_id)
+    catalogue = matching.Catalogue(Resource.objects.filter(active=True), clock.now().date())
+    matched = 0
+    for need in open_needs:
+        result = matching.match_need({"category": need.category, "urgency": need.urgency, "member": need.member}, household, catalogue)
+        need.proposals = [
+            {"resource": c.resource.pk, "name": c.resource.name, "eligible": c.eligible and c.resource.pk not in need.declined_resources,
+             "score": str(c.score), "reasons": [{"label": v.label, "passed": v.passed, "why": v.explanation} for v in c.verdicts]}
+            for c in result.candidates]
+        eligible = [p for p in need.proposals if p["eligible"]]
+        need.status = NeedStatus.OPEN if eligible else NeedStatus.GAP
+        need.save(update_fields=["proposals", "status"])
+        matched += bool(eligible)
+        if not eligible:
+            ctx.enqueue("report.gap", {"instance": ctx.instance_id, "village": ctx.village, "category": need.category},
+                        effect=f"gap_{need.number}_{len(need.declined_resources)}")
+    ctx.set_variable("needs_count", len(open_needs))
+    ctx.set_variable("has_matches", matched > 0)
+    return {"needs": len(open_needs), "with_resources": matched}
+
+
+@registry.on_task_completed(KEY, "Task_ConfirmPlan")
+def confirm_plan(ctx, data):
+    needs = {n.number: n for n in Need.objects.filter(instance_id=ctx.instance_id)}
+    problems = []
+    for row_number, row in enumerate(data["plan"], start=1):
+        need = needs.get(int(row["need_no"]))
+        if need is None:
+            problems.append(_("Row %(n)d: there is no need number %(need)s.") % {"n": row_number, "need": row["need_no"]})
+            continue
+        eligible = {p["resource"] for p in need.proposals if p["eligible"]}
+        if int(row["resource"]) not in eligible:
+            problems.append(_("Row %(n)d: this resource is not eligible for need %(need)s.") % {"n": row_number, "need": need.number})
+    if problems:
+        raise FormInvalid({"plan": problems})
+    ctx.set_variable("plan_rows", [{"need": needs[int(r["need_no"])].pk, "resource": int(r["resource"]),
+                                    "responsible": r.get("responsible", ""), "due_date": r.get("due_date")} for r in data["plan"]])
+
+
+@registry.service("needs_matching.refer")
+def send_referrals(ctx, params):
+    """One referral per plan row; providers with portal users answer a task, others get a message."""
+    rows = ctx.task_variable("plan_rows") or []
+    ids, groups = [], {}
+    for row in rows:
+        need = Need.objects.get(pk=row["need"])
+        resource = Resource.objects.get(pk=row["resource"])
+        referral = Referral.objects.create(need=need, resource=resource, instance_id=ctx.instance_id, responsible=row.get("responsible", ""),
+                                           due_date=dt.date.fromisoformat(row["due_date"]) if row.get("due_date") else None,
+                                           sent_at=clock.now())
+        need.status = NeedStatus.REFERRED
+        need.save(update_fields=["status"])
+        ids.append(str(referral.pk))
+        groups[str(referral.pk)] = resource.provider_group or "partner_office"
+        if not resource.provider_group:
+            ctx.enqueue("partner.referral", {"referral": referral.pk, "provider": resource.provider, "category": need.category},
+                        effect=f"referral_{referral.pk}")
+    ctx.set_variable("referral_ids", ids)
+    ctx.set_variable("provider_groups", groups)
+    return {"referrals": len(ids)}
+
+
+@registry.on_task_completed(KEY, "Task_ProviderResponse")
+def provider_answers(ctx, data):
+    referral = Referral.objects.select_related("resource", "need").get(pk=int(ctx.task_variable("referral_id")))
+    referral.answered_at = clock.now()
+    referral.reason = data.get("reason", "")
+    if data["response"] == "accept":
+        taken = Resource.objects.filter(pk=referral.resource_id, capacity_left__gte=1).update(capacity_left=F("capacity_left") - Decimal("1"))
+        if not taken:
+            raise FormInvalid({"response": [_("This resource has no capacity left; decline the referral instead.")]})
+        referral.status = ReferralStatus.ACCEPTED
+    else:
+        if not data.get("reason"):
+            raise FormInvalid({"reason": [_("Say why the referral is declined.")]})
+        referral.status = ReferralStatus.DECLINED
+    referral.save(update_fields=["status", "answered_at", "reason"])
+
+
+@registry.service("needs_matching.chase_providers")
+def chase_providers(ctx, params):
+    silent = Referral.objects.filter(instance_id=ctx.instance_id, status=ReferralStatus.SENT)
+    for referral in silent:
+        ctx.enqueue("partner.reminder", {"referral": referral.pk}, effect=f"chase_{referral.pk}")
+    return {"chased": silent.count()}
+
+
+@registry.service("needs_matching.collect_responses")
+def collect_responses(ctx, params):
+    """Declined (or unanswered) referrals send their needs back to matching, without that resource."""
+    rematch = False
+    for referral in Referral.objects.filter(instance_id=ctx.instance_id).exclude(status=ReferralStatus.ACCEPTED).select_related("need"):
+        if referral.status == ReferralStatus.SENT:
+            referral.status = ReferralStatus.EXPIRED
+            referral.save(update_fields=["status"])
+        need = referral.need
+        if referral.resource_id not in need.declined_resources and need.status == NeedStatus.REFERRED:
+            need.declined_resources = [*need.declined_resources, referral.resource_id]
+            need.status = NeedStatus.OPEN
+            need.save(update_fields=["declined_resources", "status"])
+            rematch = True
+    ctx.set_variable("needs_rematch", rematch)
+    return {"rematch": rematch}
+
+
+@registry.service("needs_matching.remind_followup")
+def remind_followup(ctx, params):
+    return {"queued": ctx.enqueue("notify.reminder", {"instance": ctx.instance_id, "task": "Task_FollowUp"}, effect="followup_reminder")}
+
+
+@registry.on_task_completed(KEY, "Task_Evaluate")
+def evaluate(ctx, data):
+    needs = {n.number: n for n in Need.objects.filter(instance_id=ctx.instance_id)}
+    for row in data["outcomes"]:
+        need = needs.get(int(row["need_no"]))
+        if need is None:
+            raise FormInvalid({"outcomes": [_("There is no need number %(need)s.") % {"need": row["need_no"]}]})
+        need.status = row["result"]
+        need.save(update_fields=["status"])
+    ctx.set_variable("monitoring_status", data["monitoring_status"])
+
+
+@registry.service("needs_matching.update_monitoring")
+def update_monitoring(ctx, params):
+    household = Household.objects.get(pk=ctx.task_variable("household_id"))
+    household.monitoring_status = ctx.task_variable("monitoring_status", "")
+    household.save(update_fields=["monitoring_status", "updated_at"])
+    return {"household": household.pk, "status": household.monitoring_status}

@@ -1,0 +1,135 @@
+"""The needs -> resources process end to end: assessment, matching, plan, referral to a provider,
+decline and re-match, provider deadlines, capacity, follow-up and evaluation."""
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from engine import api
+from engine.errors import FormInvalid, NotPermitted
+from engine.models import HumanTask, OutboxMessage
+from processes.needs_matching.models import Household, Member, Need, Referral, Resource
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BELOW_LINE = {"fact": "per_capita_income", "op": "lt", "value": 12000, "label": "人均年收入低于12000元"}
+SCHOOL_AGE = [{"fact": "age", "op": "gte", "value": 6}, {"fact": "age", "op": "lte", "value": 18}]
+
+
+@pytest.fixture
+def world(users, deployed):
+    household = Household.objects.create(code="HH-DS-001", village="dongshan", head_name="王户主", annual_income=Decimal("20000"))
+    Member.objects.create(household=household, name="王户主", relation="户主", age=45, sex="male", disability_certificate=True)
+    Member.objects.create(household=household, name="小明", relation="子女", age=12, sex="male", school_enrolled=True)
+    edu = Resource.objects.create(name="教育补贴", kind="policy", provider="教育办", provider_group="prov-edu", categories=["education"],
+                                  rules=[BELOW_LINE, *SCHOOL_AGE], capacity_left=Decimal("1"), capacity_total=Decimal("10"))
+    charity = Resource.objects.create(name="爱心助学金", kind="social", provider="县慈善会", categories=["education"],
+                                      rules=[BELOW_LINE], capacity_left=Decimal("5"), capacity_total=Decimal("5"))
+    partner = make_user("edu_office", "partner_office", villages=None)
+    from django.contrib.auth.models import Group
+
+    partner.groups.add(Group.objects.get_or_create(name="prov-edu")[0])
+    return {**users, "household": household, "edu": edu, "charity": charity, "partner": partner}
+
+
+def task(instance_id, bpmn_id):
+    return HumanTask.objects.filter(instance_id=instance_id, bpmn_id=bpmn_id, status="open").order_by("pk").first()
+
+
+def do(instance_id, bpmn_id, actor, data):
+    return api.complete_task(task_id=task(instance_id, bpmn_id).pk, data=data, actor=actor)
+
+
+def assess(world):
+    info = api.start_instance(process_key="needs_matching", actor=world["worker"],
+                              data={"household": str(world["household"].pk), "visit_date": "2026-11-29"})
+    do(info.id, "Task_NeedsAssessment", world["worker"], {"needs": [
+        {"category": "education", "description": "小明学费困难", "urgency": "high", "member": "小明"},
+        {"category": "housing", "description": "房屋漏雨", "urgency": "medium"}]})
+    return info.id
+
+
+def plan(instance_id, world, resource, **extra):
+    do(instance_id, "Task_ConfirmPlan", world["worker"], {
+        "plan": [{"need_no": 1, "resource": str(resource.pk), "responsible": "李明"}], "plan_total": "0", **extra})
+
+
+def test_whole_path_with_a_provider_in_the_portal(world):
+    instance_id = assess(world)
+    education, housing = Need.objects.filter(instance_id=instance_id).order_by("number")
+    assert [p["name"] for p in education.proposals if p["eligible"]] == ["爱心助学金", "教育补贴"]  # more capacity left ranks higher
+    assert housing.status == "gap"
+    assert OutboxMessage.objects.filter(instance_id=instance_id, channel="report.gap").count() == 1
+    plan(instance_id, world, world["edu"])
+    response = task(instance_id, "Task_ProviderResponse")
+    assert response.candidate_group == "prov-edu"  # routed to the provider's own users
+    with pytest.raises(NotPermitted):
+        api.complete_task(task_id=response.pk, data={"response": "accept"}, actor=world["worker"])
+    api.complete_task(task_id=response.pk, data={"response": "accept", "expected_start": "2026-12-05"}, actor=world["partner"])
+    world["edu"].refresh_from_db()
+    assert world["edu"].capacity_left == 0
+    assert Referral.objects.get().status == "accepted"
+    do(instance_id, "Task_FollowUp", world["worker"], {"followup_date": "2026-12-20", "observations": "已领取补贴", "more_followup": True})
+    do(instance_id, "Task_FollowUp", world["worker"], {"followup_date": "2027-01-20", "observations": "学习稳定"})
+    do(instance_id, "Task_Evaluate", world["worker"], {"outcomes": [{"need_no": 1, "result": "met"}, {"need_no": 2, "result": "unmet"}],
+                                                      "monitoring_status": "watch", "summary": "教育需求已满足，住房需求待新资源"})
+    assert api.get_instance(instance_id=instance_id).status == "completed"
+    world["household"].refresh_from_db()
+    assert world["household"].monitoring_status == "watch"
+    assert list(Need.objects.filter(instance_id=instance_id).order_by("number").values_list("status", flat=True)) == ["met", "unmet"]
+
+
+def test_decline_sends_the_need_back_to_matching_without_that_resource(world):
+    instance_id = assess(world)
+    plan(instance_id, world, world["edu"])
+    with pytest.raises(FormInvalid):  # a decline needs a reason
+        api.complete_task(task_id=task(instance_id, "Task_ProviderResponse").pk, data={"response": "decline"}, actor=world["partner"])
+    api.complete_task(task_id=task(instance_id, "Task_ProviderResponse").pk, data={"response": "decline", "reason": "名额已满"}, actor=world["partner"])
+    assert task(instance_id, "Task_ConfirmPlan") is not None  # matched again
+    need = Need.objects.get(instance_id=instance_id, number=1)
+    assert [p["name"] for p in need.proposals if p["eligible"]] == ["爱心助学金"]
+    with pytest.raises(FormInvalid):  # the declined resource is not offered again
+        plan(instance_id, world, world["edu"])
+    plan(instance_id, world, world["charity"])
+    assert OutboxMessage.objects.filter(instance_id=instance_id, channel="partner.referral").count() == 1  # no portal users: a message
+
+
+def test_provider_silence_past_the_deadline_returns_the_need_to_matching(world):
+    instance_id = assess(world)
+    plan(instance_id, world, world["edu"])
+    sent = task(instance_id, "Task_ProviderResponse").created_at
+    assert api.fire_due_timers(as_of=sent + dt.timedelta(days=4)).timers_fired == 0
+    api.fire_due_timers(as_of=sent + dt.timedelta(days=5, hours=1))
+    assert Referral.objects.get().status == "expired"
+    assert task(instance_id, "Task_ConfirmPlan") is not None
+
+
+def test_capacity_decreases_and_never_goes_below_zero(world):
+    first, second = assess(world), assess(world)
+    for instance_id in (first, second):
+        plan(instance_id, world, world["edu"])
+    api.complete_task(task_id=task(first, "Task_ProviderResponse").pk, data={"response": "accept"}, actor=world["partner"])
+    with pytest.raises(FormInvalid) as excinfo:
+        api.complete_task(task_id=task(second, "Task_ProviderResponse").pk, data={"response": "accept"}, actor=world["partner"])
+    assert "capacity" in str(excinfo.value.field_errors["response"][0])
+    world["edu"].refresh_from_db()
+    assert world["edu"].capacity_left == 0
+
+
+def test_an_ineligible_resource_is_refused_in_the_plan(world):
+    adults = Resource.objects.create(name="就业培训", kind="policy", provider="人社", categories=["education"],
+                                     rules=[{"fact": "age", "op": "gte", "value": 18}], capacity_left=Decimal("3"), capacity_total=Decimal("3"))
+    instance_id = assess(world)
+    with pytest.raises(FormInvalid) as excinfo:
+        plan(instance_id, world, adults)
+    assert "not eligible" in excinfo.value.field_errors["plan"][0]
+
+
+def test_big_or_sensitive_plans_need_the_supervisor(world):
+    instance_id = assess(world)
+    plan(instance_id, world, world["edu"], plan_total="3000")
+    do(instance_id, "Task_ApprovePlan", world["supervisor"], {"decision": "return", "comments": "请说明资金用途"})
+    plan(instance_id, world, world["edu"], plan_total="1500", sensitive_need=True)
+    do(instance_id, "Task_ApprovePlan", world["supervisor"], {"decision": "approve"})
+    assert task(instance_id, "Task_ProviderResponse") is not None
