@@ -382,6 +382,7 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
         step.audit(AuditKind.COMPLETED, {"task": current.name, "data": cleaned}, bpmn_id=current.bpmn_id, task=current)
         # Hooks run first: they may refuse (FormInvalid) or set variables the workflow then reads.
         step.current_spiff_task_id = str(current.spiff_task_id)  # effects a hook queues are keyed by this task
+        step.current_task_data = runtime.task_data(step, current)
         try:
             for hook in registry.task_hooks(step.instance.process_key, current.bpmn_id):
                 hook(step, cleaned)

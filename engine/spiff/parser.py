@@ -87,12 +87,12 @@ class UserTaskInfo:
 # spiffworkflow:property names on a user task that the engine understands. Deploy reads them from
 # the XML and stores them with the definition, so routing never depends on where SpiffWorkflow keeps
 # extensions on its spec objects (3.2.0: task_spec.extensions, on the inner spec of a multi-instance):
-#   assignee_from        - a workflow variable holding the username the task is assigned to
-#                          (e.g. each reviewer's instance of a multi-instance review)
-#   candidate_group_from - a workflow variable holding the group that may claim the task
-#                          (e.g. the applicant organisation's own group), instead of the lane's role
+#   assignee_from        - a workflow variable (or sandboxed expression) giving the username the
+#                          task is assigned to (e.g. each reviewer's instance of a review panel)
+#   candidate_group_from - a variable or expression giving the group that may claim the task
+#                          (the applicant organisation's own group; a provider's group per referral:
+#                          provider_groups[referral_id]), instead of the lane's role
 TASK_PROPERTIES = {"assignee_from", "candidate_group_from"}
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 
 
 def _task_properties(node, problems) -> dict:
@@ -101,7 +101,9 @@ def _task_properties(node, problems) -> dict:
         name, value = prop.get("name", ""), prop.get("value", "")
         if name not in TASK_PROPERTIES:
             continue  # other tools' properties are allowed and ignored
-        if not _IDENTIFIER.match(value):
+        try:
+            scripting.check_expression(value)  # a variable name, or an expression such as groups[referral_id]
+        except scripting.ExpressionRefused:
             problems.append(ElementProblem(node.get("id"), _("Property %(name)s must name a workflow variable, not '%(value)s'.") % {"name": name, "value": value[:40]}))
             continue
         props[name] = value

@@ -62,6 +62,7 @@ class Step:
     workflow: BpmnWorkflow | None = None
     current_spiff_task_id: str | None = None
     pending_variables: dict = field(default_factory=dict)
+    current_task_data: dict = field(default_factory=dict)
 
     # -- StepContext ----------------------------------------------------------------------------
     @property
@@ -97,6 +98,10 @@ class Step:
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             raise ValueError(f"not a variable name: {name!r}")
         self.pending_variables[name] = value
+
+    def task_variable(self, name: str, default=None):
+        """A value of the completing task's workflow data (e.g. which referral a provider answers)."""
+        return self.current_task_data.get(name, default)
 
     def grant_view(self, *, group: str) -> None:
         """Let a whole group (e.g. an applicant organisation) open this instance: a guardian grant."""
@@ -144,10 +149,14 @@ class Step:
             raise RuntimeError(f"service operation '{name}' is not registered")
         values = {key: param.get("value") for key, param in params.items()}
         self.current_spiff_task_id = str(spiff_task.id)
+        self.current_task_data = dict(spiff_task.data)
         try:
             result = handler(self, values) or {}
+            spiff_task.data.update(self.pending_variables)  # what the service decided, for later conditions
         finally:
             self.current_spiff_task_id = None
+            self.current_task_data = {}
+            self.pending_variables = {}
         spec = spiff_task.task_spec
         self.audit(AuditKind.SERVICE_CALLED, {"operation": name, "element": spec.bpmn_name or spec.bpmn_id, "result": result}, bpmn_id=spec.bpmn_id)
         return json.dumps(result)
@@ -379,16 +388,22 @@ def _routing(properties: dict, data: dict, lane_group: str):
     by a workflow variable (assignee_from / candidate_group_from, see parser.TASK_PROPERTIES)."""
     from django.contrib.auth import get_user_model
 
+    def read(expression):
+        try:
+            return scripting.evaluate_expression(expression, data, _limits())
+        except Exception:  # a missing variable or key: the same clear refusal as an empty value
+            return None
+
     group, assignee = lane_group, None
     variable = properties.get("candidate_group_from")
     if variable:
-        value = data.get(variable)
+        value = read(variable)
         if not isinstance(value, str) or not value:
             raise InvalidState(_("The task's group comes from '%(var)s', which is not set.") % {"var": variable})
         group = value
     variable = properties.get("assignee_from")
     if variable:
-        username = data.get(variable)
+        username = read(variable)
         assignee = get_user_model().objects.filter(username=str(username or ""), is_active=True).first()
         if assignee is None:
             raise InvalidState(_("The task's assignee comes from '%(var)s': no active user '%(name)s'.") % {"var": variable, "name": username})
@@ -422,6 +437,13 @@ def _timer_fired(step: Step, timer: Timer) -> None:
 
 
 # -- acts ----------------------------------------------------------------------------------------
+
+def task_data(step: Step, row: HumanTask) -> dict:
+    """A copy of the workflow data the human task behind `row` sees."""
+    workflow = step.workflow
+    task = workflow.get_task_from_id(row.spiff_task_id) if row.spiff_task_id in workflow.tasks else None
+    return dict(task.data) if task is not None else {}
+
 
 def complete_ready_task(step: Step, row: HumanTask, variables: dict) -> None:
     """Complete the SpiffWorkflow task behind `row` with `variables` (process variables only)."""
