@@ -34,6 +34,7 @@ run: install
 	$(PY) manage.py caseflow deploy-bundled --user admin
 	$(PY) manage.py demo_cases
 	$(PY) manage.py demo_micro_fund
+	$(PY) manage.py demo_needs_matching
 	@echo "Caseflow runs at http://$(ADDR)/ (embedded: SQLite in var/, timers swept in-process)"
 	$(PY) manage.py serve $(ADDR)
 

@@ -184,3 +184,23 @@ def update_monitoring(ctx, params):
     household.monitoring_status = ctx.task_variable("monitoring_status", "")
     household.save(update_fields=["monitoring_status", "updated_at"])
     return {"household": household.pk, "status": household.monitoring_status}
+
+
+def matching_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
+    """The matching screen beside the plan form: each need on one side, its resources with the
+    reasons on the other (eligible first), or the gap."""
+    rows = []
+    for need in Need.objects.filter(instance_id=instance_id).order_by("number"):
+        label = f"{_('Need')} {need.number}：{need.get_category_display()}（{need.get_status_display()}）"
+        if not need.proposals:
+            rows.append((label, _("Gap: no resource to refer to yet") if need.status == NeedStatus.GAP else "—"))
+            continue
+        parts = []
+        for proposal in need.proposals[:6]:
+            failed = [f"{r['label']} {r['why']}" for r in proposal["reasons"] if not r["passed"]]
+            parts.append(f"✔ {proposal['name']}" if proposal["eligible"] else f"✘ {proposal['name']}（{'；'.join(failed) or _('declined')}）")
+        rows.append((label, "　".join(parts)))
+    return rows
+
+
+registry.register_case_summary(KEY, matching_summary)

@@ -133,3 +133,20 @@ def test_big_or_sensitive_plans_need_the_supervisor(world):
     plan(instance_id, world, world["edu"], plan_total="1500", sensitive_need=True)
     do(instance_id, "Task_ApprovePlan", world["supervisor"], {"decision": "approve"})
     assert task(instance_id, "Task_ProviderResponse") is not None
+
+
+def test_a_household_whose_needs_are_all_gaps_still_goes_on_to_follow_up(world):
+    info = api.start_instance(process_key="needs_matching", actor=world["worker"],
+                              data={"household": str(world["household"].pk), "visit_date": "2026-11-29"})
+    do(info.id, "Task_NeedsAssessment", world["worker"], {"needs": [{"category": "housing", "description": "房屋漏雨", "urgency": "high"}]})
+    summary = dict(api.case_summary(instance_id=info.id, process_key="needs_matching", viewer=world["worker"]))
+    assert any("Gap" in value for value in summary.values())
+    do(info.id, "Task_ConfirmPlan", world["worker"], {"plan": [], "plan_total": "0", "gaps_noted": "需联系住房改造项目"})
+    assert task(info.id, "Task_FollowUp") is not None
+
+
+def test_the_plan_page_shows_each_need_with_its_resources_and_reasons(world):
+    instance_id = assess(world)
+    lines = api.case_summary(instance_id=instance_id, process_key="needs_matching", viewer=world["worker"])
+    text = " ".join(f"{label} {value}" for label, value in lines)
+    assert "✔ 爱心助学金" in text and "✔ 教育补贴" in text and "Gap" in text

@@ -26,6 +26,8 @@ DEMO_USERS = [
     ("app_xishui", "applicant", "西水村妇女互助会 李主任", None),
     ("app_nanling", "applicant", "南岭村乡贤理事会 张理事", None),
     ("app_beipo", "applicant", "北坡村志愿服务队 赵队长", None),
+    ("edu_office", "partner_office", "县教育局 联络员", None),
+    ("dpf_office", "partner_office", "县残联 联络员", None),
 ]
 
 
