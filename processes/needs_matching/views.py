@@ -100,6 +100,7 @@ def household_page(request, household_id: int):
         "chosen": {"category": category, "urgency": urgency, "member": member},
         "category_label": NeedCategory(category).label if preview is not None else "",
         "preview": preview,
+        "needs": household.needs.order_by("-created_at", "number").prefetch_related("referrals__resource")[:50],
     })
 
 

@@ -150,3 +150,12 @@ def test_the_plan_page_shows_each_need_with_its_resources_and_reasons(world):
     lines = api.case_summary(instance_id=instance_id, process_key="needs_matching", viewer=world["worker"])
     text = " ".join(f"{label} {value}" for label, value in lines)
     assert "✔ 爱心助学金" in text and "✔ 教育补贴" in text and "Gap" in text
+
+
+def test_household_page_lists_needs_with_status_and_referrals(client, world):
+    instance_id = assess(world)
+    plan(instance_id, world, world["edu"])
+    client.force_login(world["worker"])
+    page = client.get(f"/households/{world['household'].pk}/").content.decode()
+    assert 'data-testid="household-needs"' in page and "小明学费困难" in page and "教育补贴" in page
+    assert f"/cases/{instance_id}/" in page
