@@ -36,7 +36,7 @@ registry.register_option_source("resources", resources)
 @registry.on_start(KEY)
 def open_assessment(ctx, data):
     household = Household.objects.get(pk=int(data["household"]))
-    ctx.set_subject(f"{household.code} {_('needs and resources')}")
+    ctx.set_subject(household.code)  # the household number: no name in lists, no language baked in
     ctx.set_village(household.village)
     ctx.set_variable("household_id", household.pk)
 
