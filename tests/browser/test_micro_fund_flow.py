@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.steps import submit, task_row
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import make_user
 from tests.processes.micro_fund.flows import join, make_organisation
@@ -41,14 +42,6 @@ def people(users, deployed):
     }
 
 
-def task_row(page, tab: str, name: str):
-    """The inbox row of the task called `name` in a tab (mine / group), exactly one of it."""
-    page.goto(f"/?tab={tab}")
-    row = page.locator("li.task").filter(has=page.locator("span.task-name").get_by_text(name, exact=True))
-    assert row.count() == 1, (tab, name, page.locator("main").inner_text())
-    return row
-
-
 def open_task(page, tab: str, name: str, claim: bool = False):
     """Open a task from the inbox: its link, or (claim=True) its claim button, which leads to the task page."""
     row = task_row(page, tab, name)
@@ -59,17 +52,6 @@ def open_task(page, tab: str, name: str, claim: bool = False):
     form = page.locator("form.task-form")
     assert form.count() == 1, page.locator("main").inner_text()
     return form
-
-
-def submit(page, selector: str = "form.task-form button[name=action][value=complete]"):
-    """Submit the form in view; the step must be accepted (a success message, no field marked)."""
-    with page.expect_navigation() as navigation:
-        page.click(selector)
-    main = page.locator("main").inner_text()
-    assert navigation.value.status == 200, main
-    assert page.locator(".field.has-error").count() == 0, main
-    assert page.locator(".msg.success").count() == 1, main
-    return navigation.value
 
 
 def fund_figures(page) -> tuple[str, str]:

@@ -5,44 +5,17 @@ case page shows the case completed. No engine call anywhere. Screenshots go to t
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.conftest import make_user
-from processes.needs_matching.models import Household, Member, Need, Referral, Resource
+from tests.browser.steps import submit, task_row
+from tests.processes.needs_matching.test_process import world  # noqa: F401 - the same household, resources and provider
+from processes.needs_matching.models import Need, Referral
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BELOW_LINE = {"fact": "per_capita_income", "op": "lt", "value": 12000, "label": "人均年收入低于12000元"}
-SCHOOL_AGE = [{"fact": "age", "op": "gte", "value": 6}, {"fact": "age", "op": "lte", "value": 18}]
 DIAGRAM_READY = '#diagram[data-ready="true"]'
-
-
-@pytest.fixture
-def world(users, deployed):
-    """As in tests/processes/needs_matching/test_process.py."""
-    household = Household.objects.create(code="HH-DS-001", village="dongshan", head_name="王户主", annual_income=Decimal("20000"))
-    Member.objects.create(household=household, name="王户主", relation="户主", age=45, sex="male", disability_certificate=True)
-    Member.objects.create(household=household, name="小明", relation="子女", age=12, sex="male", school_enrolled=True)
-    edu = Resource.objects.create(name="教育补贴", kind="policy", provider="教育办", provider_group="prov-edu", categories=["education"],
-                                  rules=[BELOW_LINE, *SCHOOL_AGE], capacity_left=Decimal("1"), capacity_total=Decimal("10"))
-    charity = Resource.objects.create(name="爱心助学金", kind="social", provider="县慈善会", categories=["education"],
-                                      rules=[BELOW_LINE], capacity_left=Decimal("5"), capacity_total=Decimal("5"))
-    partner = make_user("edu_office", "partner_office", villages=None)
-    from django.contrib.auth.models import Group
-
-    partner.groups.add(Group.objects.get_or_create(name="prov-edu")[0])
-    return {**users, "household": household, "edu": edu, "charity": charity, "partner": partner}
-
-
-def task_row(page, tab: str, name: str):
-    """The inbox row of the task called `name` in a tab (mine / group), exactly one of it."""
-    page.goto(f"/?tab={tab}")
-    row = page.locator("li.task").filter(has=page.locator("span.task-name").get_by_text(name, exact=True))
-    assert row.count() == 1, (tab, name, page.locator("main").inner_text())
-    return row
 
 
 def open_task(page, tab: str, name: str):
@@ -59,17 +32,6 @@ def on_task(page, name: str):
     form = page.locator("form.task-form")
     assert form.count() == 1, page.locator("main").inner_text()
     return form
-
-
-def submit(page, selector: str = "form.task-form button[name=action][value=complete]"):
-    """Submit the form in view; the step must be accepted (a success message, no field marked)."""
-    with page.expect_navigation() as navigation:
-        page.click(selector)
-    main = page.locator("main").inner_text()
-    assert navigation.value.status == 200, main
-    assert page.locator(".field.has-error").count() == 0, main
-    assert page.locator(".msg.success").count() == 1, main
-    return navigation.value
 
 
 def test_worker_records_needs_confirms_a_plan_provider_accepts_then_follow_up_and_evaluation(world, sign_in, screenshot, browser_log):
