@@ -7,8 +7,10 @@ their villages, anything else a 404 — even a guessed id — and each household
 from __future__ import annotations
 
 from collections import defaultdict
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -19,7 +21,7 @@ from portal.accounts.models import Village
 from portal.cases.models import AccessLog
 
 from . import matching
-from .models import Household, NeedCategory, Resource
+from .models import Household, NeedCategory, Resource, Referral, ReferralStatus
 
 KEY = "needs_matching"
 STAFF_ROLES = ("worker", "supervisor", "admin")
@@ -150,7 +152,15 @@ def gaps_report(request):
     capacity = [{"resource": r, "used": r.capacity_total - r.capacity_left, "left": r.capacity_left,
                  "categories": [str(NeedCategory(c).label) for c in r.categories if c in wanted and c in NeedCategory.values]}
                 for r in resources]
+    # Resources by use: accepted referrals per resource, village and need category.
+    accepted = Referral.objects.filter(status=ReferralStatus.ACCEPTED, need__category__in=wanted)
+    if villages is not None:
+        accepted = accepted.filter(need__household__village__in=villages)
+    use = [{"resource": row["resource__name"], "village": names.get(row["need__household__village"], row["need__household__village"]),
+            "category": str(NeedCategory(row["need__category"]).label), "referrals": row["n"]}
+           for row in accepted.values("resource__name", "need__household__village", "need__category").annotate(n=Count("pk"))
+           .order_by("resource__name", "need__household__village", "need__category")]
     return render(request, "needs_matching/gaps.html", {
         "category": category, "all_categories": NeedCategory.choices, "categories": categories,
-        "rows": rows, "totals": totals, "monitored": len(monitored), "capacity": capacity,
+        "rows": rows, "totals": totals, "monitored": len(monitored), "capacity": capacity, "use": use,
     })

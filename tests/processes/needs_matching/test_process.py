@@ -159,3 +159,13 @@ def test_household_page_lists_needs_with_status_and_referrals(client, world):
     page = client.get(f"/households/{world['household'].pk}/").content.decode()
     assert 'data-testid="household-needs"' in page and "小明学费困难" in page and "教育补贴" in page
     assert f"/cases/{instance_id}/" in page
+
+
+def test_gaps_report_counts_resources_by_use_per_village_and_category(client, world):
+    instance_id = assess(world)
+    plan(instance_id, world, world["edu"])
+    api.complete_task(task_id=task(instance_id, "Task_ProviderResponse").pk, data={"response": "accept"}, actor=world["partner"])
+    client.force_login(world["supervisor"])
+    page = client.get("/resources/gaps/").content.decode()
+    use = page.split('data-testid="use"', 1)[1].split("</table>", 1)[0]
+    assert "教育补贴" in use and "东山村" in use and "<td>1</td>" in use
