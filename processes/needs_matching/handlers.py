@@ -77,12 +77,21 @@ def match_needs(ctx, params):
     return {"needs": len(open_needs), "with_resources": matched}
 
 
+def _number(value) -> int | None:
+    """A need number as typed (the form gives 1, or "1.5" for a fraction): whole numbers only."""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return int(number) if number == number.to_integral_value() else None
+
+
 @registry.on_task_completed(KEY, "Task_ConfirmPlan")
 def confirm_plan(ctx, data):
     needs = {n.number: n for n in Need.objects.filter(instance_id=ctx.instance_id)}
     problems = []
     for row_number, row in enumerate(data["plan"], start=1):
-        need = needs.get(int(row["need_no"]))
+        need = needs.get(_number(row["need_no"]))
         if need is None:
             problems.append(_("Row %(n)d: there is no need number %(need)s.") % {"n": row_number, "need": row["need_no"]})
             continue
@@ -91,7 +100,7 @@ def confirm_plan(ctx, data):
             problems.append(_("Row %(n)d: this resource is not eligible for need %(need)s.") % {"n": row_number, "need": need.number})
     if problems:
         raise FormInvalid({"plan": problems})
-    ctx.set_variable("plan_rows", [{"need": needs[int(r["need_no"])].pk, "resource": int(r["resource"]),
+    ctx.set_variable("plan_rows", [{"need": needs[_number(r["need_no"])].pk, "resource": int(r["resource"]),
                                     "responsible": r.get("responsible", ""), "due_date": r.get("due_date")} for r in data["plan"]])
 
 
@@ -170,7 +179,7 @@ def remind_followup(ctx, params):
 def evaluate(ctx, data):
     needs = {n.number: n for n in Need.objects.filter(instance_id=ctx.instance_id)}
     for row in data["outcomes"]:
-        need = needs.get(int(row["need_no"]))
+        need = needs.get(_number(row["need_no"]))
         if need is None:
             raise FormInvalid({"outcomes": [_("There is no need number %(need)s.") % {"need": row["need_no"]}]})
         need.status = row["result"]

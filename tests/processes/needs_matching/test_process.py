@@ -169,3 +169,10 @@ def test_gaps_report_counts_resources_by_use_per_village_and_category(client, wo
     page = client.get("/resources/gaps/").content.decode()
     use = page.split('data-testid="use"', 1)[1].split("</table>", 1)[0]
     assert "教育补贴" in use and "东山村" in use and "<td>1</td>" in use
+
+
+def test_a_fractional_need_number_is_a_field_error_not_a_crash(world):
+    instance_id = assess(world)
+    with pytest.raises(FormInvalid) as excinfo:
+        do(instance_id, "Task_ConfirmPlan", world["worker"], {"plan": [{"need_no": "1.5", "resource": str(world["edu"].pk)}], "plan_total": "0"})
+    assert "1.5" in excinfo.value.field_errors["plan"][0]
