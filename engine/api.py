@@ -16,12 +16,12 @@ from django.utils.translation import gettext as _
 
 from engine import clock, forms, registry
 from engine.forms import FieldSpec, describe_form  # noqa: F401 - part of the facade for pages
-from engine.errors import AlreadyCompleted, CaseflowError, FormInvalid, InvalidState, NotFound, NotPermitted
+from engine.errors import AlreadyCompleted, CaseflowError, FormInvalid, InvalidState, NotFound, NotPermitted, StepFailed
 from engine.models import (
     AuditEvent, AuditKind, HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus, Timer,
     TimerStatus,
 )
-from engine.permissions import SUPERVISING_ROLES, can_hold, can_work_on, in_scope, supervises, user_groups
+from engine.permissions import can_hold, can_work_on, in_scope, supervises, user_groups
 from engine.spiff import parser, runtime
 
 log = logging.getLogger("caseflow.engine")
@@ -59,6 +59,9 @@ class TaskInfo:
     sla_breached_at: dt.datetime | None
     completed_by: str | None
     completed_at: dt.datetime | None
+    named: bool = False  # routed to this person by name (a panel's reviewer): never the group's
+    context: object = None  # what this task is about (context_from), e.g. a referral id
+    assignee_label: str | None = None  # the holder's display name
 
     @classmethod
     def from_row(cls, row: HumanTask, subject: str = "") -> "TaskInfo":
@@ -68,6 +71,7 @@ class TaskInfo:
             assignee=row.assignee.get_username() if row.assignee_id else None, status=row.status, village=row.village,
             subject=subject, created_at=row.created_at, due_at=row.due_at, sla_breached_at=row.sla_breached_at,
             completed_by=row.completed_by.get_username() if row.completed_by_id else None, completed_at=row.completed_at,
+            named=row.named, context=row.context, assignee_label=display_name(row.assignee) if row.assignee_id else None,
         )
 
 
@@ -75,9 +79,10 @@ class TaskInfo:
 class EventInfo:
     at: dt.datetime
     kind: str
-    actor: str
+    actor: str  # the username (or "system"), as recorded
     bpmn_id: str
     data: dict
+    actor_label: str = ""  # how the viewer reads the actor: a display name, or a role for outsiders
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,40 @@ class SweepResult:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+def display_name(user) -> str:
+    """How people are named on pages: their full name (or first name) as the admin entered it."""
+    if user is None:
+        return ""
+    return (user.get_full_name() or user.first_name or user.get_username()).strip()
+
+
+def sees_people(viewer) -> bool:
+    """Whether the viewer may see who the station's staff are (names in timelines and holders).
+    Applicant organisations, reviewers and partner offices see a role instead: an applicant never
+    learns which reviewer scored them."""
+    from django.conf import settings
+
+    if viewer is None:
+        return True
+    staff_roles = set(settings.CASEFLOW_ROLES) - set(getattr(settings, "CASEFLOW_INVOLVEMENT_ONLY_ROLES", ()))
+    return bool(user_groups(viewer) & staff_roles)
+
+
+def group_label(group: str) -> str:
+    """A role or group as people name it: 社工, or the organisation's own name — never a code."""
+    from django.conf import settings
+
+    if group in settings.CASEFLOW_ROLES:
+        return str(settings.CASEFLOW_ROLES[group])
+    return registry.group_label(group) or group
+
+
+def _role_label(group: str) -> str:
+    from django.conf import settings
+
+    return str(settings.CASEFLOW_ROLES.get(group, "")) or registry.group_label(group) or _("Applicant organisation")
+
 
 def _require_user(actor):
     if actor is None or not getattr(actor, "is_active", False):
@@ -143,7 +182,7 @@ def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict
                 forms=forms_by_element, spec=parsed.spec_dict, checksum=checksum, deployed_by=actor,
                 user_tasks={k: {"name": v.name, "lane": v.lane, "candidate_group": v.candidate_group, "properties": v.properties}
                             for k, v in parsed.user_tasks.items()},
-                start_group=parsed.start_group, start_event_id=parsed.start_event_id,
+                start_group=parsed.start_group, start_event_id=parsed.start_event_id, timers=parsed.timers,
             )
         except IntegrityError:
             raise InvalidState(_("Another version of '%(key)s' was deployed at the same moment; try again.") % {"key": parsed.process_id}) from None
@@ -265,9 +304,10 @@ def retry_instance(*, instance_id: int, actor) -> InstanceInfo:
     return get_instance(instance_id=instance_id, with_history=False)
 
 
-def case_summary(*, instance_id: int, process_key: str, viewer) -> list[tuple[str, str]]:
-    """The process package's summary lines for this case and viewer (registry.register_case_summary)."""
-    return registry.case_summary(process_key, instance_id, viewer)
+def case_summary(*, instance_id: int, process_key: str, viewer, task: TaskInfo | None = None) -> list[tuple[str, str]]:
+    """The process package's summary lines for this case and viewer (registry.register_case_summary);
+    on a task page, for that task (a provider sees the one referral addressed to them)."""
+    return registry.case_summary(process_key, instance_id, viewer, task)
 
 
 def process_names() -> dict[str, str]:
@@ -282,24 +322,60 @@ def instances_exist() -> bool:
     return ProcessInstance.objects.exists()
 
 
-def get_instance(*, instance_id: int, with_history: bool = True) -> InstanceInfo:
+def get_instance(*, instance_id: int, with_history: bool = True, viewer=None) -> InstanceInfo:
     """Status, open tasks and (unless told not to) history of an instance.
 
-    Callers check visibility (engine.selectors). The changing calls below answer without history:
-    it grows with every step and the hot path should not pay for it."""
+    Callers check visibility (engine.selectors). With a `viewer`, the history is what that person
+    may read: submitted data without the fields and forms their roles may not see (the reporter's
+    identity, a panel's scores), and actors as names or, for outsiders, as roles. The changing calls
+    below answer without history: it grows with every step and the hot path should not pay for it."""
     try:
         instance = ProcessInstance.objects.select_related("definition").defer(*runtime.DEFINITION_BULK).get(pk=instance_id)
     except (ProcessInstance.DoesNotExist, ValueError, TypeError):
         raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
     open_rows = instance.human_tasks.filter(status=TaskStatus.OPEN).select_related("assignee", "completed_by").order_by("created_at", "pk")
-    events = instance.audit_events.order_by("at", "pk") if with_history else []
+    events = list(instance.audit_events.select_related("task").order_by("at", "pk")) if with_history else []
     return InstanceInfo(
         id=instance.pk, process_key=instance.process_key, version=instance.definition.version, status=instance.status,
         village=instance.village, subject=instance.subject, started_at=instance.started_at, ended_at=instance.ended_at,
         error_message=instance.error_message, error_element=instance.error_element,
         open_tasks=[TaskInfo.from_row(r, instance.subject) for r in open_rows],
-        history=[EventInfo(e.at, e.kind, e.actor_name, e.bpmn_id, e.data) for e in events],
+        history=_history_for(instance, events, viewer) if events else [],
     )
+
+
+def _history_for(instance: ProcessInstance, events: list[AuditEvent], viewer) -> list[EventInfo]:
+    definition_forms = instance.definition.forms or {}
+    groups = None if viewer is None else user_groups(viewer)
+    people = sees_people(viewer)
+    me = viewer.get_username() if viewer is not None else None
+    names = {u.get_username(): display_name(u) for u in User.objects.filter(username__in={e.actor_name for e in events})}
+    open_sealed = _open_sealed_tasks(instance.pk, definition_forms)
+    result = []
+    for event in events:
+        data = event.data
+        if viewer is not None and isinstance(data, dict) and isinstance(data.get("data"), dict):
+            form = definition_forms.get(event.bpmn_id)
+            readable = form is None or (forms.visible_to(form, groups) and not (
+                event.bpmn_id in open_sealed and event.actor_name != me))
+            data = {**data, "data": forms.redact(form, data["data"], groups) if readable else {}}
+        if event.actor_name == "system":
+            label = _("system")
+        elif people or event.actor_name == me:
+            label = names.get(event.actor_name, event.actor_name)
+        else:
+            label = _role_label(event.task.candidate_group) if event.task_id else _("Applicant organisation")
+        result.append(EventInfo(event.at, event.kind, event.actor_name, event.bpmn_id, data, label))
+    return result
+
+
+def _open_sealed_tasks(instance_id: int, definition_forms: dict) -> set[str]:
+    """BPMN ids of sealed forms (a panel's scores) with an instance still open in this case."""
+    sealed_ids = [bpmn_id for bpmn_id, form in definition_forms.items() if forms.sealed(form)]
+    if not sealed_ids:
+        return set()
+    return set(HumanTask.objects.filter(instance_id=instance_id, bpmn_id__in=sealed_ids, status=TaskStatus.OPEN)
+               .values_list("bpmn_id", flat=True))
 
 
 # -- tasks ---------------------------------------------------------------------------------------
@@ -328,13 +404,17 @@ def release_task(*, task_id: int, actor, reason: str = "") -> TaskInfo:
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
         if row.assignee_id != actor.pk and not supervises(actor, row.village):
             raise NotPermitted(_("Only the person holding the task or a supervisor may release it."))
+        if row.named:
+            raise InvalidState(_("This task was given to %(user)s by name and cannot go back to the group; a supervisor may assign it to someone else.") % {
+                "user": display_name(row.assignee)})
         HumanTask.objects.filter(pk=row.pk).update(assignee=None)
         _audit_task(row, AuditKind.RELEASED, actor, {"task": row.name, "reason": reason})
     return TaskInfo.from_row(_task_row(task_id))
 
 
 def assign_task(*, task_id: int, assignee_username: str, actor, reason: str) -> TaskInfo:
-    """A supervisor gives an open task to someone of its role (or takes it over themselves)."""
+    """A supervisor gives an open task to someone of its role — from any village of the station, to
+    cover sick leave — or takes it over themselves. The reason is recorded."""
     _require_user(actor)
     if not (reason or "").strip():
         raise InvalidState(_("Give a reason for the assignment."))
@@ -347,11 +427,38 @@ def assign_task(*, task_id: int, assignee_username: str, actor, reason: str) -> 
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
         if not supervises(actor, row.village):
             raise NotPermitted(_("Only a supervisor of this village may assign its tasks."))
-        if not can_hold(assignee, row):
-            raise InvalidState(_("%(user)s does not have the role or village this task needs.") % {"user": assignee_username})
+        if not can_hold(assignee, row, any_village=True):
+            raise InvalidState(_("%(user)s does not have the role this task needs.") % {"user": display_name(assignee)})
         HumanTask.objects.filter(pk=row.pk).update(assignee=assignee)
-        _audit_task(row, AuditKind.ASSIGNED, actor, {"task": row.name, "assignee": assignee_username, "reason": reason.strip()})
+        _audit_task(row, AuditKind.ASSIGNED, actor, {"task": row.name, "assignee": assignee_username, "reason": reason.strip(),
+                                                     "across_villages": not in_scope(assignee, row.village)})
     return TaskInfo.from_row(_task_row(task_id))
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    label: str
+    note: str = ""  # e.g. "another village"
+
+
+def eligible_assignees(*, task_id: int, actor) -> list[Person]:
+    """Who a supervisor may give this task to: people of its role in the whole station (those of
+    the task's village first), and the supervisor themselves."""
+    row = _task_row(task_id)
+    if actor is None or not supervises(actor, row.village):
+        return []
+    from django.db.models import Q
+
+    people = User.objects.filter(is_active=True).filter(Q(groups__name=row.candidate_group) | Q(pk=actor.pk)).distinct().order_by("username")
+    result = []
+    for person in people:
+        if person.pk == row.assignee_id or not can_hold(person, row, any_village=True):
+            continue
+        note = "" if in_scope(person, row.village) else _("another village")
+        result.append(Person(person.get_username(), display_name(person), note))
+    result.sort(key=lambda p: (bool(p.note), p.label))
+    return result
 
 
 def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
@@ -368,8 +475,10 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
         _require_open(current)
         if not can_work_on(actor, current):
             raise NotPermitted(_("This task is not yours to complete."))
-        form = step.instance.definition.forms.get(current.bpmn_id)
-        with forms.acting_as(actor):
+        definition_forms = step.instance.definition.forms
+        form = definition_forms.get(current.bpmn_id)
+        task_variables = runtime.task_data(step, current)
+        with forms.acting_as(actor, {**task_variables, "__labels__": forms.variable_labels(definition_forms)}):
             cleaned = forms.clean_form_data(form, data)
         variables = {k: v for k, v in cleaned.items() if k in forms.process_variables(form or {})}
         now = clock.now()
@@ -382,7 +491,7 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
         step.audit(AuditKind.COMPLETED, {"task": current.name, "data": cleaned}, bpmn_id=current.bpmn_id, task=current)
         # Hooks run first: they may refuse (FormInvalid) or set variables the workflow then reads.
         step.current_spiff_task_id = str(current.spiff_task_id)  # effects a hook queues are keyed by this task
-        step.current_task_data = runtime.task_data(step, current)
+        step.current_task_data = task_variables
         try:
             for hook in registry.task_hooks(step.instance.process_key, current.bpmn_id):
                 hook(step, cleaned)
@@ -390,7 +499,12 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
             step.current_spiff_task_id = None
         runtime.complete_ready_task(step, current, variables)
 
-    runtime.run_step(row.instance_id, actor, act)
+    try:
+        runtime.run_step(row.instance_id, actor, act)
+    except StepFailed:
+        # Nothing was applied and the case now shows its error; what the person typed is kept.
+        HumanTask.objects.filter(pk=row.pk, status=TaskStatus.OPEN).update(draft_data=data if isinstance(data, dict) else None)
+        raise
     return get_instance(instance_id=row.instance_id, with_history=False)
 
 
@@ -476,6 +590,7 @@ class FieldValue:
     label: str
     value: str
     sensitive: bool
+    files: tuple = ()  # attachment tokens of a file field, for the page to name and link
 
 
 @dataclass(frozen=True)
@@ -485,6 +600,7 @@ class SubmittedForm:
     completed_by: str
     completed_at: dt.datetime
     fields: list[FieldValue]
+    completed_by_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -511,30 +627,95 @@ def task_draft(*, task_id: int) -> dict:
     return _task_row(task_id).draft_data or {}
 
 
+def task_variables(*, task_id: int) -> dict:
+    """The workflow data the open task sees (for option lists that depend on the case, such as the
+    household's members). Loads the instance's state; pages call it once per task page."""
+    row = HumanTask.objects.filter(pk=task_id, status=TaskStatus.OPEN).select_related("instance__definition").defer(
+        "instance__definition__spec", "instance__definition__bpmn_xml").first()
+    if row is None:
+        return {}
+    variables = runtime.read_task_data(row)
+    return {**variables, "__labels__": forms.variable_labels(row.instance.definition.forms)}
+
+
+def previous_submission(*, task_id: int) -> dict:
+    """When a step comes back round (a returned application, a returned plan), what was submitted
+    last time at the same step of the same case — the form starts from it, not empty."""
+    row = _task_row(task_id)
+    earlier = (HumanTask.objects.filter(instance_id=row.instance_id, bpmn_id=row.bpmn_id, status=TaskStatus.COMPLETED)
+               .exclude(pk=row.pk).order_by("-completed_at", "-pk").values_list("form_data", flat=True).first())
+    return dict(earlier or {})
+
+
+@dataclass(frozen=True)
+class ReturnNotice:
+    task_name: str
+    by: str
+    at: dt.datetime
+    fields: list[FieldValue]
+
+
+def return_notice(*, task_id: int, viewer) -> ReturnNotice | None:
+    """Why this step is back: the latest step completed after this step's previous round whose form
+    marks fields `shown_on_return` (the reasons of a completeness check, a supervisor's comments)."""
+    row = _task_row(task_id)
+    previous = (HumanTask.objects.filter(instance_id=row.instance_id, bpmn_id=row.bpmn_id, status=TaskStatus.COMPLETED)
+                .exclude(pk=row.pk).order_by("-completed_at", "-pk").first())
+    if previous is None:
+        return None
+    definition_forms = ProcessDefinition.objects.filter(instances__pk=row.instance_id).values_list("forms", flat=True).first() or {}
+    groups = user_groups(viewer)
+    later = (HumanTask.objects.filter(instance_id=row.instance_id, status=TaskStatus.COMPLETED, completed_at__gte=previous.completed_at)
+             .exclude(pk=previous.pk).select_related("completed_by").order_by("-completed_at", "-pk"))
+    for returning in later:
+        form = definition_forms.get(returning.bpmn_id) or {}
+        shown = [c for c in forms.return_fields(form) if forms.field_visible_to(c, groups)
+                 and (returning.form_data or {}).get(c["key"]) not in (None, "", [])]
+        if shown:
+            values = [FieldValue(c["key"], forms.field_label(c), forms.display_value(c, returning.form_data[c["key"]]), False)
+                      for c in shown]
+            by = display_name(returning.completed_by) if sees_people(viewer) else _role_label(returning.candidate_group)
+            return ReturnNotice(returning.name, by, returning.completed_at, values)
+    return None
+
+
 def submitted_forms(*, instance_id: int, viewer=None) -> list[SubmittedForm]:
     """What was entered earlier in the instance, labelled from each task's own form version.
 
-    A form whose properties say `visible_to: "reviewer,supervisor"` is shown only to those roles
-    (and administrators) — e.g. an applicant never sees reviewers' individual scores."""
+    What the viewer may not read is left out: a form whose properties say `visible_to:
+    "reviewer,supervisor"` is shown only to those roles (and administrators); a field marked
+    `visible_to` only to its roles (the reporter's identity); a `sealed` form's submissions only to
+    their author while another instance of the same task is open (a panel's scores)."""
     rows = (HumanTask.objects.filter(instance_id=instance_id, status=TaskStatus.COMPLETED)
             .select_related("completed_by", "instance__definition")
             .defer("instance__state", "instance__definition__spec", "instance__definition__bpmn_xml")
             .order_by("completed_at", "pk"))
+    rows = list(rows)
+    if not rows:
+        return []
     viewer_groups = None if viewer is None else user_groups(viewer)
+    people = sees_people(viewer)
+    open_sealed = _open_sealed_tasks(instance_id, rows[0].instance.definition.forms or {})
     result = []
     for row in rows:
         form = row.instance.definition.forms.get(row.bpmn_id) or {"components": []}
         if not forms.visible_to(form, viewer_groups):
             continue
+        if viewer is not None and row.bpmn_id in open_sealed and row.completed_by_id != viewer.pk:
+            continue
         fields = []
         for component in forms.fields_of(form):
             key = component["key"]
-            if key not in (row.form_data or {}):
+            if key not in (row.form_data or {}) or not forms.field_visible_to(component, viewer_groups):
                 continue
-            fields.append(FieldValue(key, forms.field_label(component), forms.display_value(component, row.form_data[key]),
-                                     (component.get("properties") or {}).get("sensitive") == "true"))
+            value = row.form_data[key]
+            files = tuple(v for v in value if isinstance(v, str)) if component["type"] == "filepicker" and isinstance(value, list) else ()
+            fields.append(FieldValue(key, forms.field_label(component), forms.display_value(component, value),
+                                     (component.get("properties") or {}).get("sensitive") == "true", files))
+        label = (display_name(row.completed_by) if people or (viewer is not None and row.completed_by_id == viewer.pk)
+                 else _role_label(row.candidate_group))
         result.append(SubmittedForm(row.name, row.bpmn_id, row.completed_by.get_username() if row.completed_by_id else "",
-                                    row.completed_at, fields))
+                                    row.completed_at, fields, label))
     return result
 
 
@@ -555,12 +736,35 @@ def diagram_state(*, instance_id: int) -> DiagramState:
     return DiagramState(instance.definition.bpmn_xml, sorted(completed - active), sorted(active), sorted(overdue))
 
 
+def _staff_roles_of(definition: ProcessDefinition) -> set[str]:
+    """Roles that hold a process's data: the roles of its lanes, less those that only ever see their
+    own tasks (applicants, reviewers, partner offices) — a case is never shared with them."""
+    from django.conf import settings
+
+    roles = {t.get("candidate_group") for t in (definition.user_tasks or {}).values()} | {definition.start_group}
+    outsiders = set(getattr(settings, "CASEFLOW_INVOLVEMENT_ONLY_ROLES", ()))
+    return {r for r in roles if r in settings.CASEFLOW_ROLES and r not in outsiders} | {"supervisor"}
+
+
+def shareable_people(*, instance_id: int, actor) -> list[Person]:
+    """Who a supervisor may share this case with: active staff of the roles its process involves."""
+    instance = ProcessInstance.objects.filter(pk=instance_id).select_related("definition").only(
+        "pk", "village", "definition__user_tasks", "definition__start_group").first()
+    if instance is None or actor is None or not supervises(actor, instance.village):
+        return []
+    people = User.objects.filter(is_active=True, groups__name__in=_staff_roles_of(instance.definition)).exclude(pk=actor.pk).distinct()
+    return sorted((Person(p.get_username(), display_name(p), "" if in_scope(p, instance.village) else _("another village"))
+                   for p in people), key=lambda p: (bool(p.note), p.label))
+
+
 def share_instance(*, instance_id: int, username: str, actor) -> None:
-    """Let one more user (e.g. a partner office) open this instance — a django-guardian grant."""
+    """Let one more member of staff open this instance — a django-guardian grant. Only roles that
+    may hold the process's data qualify: never an applicant organisation or an outside office."""
     from guardian.shortcuts import assign_perm
 
     _require_user(actor)
-    instance = ProcessInstance.objects.filter(pk=instance_id).only("pk", "village").first()
+    instance = ProcessInstance.objects.filter(pk=instance_id).select_related("definition").only(
+        "pk", "village", "process_key", "subject", "definition__user_tasks", "definition__start_group").first()
     if instance is None:
         raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id})
     if not supervises(actor, instance.village):
@@ -568,6 +772,9 @@ def share_instance(*, instance_id: int, username: str, actor) -> None:
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
         raise NotFound(_("No active user named '%(name)s'.") % {"name": username})
+    if not user_groups(user) & _staff_roles_of(instance.definition):
+        raise NotPermitted(_("%(user)s's role may not hold this case's data; share it only with staff of this process.") % {
+            "user": display_name(user)})
     with transaction.atomic():
         assign_perm("engine.view_processinstance", user, instance)
         runtime.write_audit(instance, AuditKind.SHARED, actor, {"shared_with": username})

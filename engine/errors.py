@@ -42,6 +42,13 @@ class InvalidState(CaseflowError):
     code = "invalid_state"
 
 
+class StepFailed(InvalidState):
+    """The step could not be saved (the diagram produced a value no database can hold): nothing of
+    it was applied, and the instance now shows the error state with the element."""
+
+    code = "step_failed"
+
+
 class FormInvalid(CaseflowError):
     """Submitted data failed the task's form; `field_errors` maps each field key to messages."""
 

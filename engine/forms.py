@@ -1,15 +1,34 @@
 """Task forms: form-js schemas stored next to each diagram, checked on deploy and enforced on the
 server for every submission, whatever the client did.
 
-The schema is form-js's own (so the browser form editor reads and writes it unchanged); Caseflow
-reads a few string properties on a component: `label_en` (English label), `process_variable`
-("true": the value is copied into the workflow's data, for gateway conditions — nothing else is),
-`sensitive` ("true": personal data), `options_source` (choices from the registry, e.g. villages)."""
+The schema is form-js's own (so the browser form editor reads and writes it unchanged), including
+form-js's `decimalDigits` on number fields (0: whole numbers only) and `disallowPassedDates` on
+date fields. Caseflow also reads a few string properties on a component:
+- `label_en`: the English label;
+- `process_variable` ("true"): the value is copied into the workflow's data, for gateway conditions
+  and timers — nothing else is;
+- `sensitive` ("true"): personal data, marked on the pages;
+- `visible_to` ("intake_desk,supervisor"): only these roles read the value once submitted (the
+  reporter's identity); everyone else sees the rest of the form without it, on every page, in the
+  history and in the command line's JSON;
+- `options_source`: choices from the registry (villages, my organisations, the household's members);
+- `not_before` / `not_after` on date and time fields: "today" (or "now"), another field of the
+  same form, or a workflow variable such as the report's `received_at`;
+- `shown_on_return` ("true"): when the case comes back to an earlier step (a return loop), this
+  field of the returning step is shown on top of the returned form.
+And on the form itself: `visible_to` (the whole form, e.g. reviewers' scores) and `sealed` ("true":
+a multi-instance task's submissions stay hidden from everyone but their author until the last
+instance is done — a review panel's scores).
+
+Field keys are lowercase identifiers; the portal names its own controls with a leading underscore,
+which no key can have, and the few names a page cannot give up (Django's CSRF field, Python
+keywords, the sandbox's function names) are refused on deploy."""
 from __future__ import annotations
 
 import contextlib
 import contextvars
 import datetime as dt
+import keyword
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -19,20 +38,29 @@ import jsonschema
 from django.utils import timezone
 from django.utils.translation import get_language, gettext as _
 
-from engine import registry
+from engine import clock, registry
 from engine.errors import FormInvalid
 
 FIELD_TYPES = {"textfield", "textarea", "number", "datetime", "select", "radio", "checklist", "checkbox", "filepicker", "dynamiclist"}
 ROW_FIELD_TYPES = {"textfield", "number", "datetime", "select"}  # what a dynamiclist row may hold
 MAX_ROWS = 50
 MAX_FILES = 10
+MAX_DECIMAL_DIGITS = 6
 _ATTACHMENT_TOKEN = re.compile(r"[0-9a-f]{32}")
 LAYOUT_TYPES = {"text", "separator", "spacer", "group"}
+# Names a field may not take: the page's CSRF field, and words that would break a condition naming
+# the field (Python keywords, the sandbox's functions and constants).
+RESERVED_KEYS = frozenset({"csrfmiddlewaretoken", "true", "false", "null", "none"} | set(keyword.kwlist) | set(keyword.softkwlist)
+                          | {"len", "min", "max", "abs", "round", "sum", "any", "all", "sorted", "int", "float", "str", "bool",
+                             "list", "dict"})
+DATE_LIMIT_WORDS = {"today", "now"}
+EARLY_CLOCK_SKEW = dt.timedelta(minutes=5)  # a phone whose clock runs a little ahead is not "in the future"
 
 FORM_SCHEMA = {
     "type": "object",
     "required": ["components"],
     "properties": {
+        "properties": {"type": "object", "additionalProperties": {"type": "string"}},
         "components": {
             "type": "array",
             "items": {
@@ -43,6 +71,8 @@ FORM_SCHEMA = {
                     "key": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,63}$"},
                     "label": {"type": "string", "maxLength": 200},
                     "subtype": {"enum": ["date", "time", "datetime"]},
+                    "decimalDigits": {"type": "integer", "minimum": 0, "maximum": MAX_DECIMAL_DIGITS},
+                    "disallowPassedDates": {"type": "boolean"},
                     "validate": {
                         "type": "object",
                         "properties": {
@@ -87,9 +117,12 @@ def check_form_definition(form: Any) -> list[str]:
             continue
         if key in seen:
             problems.append(_("Field key '%(key)s' is used twice.") % {"key": key})
+        if key in RESERVED_KEYS:
+            problems.append(_("Field key '%(key)s' is reserved (the page or the expression language uses it); choose another.") % {"key": key})
         seen.add(key)
+        props = component.get("properties") or {}
         if component["type"] in {"select", "radio", "checklist"}:
-            source = (component.get("properties") or {}).get("options_source")
+            source = props.get("options_source")
             if not component.get("values") and not source:
                 problems.append(_("Field '%(key)s' has no options.") % {"key": key})
         pattern = (component.get("validate") or {}).get("pattern")
@@ -98,6 +131,17 @@ def check_form_definition(form: Any) -> list[str]:
                 re.compile(pattern)
             except re.error:
                 problems.append(_("Field '%(key)s' has an invalid pattern.") % {"key": key})
+        for limit in ("not_before", "not_after"):
+            value = props.get(limit)
+            if value is None:
+                continue
+            if component["type"] != "datetime":
+                problems.append(_("Field '%(key)s': %(limit)s only applies to date and time fields.") % {"key": key, "limit": limit})
+            elif value == key or not (value in DATE_LIMIT_WORDS or re.fullmatch(r"[a-z][a-z0-9_]{0,63}", value)):
+                problems.append(_("Field '%(key)s': %(limit)s must be 'today', another field or a workflow variable, not '%(value)s'.") % {
+                    "key": key, "limit": limit, "value": value[:40]})
+        if "decimalDigits" in component and component["type"] != "number":
+            problems.append(_("Field '%(key)s': decimal places only apply to number fields.") % {"key": key})
     return problems
 
 
@@ -126,10 +170,14 @@ class FieldSpec:
     max_length: int | None
     sensitive: bool
     columns: tuple = ()  # the row fields of a dynamiclist
+    decimal_digits: int | None = None  # number fields: places after the point (0: whole numbers)
+    min_date: str = ""  # date fields: the earliest allowed value as the page's input takes it, if known
+    max_date: str = ""
+    help: str = ""
 
 
-def describe_form(form: dict | None, user=None) -> list[FieldSpec]:
-    with acting_as(user):
+def describe_form(form: dict | None, user=None, variables: dict | None = None) -> list[FieldSpec]:
+    with acting_as(user, variables):
         return _describe(form)
 
 
@@ -138,6 +186,11 @@ def _describe(form: dict | None) -> list[FieldSpec]:
     for c in fields_of(form or {}):
         rules = c.get("validate") or {}
         props = c.get("properties") or {}
+        min_date = max_date = ""
+        if c["type"] == "datetime":
+            min_date, max_date = _input_bound(c, "not_before"), _input_bound(c, "not_after")
+            if c.get("disallowPassedDates") and not min_date:
+                min_date = _input_bound({**c, "properties": {"not_before": "today"}}, "not_before")
         result.append(FieldSpec(
             key=c["key"], kind=c["type"], subtype=c.get("subtype", "datetime") if c["type"] == "datetime" else "",
             label=field_label(c), required=bool(rules.get("required")),
@@ -145,8 +198,32 @@ def _describe(form: dict | None) -> list[FieldSpec]:
             min=rules.get("min"), max=rules.get("max"),
             max_length=rules.get("maxLength", DEFAULT_MAX_LENGTH.get(c["type"])), sensitive=props.get("sensitive") == "true",
             columns=tuple(_describe({"components": c.get("components") or []})) if c["type"] == "dynamiclist" else (),
+            decimal_digits=c.get("decimalDigits") if c["type"] == "number" else None,
+            min_date=min_date, max_date=max_date, help=_help_text(c),
         ))
     return result
+
+
+def _input_bound(component: dict, limit: str) -> str:
+    """A date limit as an <input> min/max value, when it does not depend on another field."""
+    bound = _resolve_limit(component, limit, {})
+    if bound is None:
+        return ""
+    subtype = component.get("subtype", "datetime")
+    if subtype == "date":
+        return bound.isoformat() if isinstance(bound, dt.date) and not isinstance(bound, dt.datetime) else timezone.localtime(bound).date().isoformat()
+    if subtype == "datetime":
+        when = bound if isinstance(bound, dt.datetime) else dt.datetime.combine(bound, dt.time(23, 59) if limit == "not_after" else dt.time(0, 0))
+        if limit == "not_after" and (component.get("properties") or {}).get(limit) in DATE_LIMIT_WORDS:
+            when += EARLY_CLOCK_SKEW
+        return timezone.localtime(when if timezone.is_aware(when) else timezone.make_aware(when)).strftime("%Y-%m-%dT%H:%M")
+    return ""
+
+
+def _help_text(component: dict) -> str:
+    props = component.get("properties") or {}
+    english = (get_language() or "zh-hans").startswith("en")
+    return (props.get("help_en") if english and props.get("help_en") else props.get("help")) or component.get("description") or ""
 
 
 def field_label(component: dict) -> str:
@@ -156,23 +233,32 @@ def field_label(component: dict) -> str:
     return component.get("label") or component.get("key", "")
 
 
-_acting_user: contextvars.ContextVar = contextvars.ContextVar("caseflow_form_user", default=None)
+@dataclass(frozen=True)
+class _FormContext:
+    user: Any = None
+    variables: dict | None = None
+
+
+_context: contextvars.ContextVar = contextvars.ContextVar("caseflow_form_context", default=_FormContext())
 
 
 @contextlib.contextmanager
-def acting_as(user):
-    """Within the block, option sources that depend on the user (e.g. my organisations) see `user`."""
-    token = _acting_user.set(user)
+def acting_as(user, variables: dict | None = None):
+    """Within the block, option sources and limits see `user` and the task's workflow `variables`
+    (e.g. the organisations I belong to; the members of this case's household; the report's
+    received_at that the police report cannot precede)."""
+    token = _context.set(_FormContext(user, dict(variables or {})))
     try:
         yield
     finally:
-        _acting_user.reset(token)
+        _context.reset(token)
 
 
 def field_choices(component: dict) -> list[tuple[str, str]]:
     source = (component.get("properties") or {}).get("options_source")
     if source:
-        return registry.option_source(source, _acting_user.get()) or []
+        context = _context.get()
+        return registry.option_source(source, context.user, context.variables or {}) or []
     english = (get_language() or "zh-hans").startswith("en")
     return [(v["value"], (v.get("label_en") if english and v.get("label_en") else v["label"])) for v in component.get("values", [])]
 
@@ -193,6 +279,11 @@ def display_value(component: dict, value) -> str:
             return timezone.localtime(dt.datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
         except (TypeError, ValueError):
             return str(value)
+    if kind == "number" and (component.get("properties") or {}).get("money") == "true":
+        try:
+            return f"{Decimal(str(value)):,.2f}"
+        except (InvalidOperation, ValueError):
+            return str(value)
     if kind == "filepicker":
         return _("%(n)d file(s)") % {"n": len(value) if isinstance(value, list) else 1}
     if kind == "dynamiclist":
@@ -202,14 +293,47 @@ def display_value(component: dict, value) -> str:
     return str(value)
 
 
+def _roles(value) -> set[str]:
+    return {g.strip() for g in str(value or "").split(",") if g.strip()}
+
+
 def visible_to(form: dict, groups: set[str] | None) -> bool:
     """Whether people with these roles may read what was submitted on this form (None: no limit)."""
-    allowed = {g.strip() for g in str((form.get("properties") or {}).get("visible_to", "")).split(",") if g.strip()}
+    allowed = _roles((form.get("properties") or {}).get("visible_to"))
     return groups is None or not allowed or bool(groups & (allowed | {"admin"}))
+
+
+def field_visible_to(component: dict, groups: set[str] | None) -> bool:
+    """Whether these roles may read this field's value. Unlike a whole form, a field restricted
+    to named roles (the reporter's identity) is not opened to administrators either."""
+    allowed = _roles((component.get("properties") or {}).get("visible_to"))
+    return groups is None or not allowed or bool(groups & allowed)
+
+
+def hidden_keys(form: dict | None, groups: set[str] | None) -> set[str]:
+    """Keys of the fields these roles may not read."""
+    return {c["key"] for c in fields_of(form or {}) if not field_visible_to(c, groups)}
+
+
+def redact(form: dict | None, data: dict | None, groups: set[str] | None) -> dict:
+    """`data` without the fields these roles may not read (None: everything)."""
+    if not isinstance(data, dict):
+        return data
+    hidden = hidden_keys(form, groups)
+    return {k: v for k, v in data.items() if k not in hidden}
+
+
+def sealed(form: dict | None) -> bool:
+    return str(((form or {}).get("properties") or {}).get("sealed", "")).lower() == "true"
 
 
 def process_variables(form: dict) -> set[str]:
     return {c["key"] for c in fields_of(form) if (c.get("properties") or {}).get("process_variable") == "true"}
+
+
+def return_fields(form: dict | None) -> list[dict]:
+    """Fields of a returning step (e.g. the reasons for a return) shown on top of the returned form."""
+    return [c for c in fields_of(form or {}) if (c.get("properties") or {}).get("shown_on_return") == "true"]
 
 
 _TRUE = {True, "true", "on", "1", "yes", 1}
@@ -217,7 +341,10 @@ _FALSE = {False, "false", "off", "0", "no", "", 0, None}
 
 
 def clean_form_data(form: dict | None, data: Any) -> dict:
-    """Validate and normalise submitted data against a form; raise FormInvalid with field errors."""
+    """Validate and normalise submitted data against a form; raise FormInvalid with field errors.
+
+    Date limits that name another field are checked against that field's cleaned value, and those
+    that name a workflow variable against the variables given to `acting_as`."""
     if form is None:
         if data:
             raise FormInvalid({"__all__": [_("This step takes no data.")]})
@@ -238,6 +365,12 @@ def clean_form_data(form: dict | None, data: Any) -> dict:
             continue
         if value is not None:
             cleaned[key] = value
+    for key, component in fields.items():
+        if key in cleaned and component["type"] == "datetime" and key not in errors:
+            try:
+                _check_date_limits(component, cleaned[key], cleaned, fields)
+            except ValueError as exc:
+                errors.setdefault(key, []).append(str(exc))
     if errors:
         raise FormInvalid(errors)
     return cleaned
@@ -286,19 +419,7 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
         return value
 
     if kind == "number":
-        if isinstance(raw, bool):
-            raise ValueError(_("Enter a number."))
-        try:
-            number = Decimal(str(raw))
-        except InvalidOperation:
-            raise ValueError(_("Enter a number.")) from None
-        if not number.is_finite() or number.adjusted() > 15:
-            raise ValueError(_("Enter a number."))
-        if "min" in rules and number < Decimal(str(rules["min"])):
-            raise ValueError(_("Must be at least %(n)s.") % {"n": rules["min"]})
-        if "max" in rules and number > Decimal(str(rules["max"])):
-            raise ValueError(_("Must be at most %(n)s.") % {"n": rules["max"]})
-        return int(number) if number == number.to_integral_value() else str(number)
+        return _clean_number(component, rules, raw)
 
     if kind == "datetime":
         subtype = component.get("subtype", "datetime")
@@ -344,6 +465,120 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
     raise ValueError(_("Unsupported field type."))
 
 
+def _clean_number(component: dict, rules: dict, raw):
+    if isinstance(raw, bool) or isinstance(raw, (list, dict)):
+        raise ValueError(_("Enter a number."))
+    try:
+        number = Decimal(str(raw).replace(",", "").replace("，", ""))
+    except InvalidOperation:
+        raise ValueError(_("Enter a number.")) from None
+    if not number.is_finite() or number.adjusted() > 15:
+        raise ValueError(_("Enter a number."))
+    digits = component.get("decimalDigits")
+    if digits is not None and number != number.quantize(Decimal(1).scaleb(-digits), rounding="ROUND_DOWN"):
+        if digits == 0:
+            raise ValueError(_("Enter a whole number."))
+        raise ValueError(_("At most %(n)d digits after the decimal point.") % {"n": digits})
+    if "min" in rules and number < Decimal(str(rules["min"])):
+        raise ValueError(_("Must be at least %(n)s.") % {"n": rules["min"]})
+    if "max" in rules and number > Decimal(str(rules["max"])):
+        raise ValueError(_("Must be at most %(n)s.") % {"n": rules["max"]})
+    return int(number) if number == number.to_integral_value() else format(number, "f")
+
+
+def _parse_moment(value) -> dt.date | dt.datetime | None:
+    """A stored date ('2026-11-29') or instant (ISO with offset) from a form or the workflow's data."""
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        if len(value) == 10:
+            return dt.date.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+def _limit_reference(component: dict, limit: str) -> str | None:
+    reference = (component.get("properties") or {}).get(limit)
+    if reference is None and limit == "not_before" and component.get("disallowPassedDates"):
+        return "today"
+    return reference
+
+
+def _resolve_limit(component: dict, limit: str, cleaned: dict, fields: dict | None = None):
+    """The bound a date limit names, as a date or an aware datetime, or None when it is unknown
+    (the other field left empty, the variable not set yet)."""
+    reference = _limit_reference(component, limit)
+    if reference is None:
+        return None
+    if reference in DATE_LIMIT_WORDS:
+        return clock.now()
+    if fields is not None and reference in fields:
+        return _parse_moment(cleaned.get(reference))
+    return _parse_moment((_context.get().variables or {}).get(reference))
+
+
+def _as_date(moment) -> dt.date:
+    return timezone.localtime(moment).date() if isinstance(moment, dt.datetime) else moment
+
+
+def _shown(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if isinstance(moment, dt.datetime) else moment.isoformat()
+
+
+def _check_date_limits(component: dict, value: str, cleaned: dict, fields: dict) -> None:
+    subtype = component.get("subtype", "datetime")
+    if subtype == "time":
+        return
+    moment = _parse_moment(value)
+    if moment is None:
+        return
+    for limit in ("not_before", "not_after"):
+        bound = _resolve_limit(component, limit, cleaned, fields)
+        if bound is None:
+            continue
+        reference = _limit_reference(component, limit)
+        relative_to_now = reference in DATE_LIMIT_WORDS
+        if subtype == "date" or not isinstance(bound, dt.datetime):
+            left, right = _as_date(moment), _as_date(bound)
+        else:
+            left, right = moment, bound
+            if relative_to_now:
+                right = bound + EARLY_CLOCK_SKEW if limit == "not_after" else bound - EARLY_CLOCK_SKEW
+        broken = left < right if limit == "not_before" else left > right
+        if not broken:
+            continue
+        if relative_to_now:
+            if subtype == "date":
+                raise ValueError(_("Cannot be before today.") if limit == "not_before" else _("Cannot be after today."))
+            raise ValueError(_("Cannot be in the past.") if limit == "not_before" else _("Cannot be in the future."))
+        label = field_label(fields[reference]) if reference in fields else _variable_label(reference)
+        message = (_("Cannot be earlier than %(field)s (%(when)s).") if limit == "not_before"
+                   else _("Cannot be later than %(field)s (%(when)s)."))
+        raise ValueError(message % {"field": label, "when": _shown(bound)})
+
+
+def _variable_label(name: str) -> str:
+    labels = (_context.get().variables or {}).get("__labels__") or {}
+    return labels.get(name, name)
+
+
+def variable_labels(forms_by_element: dict) -> dict[str, str]:
+    """Labels of the process-variable fields of every form of a definition, by key (for messages
+    about a limit that names an earlier step's field)."""
+    labels = {}
+    for form in (forms_by_element or {}).values():
+        for component in fields_of(form or {}):
+            if (component.get("properties") or {}).get("process_variable") == "true":
+                labels.setdefault(component["key"], field_label(component))
+    return labels
+
+
 def _clean_rows(component: dict, raw) -> list[dict]:
     """A dynamiclist: a list of rows, each cleaned against the row's own fields; empty rows dropped."""
     if not isinstance(raw, list) or not all(isinstance(row, dict) for row in raw):
@@ -353,14 +588,17 @@ def _clean_rows(component: dict, raw) -> list[dict]:
         raise ValueError(_("At most %(n)d rows.") % {"n": MAX_ROWS})
     if not rows and (component.get("validate") or {}).get("required"):
         raise ValueError(_("Add at least one row."))
-    form = {"components": component.get("components") or []}
+    columns = component.get("components") or []
+    form = {"components": columns}
+    labels = {c["key"]: field_label(c) for c in columns if c.get("key")}
     cleaned, problems = [], []
     for number, row in enumerate(rows, start=1):
         try:
             cleaned.append(clean_form_data(form, row))
         except FormInvalid as exc:
             for key, messages in exc.field_errors.items():
-                problems.extend(_("Row %(n)d, %(field)s: %(error)s") % {"n": number, "field": key, "error": m} for m in messages)
+                problems.extend(_("Row %(n)d, %(field)s: %(error)s") % {"n": number, "field": labels.get(key, key), "error": m}
+                                for m in messages)
     if problems:
         raise ValueError("; ".join(problems))
     return cleaned

@@ -22,6 +22,7 @@ class ProcessDefinition(models.Model):
     forms = models.JSONField(_("forms"), default=dict, help_text="element id -> form-js schema")
     spec = models.JSONField(help_text="SpiffWorkflow spec, serialized once at deploy")
     user_tasks = models.JSONField(default=dict, help_text="bpmn id -> {name, lane, candidate_group}")
+    timers = models.JSONField(default=dict, blank=True, help_text="timer event id -> Caseflow options (clock_starts_from)")
     start_group = models.CharField(max_length=64)
     start_event_id = models.CharField(max_length=128)
     checksum = models.CharField(max_length=64)
@@ -95,6 +96,8 @@ class HumanTask(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     form_data = models.JSONField(null=True, blank=True)
     draft_data = models.JSONField(null=True, blank=True, help_text="saved but not submitted; never validated")
+    named = models.BooleanField(default=False, help_text="routed to a named person (assignee_from): never open to the whole group")
+    context = models.JSONField(null=True, blank=True, help_text="what this task is about (context_from), e.g. a referral id")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["instance", "spiff_task_id"], name="human_task_unique_per_instance")]

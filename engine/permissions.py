@@ -43,12 +43,13 @@ def can_work_on(user, row) -> bool:
     return row.candidate_group in user_groups(user) and in_scope(user, row.village)
 
 
-def can_hold(user, row) -> bool:
-    """Be given a task: someone of its role in its village, or a supervisor taking it over."""
+def can_hold(user, row, *, any_village: bool = False) -> bool:
+    """Be given a task: someone of its role in its village, or a supervisor of the village taking
+    it over. With `any_village` (a supervisor covering sick leave), anyone of the role in the station."""
     groups = user_groups(user)
-    if not in_scope(user, row.village):
-        return False
-    return bool(groups & SUPERVISING_ROLES) or row.candidate_group in groups
+    if row.candidate_group in groups:
+        return any_village or in_scope(user, row.village)
+    return bool(groups & SUPERVISING_ROLES) and in_scope(user, row.village)
 
 
 def supervises(user, village: str) -> bool:

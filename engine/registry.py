@@ -33,7 +33,8 @@ class StepContext(Protocol):
 
     def set_village(self, village: str) -> None: ...
 
-    def reassign_open_task(self, bpmn_id: str, username: str | None, *, reason: str, from_username: str | None = None) -> int: ...
+    def reassign_open_task(self, bpmn_id: str, username: str | None, *, reason: str, from_username: str | None = None,
+                           any_village: bool = False) -> int: ...
 
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "") -> None: ...
 
@@ -70,6 +71,7 @@ class EngineEvent:
     bpmn_id: str
     actor_name: str
     data: dict
+    subject: str = ""  # the case's subject (case number), to name the case in notices
 
 
 _periodic: dict[str, Callable[[], Any]] = {}
@@ -84,18 +86,42 @@ def periodic_jobs() -> dict[str, Callable[[], Any]]:
     return dict(_periodic)
 
 
+_group_labels: list[Callable[[str], str | None]] = []
+
+
+def register_group_label(provider: Callable[[str], str | None]) -> None:
+    """provider(group) -> how people name a group that is not a role (an applicant organisation's
+    own group, a partner office's), or None when it does not know the group."""
+    _group_labels.append(provider)
+
+
+def group_label(group: str) -> str | None:
+    for provider in _group_labels:
+        label = provider(group)
+        if label:
+            return label
+    return None
+
+
 _case_summaries: dict[str, Callable[[int, Any], list[tuple[str, str]]]] = {}
 
 
-def register_case_summary(process_key: str, provider: Callable[[int, Any], list[tuple[str, str]]]) -> None:
-    """provider(instance_id, viewer) -> [(label, value)] shown at the top of the case and task pages
-    (e.g. an application's stage and money); it decides what this viewer may see."""
+def register_case_summary(process_key: str, provider: Callable[..., list[tuple[str, str]]]) -> None:
+    """provider(instance_id, viewer[, task]) -> [(label, value)] shown at the top of the case and task
+    pages (e.g. an application's stage and money); it decides what this viewer may see. With a
+    third parameter it also gets the task of a task page (None on the case page)."""
     _case_summaries[process_key] = provider
 
 
-def case_summary(process_key: str, instance_id: int, viewer) -> list[tuple[str, str]]:
+def case_summary(process_key: str, instance_id: int, viewer, task=None) -> list[tuple[str, str]]:
+    import inspect
+
     provider = _case_summaries.get(process_key)
-    return list(provider(instance_id, viewer)) if provider else []
+    if provider is None:
+        return []
+    if len(inspect.signature(provider).parameters) >= 3:
+        return list(provider(instance_id, viewer, task))
+    return list(provider(instance_id, viewer))
 
 
 def register_scope(provider: Callable[[Any], set[str] | None]) -> None:
@@ -154,8 +180,9 @@ def on_start(process_key: str):
 
 
 def register_option_source(name: str, provider: Callable[..., list[tuple[str, str]]]) -> None:
-    """Form fields with properties.options_source = name get their choices from provider(), or
-    provider(user) when it takes an argument (e.g. "the organisations I belong to")."""
+    """Form fields with properties.options_source = name get their choices from provider(),
+    provider(user) when it takes one argument (e.g. "the organisations I belong to"), or
+    provider(user, variables) when it takes two (the task's workflow data: "this household's members")."""
     _option_sources[name] = provider
 
 
@@ -179,13 +206,16 @@ def start_hooks(process_key: str) -> list[TaskHook]:
     return list(_start_hooks.get(process_key, ()))
 
 
-def option_source(name: str, user=None) -> list[tuple[str, str]] | None:
+def option_source(name: str, user=None, variables: dict | None = None) -> list[tuple[str, str]] | None:
     import inspect
 
     provider = _option_sources.get(name)
     if provider is None:
         return None
-    return provider(user) if inspect.signature(provider).parameters else provider()
+    arity = len(inspect.signature(provider).parameters)
+    if arity >= 2:
+        return provider(user, variables or {})
+    return provider(user) if arity == 1 else provider()
 
 
 def packages() -> dict[str, ProcessPackage]:

@@ -20,6 +20,7 @@ from engine.permissions import SUPERVISING_ROLES, user_groups, user_villages
 
 DUE_SOON = dt.timedelta(hours=6)
 TABS = ("mine", "group", "overdue", "done")
+MAX_PAGE = 10_000  # deeper pages are refused as the last one: no one pages that far, and huge offsets overflow
 
 
 def _scope(user) -> Q:
@@ -100,7 +101,7 @@ def inbox(user, *, tab: str = "mine", process_key: str = "", village: str = "", 
         qs = qs.order_by("-created_at", "-pk")
     else:
         qs = qs.order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
-    page = max(1, int(page or 1))
+    page = min(max(1, int(page or 1)), MAX_PAGE)
     offset = (page - 1) * per_page
     rows = list(_annotated(qs)[offset:offset + per_page + 1])
     return InboxPage(tab=tab, tasks=[_info(r) for r in rows[:per_page]], page=page, has_next=len(rows) > per_page)
@@ -113,7 +114,8 @@ def task_for_user(user, task_id: int) -> TaskInfo:
     except (TypeError, ValueError):
         raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id}) from None
     groups = user_groups(user)
-    visible = Q(assignee=user) | (Q(candidate_group__in=groups) & _scope(user)) | Q(completed_by=user)
+    # A task routed to a named person (a reviewer of this panel) is theirs alone, never the group's.
+    visible = Q(assignee=user) | (Q(candidate_group__in=groups, named=False) & _scope(user)) | Q(completed_by=user)
     if groups & SUPERVISING_ROLES:  # supervisors open any task of their villages, to reassign it
         villages = user_villages(user)
         visible |= Q(pk__isnull=False) if villages is None else Q(village__in=villages) | Q(village="")
@@ -159,7 +161,7 @@ def instance_for_user(user, instance_id) -> InstanceInfo:
         raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
     if not visible_instances(user).filter(pk=instance_id).exists():
         raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id})
-    return get_instance(instance_id=instance_id)
+    return get_instance(instance_id=instance_id, viewer=user)
 
 
 def overdue_tasks() -> QuerySet[HumanTask]:

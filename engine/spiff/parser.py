@@ -92,7 +92,15 @@ class UserTaskInfo:
 #   candidate_group_from - a variable or expression giving the group that may claim the task
 #                          (the applicant organisation's own group; a provider's group per referral:
 #                          provider_groups[referral_id]), instead of the lane's role
-TASK_PROPERTIES = {"assignee_from", "candidate_group_from"}
+#   context_from         - a variable or expression saying what this task (instance) is about,
+#                          stored on the task row for its page (which referral a provider answers)
+TASK_PROPERTIES = {"assignee_from", "candidate_group_from", "context_from"}
+# spiffworkflow:property names on a timer event:
+#   clock_starts_from    - a workflow variable holding the moment the timer's duration counts from
+#                          (the report's received_at), instead of the moment the timer is reached
+TIMER_PROPERTIES = {"clock_starts_from"}
+# Names SpiffWorkflow gives its own task specs; an element with one of them breaks every start.
+RESERVED_ELEMENT_IDS = {"Start", "End", "Root"}
 
 
 def _task_properties(node, problems) -> dict:
@@ -118,6 +126,7 @@ class ParsedDefinition:
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
     start_group: str | None = None
     start_event_id: str | None = None
+    timers: dict[str, dict] = field(default_factory=dict)
 
 
 def _element_name(node) -> str:
@@ -140,9 +149,30 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
         for ref in lane.findall("bpmn:flowNodeRef", NS):
             lanes[(ref.text or "").strip()] = lane.get("name")
 
+    # Element ids: SpiffWorkflow names its own tasks Start, End, Root and <id>.Something.
+    for node in process.iter(f"{{{NS['bpmn']}}}*"):
+        element_id = node.get("id")
+        if element_id and (element_id in RESERVED_ELEMENT_IDS or "." in element_id):
+            problems.append(ElementProblem(element_id, _("The id '%(id)s' is reserved by the engine (Start, End, Root, or a dot); rename the element.") % {
+                "id": element_id[:64]}))
+
     # Timers: ISO-8601 literals only, never code.
+    timers: dict[str, dict] = {}
     for timer in process.iter(f"{{{NS['bpmn']}}}timerEventDefinition"):
         event = timer.getparent()
+        options = {}
+        for prop in event.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
+            name, value = prop.get("name", ""), (prop.get("value") or "").strip()
+            if name not in TIMER_PROPERTIES:
+                continue
+            if not re.fullmatch(r"[a-z][A-Za-z0-9_]{0,63}", value):
+                problems.append(ElementProblem(event.get("id"), _("Property %(name)s must name a workflow variable, not '%(value)s'.") % {"name": name, "value": value[:40]}))
+            elif timer.find("bpmn:timeDuration", NS) is None:
+                problems.append(ElementProblem(event.get("id"), _("Only a duration timer can count from a moment in the case (%(name)s).") % {"name": name}))
+            else:
+                options[name] = value
+        if options:
+            timers[event.get("id")] = options
         for kind in ("timeDuration", "timeDate", "timeCycle"):
             for expr in timer.findall(f"bpmn:{kind}", NS):
                 try:
@@ -234,7 +264,7 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
         raise DefinitionInvalid(problems)
     return ParsedDefinition(
         process_id=process_id, name=process.get("name") or process_id, spec_dict=spec_dict,
-        user_tasks=user_tasks, start_group=start_group, start_event_id=start_event_id,
+        user_tasks=user_tasks, start_group=start_group, start_event_id=start_event_id, timers=timers,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Callable
 from uuid import UUID
 
@@ -20,13 +21,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, registry
-from engine.permissions import can_hold
-from engine.errors import AlreadyCompleted, ConcurrentUpdate, InvalidState, NotFound
+from engine.permissions import can_hold, in_scope, user_groups
+from engine.errors import AlreadyCompleted, ConcurrentUpdate, InvalidState, NotFound, StepFailed
 from engine.models import (
     AuditEvent, AuditKind, HumanTask, InstanceStatus, OutboxMessage, ProcessDefinition, ProcessInstance,
     TaskStatus, Timer, TimerStatus,
@@ -97,6 +99,9 @@ class Step:
         Applied when the step's task completes (or, on start, before the first engine steps)."""
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             raise ValueError(f"not a variable name: {name!r}")
+        problem = serializer.storable_problem(value)
+        if problem:
+            raise ValueError(f"variable {name!r} cannot be stored: {problem}")
         self.pending_variables[name] = value
 
     def task_variable(self, name: str, default=None):
@@ -116,9 +121,11 @@ class Step:
     def set_village(self, village: str) -> None:
         self.instance.village = village
 
-    def reassign_open_task(self, bpmn_id: str, username: str | None, *, reason: str, from_username: str | None = None) -> int:
+    def reassign_open_task(self, bpmn_id: str, username: str | None, *, reason: str, from_username: str | None = None,
+                           any_village: bool = False) -> int:
         """Give the open task(s) with this BPMN id to `username` (None: back to the role); with
-        `from_username`, only the one(s) that person holds (e.g. one late reviewer of a panel)."""
+        `from_username`, only the one(s) that person holds (e.g. one late reviewer of a panel). With
+        `any_village`, a person of the role from anywhere in the station (a supervisor's decision)."""
         from django.contrib.auth import get_user_model
 
         assignee = None
@@ -131,7 +138,7 @@ class Step:
             tasks = tasks.filter(assignee__username=from_username)
         changed = 0
         for task in tasks:
-            if assignee is not None and not can_hold(assignee, task):
+            if assignee is not None and not can_hold(assignee, task, any_village=any_village):
                 raise InvalidState(_("%(user)s does not have the role or village this task needs.") % {"user": username})
             task.assignee = assignee
             task.save(update_fields=["assignee"])
@@ -173,6 +180,7 @@ def write_audit(instance: ProcessInstance, kind: str, actor, data: dict, *, bpmn
         notice = registry.EngineEvent(
             kind=kind, instance_id=instance.pk, process_key=instance.process_key, village=instance.village,
             task_id=task.pk if task is not None else None, bpmn_id=bpmn_id, actor_name=event.actor_name, data=data,
+            subject=instance.subject,
         )
         for listener in listeners:
             listener(notice)
@@ -202,42 +210,72 @@ def load_workflow(instance: ProcessInstance, step: Step) -> BpmnWorkflow:
 # -- the one way to change an instance -----------------------------------------------------------
 
 def run_step(instance_id: int, actor, act: Callable[[Step], None], *, require_running: bool = True) -> Step:
-    """Lock the instance, load it, let `act` change it, run the engine, sync projections, save."""
-    with transaction.atomic():
-        try:
-            instance = (ProcessInstance.objects.select_for_update(of=("self",)).select_related("definition")
-                        .defer(*DEFINITION_BULK).get(pk=instance_id))
-        except ProcessInstance.DoesNotExist:
-            raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
-        if require_running and instance.status != InstanceStatus.RUNNING:
-            raise InvalidState(_("The process instance is %(status)s.") % {"status": instance.get_status_display()})
-        step = Step(instance=instance, actor=actor)
-        step.workflow = load_workflow(instance, step)
-        act(step)
-        _advance_and_save(step)
+    """Lock the instance, load it, let `act` change it, run the engine, sync projections, save.
+
+    A step whose result cannot be stored (a value no database can hold) is rolled back whole, and
+    the instance is then put into the visible error state naming the element: the case stops where
+    people can see it instead of failing the same way on every retry."""
+    try:
+        with transaction.atomic():
+            try:
+                instance = (ProcessInstance.objects.select_for_update(of=("self",)).select_related("definition")
+                            .defer(*DEFINITION_BULK).get(pk=instance_id))
+            except ProcessInstance.DoesNotExist:
+                raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
+            if require_running and instance.status != InstanceStatus.RUNNING:
+                raise InvalidState(_("The process instance is %(status)s.") % {"status": instance.get_status_display()})
+            step = Step(instance=instance, actor=actor)
+            step.workflow = load_workflow(instance, step)
+            act(step)
+            _advance_and_save(step)
+    except _Unstorable as exc:
+        _stop_with_error(instance_id, exc.element, exc.message)
+        raise StepFailed(_("This step could not be saved and the case has stopped at %(element)s: %(why)s. An administrator "
+                           "must correct the process; nothing of this step was applied.") % {"element": exc.element or "?", "why": exc.message}) from None
     return step
 
 
 def start(definition: ProcessDefinition, actor, variables: dict, hook_data: dict) -> Step:
     """Create an instance of a definition version and run it to its first wait state."""
-    with transaction.atomic():
-        instance = ProcessInstance.objects.create(
-            definition=definition, process_key=definition.key, state={}, started_by=actor, started_at=clock.now(),
-            village=str(hook_data.get("village") or ""),
-        )
-        step = Step(instance=instance, actor=actor)
-        spec, subprocess_specs = _spec_for(definition)
-        step.workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine(step))
-        step.audit(AuditKind.STARTED, {"element": definition.name, "data": hook_data, "version": definition.version}, bpmn_id=definition.start_event_id)
-        step.current_spiff_task_id = "start"
-        for hook in registry.start_hooks(definition.key):
-            hook(step, hook_data)
-        step.current_spiff_task_id = None
-        for task in step.workflow.get_tasks(state=TaskState.READY):
-            task.data.update(variables)
-            task.data.update(step.pending_variables)
-        _advance_and_save(step, expected_revision=0)
+    try:
+        with transaction.atomic():
+            instance = ProcessInstance.objects.create(
+                definition=definition, process_key=definition.key, state={}, started_by=actor, started_at=clock.now(),
+                village=str(hook_data.get("village") or ""),
+            )
+            step = Step(instance=instance, actor=actor)
+            spec, subprocess_specs = _spec_for(definition)
+            step.workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine(step))
+            step.audit(AuditKind.STARTED, {"element": definition.name, "data": hook_data, "version": definition.version}, bpmn_id=definition.start_event_id)
+            step.current_spiff_task_id = "start"
+            for hook in registry.start_hooks(definition.key):
+                hook(step, hook_data)
+            step.current_spiff_task_id = None
+            for task in step.workflow.get_tasks(state=TaskState.READY):
+                task.data.update(variables)
+                task.data.update(step.pending_variables)
+            _advance_and_save(step, expected_revision=0)
+    except _Unstorable as exc:
+        raise StepFailed(_("The process cannot start: at %(element)s, %(why)s. An administrator must correct the process.") % {
+            "element": exc.element or "?", "why": exc.message}) from None
     return step
+
+
+class _Unstorable(Exception):
+    def __init__(self, element: str, message: str):
+        super().__init__(message)
+        self.element, self.message = element, message
+
+
+def _stop_with_error(instance_id: int, element: str, message: str) -> None:
+    with transaction.atomic():
+        instance = ProcessInstance.objects.select_for_update(of=("self",)).filter(pk=instance_id).first()
+        if instance is None or instance.status != InstanceStatus.RUNNING:
+            return
+        ProcessInstance.objects.filter(pk=instance.pk).update(
+            status=InstanceStatus.ERROR, error_message=message[:1000], error_element=element[:128], revision=instance.revision + 1)
+        write_audit(instance, AuditKind.ERROR, None, {"message": message[:1000]}, bpmn_id=element)
+    log.warning("instance %s stopped: a value at %s cannot be stored: %s", instance_id, element, message)
 
 
 def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
@@ -245,6 +283,9 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
     if instance.status == InstanceStatus.RUNNING:
         try:
             workflow.do_engine_steps()
+            if _start_timer_clocks(step):
+                workflow.refresh_timers()  # a clock that started long ago may be due already
+                workflow.do_engine_steps()
         except Exception as exc:  # noqa: BLE001 - any failure inside the diagram is the instance's error, shown to people
             _record_error(step, exc)
     _sync_projections(step)
@@ -254,6 +295,9 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
         step.audit(AuditKind.INSTANCE_COMPLETED, {})
     old_revision = instance.revision if expected_revision is None else expected_revision
     state = serializer.workflow_to_state(workflow)
+    problem = serializer.storable_problem(state)
+    if problem:
+        raise _Unstorable(_unstorable_element(workflow), problem)
     updated = ProcessInstance.objects.filter(pk=instance.pk, revision=old_revision).update(
         state=state, revision=old_revision + 1, status=instance.status, ended_at=instance.ended_at,
         error_message=instance.error_message, error_element=instance.error_element,
@@ -263,6 +307,14 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
         raise ConcurrentUpdate(_("The case was changed by someone else at the same moment; nothing was saved. Please try again."))
     instance.revision = old_revision + 1
     instance.state = state
+
+
+def _unstorable_element(workflow: BpmnWorkflow) -> str:
+    """The element whose data holds the value that cannot be stored (the latest such task)."""
+    bad = [t for t in workflow.get_tasks() if serializer.storable_problem(dict(t.data))]
+    bad.sort(key=lambda t: t.last_state_change or 0)
+    spec = bad[-1].task_spec if bad else None
+    return getattr(spec, "bpmn_id", None) or ""
 
 
 def _record_error(step: Step, exc: Exception) -> None:
@@ -296,31 +348,57 @@ def _waiting_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
 
 
 def _boundary_hosts(task) -> list[UUID]:
-    """The human task(s) a boundary timer guards: the task it is attached to or, for a
-    multi-instance task (a review panel), each of its instances."""
+    """The human task(s) a boundary timer guards: the activity it is attached to or, for a
+    multi-instance activity (a review panel), each of its instances. Never what another boundary
+    event of the same activity started (the supervisor's escalation after the 24-hour timer)."""
     parent = task.parent
     if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
         return []
-    hosts = []
-    for sibling in parent.children:
-        if sibling.id == task.id:
-            continue
-        if getattr(sibling.task_spec, "manual", False):
-            hosts.append(sibling.id)
-            continue
-        stack = list(sibling.children)
-        while stack:
-            child = stack.pop()
+    activity = next((t for t in parent.children if not isinstance(t.task_spec, BoundaryEvent)), None)
+    if activity is None:
+        return []
+    if getattr(activity.task_spec, "manual", False):
+        return [activity.id]
+    hosts, stack = [], list(activity.children)
+    while stack:
+        child = stack.pop()
+        if child.task_spec.name.startswith(activity.task_spec.name):  # inside the same activity
             if getattr(child.task_spec, "manual", False):
                 hosts.append(child.id)
-            elif child.task_spec.name.startswith(sibling.task_spec.name):  # inside the same activity
+            else:
                 stack.extend(child.children)
     return hosts
 
 
-def _sync_projections(step: Step) -> None:
-    from datetime import datetime
+def _start_timer_clocks(step: Step) -> bool:
+    """Timers whose clock starts at a moment in the workflow's data (`clock_starts_from`, e.g. the
+    report's received_at) rather than when the timer is reached. Returns whether any was set."""
+    settings_by_timer = step.instance.definition.timers or {}
+    if not settings_by_timer:
+        return False
+    changed = False
+    for task in _waiting_timers(step.workflow).values():
+        options = settings_by_timer.get(task.task_spec.bpmn_id) or {}
+        variable = options.get("clock_starts_from")
+        if not variable or task.internal_data.get("caseflow_clock_started"):
+            continue
+        definition = task.task_spec.event_definition
+        starts = task.data.get(variable)
+        try:
+            started_at = datetime.fromisoformat(str(starts).replace("Z", "+00:00"))
+        except ValueError:
+            started_at = None
+        if started_at is None or started_at.tzinfo is None or not isinstance(definition, DurationTimerEventDefinition):
+            continue  # no moment to start from: the timer keeps the clock it started when reached
+        duration = TimerEventDefinition.parse_iso_duration(scripting.normalize_timer_literal(definition.expression))
+        due_at = started_at.astimezone(timezone.utc) + TimerEventDefinition.get_timedelta_from_start(duration, started_at)
+        task.internal_data["event_value"] = due_at.isoformat()
+        task.internal_data["caseflow_clock_started"] = True
+        changed = True
+    return changed
 
+
+def _sync_projections(step: Step) -> None:
     instance, workflow, now = step.instance, step.workflow, clock.now()
     definition = instance.definition
     user_tasks = definition.user_tasks
@@ -340,16 +418,21 @@ def _sync_projections(step: Step) -> None:
             continue
         bpmn_id = task.task_spec.bpmn_id
         info = user_tasks.get(bpmn_id, {})
-        candidate_group, assignee = _routing(info.get("properties") or {}, task.data, info.get("candidate_group", ""))
+        properties = info.get("properties") or {}
+        candidate_group, assignee = _routing(properties, task.data, info.get("candidate_group", ""))
+        named = assignee is not None
+        if assignee is None:
+            assignee = _follow_on_holder(step, candidate_group)
         row = HumanTask.objects.create(
             instance=instance, spiff_task_id=spiff_id, bpmn_id=bpmn_id,
             name=info.get("name") or task.task_spec.bpmn_name or bpmn_id, lane=info.get("lane", task.task_spec.lane or ""),
             candidate_group=candidate_group, assignee=assignee, process_key=instance.process_key, village=instance.village,
-            created_at=now,
+            created_at=now, named=named, context=_task_context(properties, task.data),
         )
         rows_by_spiff_id[spiff_id] = row
         step.audit(AuditKind.TASK_READY, {"task": row.name, "candidate_group": row.candidate_group,
-                                          "assignee": assignee.get_username() if assignee else None}, bpmn_id=bpmn_id, task=row)
+                                          "assignee": assignee.get_username() if assignee else None, "named": named},
+                   bpmn_id=bpmn_id, task=row)
 
     # Timers: one row per waiting timer event, attached to the human task it guards.
     waiting = _waiting_timers(workflow)
@@ -363,7 +446,7 @@ def _sync_projections(step: Step) -> None:
         row.fired_at = now if fired else None
         row.save(update_fields=["status", "fired_at"])
         if fired:
-            _timer_fired(step, row)
+            _timer_fired(step, row, task)
     due_by_host: dict[UUID, datetime] = {}
     for spiff_id, task in waiting.items():
         due_at = datetime.fromisoformat(_timer_due(task))
@@ -410,14 +493,48 @@ def _routing(properties: dict, data: dict, lane_group: str):
     return group, assignee
 
 
-def _timer_fired(step: Step, timer: Timer) -> None:
+def _task_context(properties: dict, data: dict):
+    """What a task is about, from `context_from` (e.g. which referral a provider answers): stored
+    on the task row for pages and summaries."""
+    expression = properties.get("context_from")
+    if not expression:
+        return None
+    try:
+        value = scripting.evaluate_expression(expression, data, _limits())
+    except Exception:  # a missing variable: the task simply has no context
+        return None
+    return value if not serializer.storable_problem(value) and len(json.dumps(value)) <= 2000 else None
+
+
+def _follow_on_holder(step: Step, candidate_group: str):
+    """Who gets a new task of the same case without being asked: the person who last did a task
+    of the same role in this case, else the person whose step made it — if they may hold it."""
+    from django.contrib.auth import get_user_model
+
+    village = step.instance.village
+    previous = (HumanTask.objects.filter(instance=step.instance, status=TaskStatus.COMPLETED, candidate_group=candidate_group,
+                                         completed_by__isnull=False).order_by("-completed_at", "-pk")
+                .values_list("completed_by_id", flat=True).first())
+    candidates = []
+    if previous is not None:
+        candidates.append(get_user_model().objects.filter(pk=previous, is_active=True).first())
+    candidates.append(step.actor)
+    for person in candidates:
+        if person is not None and getattr(person, "is_active", False) and candidate_group in user_groups(person) and in_scope(person, village):
+            return person
+    return None
+
+
+def _timer_fired(step: Step, timer: Timer, spiff_task) -> None:
     step.audit(AuditKind.TIMER_FIRED, {"element": timer.name or timer.bpmn_id, "due_at": timer.due_at.isoformat()}, bpmn_id=timer.bpmn_id)
     if timer.attached_to is None:
         return
     # A boundary timer on human task(s) still open: the SLA was breached. The guarded tasks are the
-    # open ones of this instance that took their deadline from this timer (all of a review panel).
+    # activity's own (all instances of a review panel), found in the workflow — never a task that
+    # another boundary event of the same activity started.
+    host_ids = _boundary_hosts(spiff_task) if spiff_task is not None else []
     hosts = (HumanTask.objects.filter(instance=step.instance, status=TaskStatus.OPEN)
-             .filter(Q(pk=timer.attached_to_id) | Q(due_at=timer.due_at)).select_related("assignee").order_by("pk"))
+             .filter(Q(pk=timer.attached_to_id) | Q(spiff_task_id__in=host_ids)).select_related("assignee").order_by("pk"))
     for host in hosts:
         first_breach = host.sla_breached_at is None
         if first_breach:
@@ -441,6 +558,14 @@ def _timer_fired(step: Step, timer: Timer) -> None:
 def task_data(step: Step, row: HumanTask) -> dict:
     """A copy of the workflow data the human task behind `row` sees."""
     workflow = step.workflow
+    task = workflow.get_task_from_id(row.spiff_task_id) if row.spiff_task_id in workflow.tasks else None
+    return dict(task.data) if task is not None else {}
+
+
+def read_task_data(row: HumanTask) -> dict:
+    """A copy of an open task's workflow data, read without a lock (for pages, never for changes)."""
+    step = Step(instance=row.instance, actor=None)
+    workflow = load_workflow(row.instance, step)
     task = workflow.get_task_from_id(row.spiff_task_id) if row.spiff_task_id in workflow.tasks else None
     return dict(task.data) if task is not None else {}
 

@@ -25,6 +25,8 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from . import serializer
+
 
 class ExpressionRefused(Exception):
     """The expression uses something the sandbox does not allow; the message says what."""
@@ -277,6 +279,9 @@ def _parse(source: str, mode: str, limits: Limits) -> ast.AST:
         tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
     except SyntaxError as exc:
         raise ExpressionRefused(f"syntax error: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionRefused(f"expression nested more than {MAX_NESTING} levels deep") from None
+    _check_nesting(tree)
     allowed = _EXPRESSION_NODES if mode == "eval" else _SCRIPT_NODES
     for node in ast.walk(tree):
         if not isinstance(node, allowed):
@@ -294,6 +299,18 @@ def _parse(source: str, mode: str, limits: Limits) -> ast.AST:
             if not isinstance(func, (ast.Name, ast.Attribute)):
                 raise ExpressionRefused("only named functions may be called")
     return tree
+
+
+MAX_NESTING = 100  # the interpreter walks the tree recursively; a deeper one is no real condition
+
+
+def _check_nesting(tree: ast.AST) -> None:
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ExpressionRefused(f"expression nested more than {MAX_NESTING} levels deep")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def check_expression(source: str, limits: Limits = Limits()) -> None:
@@ -420,6 +437,10 @@ class ExpressionEngine(PythonScriptEngine):
             raise WorkflowTaskException(f"Script refused or failed: {exc}", task=task, exception=exc)
         for key in external_context or {}:
             result.pop(key, None)
+        for key, value in result.items():
+            problem = serializer.storable_problem(value)
+            if problem:
+                raise WorkflowTaskException(f"Script set '{key}' to a value that cannot be stored: {problem}", task=task)
         task.data.clear()
         task.data.update(result)
         return True

@@ -6,6 +6,8 @@ are restored against the definition's cached spec (parser.py). The script engine
 the state either: it is re-attached on every load."""
 from __future__ import annotations
 
+import json
+import math
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -79,3 +81,42 @@ def _converter_for(cls):
 
 
 _WORKFLOW_CONVERTER = _converter_for(BpmnWorkflow)
+
+
+def storable_problem(value, *, max_depth: int = 200) -> str | None:
+    """Why `value` cannot be stored as the JSON a database column holds, or None when it can.
+
+    Only plain data survives a save and a reload unchanged: text, whole and finite numbers,
+    booleans, None, lists and dicts with text keys. Bytes, Decimal, sets, NaN, objects and
+    self-referencing containers are refused here, before the database refuses the whole step."""
+    stack, seen = [(value, 0)], set()
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return "nested too deeply"
+        if isinstance(item, (str, int, bool)) or item is None:
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return "a number that is not finite (NaN or infinity)"
+            continue
+        if isinstance(item, (list, tuple, dict)):
+            if id(item) in seen:
+                continue  # shared or cyclic: json.dumps below tells the two apart
+            seen.add(id(item))
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        return f"a dict key of type {type(key).__name__}"
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
+            continue
+        return f"a value of type {type(item).__name__}"
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        return "a list or dict that contains itself"
+    except (TypeError, RecursionError) as exc:
+        return str(exc)[:200]
+    return None

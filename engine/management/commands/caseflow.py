@@ -74,8 +74,9 @@ class Command(BaseCommand):
         p.add_argument("task_id", type=int)
         p.add_argument("--user", required=True)
         p.add_argument("--data", default="{}", help="form data as a JSON object")
-        p = add("show", "status, open tasks and history of an instance")
+        p = add("show", "status, open tasks and history of an instance, as this user may read them")
         p.add_argument("instance_id", type=int)
+        p.add_argument("--user", required=True, help="whose view: cases they may not see are not shown; fields they may not read are left out")
         p = add("cancel", "cancel an instance (supervisors, admins)")
         p.add_argument("instance_id", type=int)
         p.add_argument("--reason", required=True)
@@ -143,7 +144,7 @@ class Command(BaseCommand):
         return api.complete_task(task_id=o["task_id"], data=self.data(o["data"]), actor=self.user(o["user"]))
 
     def do_show(self, o):
-        return api.get_instance(instance_id=o["instance_id"])
+        return selectors.instance_for_user(self.user(o["user"]), o["instance_id"])
 
     def do_cancel(self, o):
         return api.cancel_instance(instance_id=o["instance_id"], reason=o["reason"], actor=self.user(o["user"]))
