@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.middleware.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -88,8 +89,11 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Concurrent writers (the in-process timer sweeper and a request) wait instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite has one writer. Every transaction takes the write lock when it begins (IMMEDIATE), so two
+    # people completing tasks at once queue for up to 20 s instead of failing with "database is locked"
+    # half-way through; the one who comes second then sees the task done (409), never a 500.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -112,9 +116,18 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
-WHITENOISE_USE_FINDERS = True  # the embedded default serves static files without collectstatic
+# Static files are collected (make run / make test do it), fingerprinted and compressed: WhiteNoise
+# serves them gzipped with a year's immutable cache, so a phone loads htmx and the diagram viewer once.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = Path(os.environ.get("CASEFLOW_MEDIA_DIR", VAR_DIR / "media"))
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # one file
+MAX_FILES_PER_FIELD = 10
+MAX_TASK_REQUEST_BYTES = int(os.environ.get("CASEFLOW_MAX_TASK_REQUEST_MB", "60")) * 1024 * 1024  # one submission, all files
+UPLOAD_QUOTA_BYTES_PER_DAY = int(os.environ.get("CASEFLOW_UPLOAD_QUOTA_MB", "200")) * 1024 * 1024  # per person
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"

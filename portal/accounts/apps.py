@@ -15,3 +15,20 @@ class AccountsConfig(AppConfig):
 
         registry.register_scope(villages_of)
         registry.register_option_source("villages", lambda: list(Village.objects.values_list("code", "name")))
+        registry.register_option_source("workers", station_workers)
+
+
+def station_workers() -> list[tuple[str, str]]:
+    """The station's social workers, by name and the villages they work in (a supervisor may give
+    work to any of them, e.g. to cover sick leave)."""
+    from django.contrib.auth import get_user_model
+
+    people = (get_user_model().objects.filter(is_active=True, groups__name="worker")
+              .prefetch_related("staff_profile__villages").order_by("first_name", "username").distinct())
+    choices = []
+    for person in people:
+        profile = getattr(person, "staff_profile", None)
+        villages = "、".join(v.name for v in profile.villages.all()) if profile is not None else ""
+        name = (person.get_full_name() or person.first_name or person.username).strip()
+        choices.append((person.username, f"{name}（{villages}）" if villages else name))
+    return choices

@@ -25,10 +25,14 @@ def _visible_instance(user, instance_id):
 def case_page(request, instance_id: int):
     instance = _visible_instance(request.user, instance_id)
     AccessLog.objects.create(user=request.user, instance_id=instance.id, process_key=instance.process_key, view="case")
+    earlier = api.submitted_forms(instance_id=instance.id, viewer=request.user)
+    tokens = {t for form in earlier for f in form.fields for t in f.files}
     return render(request, "portal/case.html", {
-        "instance": instance, "history": list(reversed(instance.history)),
-        "earlier": api.submitted_forms(instance_id=instance.id, viewer=request.user),
+        "instance": instance, "history": list(reversed(instance.history)), "earlier": earlier,
         "summary": api.case_summary(instance_id=instance.id, process_key=instance.process_key, viewer=request.user),
+        "attachments": {a.token: a for a in Attachment.objects.filter(token__in=tokens)},
+        "sees_people": api.sees_people(request.user),
+        "shareable": api.shareable_people(instance_id=instance.id, actor=request.user),
     })
 
 
@@ -46,7 +50,8 @@ def share(request, instance_id: int):
     username = request.POST.get("username", "").strip()
     try:
         api.share_instance(instance_id=instance.id, username=username, actor=request.user)
-        messages.success(request, _("The case is now shared with %(user)s.") % {"user": username})
+        names = {p.username: p.label for p in api.shareable_people(instance_id=instance.id, actor=request.user)}
+        messages.success(request, _("The case is now shared with %(user)s.") % {"user": names.get(username, username)})
     except CaseflowError as exc:
         messages.error(request, str(exc))
     return redirect("case", instance_id=instance.id)

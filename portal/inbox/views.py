@@ -2,11 +2,13 @@
 facade changes things, and every engine error becomes a page or a message — never a 500."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -17,16 +19,23 @@ from portal.cases.models import AccessLog
 from . import formdata
 
 PER_PAGE = 25
+# The page's own controls carry a leading underscore, which no form field key can have.
+ACTION = "_action"
 
 
 @login_required
 def inbox(request):
     params = request.GET
-    page = selectors.inbox(
-        request.user, tab=params.get("tab", "mine"), process_key=params.get("process", ""), village=params.get("village", ""),
-        sla=params.get("sla", ""), order=params.get("order", "due"), page=_int(params.get("page"), 1), per_page=PER_PAGE,
-    )
-    context = {"page": page, "filters": params, "query": _query_without_page(params)}
+    filters = dict(process_key=params.get("process", ""), village=params.get("village", ""), sla=params.get("sla", ""),
+                   order=params.get("order", "due"), page=_int(params.get("page"), 1), per_page=PER_PAGE)
+    tab = params.get("tab")
+    page = selectors.inbox(request.user, tab=tab or "mine", **filters)
+    if tab is None and not page.tasks and page.page == 1:
+        # Nothing held yet: open the tab where the work is, rather than an empty one.
+        group = selectors.inbox(request.user, tab="group", **filters)
+        if group.tasks:
+            page = group
+    context = {"page": page, "filters": params, "query": _query_without_page(params, page.tab)}
     template = "portal/_task_rows.html" if request.htmx and request.htmx.target == "task-rows" else "portal/inbox.html"
     return render(request, template, context)
 
@@ -34,46 +43,70 @@ def inbox(request):
 @login_required
 def task_page(request, task_id: int):
     task = _visible_task(request.user, task_id)
+    can_act = api.may_complete(user=request.user, task=task)
     form = api.task_form(task_id=task.id)
-    fields = api.describe_form(form, user=request.user)
+    variables = api.task_variables(task_id=task.id) if can_act else {}
+    fields = api.describe_form(form, user=request.user, variables=variables)
     errors: dict[str, list[str]] = {}
-    values = api.task_draft(task_id=task.id) if task.status == "open" else {}
+    values = {}
+    if can_act:
+        values = api.task_draft(task_id=task.id) or api.previous_submission(task_id=task.id)
 
     if request.method == "POST":
         if task.status != "open":
             return _task_gone(request, task, _("This task is no longer open."))
+        if not can_act:  # checked before a single byte of an upload is kept
+            return render(request, "portal/error.html", {"message": _("This task is not yours to complete.")}, status=403)
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MAX_TASK_REQUEST_BYTES:
+            return render(request, "portal/error.html", {"message": _("The files are too large to send at once; attach fewer.")}, status=413)
+        stored: list = []
         try:
-            values = formdata.collect(fields, request, task)
-            if request.POST.get("action") == "draft":
+            formdata.check_uploads(fields, request, request.user)
+            values = formdata.collect(fields, request, task, stored)
+            if request.POST.get(ACTION) == "draft":
                 api.save_draft(task_id=task.id, data=values, actor=request.user)
                 messages.success(request, _("Draft saved."))
                 return redirect("task", task_id=task.id)
             api.complete_task(task_id=task.id, data=values, actor=request.user)
         except formdata.UploadRefused as exc:
-            values = formdata.collect_without_files(fields, request)
+            formdata.discard(stored)
+            values = formdata.collect_without_files(fields, request, task)
             errors = {exc.key: [exc.message]}
             messages.error(request, _("Please correct the fields marked below."))
         except FormInvalid as exc:
+            formdata.discard(stored)
+            values = _without_tokens(values, stored)
             errors = exc.field_errors
             messages.error(request, _("Please correct the fields marked below."))
+            if stored:
+                messages.error(request, _("Files you attached were not kept; attach them again."))
         except AlreadyCompleted as exc:
+            formdata.discard(stored)
             return _task_gone(request, task, str(exc))
         except NotPermitted as exc:
+            formdata.discard(stored)
             return render(request, "portal/error.html", {"message": str(exc)}, status=403)
         except CaseflowError as exc:
+            formdata.discard(stored)
+            values = _without_tokens(values, stored)
             messages.error(request, str(exc))
         else:
+            formdata.prune(task, formdata.tokens_in(values, fields))
             messages.success(request, _("Task “%(name)s” completed.") % {"name": task.name})
             return redirect(_next_page_after(request.user, task))
 
     AccessLog.objects.create(user=request.user, instance_id=task.instance_id, process_key=task.process_key, view="task")
+    earlier = api.submitted_forms(instance_id=task.instance_id, viewer=request.user)
+    can_assign = task.status == "open" and api.can_supervise(user=request.user, village=task.village)
     return render(request, "portal/task.html", {
-        "task": task, "fields": fields, "values": values, "errors": errors,
-        "can_act": api.may_complete(user=request.user, task=task),
-        "can_assign": api.can_supervise(user=request.user, village=task.village),
-        "earlier": api.submitted_forms(instance_id=task.instance_id, viewer=request.user),
-        "summary": api.case_summary(instance_id=task.instance_id, process_key=task.process_key, viewer=request.user),
-        "attachments": formdata.attachments_by_token(values, fields),
+        "task": task, "fields": fields, "values": values, "errors": errors, "can_act": can_act, "action_name": ACTION,
+        "can_assign": can_assign,
+        "assignees": api.eligible_assignees(task_id=task.id, actor=request.user) if can_assign else [],
+        "returned": api.return_notice(task_id=task.id, viewer=request.user) if can_act else None,
+        "earlier": earlier,
+        "summary": api.case_summary(instance_id=task.instance_id, process_key=task.process_key, viewer=request.user, task=task),
+        "attachments": formdata.attachments_by_token(formdata.tokens_in(values, fields) | _earlier_tokens(earlier)),
+        "sees_people": api.sees_people(request.user),
     }, status=400 if errors else 200)
 
 
@@ -97,8 +130,9 @@ def release(request, task_id: int):
 def assign(request, task_id: int):
     task = _visible_task(request.user, task_id)
     username, reason = request.POST.get("assignee", "").strip(), request.POST.get("reason", "")
+    people = {p.username: p.label for p in api.eligible_assignees(task_id=task.id, actor=request.user)}
     return _act(request, task, lambda: api.assign_task(task_id=task.id, assignee_username=username, reason=reason, actor=request.user),
-                _("Task assigned to %(user)s.") % {"user": username})
+                _("Task assigned to %(user)s.") % {"user": people.get(username, username)})
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -116,10 +150,16 @@ def _act(request, task, action, success: str):
         messages.success(request, success)
     except CaseflowError as exc:
         messages.error(request, str(exc))
-    target = request.POST.get("next") or reverse("task", args=[task.id])
-    if not target.startswith("/"):
-        target = reverse("inbox")
-    return redirect(target)
+    return redirect(safe_next(request, reverse("task", args=[task.id])))
+
+
+def safe_next(request, default: str) -> str:
+    """The page to go back to: only a path on this site (never //evil.example or https://...)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                                              require_https=request.is_secure()):
+        return target
+    return default
 
 
 def _task_gone(request, task, message: str):
@@ -134,14 +174,24 @@ def _next_page_after(user, task) -> str:
     return reverse("inbox")
 
 
+def _without_tokens(values: dict, stored) -> dict:
+    gone = {a.token for a in stored}
+    return {k: [t for t in v if not (isinstance(t, str) and t in gone)] if isinstance(v, list) else v for k, v in values.items()}
+
+
+def _earlier_tokens(earlier) -> set[str]:
+    return {t for form in earlier for f in form.fields for t in f.files}
+
+
 def _int(value, default: int) -> int:
     try:
-        return max(1, int(value))
-    except (TypeError, ValueError):
+        return min(max(1, int(value)), selectors.MAX_PAGE)
+    except (TypeError, ValueError, OverflowError):
         return default
 
 
-def _query_without_page(params) -> str:
+def _query_without_page(params, tab: str) -> str:
     query = params.copy()
     query.pop("page", None)
+    query["tab"] = tab
     return query.urlencode()

@@ -35,17 +35,24 @@ def _notify(users, kind: str, *, task_id, instance_id, task_name: str, subject: 
 @registry.on_event
 def notify_on_engine_event(event: registry.EngineEvent) -> None:
     name = str(event.data.get("task") or "")
-    if event.kind == "task_ready" and event.data.get("candidate_group"):
+    subject = event.subject or ""
+    if event.kind == "task_ready" and event.data.get("assignee"):
+        if event.data["assignee"] == event.actor_name:
+            return  # their own next step: they are taken to it, no notice needed
+        # Given to one person (a named reviewer, or whoever did the case's previous step): only them.
+        _notify(get_user_model().objects.filter(username=event.data["assignee"], is_active=True), Kind.NEW_TASK,
+                task_id=event.task_id, instance_id=event.instance_id, task_name=name, subject=subject)
+    elif event.kind == "task_ready" and event.data.get("candidate_group"):
         _notify(people_with_role(event.data["candidate_group"], event.village), Kind.NEW_TASK,
-                task_id=event.task_id, instance_id=event.instance_id, task_name=name)
+                task_id=event.task_id, instance_id=event.instance_id, task_name=name, subject=subject)
     elif event.kind == "assigned" and event.data.get("assignee"):
         _notify(get_user_model().objects.filter(username=event.data["assignee"]), Kind.ASSIGNED,
-                task_id=event.task_id, instance_id=event.instance_id, task_name=name or event.bpmn_id)
+                task_id=event.task_id, instance_id=event.instance_id, task_name=name or event.bpmn_id, subject=subject)
     elif event.kind == "escalated":
         people = list(people_with_role("supervisor", event.village))
         if event.data.get("assignee"):
             people += list(get_user_model().objects.filter(username=event.data["assignee"]))
-        _notify(people, Kind.BREACHED, task_id=event.task_id, instance_id=event.instance_id, task_name=name)
+        _notify(people, Kind.BREACHED, task_id=event.task_id, instance_id=event.instance_id, task_name=name, subject=subject)
 
 
 def warn_due_soon() -> int:

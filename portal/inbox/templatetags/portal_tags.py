@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from django import template
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -11,13 +10,18 @@ AMBER_BEFORE_HOURS = 6
 
 
 def _span(seconds: float) -> str:
-    minutes = int(abs(seconds) // 60)
+    """A duration as people say it: minutes, hours, or days and hours. Rounded up, so a task due in
+    exactly seven days reads "7 d", not "6 d" a second after it was created."""
+    minutes = int(-(-abs(seconds) // 60))
     if minutes < 60:
         return _("%(n)d min") % {"n": minutes}
-    hours = minutes // 60
+    hours = -(-minutes // 60)
     if hours < 48:
         return _("%(n)d h") % {"n": hours}
-    return _("%(n)d d") % {"n": hours // 24}
+    days, rest = divmod(hours, 24)
+    if rest == 0:
+        return _("%(n)d d") % {"n": days}
+    return _("%(d)d d %(h)d h") % {"d": days, "h": rest}
 
 
 @register.inclusion_tag("portal/_sla_badge.html")
@@ -34,7 +38,9 @@ def sla_badge(task):
 
 @register.filter
 def role_name(code: str) -> str:
-    return str(settings.CASEFLOW_ROLES.get(code, code))
+    from engine.api import group_label
+
+    return group_label(code or "")
 
 
 @register.filter
@@ -74,3 +80,45 @@ def money(value) -> str:
         return f"{Decimal(str(value)):,.2f}"
     except (InvalidOperation, ValueError):
         return str(value)
+
+
+@register.filter
+def number_step(field) -> str:
+    """The <input type=number> step for a field's decimal places: 1 for whole numbers, 0.01 for fen."""
+    digits = getattr(field, "decimal_digits", None)
+    if digits is None:
+        return "any"
+    return "1" if digits == 0 else "0." + "0" * (digits - 1) + "1"
+
+
+@register.filter
+def input_moment(value, subtype: str = "datetime") -> str:
+    """A stored date or instant as a date/time input shows it: instants in the station's time
+    (never UTC); what a person typed is shown back as typed."""
+    import datetime as dt
+
+    if value in (None, ""):
+        return ""
+    text = str(value)
+    if subtype != "datetime" or len(text) <= 16:
+        return text[:16] if subtype == "datetime" else text
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text[:16]
+    if timezone.is_naive(moment):
+        return moment.strftime("%Y-%m-%dT%H:%M")
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+@register.filter
+def person(username: str | None) -> str:
+    """A username as a display name (one query; for the few names on a page)."""
+    if not username:
+        return ""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username).only("first_name", "last_name", "username").first()
+    if user is None:
+        return username
+    return (user.get_full_name() or user.first_name or username).strip()
