@@ -36,6 +36,8 @@ def _case_no(ctx, received_at: dt.datetime) -> str:
 @registry.on_start(KEY)
 def open_case(ctx, data):
     received_at = _when(data.get("received_at")) or clock.now()
+    if received_at > clock.now() + dt.timedelta(minutes=5):  # the form refuses it too; never number a case CP-2030
+        raise FormInvalid({"received_at": [_("Cannot be in the future.")]})
     case = ChildProtectionCase.objects.create(
         case_no=_case_no(ctx, received_at), instance_id=ctx.instance_id, village=data.get("village", ""),
         received_at=received_at, channel=data.get("channel", ""),
@@ -96,9 +98,9 @@ def act_on_escalation(ctx, data):
     action = data.get("action")
     if action == "reassign":
         if not data.get("reassign_to"):
-            raise FormInvalid({"reassign_to": [_("Name the worker who takes over the response.")]})
-        try:
-            ctx.reassign_open_task("Task_Respond", data["reassign_to"], reason=data.get("reason", ""))
+            raise FormInvalid({"reassign_to": [_("Choose the worker who takes over the response.")]})
+        try:  # any worker of the station: a station of 2-5 people covers sick leave across villages
+            ctx.reassign_open_task("Task_Respond", data["reassign_to"], reason=data.get("reason", ""), any_village=True)
         except InvalidState as exc:
             raise FormInvalid({"reassign_to": [str(exc)]}) from None
     elif action == "respond_myself":
@@ -121,6 +123,10 @@ def record_feedback(ctx, data):
 
 @registry.on_task_completed(KEY, "Task_ApproveClosure")
 def close_case(ctx, data):
+    if data.get("closure_decision") != "approve":
+        if not data.get("comments"):
+            raise FormInvalid({"comments": [_("Say what the worker must add before the case can be closed.")]})
+        return
     case = _case(ctx)
     case.status = CaseStatus.CLOSED
     case.closed_at = clock.now()

@@ -41,6 +41,7 @@ def reviewers() -> list[tuple[str, str]]:
 
 registry.register_option_source("my_organisations", my_organisations)
 registry.register_option_source("reviewers", reviewers)
+registry.register_group_label(lambda group: Organisation.objects.filter(group_name=group).values_list("name", flat=True).first())
 
 
 # -- apply ----------------------------------------------------------------------------------------
@@ -101,16 +102,36 @@ def conflict_reason(username: str, application: Application) -> str | None:
     return None
 
 
+def valid_reviews(application: Application) -> list[Review]:
+    """Scores that count: submitted without a declared conflict of interest."""
+    return [r for r in application.reviews.all() if not r.conflict_of_interest and r.weighted_score is not None]
+
+
 @registry.on_task_completed(KEY, "Task_SelectPanel")
 def select_panel(ctx, data):
+    """The panel, or — when declared conflicts left fewer valid scores than the rule asks — the
+    reviewers added to it; nobody who already reviewed this application, nobody conflicted."""
     application = _application(ctx)
     panel = data["reviewers"]
     minimum = settings.MICRO_FUND["min_reviewers"]
+    already = {r.reviewer.username for r in application.reviews.select_related("reviewer")}
+    needed = max(minimum - len(valid_reviews(application)), 1)
     problems = [reason for reason in (conflict_reason(u, application) for u in panel) if reason]
-    if len(panel) < minimum:
-        problems.insert(0, _("Choose at least %(n)d reviewers.") % {"n": minimum})
+    problems += [_("%(user)s has already reviewed this application.") % {"user": u} for u in panel if u in already]
+    if len(panel) < needed:
+        problems.insert(0, _("Choose at least %(n)d reviewers.") % {"n": needed})
     if problems:
         raise FormInvalid({"reviewers": problems})
+
+
+@registry.service("micro_fund.check_panel")
+def check_panel(ctx, params):
+    """After the panel: are there enough valid scores to decide? If conflicts left too few, the
+    panel is completed with other reviewers before anyone decides (the ≥ 3 rule)."""
+    application = Application.objects.get(instance_id=ctx.instance_id)
+    count, minimum = len(valid_reviews(application)), settings.MICRO_FUND["min_reviewers"]
+    ctx.set_variable("panel_complete", count >= minimum)
+    return {"valid_reviews": count, "required": minimum}
 
 
 @registry.on_task_completed(KEY, "Task_Review")
@@ -162,6 +183,10 @@ def replace_reviewer(ctx, data):
 def decide(ctx, data):
     application = _application(ctx)
     decision = data["decision"]
+    minimum = settings.MICRO_FUND["min_reviewers"]
+    if decision in ("approve", "reject") and len(valid_reviews(application)) < minimum:
+        raise FormInvalid({"decision": [_("Only %(n)d valid reviews; at least %(min)d are needed to decide.") % {
+            "n": len(valid_reviews(application)), "min": minimum}]})
     if decision == "approve":
         amount = data.get("approved_amount")
         if amount is None:
@@ -193,7 +218,7 @@ def decide(ctx, data):
 def pay_first_tranche(ctx, data):
     application = _application(ctx)
     share = Decimal(settings.MICRO_FUND["first_tranche"])
-    ledger.disburse(application, application.approved_amount * share, ctx.actor,
+    ledger.disburse(application, ledger.money(application.approved_amount * share), ctx.actor,
                     _("First tranche, ref. %(ref)s") % {"ref": data.get("payment_reference", "")})
     application.stage = Stage.SUPERVISION
     application.save(update_fields=["stage"])
@@ -219,6 +244,7 @@ def suspend(ctx, data):
 @registry.on_task_completed(KEY, "Task_FinalReport")
 def record_final_report(ctx, data):
     application = _application(ctx)
+    ctx.set_variable("evaluation_reviewer", evaluation_reviewer(application))
     spent = ledger.money(data["amount_spent"])
     if spent > application.approved_amount:
         raise FormInvalid({"amount_spent": [_("More than the %(approved)s yuan approved; report the overspend from your own funds separately.") % {
@@ -228,10 +254,21 @@ def record_final_report(ctx, data):
     application.save(update_fields=["spent", "stage"])
 
 
+def evaluation_reviewer(application: Application) -> str:
+    """Who evaluates the finished project for the panel: the first panel member who scored it
+    without a conflict and is still active — never a reviewer who was not on the panel."""
+    for review in sorted(valid_reviews(application), key=lambda r: (r.submitted_at, r.pk)):
+        if review.reviewer.is_active:
+            return review.reviewer.username
+    raise FormInvalid({"__all__": [_("No panel member who scored this project is still active; a supervisor must add a reviewer.")]})
+
+
 @registry.on_task_completed(KEY, "Task_FinalTranche")
 def settle(ctx, data):
     """Pay what is still due (or withhold it), take back any overpayment, release what was not used."""
     application = _application(ctx)
+    if data["final_payment"] == "release" and not data.get("payment_reference"):
+        raise FormInvalid({"payment_reference": [_("Give the voucher number of the payment.")]})
     if data["final_payment"] == "release":
         ledger.disburse(application, max(application.spent - application.disbursed, Decimal("0")), ctx.actor,
                         _("Final tranche, ref. %(ref)s") % {"ref": data.get("payment_reference", "")})
@@ -254,9 +291,10 @@ def applications_visible_to(user):
     return Application.objects.all() if villages is None else Application.objects.filter(Q(village__in=villages) | Q(village=""))
 
 
-def application_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
+def application_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str]]:
     """What the case page shows above the diagram: stage and money for everyone who may open the
-    case; the panel's average only to reviewers and supervisors, and only once all have scored."""
+    case; the panel's average only to reviewers and supervisors, and only once all have scored; on
+    a tranche task, the amount finance is to pay now."""
     application = Application.objects.filter(instance_id=instance_id).select_related("organisation").first()
     if application is None:
         return []
@@ -271,13 +309,31 @@ def application_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
         (_("Approved"), yuan(application.approved_amount)),
         (_("Disbursed"), yuan(application.disbursed)),
     ]
+    if task is not None and task.bpmn_id in ("Task_Tranche1", "Task_FinalTranche"):
+        rows.insert(0, (_("To pay now"), yuan(tranche_due(application, task.bpmn_id))))
     roles = set(viewer.groups.values_list("name", flat=True)) if viewer is not None else set()
     open_reviews = _open_reviews(instance_id)
+    if application.stage == Stage.REVIEW and roles & {"worker", "supervisor", "admin"}:
+        rows.append((_("Valid reviews"), _("%(n)d of the %(min)d needed") % {
+            "n": len(valid_reviews(application)), "min": settings.MICRO_FUND["min_reviewers"]}))
     if roles & {"reviewer", "supervisor", "admin"} and application.reviews.exists() and not open_reviews:
         summary = panel_summary(application)
         rows.append((_("Panel score"), _("%(average)s from %(n)d reviews (%(excluded)d excluded for conflicts)") % {
             "average": summary["average"] if summary["average"] is not None else "—", "n": summary["reviews"], "excluded": summary["excluded"]}))
     return rows
+
+
+def tranche_due(application: Application, bpmn_id: str) -> Decimal:
+    """What finance pays on a tranche task: 60 % of the approved amount first; at the end, what was
+    spent less what was already paid (never below nothing)."""
+    if bpmn_id == "Task_Tranche1":
+        return ledger.money((application.approved_amount or 0) * Decimal(settings.MICRO_FUND["first_tranche"]))
+    return max((application.spent or Decimal("0")) - application.disbursed, Decimal("0"))
+
+
+def scores_complete(application: Application) -> bool:
+    """Whether the panel has finished scoring (no review task open): only then are scores shown."""
+    return application.reviews.exists() and not _open_reviews(application.instance_id)
 
 
 def _open_reviews(instance_id: int) -> int:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from engine import clock
 
-from .handlers import applications_visible_to, panel_summary
+from .handlers import applications_visible_to, panel_summary, scores_complete
 from .ledger import fund_for
 from .models import Category, Stage
 
@@ -40,37 +40,63 @@ def fund_page(request):
     return render(request, "micro_fund/fund.html", {
         "fund": fund, "stages": stages, "by_category": sorted(money_by["category"].items()),
         "by_village": sorted(money_by["village"].items()), "entries": fund.entries.select_related("application", "actor")[:50],
-        "summaries": {a.pk: panel_summary(a) for a in applications if a.stage != Stage.APPLYING},
+        # A panel's score appears only once every member has scored: no running average to anyone.
+        "summaries": {a.pk: panel_summary(a) for a in applications if a.stage != Stage.APPLYING and scores_complete(a)},
     })
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def make_text_safe(sheet) -> None:
+    """Every text cell stays text: a title such as =HYPERLINK(…) is stored as a string (never a
+    formula) and marked with Excel's quote prefix, so no spreadsheet program runs it."""
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+                if cell.value.startswith(FORMULA_STARTS):
+                    cell.quotePrefix = True
 
 
 @login_required
 def fund_export(request):
-    """The fund as an XLSX workbook: a summary sheet, the projects, and every ledger movement."""
+    """The fund as an XLSX workbook: a summary sheet, the projects, and every ledger movement —
+    villages by name, times in the station's time zone, people by name, no live formulas."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
     from openpyxl import Workbook
 
+    from portal.accounts.models import Village
+
     fund, applications, _stages, money_by = _figures(request.user, clock.now().year)
+    villages = dict(Village.objects.values_list("code", "name"))
     book = Workbook()
     summary = book.active
     summary.title = _("Summary")
     for row in [(_("Fund"), fund.name), (_("Total budget"), fund.total_budget), (_("Committed"), fund.committed),
                 (_("Disbursed"), fund.disbursed), (_("Returned"), fund.returned), (_("Available"), fund.available)]:
-        summary.append(row)
+        summary.append(list(row))
     projects = book.create_sheet(_("Projects"))
     projects.append([_("Title"), _("Organisation"), _("Village"), _("Category"), _("Stage"), _("Requested"), _("Approved"), _("Disbursed"), _("Spent")])
     for a in applications:
-        projects.append([a.title, a.organisation.name, a.village, a.get_category_display(), a.get_stage_display(),
-                         a.requested_amount, a.approved_amount, a.disbursed, a.spent])
+        projects.append([a.title, a.organisation.name, villages.get(a.village, a.village), a.get_category_display(),
+                         a.get_stage_display(), a.requested_amount, a.approved_amount, a.disbursed, a.spent])
     ledger_sheet = book.create_sheet(_("Ledger"))
     ledger_sheet.append([_("Time"), _("Movement"), _("Amount"), _("Project"), _("By"), _("Reason")])
-    for entry in fund.entries.select_related("application", "actor"):
-        ledger_sheet.append([entry.at.replace(tzinfo=None), entry.get_kind_display(), entry.amount,
-                             entry.application.title if entry.application else "", entry.actor.username if entry.actor else "", entry.reason])
+    people = {u.pk: (u.get_full_name() or u.first_name or u.username) for u in get_user_model().objects.filter(
+        pk__in=fund.entries.values("actor_id"))}
+    for entry in fund.entries.select_related("application"):
+        ledger_sheet.append([timezone.localtime(entry.at).replace(tzinfo=None), entry.get_kind_display(), entry.amount,
+                             entry.application.title if entry.application else "", people.get(entry.actor_id, ""), entry.reason])
     for sheet in (summary, projects, ledger_sheet):
         for cells in sheet.iter_rows():
             for cell in cells:
                 if isinstance(cell.value, Decimal):
                     cell.number_format = "#,##0.00"
+                elif hasattr(cell.value, "hour"):
+                    cell.number_format = "yyyy-mm-dd hh:mm"
+        make_text_safe(sheet)
     buffer = BytesIO()
     book.save(buffer)
     response = HttpResponse(buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

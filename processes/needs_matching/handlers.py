@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -14,7 +15,7 @@ from engine import clock, registry
 from engine.errors import FormInvalid
 
 from . import matching
-from .models import Household, Need, NeedStatus, Referral, ReferralStatus, Resource
+from .models import CapacityUnit, Household, HouseholdCase, Need, NeedStatus, Referral, ReferralStatus, Resource
 
 KEY = "needs_matching"
 
@@ -29,16 +30,42 @@ def resources() -> list[tuple[str, str]]:
     return [(str(r.pk), f"{r.name}（{r.provider}）") for r in Resource.objects.filter(active=True).order_by("name")]
 
 
+def household_members(user, variables) -> list[tuple[str, str]]:
+    """The members of this case's household: a need concerns one of them, never a typed name."""
+    household_id = (variables or {}).get("household_id")
+    if not household_id:
+        return []
+    return [(m.name, f"{m.name}（{m.relation}，{m.age}岁）") for m in Household.objects.get(pk=household_id).members.order_by("pk")]
+
+
 registry.register_option_source("households", households)
 registry.register_option_source("resources", resources)
+registry.register_option_source("household_members", household_members)
+registry.register_group_label(lambda group: Resource.objects.filter(provider_group=group).values_list("provider", flat=True).first())
 
 
 @registry.on_start(KEY)
 def open_assessment(ctx, data):
-    household = Household.objects.get(pk=int(data["household"]))
-    ctx.set_subject(household.code)  # the household number: no name in lists, no language baked in
+    """One open case per household (two workers starting at once: one wins, the other is told);
+    each case numbered after the household: HH-DO-008-1, HH-DO-008-2."""
+    household = Household.objects.select_for_update().get(pk=int(data["household"]))
+    if HouseholdCase.objects.filter(household=household, open=True).exists():
+        raise FormInvalid({"household": [_("This household already has an open needs case; continue that one.")]})
+    number = (HouseholdCase.objects.filter(household=household).order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    try:
+        with transaction.atomic():
+            HouseholdCase.objects.create(household=household, instance_id=ctx.instance_id, number=number, opened_at=clock.now())
+    except IntegrityError:
+        raise FormInvalid({"household": [_("This household already has an open needs case; continue that one.")]}) from None
+    ctx.set_subject(f"{household.code}-{number}")  # the household number: no name in lists, no language baked in
     ctx.set_village(household.village)
     ctx.set_variable("household_id", household.pk)
+
+
+@registry.on_event
+def close_household_case(event):
+    if event.process_key == KEY and event.task_id is None and event.kind in ("instance_completed", "cancelled"):
+        HouseholdCase.objects.filter(instance_id=event.instance_id, open=True).update(open=False)
 
 
 @registry.on_task_completed(KEY, "Task_NeedsAssessment")
@@ -88,25 +115,44 @@ def _number(value) -> int | None:
 
 @registry.on_task_completed(KEY, "Task_ConfirmPlan")
 def confirm_plan(ctx, data):
+    """Each row refers one need to one eligible resource; a resource counted in yuan needs the
+    amount, within what it has left. The plan's money decides whether the supervisor approves."""
     needs = {n.number: n for n in Need.objects.filter(instance_id=ctx.instance_id)}
-    problems = []
+    catalogue = {r.pk: r for r in Resource.objects.filter(pk__in=[int(r["resource"]) for r in data["plan"]])}
+    problems, total = [], Decimal("0")
     for row_number, row in enumerate(data["plan"], start=1):
         need = needs.get(_number(row["need_no"]))
+        resource = catalogue.get(int(row["resource"]))
         if need is None:
             problems.append(_("Row %(n)d: there is no need number %(need)s.") % {"n": row_number, "need": row["need_no"]})
             continue
         eligible = {p["resource"] for p in need.proposals if p["eligible"]}
-        if int(row["resource"]) not in eligible:
+        if resource is None or resource.pk not in eligible:
             problems.append(_("Row %(n)d: this resource is not eligible for need %(need)s.") % {"n": row_number, "need": need.number})
+            continue
+        amount = Decimal(str(row["amount"])) if row.get("amount") not in (None, "") else None
+        if resource.capacity_unit == CapacityUnit.YUAN:
+            if not amount:
+                problems.append(_("Row %(n)d: give the amount in yuan for %(resource)s.") % {"n": row_number, "resource": resource.name})
+                continue
+            if amount > resource.capacity_left:
+                problems.append(_("Row %(n)d: %(resource)s has only %(left)s left.") % {
+                    "n": row_number, "resource": resource.name, "left": resource.capacity_text(resource.capacity_left)})
+                continue
+        total += amount or Decimal("0")
     if problems:
         raise FormInvalid({"plan": problems})
+    ctx.set_variable("plan_total", str(total))
     ctx.set_variable("plan_rows", [{"need": needs[_number(r["need_no"])].pk, "resource": int(r["resource"]),
-                                    "responsible": r.get("responsible", ""), "due_date": r.get("due_date")} for r in data["plan"]])
+                                    "responsible": r.get("responsible", ""), "due_date": r.get("due_date"),
+                                    "amount": str(r["amount"]) if r.get("amount") not in (None, "") else None} for r in data["plan"]])
 
 
 @registry.service("needs_matching.refer")
 def send_referrals(ctx, params):
-    """One referral per plan row; providers with portal users answer a task, others get a message."""
+    """One referral per plan row. A provider with portal users answers its own task, seen only by
+    its group; a provider without an account gets a message, and the case's worker records the
+    answer — a referral never goes to every partner office."""
     rows = ctx.task_variable("plan_rows") or []
     ids, groups = [], {}
     for row in rows:
@@ -114,14 +160,14 @@ def send_referrals(ctx, params):
         resource = Resource.objects.get(pk=row["resource"])
         referral = Referral.objects.create(need=need, resource=resource, instance_id=ctx.instance_id, responsible=row.get("responsible", ""),
                                            due_date=dt.date.fromisoformat(row["due_date"]) if row.get("due_date") else None,
-                                           sent_at=clock.now())
+                                           amount=Decimal(row["amount"]) if row.get("amount") else None, sent_at=clock.now())
         need.status = NeedStatus.REFERRED
         need.save(update_fields=["status"])
         ids.append(str(referral.pk))
-        groups[str(referral.pk)] = resource.provider_group or "partner_office"
+        groups[str(referral.pk)] = resource.provider_group or "worker"
         if not resource.provider_group:
-            ctx.enqueue("partner.referral", {"referral": referral.pk, "provider": resource.provider, "category": need.category},
-                        effect=f"referral_{referral.pk}")
+            ctx.enqueue("partner.referral", {"referral": referral.pk, "provider": resource.provider, "resource": resource.name,
+                                             "category": need.category}, effect=f"referral_{referral.pk}")
     ctx.set_variable("referral_ids", ids)
     ctx.set_variable("provider_groups", groups)
     return {"referrals": len(ids)}
@@ -133,7 +179,8 @@ def provider_answers(ctx, data):
     referral.answered_at = clock.now()
     referral.reason = data.get("reason", "")
     if data["response"] == "accept":
-        taken = Resource.objects.filter(pk=referral.resource_id, capacity_left__gte=1).update(capacity_left=F("capacity_left") - Decimal("1"))
+        take = referral.resource.take(referral.amount)
+        taken = Resource.objects.filter(pk=referral.resource_id, capacity_left__gte=take).update(capacity_left=F("capacity_left") - take)
         if not taken:
             raise FormInvalid({"response": [_("This resource has no capacity left; decline the referral instead.")]})
         referral.status = ReferralStatus.ACCEPTED
@@ -195,20 +242,45 @@ def update_monitoring(ctx, params):
     return {"household": household.pk, "status": household.monitoring_status}
 
 
-def matching_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
+def _score_text(score) -> str:
+    return f"{Decimal(str(score)):.2f}".rstrip("0").rstrip(".")
+
+
+def matching_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str]]:
     """The matching screen beside the plan form: each need on one side, its resources with the
-    reasons on the other (eligible first), or the gap."""
+    reasons on the other (eligible first), or the gap. On a provider's task, only the referral
+    that task is about: what is asked of them, for which need — nothing else of the household."""
+    if task is not None and task.bpmn_id == "Task_ProviderResponse":
+        return referral_summary(task)
     rows = []
     for need in Need.objects.filter(instance_id=instance_id).order_by("number"):
-        label = f"{_('Need')} {need.number}：{need.get_category_display()}（{need.get_status_display()}）"
+        label = _("Need %(n)d: %(category)s (%(status)s)") % {"n": need.number, "category": need.get_category_display(),
+                                                             "status": need.get_status_display()}
         if not need.proposals:
             rows.append((label, _("Gap: no resource to refer to yet") if need.status == NeedStatus.GAP else "—"))
             continue
         parts = []
         for proposal in need.proposals[:6]:
             failed = [f"{r['label']} {r['why']}" for r in proposal["reasons"] if not r["passed"]]
-            parts.append(f"✔ {proposal['name']}" if proposal["eligible"] else f"✘ {proposal['name']}（{'；'.join(failed) or _('declined')}）")
+            parts.append(f"✔ {proposal['name']}（{_('fit')} {_score_text(proposal['score'])}）" if proposal["eligible"]
+                         else f"✘ {proposal['name']}（{'；'.join(failed) or _('declined')}）")
         rows.append((label, "　".join(parts)))
+    return rows
+
+
+def referral_summary(task) -> list[tuple[str, str]]:
+    referral = Referral.objects.select_related("resource", "need").filter(pk=_number(task.context) or 0, instance_id=task.instance_id).first()
+    if referral is None:
+        return []
+    resource, need = referral.resource, referral.need
+    rows = [(_("Resource referred"), f"{resource.name}（{resource.provider}）"),
+            (_("Need"), f"{need.get_category_display()}：{need.description}"),
+            (_("Asked for"), resource.capacity_text(referral.amount) if resource.capacity_unit == CapacityUnit.YUAN and referral.amount
+             else _("one place"))]
+    if referral.due_date:
+        rows.append((_("By when"), referral.due_date.isoformat()))
+    if not resource.provider_group:
+        rows.append((_("Provider has no account"), _("Contact %(provider)s and record their answer here.") % {"provider": resource.provider}))
     return rows
 
 

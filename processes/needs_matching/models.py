@@ -37,6 +37,7 @@ class Household(models.Model):
 
     class Meta:
         verbose_name = _("household")
+        verbose_name_plural = _("households")
 
     def __str__(self):
         return self.code
@@ -67,11 +68,17 @@ class Member(models.Model):
 
     class Meta:
         verbose_name = _("household member")
+        verbose_name_plural = _("household members")
 
 
 class ResourceKind(models.TextChoices):
     POLICY = "policy", _("government policy")
     SOCIAL = "social", _("social resource")
+
+
+class CapacityUnit(models.TextChoices):
+    PLACES = "places", _("places")
+    YUAN = "yuan", _("yuan")
 
 
 class Resource(models.Model):
@@ -82,7 +89,9 @@ class Resource(models.Model):
                                       help_text=_("Partner-office users who confirm referrals in the portal; empty: notified by message."))
     categories = models.JSONField(_("need categories served"), default=list)
     rules = models.JSONField(_("eligibility rules"), default=list, blank=True)
-    capacity_left = models.DecimalField(_("capacity left (places or yuan)"), **MONEY)
+    capacity_unit = models.CharField(_("capacity counted in"), max_length=8, choices=CapacityUnit.choices, default=CapacityUnit.PLACES,
+                                     help_text=_("Places: each accepted referral takes one. Yuan: it takes the referral's amount."))
+    capacity_left = models.DecimalField(_("capacity left"), **MONEY)
     capacity_total = models.DecimalField(_("capacity"), **MONEY)
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_to = models.DateField(_("valid to"), null=True, blank=True)
@@ -90,6 +99,7 @@ class Resource(models.Model):
 
     class Meta:
         verbose_name = _("resource")
+        verbose_name_plural = _("resources")
         constraints = [models.CheckConstraint(condition=Q(capacity_left__gte=0), name="resource_capacity_never_negative")]
 
     def __str__(self):
@@ -103,6 +113,18 @@ class Resource(models.Model):
         problems = rule_problems(self.rules)
         if problems:
             raise ValidationError({"rules": problems})
+        if self.capacity_unit == CapacityUnit.PLACES and self.capacity_total is not None and self.capacity_total != int(self.capacity_total):
+            raise ValidationError({"capacity_total": _("Places are counted in whole numbers.")})
+
+    def take(self, referral_amount) -> Decimal:
+        """What accepting one referral takes from the capacity: a place, or the referral's yuan."""
+        return Decimal("1") if self.capacity_unit == CapacityUnit.PLACES else Decimal(str(referral_amount or 0))
+
+    def capacity_text(self, value) -> str:
+        """A capacity as people read it: 40 places, or 80,000.00 yuan."""
+        if self.capacity_unit == CapacityUnit.YUAN:
+            return _("%(amount)s yuan") % {"amount": f"{Decimal(value):,.2f}"}
+        return _("%(n)d places") % {"n": int(value)}
 
 
 class NeedStatus(models.TextChoices):
@@ -130,6 +152,7 @@ class Need(models.Model):
 
     class Meta:
         verbose_name = _("need")
+        verbose_name_plural = _("needs")
         constraints = [models.UniqueConstraint(fields=["instance_id", "number"], name="need_number_per_instance")]
 
 
@@ -147,9 +170,30 @@ class Referral(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=ReferralStatus.choices, default=ReferralStatus.SENT)
     responsible = models.CharField(_("who does it"), max_length=40, blank=True)
     due_date = models.DateField(_("by when"), null=True, blank=True)
+    amount = models.DecimalField(_("amount (yuan)"), null=True, blank=True, **MONEY)
     sent_at = models.DateTimeField()
     answered_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(_("reason"), blank=True)
 
     class Meta:
         verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+
+
+class HouseholdCase(models.Model):
+    """One needs-matching case of a household. At most one is open at a time (a constraint, so two
+    workers starting at the same moment cannot both succeed); each gets its own number."""
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="cases")
+    instance_id = models.BigIntegerField(unique=True)
+    number = models.PositiveSmallIntegerField()
+    open = models.BooleanField(default=True)
+    opened_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("household case")
+        verbose_name_plural = _("household cases")
+        constraints = [
+            models.UniqueConstraint(fields=["household"], condition=Q(open=True), name="one_open_case_per_household"),
+            models.UniqueConstraint(fields=["household", "number"], name="household_case_number"),
+        ]

@@ -31,6 +31,7 @@ CATALOGUE = [
     ("留守儿童临时照料", "social", "妇联儿童之家", "", ["temporary_care"], [{"fact": "age", "op": "lte", "value": 14, "label": "14岁以下"}], 10),
 ]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+COUNTED_IN_YUAN = {"临时救助", "医疗救助", "基金会大病医疗援助"}
 
 
 class Command(BaseCommand):
@@ -45,7 +46,8 @@ class Command(BaseCommand):
             if group:
                 Group.objects.get_or_create(name=group)
             resource = Resource(name=name, kind=kind, provider=provider, provider_group=group, categories=categories, rules=rules,
-                                capacity_left=Decimal(capacity), capacity_total=Decimal(capacity))
+                                capacity_left=Decimal(capacity), capacity_total=Decimal(capacity),
+                                capacity_unit="yuan" if name in COUNTED_IN_YUAN else "places")
             resource.full_clean()
             resource.save()
         from django.contrib.auth import get_user_model
