@@ -97,6 +97,14 @@ def is_postgres() -> bool:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _static_files_collected(django_db_blocker):
+    """Pages name fingerprinted static files (the manifest), as production serves them."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing():
     """Test users need no key stretching; production keeps Django's default hashers."""
     from django.conf import settings

@@ -36,12 +36,12 @@ def linear(key: str, middle: str, middle_id: str, forms_for: tuple[str, ...] = (
 <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
 {middle}
 <bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:userTask>
-<bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
 <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="{middle_id}"/>
 <bpmn:sequenceFlow id="F2" sourceRef="{middle_id}" targetRef="Task_A"/>
-<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="End"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="EndEvent_1"/>
 """
-    return process(key, body, [middle_id, "Task_A", "End"]), {f: form() for f in forms_for}
+    return process(key, body, [middle_id, "Task_A", "EndEvent_1"]), {f: form() for f in forms_for}
 
 
 def script_task(key: str, script: str) -> tuple[str, dict]:
@@ -58,13 +58,13 @@ def gateway(key: str, condition: str) -> tuple[str, dict]:
 <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:exclusiveGateway id="Gw" default="F_default"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F_cond</bpmn:outgoing><bpmn:outgoing>F_default</bpmn:outgoing></bpmn:exclusiveGateway>
 <bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F_cond</bpmn:incoming><bpmn:incoming>F_default</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:userTask>
-<bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
 <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Gw"/>
 <bpmn:sequenceFlow id="F_cond" sourceRef="Gw" targetRef="Task_A"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{escape(condition)}</bpmn:conditionExpression></bpmn:sequenceFlow>
 <bpmn:sequenceFlow id="F_default" sourceRef="Gw" targetRef="Task_A"/>
-<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="End"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="EndEvent_1"/>
 """
-    return process(key, body, ["Gw", "Task_A", "End"]), {"Task_A": form()}
+    return process(key, body, ["Gw", "Task_A", "EndEvent_1"]), {"Task_A": form()}
 
 
 def timer(key: str, expression: str) -> tuple[str, dict]:
@@ -84,11 +84,11 @@ def cardinality(key: str, expression: str) -> tuple[str, dict]:
 <bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing>
 <bpmn:multiInstanceLoopCharacteristics isSequential="true"><bpmn:loopCardinality>{escape(expression)}</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>
 </bpmn:userTask>
-<bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
 <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Task_A"/>
-<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="End"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="EndEvent_1"/>
 """
-    return process(key, body, ["Task_A", "End"]), {"Task_A": form()}
+    return process(key, body, ["Task_A", "EndEvent_1"]), {"Task_A": form()}
 
 
 def service(key: str, operation: str) -> tuple[str, dict]:
@@ -107,15 +107,15 @@ def counting_loop(key: str, rounds: int) -> tuple[str, dict]:
 <bpmn:scriptTask id="Count" name="count"><bpmn:incoming>F1</bpmn:incoming><bpmn:incoming>F_again</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing><bpmn:script>n = n + 1</bpmn:script></bpmn:scriptTask>
 <bpmn:exclusiveGateway id="Gw" default="F_done"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F_again</bpmn:outgoing><bpmn:outgoing>F_done</bpmn:outgoing></bpmn:exclusiveGateway>
 <bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F_done</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:userTask>
-<bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
 <bpmn:sequenceFlow id="F0" sourceRef="StartEvent_1" targetRef="Init"/>
 <bpmn:sequenceFlow id="F1" sourceRef="Init" targetRef="Count"/>
 <bpmn:sequenceFlow id="F2" sourceRef="Count" targetRef="Gw"/>
 <bpmn:sequenceFlow id="F_again" sourceRef="Gw" targetRef="Count"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">n &lt; {rounds}</bpmn:conditionExpression></bpmn:sequenceFlow>
 <bpmn:sequenceFlow id="F_done" sourceRef="Gw" targetRef="Task_A"/>
-<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="End"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="EndEvent_1"/>
 """
-    return process(key, body, ["Init", "Count", "Gw", "Task_A", "End"]), {"Task_A": form()}
+    return process(key, body, ["Init", "Count", "Gw", "Task_A", "EndEvent_1"]), {"Task_A": form()}
 
 
 def user_loop(key: str) -> tuple[str, dict]:
@@ -124,13 +124,13 @@ def user_loop(key: str) -> tuple[str, dict]:
 <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F1</bpmn:incoming><bpmn:incoming>F_again</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:userTask>
 <bpmn:exclusiveGateway id="Gw" default="F_done"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F_again</bpmn:outgoing><bpmn:outgoing>F_done</bpmn:outgoing></bpmn:exclusiveGateway>
-<bpmn:endEvent id="End"><bpmn:incoming>F_done</bpmn:incoming></bpmn:endEvent>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F_done</bpmn:incoming></bpmn:endEvent>
 <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Task_A"/>
 <bpmn:sequenceFlow id="F2" sourceRef="Task_A" targetRef="Gw"/>
 <bpmn:sequenceFlow id="F_again" sourceRef="Gw" targetRef="Task_A"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">again == True</bpmn:conditionExpression></bpmn:sequenceFlow>
-<bpmn:sequenceFlow id="F_done" sourceRef="Gw" targetRef="End"/>
+<bpmn:sequenceFlow id="F_done" sourceRef="Gw" targetRef="EndEvent_1"/>
 """
-    return process(key, body, ["Task_A", "Gw", "End"]), {"Task_A": form("again", process_variable=True, kind="checkbox")}
+    return process(key, body, ["Task_A", "Gw", "EndEvent_1"]), {"Task_A": form("again", process_variable=True, kind="checkbox")}
 
 
 def deploy(xml_and_forms: tuple[str, dict], actor=None):

@@ -13,7 +13,8 @@ from celery import Celery
 from django.db import connection
 
 from engine.models import HumanTask, OutboxMessage
-from tests.processes.child_protection.flows import complete, start_case
+from tests.processes.child_protection.flows import START, complete, start_case
+from tests.dates import local_minutes_ago
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ def wait_for(predicate, seconds=60):
 
 def test_worker_sweeps_overdue_response_and_delivers_the_breach_notice(deployed, users, worker):
     with time_machine.travel(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=25), tick=True):
-        instance_id = start_case(users)
+        instance_id = start_case(users, {**START, "received_at": local_minutes_ago(20)})
         complete(users, instance_id, "Task_Intake")
 
     client = Celery(broker=BROKER, set_as_current=False)

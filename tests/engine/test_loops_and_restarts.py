@@ -84,7 +84,7 @@ def test_each_step_in_a_fresh_process_through_the_cli(tmp_path):
         tasks = json.loads(_cli(db, "caseflow", "tasks", "--user", user, "--json").stdout)
         task = next(t for t in tasks if t["bpmn_id"] == bpmn_id and t["instance_id"] == instance_id)
         _cli(db, "caseflow", "complete", str(task["id"]), "--user", user, "--data", json.dumps(FORMS[bpmn_id]))
-    shown = json.loads(_cli(db, "caseflow", "show", str(instance_id), "--json").stdout)
+    shown = json.loads(_cli(db, "caseflow", "show", str(instance_id), "--user", "admin", "--json").stdout)
     assert shown["status"] == "completed"
 
     # Errors are sentences on stderr with a non-zero exit, never a traceback.
@@ -93,7 +93,7 @@ def test_each_step_in_a_fresh_process_through_the_cli(tmp_path):
     assert bad.returncode != 0 and "JSON" in bad.stderr and "Traceback" not in bad.stderr
     done = _cli(db, "caseflow", "complete", "1", "--user", "intake", "--data", "{}", check=False)
     assert done.returncode != 0 and "此任务已结束" in done.stderr and "Traceback" not in done.stderr
-    missing = _cli(db, "caseflow", "show", "424242", check=False)
+    missing = _cli(db, "caseflow", "show", "424242", "--user", "admin", check=False)
     assert missing.returncode != 0 and "424242" in missing.stderr and "Traceback" not in missing.stderr
 
 
@@ -107,16 +107,16 @@ def test_data_set_in_an_early_step_survives_reloads_between_steps(users):
 <bpmn:userTask id="Task_B" name="B"><bpmn:incoming>F3</bpmn:incoming><bpmn:outgoing>F4</bpmn:outgoing></bpmn:userTask>
 <bpmn:scriptTask id="Use" name="use"><bpmn:incoming>F4</bpmn:incoming><bpmn:outgoing>F5</bpmn:outgoing><bpmn:script>y = x + 1</bpmn:script></bpmn:scriptTask>
 <bpmn:userTask id="Task_C" name="C"><bpmn:incoming>F5</bpmn:incoming><bpmn:outgoing>F6</bpmn:outgoing></bpmn:userTask>
-<bpmn:endEvent id="End"><bpmn:incoming>F6</bpmn:incoming></bpmn:endEvent>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F6</bpmn:incoming></bpmn:endEvent>
 <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Set"/>
 <bpmn:sequenceFlow id="F2" sourceRef="Set" targetRef="Task_A"/>
 <bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="Task_B"/>
 <bpmn:sequenceFlow id="F4" sourceRef="Task_B" targetRef="Use"/>
 <bpmn:sequenceFlow id="F5" sourceRef="Use" targetRef="Task_C"/>
-<bpmn:sequenceFlow id="F6" sourceRef="Task_C" targetRef="End"/>
+<bpmn:sequenceFlow id="F6" sourceRef="Task_C" targetRef="EndEvent_1"/>
 """
     forms = {t: samples.form() for t in ("Task_A", "Task_B", "Task_C")}
-    samples.deploy((samples.process("delta_data", body, ["Set", "Task_A", "Task_B", "Use", "Task_C", "End"]), forms), users["admin"])
+    samples.deploy((samples.process("delta_data", body, ["Set", "Task_A", "Task_B", "Use", "Task_C", "EndEvent_1"]), forms), users["admin"])
     info = api.start_instance(process_key="delta_data", data={}, actor=users["worker"])
     for _ in range(2):
         parser.clear_spec_cache()

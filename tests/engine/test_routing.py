@@ -20,10 +20,10 @@ ROUTED = """
 <bpmn:userTask id="Task_Named" name="named person checks"><bpmn:extensionElements><spiffworkflow:properties>
   <spiffworkflow:property name="assignee_from" value="checker"/></spiffworkflow:properties></bpmn:extensionElements>
   <bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing></bpmn:userTask>
-<bpmn:endEvent id="End"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
 <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Task_Org"/>
 <bpmn:sequenceFlow id="F2" sourceRef="Task_Org" targetRef="Task_Named"/>
-<bpmn:sequenceFlow id="F3" sourceRef="Task_Named" targetRef="End"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_Named" targetRef="EndEvent_1"/>
 """
 
 
@@ -39,7 +39,7 @@ def routed(users):
         ctx.set_variable("checker", "worker2")
 
     private = {**form("secret"), "properties": {"visible_to": "supervisor"}}
-    samples.deploy((samples.process("routed", ROUTED, ["Task_Org", "Task_Named", "End"]), {"Task_Org": private, "Task_Named": form()}), users["admin"])
+    samples.deploy((samples.process("routed", ROUTED, ["Task_Org", "Task_Named", "EndEvent_1"]), {"Task_Org": private, "Task_Named": form()}), users["admin"])
     member = users["outsider"]
     member.groups.add(Group.objects.get_or_create(name="org-7")[0])
     yield member
@@ -74,7 +74,7 @@ def test_forms_marked_visible_to_are_hidden_from_other_roles(routed, users):
 
 
 def test_missing_routing_variable_is_refused_with_a_clear_message(users):
-    samples.deploy((samples.process("unrouted", ROUTED, ["Task_Org", "Task_Named", "End"]), {"Task_Org": form(), "Task_Named": form()}), users["admin"])
+    samples.deploy((samples.process("unrouted", ROUTED, ["Task_Org", "Task_Named", "EndEvent_1"]), {"Task_Org": form(), "Task_Named": form()}), users["admin"])
     with pytest.raises(InvalidState) as excinfo:
         api.start_instance(process_key="unrouted", data={}, actor=users["worker"])
     assert "owner_group" in str(excinfo.value)
@@ -83,7 +83,7 @@ def test_missing_routing_variable_is_refused_with_a_clear_message(users):
 def test_routing_property_must_name_a_variable(users):
     bad = ROUTED.replace('value="owner_group"', 'value="__import__(1)"')
     with pytest.raises(DefinitionInvalid) as excinfo:
-        samples.deploy((samples.process("badprop", bad, ["Task_Org", "Task_Named", "End"]), {"Task_Org": form(), "Task_Named": form()}), users["admin"])
+        samples.deploy((samples.process("badprop", bad, ["Task_Org", "Task_Named", "EndEvent_1"]), {"Task_Org": form(), "Task_Named": form()}), users["admin"])
     assert "Task_Org" in [p.element_id for p in excinfo.value.problems]
 
 

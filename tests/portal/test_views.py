@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django.db import connection
 
 from engine import api
@@ -94,7 +95,7 @@ def test_task_page_of_another_village_is_404_including_by_guessing(client, users
         response = client.get(url)
         assert response.status_code == 404, url
         assert FORMS["Task_Intake"]["child_name"] not in response.content.decode()
-    assert client.post(f"/tasks/{respond}/", {"action": "complete"}).status_code == 404
+    assert client.post(f"/tasks/{respond}/", {"_action": "complete"}).status_code == 404
     assert client.post(f"/tasks/{respond}/claim/").status_code == 404
     assert HumanTask.objects.get(pk=respond).status == "open"
 
@@ -102,7 +103,7 @@ def test_task_page_of_another_village_is_404_including_by_guessing(client, users
 def test_invalid_form_shows_errors_next_to_fields_and_keeps_input(client, users, case):
     respond = open_task(case, "Task_Respond")
     login(client, users["worker"])
-    response = client.post(f"/tasks/{respond}/", {"action": "complete", "response_type": "home_visit", "actions_taken": "已电话联系"})
+    response = client.post(f"/tasks/{respond}/", {"_action": "complete", "response_type": "home_visit", "actions_taken": "已电话联系"})
     html = response.content.decode()
     assert response.status_code == 400
     assert re.search(r'data-field="responded_at".*?class="error"', html, re.S)
@@ -114,7 +115,7 @@ def test_invalid_form_shows_errors_next_to_fields_and_keeps_input(client, users,
 def test_valid_form_completes_and_moves_on(client, users, case):
     respond = open_task(case, "Task_Respond")
     login(client, users["worker"])
-    data = {**FORMS["Task_Respond"], "action": "complete", "child_seen": "on"}
+    data = {**FORMS["Task_Respond"], "_action": "complete", "child_seen": "on"}
     response = client.post(f"/tasks/{respond}/", data)
     assert response.status_code == 302
     assert HumanTask.objects.get(pk=respond).status == "completed"
@@ -124,7 +125,7 @@ def test_valid_form_completes_and_moves_on(client, users, case):
 def test_draft_is_kept_without_validation(client, users, case):
     respond = open_task(case, "Task_Respond")
     login(client, users["worker"])
-    assert client.post(f"/tasks/{respond}/", {"action": "draft", "actions_taken": "草稿：已联系祖母"}).status_code == 302
+    assert client.post(f"/tasks/{respond}/", {"_action": "draft", "actions_taken": "草稿：已联系祖母"}).status_code == 302
     assert "草稿：已联系祖母" in client.get(f"/tasks/{respond}/").content.decode()
     assert HumanTask.objects.get(pk=respond).status == "open"
 
@@ -134,7 +135,7 @@ def test_task_completed_meanwhile_answers_a_clear_page(client, users, case):
     login(client, users["worker"])
     client.get(f"/tasks/{respond}/")
     api.complete_task(task_id=respond, data=FORMS["Task_Respond"], actor=users["worker2"])
-    response = client.post(f"/tasks/{respond}/", {**FORMS["Task_Respond"], "action": "complete"})
+    response = client.post(f"/tasks/{respond}/", {**FORMS["Task_Respond"], "_action": "complete"})
     assert response.status_code == 409
     assert 'data-testid="task-gone"' in response.content.decode()
 
@@ -159,7 +160,7 @@ def test_claim_release_and_supervisor_reassign_with_reason(client, users, case):
 def test_case_page_shows_diagram_timeline_and_logs_the_access(client, users, case):
     login(client, users["worker"])
     html = client.get(f"/cases/{case}/").content.decode()
-    assert 'id="diagram"' in html and "CP-2026-" in html
+    assert 'id="diagram"' in html and f"CP-{timezone.localdate().year}-" in html
     diagram = client.get(f"/cases/{case}/diagram/").json()
     assert "<bpmn:definitions" in diagram["xml"] or "definitions" in diagram["xml"]
     assert "Task_Intake" in diagram["completed"] and "Task_Respond" in diagram["active"]
@@ -176,13 +177,20 @@ def test_start_page_only_for_roles_that_start(client, users, deployed):
     assert good.status_code == 302 and "/tasks/" in good["Location"]
 
 
-def test_supervisor_shares_a_case_with_a_partner_office(client, users, case):
-    partner = users["outsider"]
-    login(client, partner)
+def test_supervisor_shares_a_case_only_with_staff_of_its_process(client, users, case):
+    """A case may be shared with a colleague of a role the process involves (a worker of another
+    village, covering), never with an applicant organisation, a reviewer or an outside office."""
+    login(client, users["supervisor"])
+    page = client.get(f"/cases/{case}/").content.decode()
+    assert 'value="worker_xishui"' in page and 'value="outsider"' not in page  # the choice offered
+    client.post(f"/cases/{case}/share/", {"username": "outsider"})
+    login(client, users["outsider"])
+    assert client.get(f"/cases/{case}/").status_code == 404
+    login(client, users["worker_xishui"])
     assert client.get(f"/cases/{case}/").status_code == 404
     login(client, users["supervisor"])
-    client.post(f"/cases/{case}/share/", {"username": "outsider"})
-    login(client, partner)
+    client.post(f"/cases/{case}/share/", {"username": "worker_xishui"})
+    login(client, users["worker_xishui"])
     assert client.get(f"/cases/{case}/").status_code == 200
 
 
@@ -230,7 +238,7 @@ def test_attachments_are_stored_and_only_visible_with_the_case(client, users, se
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     png = SimpleUploadedFile("visit.png", b"\x89PNG\r\n\x1a\n" + b"0" * 100, content_type="image/png")
-    response = client.post(f"/tasks/{task_id}/", {"action": "complete", "note": "家访", "photos": png})
+    response = client.post(f"/tasks/{task_id}/", {"_action": "complete", "note": "家访", "photos": png})
     assert response.status_code == 302, response.content.decode()[:500]
     attachment = Attachment.objects.get()
     assert HumanTask.objects.get(pk=task_id).form_data["photos"] == [attachment.token]
@@ -240,7 +248,7 @@ def test_attachments_are_stored_and_only_visible_with_the_case(client, users, se
     exe = SimpleUploadedFile("x.exe", b"MZ", content_type="application/x-msdownload")
     info2 = api.start_instance(process_key="with_files", data={}, actor=users["worker"])
     login(client, users["worker"])
-    refused = client.post(f"/tasks/{info2.open_tasks[0].id}/", {"action": "complete", "note": "保留的文字", "photos": exe})
+    refused = client.post(f"/tasks/{info2.open_tasks[0].id}/", {"_action": "complete", "note": "保留的文字", "photos": exe})
     assert refused.status_code == 400 and "保留的文字" in refused.content.decode()
 
 
@@ -261,9 +269,9 @@ def test_list_fields_render_as_rows_and_come_back_as_a_list(client, users):
     task_id = api.start_instance(process_key="with_rows", data={}, actor=users["worker"]).open_tasks[0].id
     login(client, users["worker"])
     assert 'name="budget_lines-2-quantity"' in client.get(f"/tasks/{task_id}/").content.decode()
-    bad = client.post(f"/tasks/{task_id}/", {"action": "complete", "budget_lines-0-item": "宣传册", "budget_lines-0-quantity": "-3"})
+    bad = client.post(f"/tasks/{task_id}/", {"_action": "complete", "budget_lines-0-item": "宣传册", "budget_lines-0-quantity": "-3"})
     assert bad.status_code == 400 and "宣传册" in bad.content.decode()
-    good = client.post(f"/tasks/{task_id}/", {"action": "complete", "budget_lines-0-item": "宣传册", "budget_lines-0-quantity": "100",
+    good = client.post(f"/tasks/{task_id}/", {"_action": "complete", "budget_lines-0-item": "宣传册", "budget_lines-0-quantity": "100",
                                              "budget_lines-1-item": "", "budget_lines-1-quantity": ""})
     assert good.status_code == 302
     assert HumanTask.objects.get(pk=task_id).form_data["budget_lines"] == [{"item": "宣传册", "quantity": 100}]

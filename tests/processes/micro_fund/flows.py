@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 
 from engine import api
 from engine.models import HumanTask
+from tests.dates import today
 
 BUDGET = [{"item": "清扫工具", "quantity": "20", "unit_price": "150"}, {"item": "宣传展板", "quantity": "4", "unit_price": "500"}]  # 5,000.00
 FORMS = {
@@ -16,9 +17,9 @@ FORMS = {
     "Task_CheckCompleteness": {"completeness": "complete"},
     "Task_Review": {"score_need": 8, "score_feasibility": 7, "score_participation": 9, "score_budget": 8, "recommendation": "approve"},
     "Task_Decide": {"decision": "approve", "approved_amount": "4500"},
-    "Task_Tranche1": {"confirmed": True, "payment_reference": "ZF-2026-001", "paid_on": "2026-12-01"},
+    "Task_Tranche1": {"confirmed": True, "payment_reference": "ZF-2026-001", "paid_on": today()},
     "Task_ProgressReport": {"activities_done": "完成两次清扫", "participants": 45, "spent_so_far": "2000"},
-    "Task_SiteVisit": {"visit_date": "2026-12-15", "attendance": 40, "findings": "活动有序开展", "finding_result": "ok"},
+    "Task_SiteVisit": {"visit_date": today(), "attendance": 40, "findings": "活动有序开展", "finding_result": "ok"},
     "Task_FinalReport": {"outputs_vs_goals": "三处堆放点已清理", "beneficiaries_reached": 620, "amount_spent": "4200"},
     "Task_WorkerEvaluation": {"score": 88, "conclusion": "good"},
     "Task_ReviewerEvaluation": {"score": 85, "conclusion": "good"},

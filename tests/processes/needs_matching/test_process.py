@@ -10,6 +10,7 @@ from engine.errors import FormInvalid, NotPermitted
 from engine.models import HumanTask, OutboxMessage
 from processes.needs_matching.models import Household, Member, Need, Referral, Resource
 from tests.conftest import make_user
+from tests.dates import today
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,18 +42,18 @@ def do(instance_id, bpmn_id, actor, data):
     return api.complete_task(task_id=task(instance_id, bpmn_id).pk, data=data, actor=actor)
 
 
-def assess(world):
+def assess(world, household=None):
     info = api.start_instance(process_key="needs_matching", actor=world["worker"],
-                              data={"household": str(world["household"].pk), "visit_date": "2026-11-29"})
+                              data={"household": str((household or world["household"]).pk), "visit_date": today()})
     do(info.id, "Task_NeedsAssessment", world["worker"], {"needs": [
         {"category": "education", "description": "小明学费困难", "urgency": "high", "member": "小明"},
         {"category": "housing", "description": "房屋漏雨", "urgency": "medium"}]})
     return info.id
 
 
-def plan(instance_id, world, resource, **extra):
+def plan(instance_id, world, resource, amount=None, **extra):
     do(instance_id, "Task_ConfirmPlan", world["worker"], {
-        "plan": [{"need_no": 1, "resource": str(resource.pk), "responsible": "李明"}], "plan_total": "0", **extra})
+        "plan": [{"need_no": 1, "resource": str(resource.pk), "responsible": "李明", "amount": amount}], **extra})
 
 
 def test_whole_path_with_a_provider_in_the_portal(world):
@@ -66,12 +67,12 @@ def test_whole_path_with_a_provider_in_the_portal(world):
     assert response.candidate_group == "prov-edu"  # routed to the provider's own users
     with pytest.raises(NotPermitted):
         api.complete_task(task_id=response.pk, data={"response": "accept"}, actor=world["worker"])
-    api.complete_task(task_id=response.pk, data={"response": "accept", "expected_start": "2026-12-05"}, actor=world["partner"])
+    api.complete_task(task_id=response.pk, data={"response": "accept", "expected_start": today(5)}, actor=world["partner"])
     world["edu"].refresh_from_db()
     assert world["edu"].capacity_left == 0
     assert Referral.objects.get().status == "accepted"
-    do(instance_id, "Task_FollowUp", world["worker"], {"followup_date": "2026-12-20", "observations": "已领取补贴", "more_followup": True})
-    do(instance_id, "Task_FollowUp", world["worker"], {"followup_date": "2027-01-20", "observations": "学习稳定"})
+    do(instance_id, "Task_FollowUp", world["worker"], {"followup_date": today(), "observations": "已领取补贴", "more_followup": True})
+    do(instance_id, "Task_FollowUp", world["worker"], {"followup_date": today(), "observations": "学习稳定"})
     do(instance_id, "Task_Evaluate", world["worker"], {"outcomes": [{"need_no": 1, "result": "met"}, {"need_no": 2, "result": "unmet"}],
                                                       "monitoring_status": "watch", "summary": "教育需求已满足，住房需求待新资源"})
     assert api.get_instance(instance_id=instance_id).status == "completed"
@@ -106,7 +107,9 @@ def test_provider_silence_past_the_deadline_returns_the_need_to_matching(world):
 
 
 def test_capacity_decreases_and_never_goes_below_zero(world):
-    first, second = assess(world), assess(world)
+    neighbour = Household.objects.create(code="HH-DS-002", village="dongshan", head_name="李户主", annual_income=Decimal("8000"))
+    Member.objects.create(household=neighbour, name="小明", relation="子女", age=10, sex="male", school_enrolled=True)
+    first, second = assess(world), assess(world, neighbour)
     for instance_id in (first, second):
         plan(instance_id, world, world["edu"])
     api.complete_task(task_id=task(first, "Task_ProviderResponse").pk, data={"response": "accept"}, actor=world["partner"])
@@ -127,21 +130,23 @@ def test_an_ineligible_resource_is_refused_in_the_plan(world):
 
 
 def test_big_or_sensitive_plans_need_the_supervisor(world):
+    grant = Resource.objects.create(name="助学救助金", kind="policy", provider="民政办", categories=["education"], rules=[BELOW_LINE],
+                                    capacity_unit="yuan", capacity_left=Decimal("80000"), capacity_total=Decimal("80000"))
     instance_id = assess(world)
-    plan(instance_id, world, world["edu"], plan_total="3000")
+    plan(instance_id, world, grant, amount="3000")
     do(instance_id, "Task_ApprovePlan", world["supervisor"], {"decision": "return", "comments": "请说明资金用途"})
-    plan(instance_id, world, world["edu"], plan_total="1500", sensitive_need=True)
+    plan(instance_id, world, grant, amount="1500", sensitive_need=True)
     do(instance_id, "Task_ApprovePlan", world["supervisor"], {"decision": "approve"})
     assert task(instance_id, "Task_ProviderResponse") is not None
 
 
 def test_a_household_whose_needs_are_all_gaps_still_goes_on_to_follow_up(world):
     info = api.start_instance(process_key="needs_matching", actor=world["worker"],
-                              data={"household": str(world["household"].pk), "visit_date": "2026-11-29"})
+                              data={"household": str(world["household"].pk), "visit_date": today()})
     do(info.id, "Task_NeedsAssessment", world["worker"], {"needs": [{"category": "housing", "description": "房屋漏雨", "urgency": "high"}]})
     summary = dict(api.case_summary(instance_id=info.id, process_key="needs_matching", viewer=world["worker"]))
     assert any("Gap" in value for value in summary.values())
-    do(info.id, "Task_ConfirmPlan", world["worker"], {"plan": [], "plan_total": "0", "gaps_noted": "需联系住房改造项目"})
+    do(info.id, "Task_ConfirmPlan", world["worker"], {"plan": [], "gaps_noted": "需联系住房改造项目"})
     assert task(info.id, "Task_FollowUp") is not None
 
 
@@ -174,5 +179,5 @@ def test_gaps_report_counts_resources_by_use_per_village_and_category(client, wo
 def test_a_fractional_need_number_is_a_field_error_not_a_crash(world):
     instance_id = assess(world)
     with pytest.raises(FormInvalid) as excinfo:
-        do(instance_id, "Task_ConfirmPlan", world["worker"], {"plan": [{"need_no": "1.5", "resource": str(world["edu"].pk)}], "plan_total": "0"})
-    assert "1.5" in excinfo.value.field_errors["plan"][0]
+        do(instance_id, "Task_ConfirmPlan", world["worker"], {"plan": [{"need_no": "1.5", "resource": str(world["edu"].pk)}]})
+    assert "whole number" in excinfo.value.field_errors["plan"][0]
