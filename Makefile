@@ -30,6 +30,7 @@ install: $(VENV)/.installed static
 
 run: install
 	$(PY) manage.py migrate -v0
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py seed_demo
 	$(PY) manage.py caseflow deploy-bundled --user admin
 	$(PY) manage.py demo_cases

@@ -33,3 +33,16 @@ def test_compiled_catalogue_is_current():
     stale = [msgid for block, msgid, msgstr in _entries()
              if msgid and msgid != msgstr and "msgid_plural" not in block and catalogue.gettext(_unescape(msgid)) == _unescape(msgid)]
     assert stale == [], "run: python manage.py compilemessages -l zh_Hans --ignore=.venv"
+
+
+def test_models_and_migrations_agree():
+    """A model change without its migration would fail on the first deploy, not in review."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    except SystemExit as exc:
+        raise AssertionError(f"models changed without a migration:\n{out.getvalue()}") from exc
