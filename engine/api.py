@@ -472,6 +472,7 @@ def complete_task(*, task_id: int, data: dict, actor) -> InstanceInfo:
 
     def act(step: runtime.Step):
         current = HumanTask.objects.select_related("assignee", "completed_by").get(pk=row.pk)
+        step.current_bpmn_id = current.bpmn_id
         _require_open(current)
         if not can_work_on(actor, current):
             raise NotPermitted(_("This task is not yours to complete."))
@@ -638,13 +639,24 @@ def task_variables(*, task_id: int) -> dict:
     return {**variables, "__labels__": forms.variable_labels(row.instance.definition.forms)}
 
 
-def previous_submission(*, task_id: int) -> dict:
+def previous_submission(*, task_id: int, viewer=None) -> dict:
     """When a step comes back round (a returned application, a returned plan), what was submitted
-    last time at the same step of the same case — the form starts from it, not empty."""
+    last time at the same step of the same case — the form starts from it, not empty.
+
+    Only a round that ended before this task began counts (never a fellow panel member's review
+    submitted meanwhile), and a task routed to a named person or a sealed form is prefilled only
+    from that person's own earlier submission."""
     row = _task_row(task_id)
-    earlier = (HumanTask.objects.filter(instance_id=row.instance_id, bpmn_id=row.bpmn_id, status=TaskStatus.COMPLETED)
-               .exclude(pk=row.pk).order_by("-completed_at", "-pk").values_list("form_data", flat=True).first())
-    return dict(earlier or {})
+    earlier = (HumanTask.objects.filter(instance_id=row.instance_id, bpmn_id=row.bpmn_id, status=TaskStatus.COMPLETED,
+                                        completed_at__lte=row.created_at)
+               .exclude(pk=row.pk).order_by("-completed_at", "-pk").first())
+    if earlier is None:
+        return {}
+    form = ProcessDefinition.objects.filter(instances__pk=row.instance_id).values_list("forms", flat=True).first() or {}
+    personal = row.named or forms.sealed(form.get(row.bpmn_id))
+    if personal and (viewer is None or earlier.completed_by_id != viewer.pk):
+        return {}
+    return dict(earlier.form_data or {})
 
 
 @dataclass(frozen=True)
@@ -659,7 +671,10 @@ def return_notice(*, task_id: int, viewer) -> ReturnNotice | None:
     """Why this step is back: the latest step completed after this step's previous round whose form
     marks fields `shown_on_return` (the reasons of a completeness check, a supervisor's comments)."""
     row = _task_row(task_id)
-    previous = (HumanTask.objects.filter(instance_id=row.instance_id, bpmn_id=row.bpmn_id, status=TaskStatus.COMPLETED)
+    if row.named:  # a panel member's own review is never "returned"
+        return None
+    previous = (HumanTask.objects.filter(instance_id=row.instance_id, bpmn_id=row.bpmn_id, status=TaskStatus.COMPLETED,
+                                         completed_at__lte=row.created_at)
                 .exclude(pk=row.pk).order_by("-completed_at", "-pk").first())
     if previous is None:
         return None
@@ -669,6 +684,8 @@ def return_notice(*, task_id: int, viewer) -> ReturnNotice | None:
              .exclude(pk=previous.pk).select_related("completed_by").order_by("-completed_at", "-pk"))
     for returning in later:
         form = definition_forms.get(returning.bpmn_id) or {}
+        if not forms.visible_to(form, groups) or returning.completed_at > row.created_at:
+            continue
         shown = [c for c in forms.return_fields(form) if forms.field_visible_to(c, groups)
                  and (returning.form_data or {}).get(c["key"]) not in (None, "", [])]
         if shown:

@@ -36,6 +36,7 @@ def _annotated(qs: QuerySet[HumanTask]) -> QuerySet[HumanTask]:
     # Names through joins on small tables; never the instance's state column.
     return qs.defer("form_data", "draft_data").annotate(
         subject=F("instance__subject"), assignee_name=F("assignee__username"), completed_by_name=F("completed_by__username"),
+        assignee_first=F("assignee__first_name"), assignee_last=F("assignee__last_name"),
     )
 
 
@@ -57,7 +58,16 @@ def _info(row: HumanTask) -> TaskInfo:
         lane=row.lane, candidate_group=row.candidate_group, assignee=row.assignee_name, status=row.status,
         village=row.village, subject=row.subject or "", created_at=row.created_at, due_at=row.due_at,
         sla_breached_at=row.sla_breached_at, completed_by=row.completed_by_name, completed_at=row.completed_at,
+        named=row.named, context=row.context, assignee_label=_person_label(row),
     )
+
+
+def _person_label(row) -> str | None:
+    """The holder's display name, as engine.api.display_name writes it (full name, first name, username)."""
+    if not row.assignee_name:
+        return None
+    full = f"{row.assignee_first or ''} {row.assignee_last or ''}".strip()
+    return full or row.assignee_name
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Callable
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
@@ -28,7 +28,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, registry
 from engine.permissions import can_hold, in_scope, user_groups
-from engine.errors import AlreadyCompleted, ConcurrentUpdate, InvalidState, NotFound, StepFailed
+from engine.errors import AlreadyCompleted, CaseflowError, ConcurrentUpdate, InvalidState, NotFound, StepFailed
 from engine.models import (
     AuditEvent, AuditKind, HumanTask, InstanceStatus, OutboxMessage, ProcessDefinition, ProcessInstance,
     TaskStatus, Timer, TimerStatus,
@@ -63,6 +63,7 @@ class Step:
     actor: object
     workflow: BpmnWorkflow | None = None
     current_spiff_task_id: str | None = None
+    current_bpmn_id: str | None = None  # the element whose hooks run now, for the error state if one fails
     pending_variables: dict = field(default_factory=dict)
     current_task_data: dict = field(default_factory=dict)
 
@@ -215,6 +216,7 @@ def run_step(instance_id: int, actor, act: Callable[[Step], None], *, require_ru
     A step whose result cannot be stored (a value no database can hold) is rolled back whole, and
     the instance is then put into the visible error state naming the element: the case stops where
     people can see it instead of failing the same way on every retry."""
+    step = None
     try:
         with transaction.atomic():
             try:
@@ -230,9 +232,23 @@ def run_step(instance_id: int, actor, act: Callable[[Step], None], *, require_ru
             _advance_and_save(step)
     except _Unstorable as exc:
         _stop_with_error(instance_id, exc.element, exc.message)
-        raise StepFailed(_("This step could not be saved and the case has stopped at %(element)s: %(why)s. An administrator "
-                           "must correct the process; nothing of this step was applied.") % {"element": exc.element or "?", "why": exc.message}) from None
+        raise _step_failed(exc.element, exc.message) from None
+    except (CaseflowError, DatabaseError):
+        raise  # refusals people can act on, and database trouble that a retry may cure
+    except Exception as exc:  # noqa: BLE001 - a process package's hook failed: the case stops where people see it
+        if step is None:
+            raise
+        element = step.current_bpmn_id or ""
+        message = (str(exc).splitlines() or [type(exc).__name__])[0][:500] or type(exc).__name__
+        log.exception("instance %s: a hook failed at %s", instance_id, element)
+        _stop_with_error(instance_id, element, message)
+        raise _step_failed(element, message) from None
     return step
+
+
+def _step_failed(element: str, why: str) -> StepFailed:
+    return StepFailed(_("This step could not be saved and the case has stopped at %(element)s: %(why)s. An administrator "
+                        "must correct the process; nothing of this step was applied.") % {"element": element or "?", "why": why})
 
 
 def start(definition: ProcessDefinition, actor, variables: dict, hook_data: dict) -> Step:

@@ -50,7 +50,7 @@ def task_page(request, task_id: int):
     errors: dict[str, list[str]] = {}
     values = {}
     if can_act:
-        values = api.task_draft(task_id=task.id) or api.previous_submission(task_id=task.id)
+        values = api.task_draft(task_id=task.id) or api.previous_submission(task_id=task.id, viewer=request.user)
 
     if request.method == "POST":
         if task.status != "open":

@@ -260,10 +260,11 @@ def matching_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str
             rows.append((label, _("Gap: no resource to refer to yet") if need.status == NeedStatus.GAP else "—"))
             continue
         parts = []
+        fit, declined = _("Fit"), _("declined")
         for proposal in need.proposals[:6]:
             failed = [f"{r['label']} {r['why']}" for r in proposal["reasons"] if not r["passed"]]
-            parts.append(f"✔ {proposal['name']}（{_('fit')} {_score_text(proposal['score'])}）" if proposal["eligible"]
-                         else f"✘ {proposal['name']}（{'；'.join(failed) or _('declined')}）")
+            parts.append(f"✔ {proposal['name']}（{fit} {_score_text(proposal['score'])}）" if proposal["eligible"]
+                         else f"✘ {proposal['name']}（{'；'.join(failed) or declined}）")
         rows.append((label, "　".join(parts)))
     return rows
 

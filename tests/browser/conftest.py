@@ -3,6 +3,7 @@ live server. One browser for the session; every sign-in gets a fresh context (ow
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,26 @@ PHONE = {"width": 360, "height": 780}
 DESKTOP = {"width": 1280, "height": 900}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 TIMEOUT_MS = 10_000  # a page of this portal that takes longer than this is a failure, not a wait
+
+
+def _no_static_handler(application):
+    return application
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, except for static files: WhiteNoise serves them from the collected,
+    fingerprinted files (portal.<hash>.css), as in production. pytest-django's own static handler answers
+    /static/ through the finders, which know only the plain names, so every stylesheet and script the
+    pages name would be a 404 and the screenshots would show unstyled pages."""
+    from pytest_django.live_server_helper import LiveServer
+
+    addr = request.config.getvalue("liveserver") or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(addr, start=False)
+    server.thread.static_handler = _no_static_handler
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +79,8 @@ class BrowserLog:
 
     def _response(self, response):
         path = response.url.split("://", 1)[-1].partition("/")[2]
-        if path.startswith("static/"):
-            self.static["/" + path.split("?")[0]] = response.status
+        if path.startswith("static/"):  # by the file's own name, without the fingerprint the manifest adds
+            self.static[re.sub(r"\.[0-9a-f]{12}(?=\.[^./]+$)", "", "/" + path.split("?")[0])] = response.status
 
     @property
     def failed_static(self) -> dict[str, int]:
@@ -99,13 +120,15 @@ def sign_in(browser, live_server, browser_log):
 @pytest.fixture
 def screenshot():
     """screenshot(page, name, viewport=None): a full-page PNG in test-artifacts/screenshots/<name>.png,
-    after resizing to `viewport` if given (the page is reloaded so layout-once scripts see the new size)."""
+    after resizing to `viewport` if given (the page is reloaded so layout-once scripts see the new size;
+    reload=False keeps a form's typed values — a form page has no such script)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def screenshot(page, name: str, viewport: dict | None = None, ready: str | None = None):
+    def screenshot(page, name: str, viewport: dict | None = None, ready: str | None = None, reload: bool = True):
         if viewport is not None and viewport != page.viewport_size:
             page.set_viewport_size(viewport)
-            page.reload()
+            if reload:
+                page.reload()
         if ready:
             page.wait_for_selector(ready, state="attached")
         path = SCREENSHOTS / f"{name}.png"
@@ -113,3 +136,12 @@ def screenshot():
         return path
 
     return screenshot
+
+
+@pytest.fixture
+def findings():
+    """Problems a user would meet on the pages (language, phone fit), collected while a test walks on; the
+    test calls findings.assert_none() at its end, once every page has been seen."""
+    from tests.browser.steps import Findings
+
+    return Findings()

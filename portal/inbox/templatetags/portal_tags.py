@@ -10,12 +10,12 @@ AMBER_BEFORE_HOURS = 6
 
 
 def _span(seconds: float) -> str:
-    """A duration as people say it: minutes, hours, or days and hours. Rounded up, so a task due in
-    exactly seven days reads "7 d", not "6 d" a second after it was created."""
-    minutes = int(-(-abs(seconds) // 60))
+    """A duration as people say it, rounded to the nearest minute, hour or day-and-hour: a task due
+    in seven days reads "7 d" (not "6 d" a second after it was created)."""
+    minutes = round(abs(seconds) / 60)
     if minutes < 60:
-        return _("%(n)d min") % {"n": minutes}
-    hours = -(-minutes // 60)
+        return _("%(n)d min") % {"n": max(minutes, 1)}
+    hours = round(minutes / 60)
     if hours < 48:
         return _("%(n)d h") % {"n": hours}
     days, rest = divmod(hours, 24)
