@@ -185,3 +185,9 @@ def open_tasks_due_between(start: dt.datetime, end: dt.datetime, *, limit: int =
 
 def open_task_count(*, instance_id: int, bpmn_id: str) -> int:
     return HumanTask.objects.filter(instance_id=instance_id, bpmn_id=bpmn_id, status=TaskStatus.OPEN).count()
+
+
+def open_tasks_of(*, instance_id: int, bpmn_id: str) -> list[TaskInfo]:
+    """The open tasks of one element of one instance (a summary names who holds the response)."""
+    rows = _annotated(HumanTask.objects.filter(instance_id=instance_id, bpmn_id=bpmn_id, status=TaskStatus.OPEN)).order_by("pk")
+    return [_info(r) for r in rows]

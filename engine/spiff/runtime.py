@@ -64,6 +64,7 @@ class Step:
     workflow: BpmnWorkflow | None = None
     current_spiff_task_id: str | None = None
     current_bpmn_id: str | None = None  # the element whose hooks run now, for the error state if one fails
+    breached_task_ids: set = field(default_factory=set)  # task rows a timer breached in this step
     pending_variables: dict = field(default_factory=dict)
     current_task_data: dict = field(default_factory=dict)
 
@@ -353,6 +354,18 @@ def _timer_due(task) -> str | None:
     return value
 
 
+def _fired_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
+    """Duration and date timer events that have fired (their tasks ran or are about to)."""
+    result = {}
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.COMPLETED):
+        definition = getattr(task.task_spec, "event_definition", None)
+        # SpiffWorkflow resets event_fired once the event has run; a timer task that ran (or is about
+        # to) and holds its deadline has fired — a cancelled one is CANCELLED, a waiting one WAITING.
+        if isinstance(definition, TimerEventDefinition) and _timer_due(task):
+            result[task.id] = task
+    return result
+
+
 def _waiting_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
     result = {}
     for task in workflow.event_manager.tasks.values():
@@ -452,7 +465,8 @@ def _sync_projections(step: Step) -> None:
 
     # Timers: one row per waiting timer event, attached to the human task it guards.
     waiting = _waiting_timers(workflow)
-    timer_rows = {row.spiff_task_id: row for row in Timer.objects.filter(instance=instance, status=TimerStatus.WAITING).select_related("attached_to")}
+    recorded = {row.spiff_task_id: row for row in Timer.objects.filter(instance=instance).select_related("attached_to")}
+    timer_rows = {k: row for k, row in recorded.items() if row.status == TimerStatus.WAITING}
     for spiff_id, row in timer_rows.items():
         if spiff_id in waiting:
             continue
@@ -463,6 +477,18 @@ def _sync_projections(step: Step) -> None:
         row.save(update_fields=["status", "fired_at"])
         if fired:
             _timer_fired(step, row, task)
+    # A timer can fire in the very step that reached it, never having been seen waiting: its clock
+    # started long before (a report typed in a day after it was received). Record and escalate it too.
+    for spiff_id, task in _fired_timers(workflow).items():
+        if spiff_id in recorded:
+            continue
+        host_ids = _boundary_hosts(task)
+        row = Timer.objects.create(
+            instance=instance, spiff_task_id=spiff_id, bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
+            due_at=datetime.fromisoformat(_timer_due(task)) if _timer_due(task) else now, status=TimerStatus.FIRED, fired_at=now,
+            attached_to=next((rows_by_spiff_id[h] for h in host_ids if h in rows_by_spiff_id), None),
+        )
+        _timer_fired(step, row, task)
     due_by_host: dict[UUID, datetime] = {}
     for spiff_id, task in waiting.items():
         due_at = datetime.fromisoformat(_timer_due(task))
@@ -477,7 +503,8 @@ def _sync_projections(step: Step) -> None:
             )
     for host_id, due_at in due_by_host.items():
         row = rows_by_spiff_id.get(host_id)
-        if row is not None and (row.due_at is None or row.due_at > due_at) and row.sla_breached_at is None:
+        if row is not None and row.pk not in step.breached_task_ids and (row.due_at is None or row.due_at > due_at) \
+                and row.sla_breached_at is None:
             row.due_at = due_at
             row.save(update_fields=["due_at"])
 
@@ -555,7 +582,10 @@ def _timer_fired(step: Step, timer: Timer, spiff_task) -> None:
         first_breach = host.sla_breached_at is None
         if first_breach:
             host.sla_breached_at = clock.now()
-            host.save(update_fields=["sla_breached_at"])
+            # The deadline that was missed stays the task's deadline (a later timer is the next escalation).
+            host.due_at = min(host.due_at, timer.due_at) if host.due_at else timer.due_at
+            host.save(update_fields=["sla_breached_at", "due_at"])
+        step.breached_task_ids.add(host.pk)
         assignee = host.assignee.get_username() if host.assignee else None
         step.audit(AuditKind.ESCALATED, {"task": host.name, "timer": timer.name, "assignee": assignee}, bpmn_id=timer.bpmn_id, task=host)
         step.current_spiff_task_id = f"{timer.spiff_task_id}:{host.pk}"

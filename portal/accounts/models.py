@@ -27,6 +27,7 @@ class StaffProfile(models.Model):
 
     class Meta:
         verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
 
     def __str__(self):
         return str(self.user)

@@ -28,6 +28,7 @@ class Attachment(models.Model):
 
     class Meta:
         verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
 
 
 class AccessLog(models.Model):
@@ -40,6 +41,7 @@ class AccessLog(models.Model):
     class Meta:
         ordering = ["-at"]
         verbose_name = _("access log entry")
+        verbose_name_plural = _("access log entries")
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

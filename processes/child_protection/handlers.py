@@ -137,3 +137,40 @@ def close_case(ctx, data):
 def close_record_of_cancelled_case(event):
     if event.process_key == KEY and event.kind == "cancelled" and event.task_id is None:
         ChildProtectionCase.objects.filter(instance_id=event.instance_id).update(status=CaseStatus.CANCELLED, closed_at=clock.now())
+
+
+RISK_LABELS = {"high": _("high"), "medium": _("medium"), "low": _("low")}
+
+
+def _hours(delta: dt.timedelta) -> str:
+    hours = int(abs(delta.total_seconds()) // 3600)
+    return _("%(n)d h") % {"n": hours} if hours else _("%(n)d min") % {"n": int(abs(delta.total_seconds()) // 60)}
+
+
+def case_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str]]:
+    """What a supervisor needs on top of every page of a report: when it arrived, when the 24-hour
+    response is due, whether and when it was made, who holds it now, and the assessed risk."""
+    from engine import selectors
+
+    case = ChildProtectionCase.objects.filter(instance_id=instance_id).first()
+    if case is None:
+        return []
+    shown = lambda moment: timezone.localtime(moment).strftime("%m-%d %H:%M")  # noqa: E731
+    rows = [(_("Report received"), shown(case.received_at))]
+    responses = selectors.open_tasks_of(instance_id=instance_id, bpmn_id="Task_Respond")
+    if case.responded_at:
+        rows.append((_("Responded"), shown(case.responded_at)))
+    elif responses and responses[0].due_at:
+        due = responses[0].due_at  # the diagram's own deadline, counted from receipt
+        late = clock.now() - due
+        rows.append((_("Response due"), shown(due)))
+        rows.append((_("Response"), _("not yet — overdue by %(span)s") % {"span": _hours(late)} if late.total_seconds() > 0
+                     else _("not yet — %(span)s left") % {"span": _hours(late)}))
+        holders = [t.assignee_label for t in responses if t.assignee_label]
+        rows.append((_("Response held by"), "、".join(holders) or _("nobody yet")))
+    if case.risk_level:
+        rows.append((_("Risk level"), str(RISK_LABELS.get(case.risk_level, case.risk_level))))
+    return rows
+
+
+registry.register_case_summary(KEY, case_summary)

@@ -33,6 +33,7 @@ class ChildProtectionCase(models.Model):
 
     class Meta:
         verbose_name = _("child-protection case")
+        verbose_name_plural = _("child-protection cases")
         ordering = ["-received_at"]
 
     def __str__(self):

@@ -28,6 +28,7 @@ class Organisation(models.Model):
 
     class Meta:
         verbose_name = _("community organisation")
+        verbose_name_plural = _("community organisations")
 
     def __str__(self):
         return self.name
@@ -43,6 +44,7 @@ class Fund(models.Model):
 
     class Meta:
         verbose_name = _("fund")
+        verbose_name_plural = _("funds")
         constraints = [
             models.CheckConstraint(condition=Q(committed__gte=0) & Q(committed__lte=F("total_budget")), name="fund_never_over_committed"),
             models.CheckConstraint(condition=Q(disbursed__gte=0) & Q(returned__gte=0), name="fund_movements_positive"),
@@ -93,6 +95,7 @@ class Application(models.Model):
 
     class Meta:
         verbose_name = _("micro-fund application")
+        verbose_name_plural = _("micro-fund applications")
         ordering = ["-created_at"]
         constraints = [models.CheckConstraint(condition=Q(disbursed__gte=0), name="application_disbursed_positive")]
 

@@ -3,6 +3,7 @@ what the person reads, and look at a page the way a Chinese-reading user does.""
 from __future__ import annotations
 
 import re
+import warnings
 
 from django.contrib.auth import get_user_model
 
@@ -90,7 +91,7 @@ def name_people(names: dict[str, str]) -> None:
 # and the version of a process.
 ALLOWED_LATIN = [
     r"CP-\d{4}-\d{5,}", r"MF-\d{4}-\d{5,}", r"HH-[A-Z]{2}-\d{3}(-\d+)?", r"ZF-\d{4}-\d{3}", r"JJ-\d{4}-\d{4}-\d{2}",
-    r"v\d+",
+    r"v\d+", r"XLSX",
 ]
 
 
@@ -99,6 +100,10 @@ def foreign_words(text: str, allowed: list[str] = ()) -> list[str]:
     for pattern in [*ALLOWED_LATIN, *allowed]:
         text = re.sub(pattern, " ", text)
     return sorted(set(re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*", text)))
+
+
+class UsabilityNote(UserWarning):
+    pass
 
 
 class Findings:
@@ -111,6 +116,11 @@ class Findings:
     def add(self, where: str, problem: str) -> None:
         if f"{where}: {problem}" not in self.items:
             self.items.append(f"{where}: {problem}")
+
+    @staticmethod
+    def note(where: str, problem: str) -> None:
+        """A judgment call rather than a fault: shown in pytest's warnings summary, the test goes on."""
+        warnings.warn(UsabilityNote(f"{where}: {problem}"), stacklevel=2)
 
     def read_page(self, page, who: str, allowed: list[str] = ()) -> None:
         """The page's own text (main and the signed-in name) must be Chinese: no English words, no codes,

@@ -258,6 +258,7 @@ def test_report_escalations_plan_and_closure_returned_once_each_on_phones(sign_i
     findings.check(supervisor, "supervisor")
     screenshot(supervisor, "cp-14-case-360", ready=DIAGRAM_READY)
     screenshot(supervisor, "cp-14-case-1280", DESKTOP, ready=DIAGRAM_READY)
+    supervisor.set_viewport_size(PHONE)
     # The supervisor shares the closed case with the other village's worker, choosing her from the list.
     share = supervisor.locator("details.assign", has=supervisor.locator("select[name=username]"))
     share.locator("summary").click()

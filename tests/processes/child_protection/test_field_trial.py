@@ -75,9 +75,15 @@ def test_the_clock_starts_when_the_report_was_received(deployed, users):
     assert respond.due_at == case.received_at + 24 * H
 
 
-def test_a_report_entered_a_day_late_escalates_at_once(deployed, users):
-    instance_id, _respond = awaiting_response(users, {**START, "received_at": local_minutes_ago(25 * 60)})
+def test_a_report_entered_a_day_late_escalates_at_once(deployed, users, sent):
+    instance_id, respond = awaiting_response(users, {**START, "received_at": local_minutes_ago(25 * 60)})
+    case = ChildProtectionCase.objects.get(instance_id=instance_id)
     assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_SupervisorEscalation", status="open").exists()
+    assert respond.due_at == case.received_at + 24 * H and respond.sla_breached_at is not None  # the missed deadline, not the 48-hour one
+    assert AuditEvent.objects.filter(instance_id=instance_id, kind="escalated", bpmn_id="Timer_Response24h").count() == 1
+    assert [m["channel"] for m in sent].count("sla.breach") == 1
+    api.fire_due_timers(as_of=case.received_at + 25 * H)
+    assert AuditEvent.objects.filter(instance_id=instance_id, kind="escalated").count() == 1  # not again
 
 
 def test_a_report_received_in_the_future_is_refused(deployed, users):

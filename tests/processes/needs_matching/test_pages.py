@@ -129,7 +129,7 @@ def test_gaps_report_counts_monitoring_list_households_without_a_resource(client
     assert cells["housing"] == "1" and cells["education"] == "0"
     assert 'data-village="xishui"' not in html  # not the worker's village
     capacity = re.search(rf'<tr data-resource="{data["bursary"].pk}">(.*?)</tr>', html, re.S).group(1)
-    assert '<td data-col="used">3 places</td>' in capacity and '<td data-col="left">7 places</td>' in capacity  # places, not "3.00"
+    assert '<td data-col="used">3 个名额</td>' in capacity and '<td data-col="left">7 个名额</td>' in capacity  # places, not "3.00"
 
 
 def test_gaps_report_filters_by_category(client, users, data):

@@ -3,6 +3,7 @@ Runs once: it does nothing when an application exists."""
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from django.db import transaction
 
 from engine import api, selectors
@@ -50,6 +51,7 @@ class Command(BaseCommand):
         def step(user, instance_id, bpmn_id, data):
             api.complete_task(task_id=task(user, instance_id, bpmn_id), data=data, actor=user)
 
+        today = timezone.localdate().isoformat()  # forms refuse a payment or a visit in the future
         titles = ["重阳敬老文化节", "妇女手工技能培训", "乡贤议事厅建设", "河道环境整治"]
         stops = ["Task_CheckCompleteness", "Task_Decide", "Task_SiteVisit", "done"]
         for (org, applicant), title, stop in zip(orgs, titles, stops):
@@ -69,11 +71,11 @@ class Command(BaseCommand):
             if stop == "Task_Decide":
                 continue
             step(users["supervisor"], info.id, "Task_Decide", {"decision": "approve", "approved_amount": "4800"})
-            step(users["finance"], info.id, "Task_Tranche1", {"confirmed": True, "payment_reference": f"ZF-{info.id}", "paid_on": "2026-12-01"})
+            step(users["finance"], info.id, "Task_Tranche1", {"confirmed": True, "payment_reference": f"ZF-{info.id}", "paid_on": today})
             step(applicant, info.id, "Task_ProgressReport", {"activities_done": "已开展两次活动", "participants": 60})
             if stop == "Task_SiteVisit":
                 continue
-            step(worker, info.id, "Task_SiteVisit", {"visit_date": "2026-12-20", "findings": "活动开展良好", "finding_result": "ok"})
+            step(worker, info.id, "Task_SiteVisit", {"visit_date": today, "findings": "活动开展良好", "finding_result": "ok"})
             step(applicant, info.id, "Task_FinalReport", {"outputs_vs_goals": "目标全部完成", "beneficiaries_reached": 320, "amount_spent": "4600"})
             step(worker, info.id, "Task_WorkerEvaluation", {"score": 90, "conclusion": "excellent"})
             step(users["reviewer1"], info.id, "Task_ReviewerEvaluation", {"score": 86, "conclusion": "good"})

@@ -1,0 +1,1185 @@
+"""Who may see and do what, object by object: a declarative access matrix over every page and action
+of the portal, for every role, on objects of the user's own and of another village, organisation,
+review panel, provider group and case.
+
+Access is decided per object, not per role. The world below has two of everything: two villages
+(dongshan, xishui), two child-protection reports (the dongshan one escalated to its supervisor and to
+civil affairs by its timers), two micro-fund applications of two organisations reviewed by two
+disjoint panels (plus a reviewer on no panel, and a fresh application of each organisation), two
+needs-matching cases whose referrals go to two provider groups (and one referral to a resource
+without a provider account, which must become a task for the case's worker), a shared case, and
+uploaded attachments.
+
+The expectations are data: who may complete each task, who may open it, who may open each case,
+which villages' households each person sees... `MATRIX` expands them over every user into rows
+``(action, object, user) -> expected``. Outcomes:
+
+  reads   "200" / "404" (not yours reads like a missing id) / "login" (anonymous)
+          "act" / "view" on a task page: the form is offered, or the task is only shown
+          "shown" / "hidden" for a private part of a page; a set of objects for lists
+  writes  "ok" (the intended change happened), "404", "403", "409", "400" (a form error),
+          "msg" (redirected with an error message). Every refused write must also leave the
+          database exactly as it was (tasks, instances, audit trail, grants, files, money).
+
+The world is built once for the module, through the public API and the portal, inside a
+transaction rolled back when the module ends; every cell runs in a savepoint rolled back after it,
+so an allowed write never leaks into the next cell. Each section fails with a table of the cells
+that broke."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from io import BytesIO
+
+import pytest
+from django.contrib.messages import constants as message_levels
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+from django.test import Client, override_settings
+from django.utils import timezone, translation
+from lxml import html as lxml_html
+
+from engine import api
+from engine.models import (
+    AuditEvent, HumanTask, InstanceGroupObjectPermission, InstanceUserObjectPermission, ProcessInstance,
+)
+from portal.cases.models import Attachment
+from processes.micro_fund.models import Application, Fund, LedgerEntry
+from processes.needs_matching.models import Household, Member, Referral, Resource
+from tests.conftest import make_user
+from tests.dates import local_minutes_ago, today
+from tests.processes.child_protection import flows as cp
+from tests.processes.micro_fund import flows as mf
+
+pytestmark = pytest.mark.django_db
+
+DS, XS = "dongshan", "xishui"
+
+# -- the people ---------------------------------------------------------------------------------------
+# name: (roles and groups, villages (None: township-wide), organisation they belong to)
+PEOPLE = {
+    "intake_ds": (["intake_desk"], [DS], None),
+    "intake_xs": (["intake_desk"], [XS], None),
+    "worker_ds": (["worker"], [DS], None),
+    "worker_xs": (["worker"], [XS], None),
+    "worker_xs2": (["worker"], [XS], None),
+    "sup_ds": (["supervisor"], [DS], None),
+    "sup_xs": (["supervisor"], [XS], None),
+    "civil": (["civil_affairs"], None, None),
+    "finance": (["finance"], None, None),
+    "rA1": (["reviewer"], None, None),  # panel A (application app_A)
+    "rA2": (["reviewer"], None, None),
+    "rA3": (["reviewer"], None, None),
+    "rB1": (["reviewer"], None, None),  # panel B (application app_B)
+    "rB2": (["reviewer"], None, None),
+    "rB3": (["reviewer"], None, None),
+    "r_none": (["reviewer"], None, None),  # on no panel
+    "appl_A": (["applicant"], None, "org_A"),
+    "appl_B": (["applicant"], None, "org_B"),
+    "partner_edu": (["partner_office", "prov-edu"], None, None),
+    "partner_health": (["partner_office", "prov-health"], None, None),
+    "admin": (["admin"], None, None),
+    "norole": ([], [DS], None),  # signed in, works in dongshan, has no role at all
+}
+USERS = ["anon", *PEOPLE]
+SUPERVISES = {DS: {"sup_ds", "admin"}, XS: {"sup_xs", "admin"}}  # assign, release, share in the village
+
+TITLES = {"app_A": "东山垃圾分类", "new_A": "东山敬老食堂", "app_B": "西水妇女互助", "new_B": "西水儿童之家"}
+HOUSEHOLDS = {"hh_ds": "HH-DS-001", "hh_ds2": "HH-DS-002", "hh_xs": "HH-XS-001", "hh_xs2": "HH-XS-002"}
+
+
+# -- the objects and who may reach them -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Open:
+    """An open task: who may complete it (`act`), who else may open it besides the village's
+    supervisors and administrators (`view`), who holds it, whether it is routed to them by name."""
+    village: str
+    act: frozenset
+    holder: str | None = None
+    named: bool = False
+    view: frozenset = frozenset()
+    overdue: bool = False
+
+    @property
+    def openers(self):
+        return self.act | self.view | SUPERVISES[self.village]
+
+
+@dataclass(frozen=True)
+class Done:
+    """A completed task: who did it, and who else of its role and village may open it."""
+    village: str
+    by: str
+    view: frozenset = frozenset()
+
+    @property
+    def openers(self):
+        return {self.by} | self.view | SUPERVISES[self.village]
+
+
+def O(village, act, **kw):  # noqa: E743 - short names keep the table readable
+    return Open(village, frozenset(act), **{k: frozenset(v) if k == "view" else v for k, v in kw.items()})
+
+
+def D(village, by, view=()):
+    return Done(village, by, frozenset(view))
+
+
+OPEN = {
+    "cp_ds:PoliceReceipt": O(DS, {"intake_ds"}, holder="intake_ds"),  # follows the desk that took the report
+    "cp_ds:Respond": O(DS, {"worker_ds"}, overdue=True),  # 24 h passed: escalated, still the workers'
+    "cp_ds:SupervisorEscalation": O(DS, {"sup_ds"}),
+    "cp_ds:CivilAffairsEscalation": O(DS, {"civil"}),
+    "cp_xs:PoliceReceipt": O(XS, {"intake_xs"}, holder="intake_xs"),
+    "cp_xs:Respond": O(XS, {"worker_xs"}, holder="worker_xs", view={"worker_xs2"}),  # claimed by worker_xs
+    "app_A:Review@rA2": O(DS, {"rA2"}, holder="rA2", named=True),  # never rA1/rA3 of the same panel
+    "app_A:Review@rA3": O(DS, {"rA3"}, holder="rA3", named=True),
+    "app_B:WorkerEvaluation": O(XS, {"worker_xs"}, holder="worker_xs", view={"worker_xs2"}),
+    "app_B:ReviewerEvaluation": O(XS, {"rB1"}, holder="rB1", named=True),  # the panel member who scored first
+    "new_A:Application": O(DS, {"appl_A"}, holder="appl_A"),
+    "new_B:Application": O(XS, {"appl_B"}, holder="appl_B"),
+    "nm_ds:ProviderResponse#edu": O(DS, {"partner_edu"}),  # addressed to the group prov-edu
+    "nm_ds:ProviderResponse#charity": O(DS, {"worker_ds"}, holder="worker_ds"),  # no provider account: the case's worker
+    "nm_xs:ProviderResponse#health": O(XS, {"partner_health"}),
+}
+DONE = {
+    "cp_ds:Intake": D(DS, "intake_ds"),
+    "cp_xs:Intake": D(XS, "intake_xs"),
+    "app_A:Application": D(DS, "appl_A"),
+    "app_A:CheckCompleteness": D(DS, "worker_ds"),
+    "app_A:SelectPanel": D(DS, "sup_ds"),
+    "app_A:Review@rA1": D(DS, "rA1"),
+    "app_B:Application": D(XS, "appl_B"),
+    "app_B:CheckCompleteness": D(XS, "worker_xs", {"worker_xs2"}),
+    "app_B:SelectPanel": D(XS, "sup_xs"),
+    "app_B:Review@rB1": D(XS, "rB1"),
+    "app_B:Review@rB2": D(XS, "rB2"),
+    "app_B:Review@rB3": D(XS, "rB3"),
+    "app_B:Decide": D(XS, "sup_xs"),
+    "app_B:Tranche1": D(XS, "finance"),
+    "app_B:ProgressReport": D(XS, "appl_B"),
+    "app_B:SiteVisit": D(XS, "worker_xs", {"worker_xs2"}),
+    "app_B:FinalReport": D(XS, "appl_B"),
+    "nm_ds:NeedsAssessment": D(DS, "worker_ds"),
+    "nm_ds:ConfirmPlan": D(DS, "worker_ds"),
+    "nm_xs:NeedsAssessment": D(XS, "worker_xs", {"worker_xs2"}),  # not worker_ds: a shared case opens no task
+    "nm_xs:ConfirmPlan": D(XS, "worker_xs", {"worker_xs2"}),
+}
+TASKS = {**OPEN, **DONE}
+
+CASE_VIEWERS = {
+    # civil affairs is township-wide and has a lane in child protection: it sees every report
+    # (docs/architecture.md, known limit 3), never a fund application or a household.
+    "cp_ds": {"intake_ds", "worker_ds", "sup_ds", "civil", "admin"},
+    "cp_xs": {"intake_xs", "worker_xs", "worker_xs2", "sup_xs", "civil", "admin"},
+    "app_A": {"worker_ds", "sup_ds", "finance", "rA1", "rA2", "rA3", "appl_A", "admin"},
+    "app_B": {"worker_xs", "worker_xs2", "sup_xs", "finance", "rB1", "rB2", "rB3", "appl_B", "admin"},
+    "new_A": {"worker_ds", "sup_ds", "finance", "appl_A", "admin"},
+    "new_B": {"worker_xs", "worker_xs2", "sup_xs", "finance", "appl_B", "admin"},
+    # A provider group's unclaimed referral does not open the household's case to the office.
+    "nm_ds": {"worker_ds", "sup_ds", "admin"},
+    "nm_xs": {"worker_xs", "worker_xs2", "sup_xs", "admin", "worker_ds"},  # shared with worker_ds by sup_xs
+}
+CASE_VILLAGE = {"cp_ds": DS, "cp_xs": XS, "app_A": DS, "app_B": XS, "new_A": DS, "new_B": XS, "nm_ds": DS, "nm_xs": XS}
+FILES = {"att_A": "app_A", "att_B": "app_B"}  # uploaded with each application, through the task page
+
+# Private parts of a case page: (case, what, marker) -> who among the case's viewers reads it.
+PRIVATE_ON_CASE = {
+    # A field restricted to named roles is not opened to administrators either (engine/forms.py).
+    ("cp_ds", "reporter's identity", "张老师东"): {"intake_ds", "sup_ds"},
+    ("cp_xs", "reporter's identity", "张老师西"): {"intake_xs", "sup_xs"},
+    ("app_A", "rA1's sealed review", "评审意见A1"): {"rA1"},  # sealed while rA2 and rA3 still score
+    ("app_B", "the panel's reviews", "评审意见B1"): {"rB1", "rB2", "rB3", "sup_xs", "admin"},
+    ("nm_ds", "the household's needs", "房屋漏雨东"): {"worker_ds", "sup_ds", "admin"},
+    ("nm_xs", "the household's needs", "慢性病药费西"): {"worker_xs", "worker_xs2", "sup_xs", "admin", "worker_ds"},
+}
+# Private parts of a task page: (task, what, marker) -> who reads it (only the users listed are checked).
+PRIVATE_ON_TASK = {
+    ("cp_ds:Respond", "reporter's identity", "张老师东"): {"worker_ds": "hidden", "sup_ds": "shown", "admin": "hidden"},
+    ("cp_xs:Respond", "reporter's identity", "张老师西"): {"worker_xs": "hidden", "worker_xs2": "hidden", "sup_xs": "shown"},
+    ("nm_ds:ProviderResponse#edu", "the other need", "房屋漏雨东"): {"partner_edu": "hidden", "sup_ds": "shown"},
+    ("nm_ds:ProviderResponse#edu", "the other referral's resource", "爱心修房基金"): {"partner_edu": "hidden"},
+    ("nm_ds:ProviderResponse#edu", "the head of household", "王东户主"): {"partner_edu": "hidden"},
+    ("nm_ds:ProviderResponse#edu", "the need referred", "小东学费困难"): {"partner_edu": "shown"},
+    ("nm_xs:ProviderResponse#health", "the household's members", "小西"): {"partner_health": "hidden"},
+    ("nm_xs:ProviderResponse#health", "the need referred", "慢性病药费西"): {"partner_health": "shown"},
+    ("app_A:Review@rA2", "rA1's sealed review", "评审意见A1"): {"rA2": "hidden", "sup_ds": "hidden"},
+    ("app_B:ReviewerEvaluation", "the panel's reviews", "评审意见B2"): {"rB1": "shown"},
+}
+
+# Who is notified about each open task (a new task for the people of its role and village, or for
+# the one person it is given to; a breach for the village's supervisors). Nobody else, ever.
+NOTIFIED = {
+    "cp_ds:PoliceReceipt": set(),  # the desk's own next step: it is taken there, no notice
+    "cp_ds:Respond": {"worker_ds", "sup_ds"},  # new task for the village's workers; the breach to its supervisor
+    "cp_ds:SupervisorEscalation": {"sup_ds"},
+    "cp_ds:CivilAffairsEscalation": {"civil"},
+    "cp_xs:PoliceReceipt": set(),
+    "cp_xs:Respond": {"worker_xs", "worker_xs2"},
+    "app_A:Review@rA1": {"rA1"},
+    "app_A:Review@rA2": {"rA2"},
+    "app_A:Review@rA3": {"rA3"},
+    "app_B:WorkerEvaluation": {"worker_xs"},
+    "app_B:ReviewerEvaluation": {"rB1"},
+    "app_B:Tranche1": {"finance"},
+    "new_A:Application": set(),
+    "new_B:Application": set(),
+    "nm_ds:ProviderResponse#edu": {"partner_edu"},
+    "nm_ds:ProviderResponse#charity": set(),  # the worker's own next step; never a partner office
+    "nm_xs:ProviderResponse#health": {"partner_health"},
+}
+
+# Assignments a village's supervisor may make (someone who can hold the task, from any village),
+# and ones nobody may make (the person lacks the task's role).
+ASSIGN_OK = [
+    ("cp_ds:Respond", "worker_xs"),  # a worker of another village covering sick leave
+    ("cp_ds:Respond", "sup_ds"),  # the supervisor takes it over
+    ("cp_ds:PoliceReceipt", "intake_xs"),
+    ("cp_xs:Respond", "worker_xs2"),
+    ("app_A:Review@rA2", "r_none"),  # a reviewer replaced
+    ("app_B:ReviewerEvaluation", "rB2"),
+    ("nm_ds:ProviderResponse#edu", "partner_edu"),
+    ("nm_ds:ProviderResponse#charity", "worker_xs"),
+    ("nm_xs:ProviderResponse#health", "partner_health"),
+]
+ASSIGN_REFUSED = [
+    ("cp_ds:Respond", target) for target in ["appl_A", "rA1", "partner_edu", "civil", "intake_ds", "finance", "norole", "sup_xs"]
+] + [
+    ("app_A:Review@rA2", target) for target in ["appl_A", "worker_ds", "finance"]
+] + [
+    ("nm_ds:ProviderResponse#edu", target) for target in ["partner_health", "worker_ds", "worker_xs"]
+] + [
+    ("nm_xs:ProviderResponse#health", target) for target in ["partner_edu", "worker_xs"]
+]
+# Who the assign form offers (only to the village's supervisors and administrators).
+ASSIGN_OPTIONS = {
+    "cp_ds:Respond": {"sup_ds": {"worker_ds", "worker_xs", "worker_xs2", "sup_ds"},
+                      "admin": {"worker_ds", "worker_xs", "worker_xs2", "admin"}},
+    "app_B:WorkerEvaluation": {"sup_xs": {"worker_ds", "worker_xs2", "sup_xs"}, "admin": {"worker_ds", "worker_xs2", "admin"}},
+    "nm_ds:ProviderResponse#edu": {"sup_ds": {"partner_edu", "sup_ds"}, "admin": {"partner_edu", "admin"}},
+    "nm_xs:ProviderResponse#health": {"sup_xs": {"partner_health", "sup_xs"}, "admin": {"partner_health", "admin"}},
+}
+
+# Sharing: with staff of a role the case's process involves, by a supervisor of its village.
+SHARE_OK = [("cp_xs", "worker_ds"), ("cp_xs", "civil"), ("app_A", "worker_xs"), ("nm_ds", "worker_xs")]
+SHARE_REFUSED = {  # never with an organisation, a reviewer, an outside office or another process's staff
+    "cp_xs": ["rA1", "appl_A", "partner_edu", "finance", "norole"],
+    "app_A": ["rB1", "r_none", "appl_B", "partner_edu", "civil", "intake_ds", "norole"],
+    "nm_ds": ["partner_edu", "partner_health", "appl_A", "rA1", "civil", "finance", "intake_ds"],
+}
+SHARE_OPTIONS = {
+    "cp_xs": {"sup_xs": {"intake_ds", "intake_xs", "worker_ds", "worker_xs", "worker_xs2", "sup_ds", "civil"}},
+    "app_A": {"sup_ds": {"worker_ds", "worker_xs", "worker_xs2", "sup_xs", "finance"}},
+    "nm_ds": {"sup_ds": {"worker_ds", "worker_xs", "worker_xs2", "sup_xs"}},
+}
+
+STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching"},
+          "worker_xs": {"needs_matching"}, "worker_xs2": {"needs_matching"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"}}
+START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
+    ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
+    ("child_protection", "village=xishui"): {"intake_xs": "ok", "intake_ds": "400"},
+    ("micro_fund", "organisation=org_A"): {"appl_A": "ok", "appl_B": "400"},
+    ("micro_fund", "organisation=org_B"): {"appl_B": "ok", "appl_A": "400"},
+    ("needs_matching", "household=hh_ds2"): {"worker_ds": "ok", "worker_xs": "400", "worker_xs2": "400"},
+    ("needs_matching", "household=hh_xs2"): {"worker_xs": "ok", "worker_xs2": "ok", "worker_ds": "400"},
+    ("needs_matching", "household=hh_xs"): {"worker_xs": "400", "worker_xs2": "400", "worker_ds": "400"},  # case open; shared ≠ own village
+}
+START_OPTIONS = {
+    ("micro_fund", "organisation"): {"appl_A": {"org_A"}, "appl_B": {"org_B"}},
+    ("needs_matching", "household"): {"worker_ds": {"hh_ds", "hh_ds2"}, "worker_xs": {"hh_xs", "hh_xs2"},
+                                      "worker_xs2": {"hh_xs", "hh_xs2"}},
+}
+
+# The fund page: the fund's staff, each their villages' applications; nobody else.
+FUND = {"worker_ds": {"app_A", "new_A"}, "sup_ds": {"app_A", "new_A"}, "worker_xs": {"app_B", "new_B"},
+        "worker_xs2": {"app_B", "new_B"}, "sup_xs": {"app_B", "new_B"}, "finance": set(TITLES), "admin": set(TITLES)}
+# Household pages: staff (worker, supervisor, admin), each their villages.
+HH = {"worker_ds": {"hh_ds", "hh_ds2"}, "sup_ds": {"hh_ds", "hh_ds2"}, "worker_xs": {"hh_xs", "hh_xs2"},
+      "worker_xs2": {"hh_xs", "hh_xs2"}, "sup_xs": {"hh_xs", "hh_xs2"}, "admin": set(HOUSEHOLDS)}
+HH_VILLAGE = {"hh_ds": DS, "hh_ds2": DS, "hh_xs": XS, "hh_xs2": XS}
+ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/accounts/staffprofile/",
+              "/admin/needs_matching/household/", "/admin/needs_matching/resource/"]
+COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
+
+
+# -- the matrix ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    section: str
+    action: str  # what is done; {obj} is the world object, {arg} the extra argument
+    obj: str
+    user: str
+    expected: object  # an outcome, a set of object keys, or "a|b" for either
+    arg: object = None
+
+    def label(self) -> str:
+        arg = self.arg[0] if isinstance(self.arg, tuple) else self.arg
+        return self.action.replace("{obj}", "{" + self.obj + "}").replace("{arg}", str(arg))
+
+
+def _read(user, allowed: bool) -> str:
+    return "login" if user == "anon" else "200" if allowed else "404"
+
+
+def _rows() -> list[Row]:
+    rows: list[Row] = []
+    add = rows.append
+
+    # Inbox tabs: exactly the tasks each person may take up, holds, or did.
+    for user in USERS:
+        mine = {k for k, t in OPEN.items() if t.holder == user}
+        group = {k for k, t in OPEN.items() if t.holder is None and user in t.act}
+        expected = {
+            "mine": mine, "group": group, "overdue": {k for k in mine | group if OPEN[k].overdue},
+            "done": {k for k, t in DONE.items() if t.by == user},
+        }
+        for tab, keys in expected.items():
+            add(Row("inbox", "GET /?tab={arg}", "-", user, "login" if user == "anon" else frozenset(keys), tab))
+
+    # Task pages and what may be done on them.
+    for key, task in TASKS.items():
+        for user in USERS:
+            if user == "anon":
+                expected = "login"
+            elif isinstance(task, Open) and user in task.act:
+                expected = "act"
+            else:
+                expected = "view" if user in task.openers else "404"
+            add(Row("task-read", "GET /tasks/{obj}/", key, user, expected))
+    for (key, what, marker), readers in PRIVATE_ON_TASK.items():
+        for user, expected in readers.items():
+            add(Row("task-read", "GET /tasks/{obj}/ shows {arg}", key, user, expected, (what, marker)))
+    for key, task in OPEN.items():
+        for user in USERS:
+            if user == "anon":
+                complete = draft = "login"
+            elif user in task.act:
+                complete = draft = "ok"
+            else:
+                complete = draft = "403" if user in task.openers else "404"
+            add(Row("task-write", "POST /tasks/{obj}/ (complete)", key, user, complete))
+            add(Row("task-write", "POST /tasks/{obj}/ (draft)", key, user, draft))
+    for key in COMPLETED_POSTS:
+        for user in USERS:
+            expected = "login" if user == "anon" else "409" if user in DONE[key].openers else "404"
+            add(Row("task-write", "POST /tasks/{obj}/ (complete)", key, user, expected))
+    for user in USERS:  # a file of another case cannot be slipped into a form
+        expected = "login" if user == "anon" else "ok-without-it" if user == "appl_A" else "403" if user in OPEN["new_A:Application"].openers else "404"
+        add(Row("task-write", "POST /tasks/{obj}/ (complete, attaching {arg})", "new_A:Application", user, expected, "att_B"))
+
+    for key, task in OPEN.items():
+        for user in USERS:
+            if user == "anon":
+                claim = release = "login"
+            elif user not in task.openers:
+                claim = release = "404"
+            else:
+                claim = "ok" if user in task.act else "msg"
+                release = "msg" if task.named or not (user == task.holder or user in SUPERVISES[task.village]) else "ok"
+            add(Row("claim-release", "POST /tasks/{obj}/claim/", key, user, claim))
+            if task.holder:
+                add(Row("claim-release", "POST /tasks/{obj}/release/", key, user, release))
+    for key, target in ASSIGN_OK + ASSIGN_REFUSED:
+        task = OPEN[key]
+        for user in USERS if (key, target) in ASSIGN_OK else sorted(task.openers):
+            if user == "anon":
+                expected = "login"
+            elif user not in task.openers:
+                expected = "404"
+            else:
+                expected = "ok" if user in SUPERVISES[task.village] and (key, target) in ASSIGN_OK else "msg"
+            add(Row("assign", "POST /tasks/{obj}/assign/ to {arg}", key, user, expected, target))
+    for key, offered in ASSIGN_OPTIONS.items():  # (whoever else gets a 404 for the page, asserted above)
+        for user in sorted(OPEN[key].openers):
+            add(Row("assign", "GET /tasks/{obj}/ assign options", key, user, frozenset(offered.get(user, set()))))
+
+    # Cases, their diagrams, their private parts, sharing.
+    for case, viewers in CASE_VIEWERS.items():
+        for user in USERS:
+            add(Row("cases", "GET /cases/{obj}/", case, user, _read(user, user in viewers)))
+            add(Row("cases", "GET /cases/{obj}/diagram/", case, user, _read(user, user in viewers)))
+    for (case, what, marker), readers in PRIVATE_ON_CASE.items():  # for the case's viewers; the rest get a 404
+        for user in sorted(CASE_VIEWERS[case]):
+            add(Row("cases", "GET /cases/{obj}/ shows {arg}", case, user, "shown" if user in readers else "hidden", (what, marker)))
+    for case, target in SHARE_OK:
+        for user in USERS:
+            if user == "anon":
+                expected = "login"
+            elif user not in CASE_VIEWERS[case]:
+                expected = "404"
+            else:
+                expected = "ok" if user in SUPERVISES[CASE_VILLAGE[case]] else "msg"
+            add(Row("share", "POST /cases/{obj}/share/ with {arg}", case, user, expected, target))
+    for case, targets in SHARE_REFUSED.items():
+        for target in targets:
+            for user in sorted(SUPERVISES[CASE_VILLAGE[case]]):
+                add(Row("share", "POST /cases/{obj}/share/ with {arg}", case, user, "msg", target))
+    for case, offered in SHARE_OPTIONS.items():  # for the case's viewers; the rest get a 404
+        for user in sorted(CASE_VIEWERS[case] - {"admin"}):
+            add(Row("share", "GET /cases/{obj}/ share options", case, user, frozenset(offered.get(user, set()))))
+
+    # Files: only with the case they belong to.
+    for name, case in FILES.items():
+        for user in USERS:
+            add(Row("files", "GET /files/{obj}/", name, user, _read(user, user in CASE_VIEWERS[case])))
+    for user in USERS:
+        add(Row("files", "GET /files/{obj}/", "no-such-token", user, _read(user, False)))
+
+    # Starting a process: only its start role, only in one's own villages and organisations.
+    for user in USERS:
+        add(Row("start", "GET /start/ offers", "-", user, "login" if user == "anon" else frozenset(STARTS.get(user, set()))))
+        for key in ("child_protection", "micro_fund", "needs_matching"):
+            add(Row("start", "GET /start/{obj}/", key, user, _read(user, key in STARTS.get(user, set()))))
+    for (key, field), offered in START_OPTIONS.items():
+        for user, choices in offered.items():
+            add(Row("start", "GET /start/{obj}/ options of {arg}", key, user, frozenset(choices), field))
+    for (key, submitted), outcomes in START_POSTS.items():
+        for user in USERS:
+            add(Row("start", "POST /start/{obj}/ ({arg})", key, user, "login" if user == "anon" else outcomes.get(user, "404"), submitted))
+
+    # Notifications: about the right tasks only, and only tasks the person may open.
+    for user in USERS:
+        about = {k for k, people in NOTIFIED.items() if user in people}
+        add(Row("notifications", "GET /notifications/ about", "-", user, "login" if user == "anon" else frozenset(about)))
+        add(Row("notifications", "GET /notifications/ tasks that do not open", "-", user,
+                "login" if user == "anon" else frozenset()))
+
+    # The fund: the fund's staff, their villages' projects only (also in the ledger and the spreadsheet).
+    for user in USERS:
+        allowed = user in FUND
+        add(Row("fund", "GET /fund/", "-", user, _read(user, allowed)))
+        add(Row("fund", "GET /fund/export.xlsx", "-", user, _read(user, allowed)))
+        if allowed:
+            add(Row("fund", "GET /fund/ projects listed", "-", user, frozenset(FUND[user])))
+            add(Row("fund", "GET /fund/ project titles anywhere (ledger too)", "-", user, frozenset(FUND[user])))
+            add(Row("fund", "GET /fund/export.xlsx Projects sheet", "-", user, frozenset(FUND[user])))
+            add(Row("fund", "GET /fund/export.xlsx titles anywhere (Ledger too)", "-", user, frozenset(FUND[user])))
+
+    # Households and the gaps report: staff, their villages.
+    for user in USERS:
+        allowed = user in HH
+        add(Row("households", "GET /households/", "-", user, _read(user, allowed)))
+        add(Row("households", "GET /resources/gaps/", "-", user, _read(user, allowed)))
+        if allowed:
+            add(Row("households", "GET /households/ lists", "-", user, frozenset(HH[user])))
+            add(Row("households", "GET /resources/gaps/ villages", "-", user, frozenset(HH_VILLAGE[h] for h in HH[user])))
+        for hh in HOUSEHOLDS:
+            add(Row("households", "GET /households/{obj}/", hh, user, _read(user, hh in HH.get(user, set()))))
+
+    # The Django admin: administrators only.
+    for url in ADMIN_URLS:
+        for user in USERS:
+            add(Row("admin", "GET {arg}", "-", user, "200" if user == "admin" else "login", url))
+
+    # Scenarios: a partner office that answered its referral still sees nothing else of the household.
+    for user, key, marker in [("partner_edu", "nm_ds", "房屋漏雨东"), ("partner_edu", "nm_ds", "爱心修房基金"),
+                              ("partner_health", "nm_xs", "小西")]:
+        add(Row("scenarios", "claim the referral, then GET /cases/{obj}/ shows {arg}", key, user, "404|hidden", marker))
+        add(Row("scenarios", "answer the referral, then GET /cases/{obj}/ shows {arg}", key, user, "404|hidden", marker))
+    return rows
+
+
+MATRIX = _rows()
+SECTIONS = sorted({row.section for row in MATRIX}, key=[r.section for r in MATRIX].index)
+
+
+# -- the world ------------------------------------------------------------------------------------
+
+@dataclass
+class World:
+    users: dict
+    instances: dict
+    tasks: dict
+    files: dict
+    households: dict
+    orgs: dict
+    resources: dict
+
+    def __post_init__(self):
+        self.task_names = {pk: key for key, pk in self.tasks.items()}
+        self.instance_names = {pk: key for key, pk in self.instances.items()}
+
+    def task_name(self, pk: int) -> str:
+        return self.task_names.get(pk) or f"task#{pk}"
+
+
+def application_form(**extra) -> dict:
+    """Task_Application as the browser posts it: the budget as rows of inputs."""
+    data = {k: str(v) for k, v in mf.FORMS["Task_Application"].items() if k != "budget_lines"}
+    for i, line in enumerate(mf.FORMS["Task_Application"]["budget_lines"]):
+        for column, value in line.items():
+            data[f"budget_lines-{i}-{column}"] = value
+    return {**data, "_action": "complete", **extra}
+
+
+def task_form(bpmn: str) -> dict:
+    """A valid submission of each open task, as the page posts it (fresh times: no future dates)."""
+    forms = {
+        "Task_PoliceReceipt": {**cp.FORMS["Task_PoliceReceipt"], "police_reported_at": local_minutes_ago(2)},
+        "Task_Respond": {**cp.FORMS["Task_Respond"], "responded_at": local_minutes_ago(1), "child_seen": "on"},
+        "Task_SupervisorEscalation": {"action": "note_only", "reason": "已电话督促"},
+        "Task_CivilAffairsEscalation": {"oversight_action": "电话督促站长当日家访"},
+        "Task_Review": {k: str(v) for k, v in mf.FORMS["Task_Review"].items()},
+        "Task_WorkerEvaluation": {"score": "88", "conclusion": "good"},
+        "Task_ReviewerEvaluation": {"score": "85", "conclusion": "good"},
+        "Task_Application": application_form(),
+        "Task_ProviderResponse": {"response": "accept", "expected_start": today(5)},
+    }
+    return {**forms[bpmn], "_action": "complete"}
+
+
+def build_world() -> World:
+    from django.conf import settings
+    from django.contrib.auth.models import Group
+
+    from portal.accounts.models import Village
+
+    for position, (code, name) in enumerate(settings.CASEFLOW_VILLAGES.items()):
+        Village.objects.get_or_create(code=code, defaults={"name": name, "position": position})
+    orgs = {"org_A": mf.make_organisation("东山村老年协会", village=DS, kind="old_age"),
+            "org_B": mf.make_organisation("西水村妇女互助会", village=XS, kind="women")}
+    users = {}
+    for name, (roles, villages, org) in PEOPLE.items():
+        users[name] = make_user(name, *roles, villages=villages)
+        if org:
+            mf.join(users[name], orgs[org])
+    Group.objects.get_or_create(name="prov-health")
+    admin = users["admin"]
+    admin.is_staff = admin.is_superuser = True  # as seed_demo makes the administrator
+    admin.save()
+    api.deploy_bundled(actor=admin)
+    instances, files = {}, {}
+
+    def done(instance_id, bpmn, who, data=None, assignee=None):
+        task_id = mf.open_task(instance_id, bpmn, assignee)
+        api.complete_task(task_id=task_id, data=data if data is not None else mf.FORMS[bpmn], actor=users[who])
+
+    # Child protection: dongshan's report came in 30 hours ago and nobody has responded.
+    instances["cp_ds"] = api.start_instance(process_key="child_protection", actor=users["intake_ds"], data={
+        "village": DS, "received_at": local_minutes_ago(30 * 60), "channel": "phone"}).id
+    done(instances["cp_ds"], "Task_Intake", "intake_ds", {**cp.FORMS["Task_Intake"], "reporter_name": "张老师东", "child_name": "小红东"})
+    api.fire_due_timers(as_of=timezone.now())  # 24 h: the supervisor
+    api.fire_due_timers(as_of=timezone.now() + dt.timedelta(hours=19))  # 48 h: civil affairs
+    instances["cp_xs"] = api.start_instance(process_key="child_protection", actor=users["intake_xs"], data={
+        "village": XS, "received_at": local_minutes_ago(20), "channel": "school"}).id
+    done(instances["cp_xs"], "Task_Intake", "intake_xs", {**cp.FORMS["Task_Intake"], "reporter_name": "张老师西", "child_name": "小刚西"})
+    api.claim_task(task_id=cp.open_task(instances["cp_xs"], "Task_Respond"), actor=users["worker_xs"])
+
+    # The micro-fund: two organisations, two panels.
+    def apply(key, who, org):
+        instances[key] = api.start_instance(process_key="micro_fund", actor=users[who], data={
+            "organisation": str(orgs[org].pk), "title": TITLES[key], "village": orgs[org].village, "category": "environment"}).id
+        return instances[key]
+
+    def submit_application_in_the_portal(instance_id, who, file_key):
+        task_id = mf.open_task(instance_id, "Task_Application")
+        client = Client()
+        client.force_login(users[who])
+        upload = SimpleUploadedFile(f"{file_key}.txt", f"计划书 {file_key}".encode(), content_type="text/plain")
+        response = client.post(f"/tasks/{task_id}/", application_form(attachments=upload))
+        assert response.status_code == 302, response.content.decode()[:3000]
+        files[file_key] = Attachment.objects.get(task_id=task_id).token
+
+    app_a = apply("app_A", "appl_A", "org_A")
+    submit_application_in_the_portal(app_a, "appl_A", "att_A")
+    done(app_a, "Task_CheckCompleteness", "worker_ds")
+    done(app_a, "Task_SelectPanel", "sup_ds", {"reviewers": ["rA1", "rA2", "rA3"]})
+    done(app_a, "Task_Review", "rA1", {**mf.FORMS["Task_Review"], "comments": "评审意见A1"}, assignee="rA1")
+
+    app_b = apply("app_B", "appl_B", "org_B")
+    submit_application_in_the_portal(app_b, "appl_B", "att_B")
+    done(app_b, "Task_CheckCompleteness", "worker_xs")
+    done(app_b, "Task_SelectPanel", "sup_xs", {"reviewers": ["rB1", "rB2", "rB3"]})
+    for reviewer in ("rB1", "rB2", "rB3"):
+        done(app_b, "Task_Review", reviewer, {**mf.FORMS["Task_Review"], "comments": f"评审意见{reviewer[1:]}"}, assignee=reviewer)
+    done(app_b, "Task_Decide", "sup_xs")
+    done(app_b, "Task_Tranche1", "finance")
+    done(app_b, "Task_ProgressReport", "appl_B")
+    done(app_b, "Task_SiteVisit", "worker_xs")
+    done(app_b, "Task_FinalReport", "appl_B")
+    apply("new_A", "appl_A", "org_A")
+    apply("new_B", "appl_B", "org_B")
+
+    # Needs matching: two households with cases, two without; three resources.
+    below_line = {"fact": "per_capita_income", "op": "lt", "value": 12000, "label": "人均年收入低于12000元"}
+
+    def resource(name, provider, group, category):
+        return Resource.objects.create(name=name, kind="policy", provider=provider, provider_group=group, categories=[category],
+                                       rules=[below_line], capacity_left=Decimal("10"), capacity_total=Decimal("10"))
+
+    resources = {"edu": resource("教育补贴", "教育办", "prov-edu", "education"),
+                 "charity": resource("爱心修房基金", "县慈善会", "", "housing"),
+                 "health": resource("医疗救助金", "卫健办", "prov-health", "medical_aid")}
+    households = {}
+    for key, village, head, income, children in [("hh_ds", DS, "王东户主", "20000", [("小东", 12)]), ("hh_ds2", DS, "李东户主", "8000", []),
+                                                 ("hh_xs", XS, "赵西户主", "9000", [("小西", 10)]), ("hh_xs2", XS, "钱西户主", "6000", [])]:
+        household = Household.objects.create(code=HOUSEHOLDS[key], village=village, head_name=head, annual_income=Decimal(income))
+        Member.objects.create(household=household, name=head, relation="户主", age=50, sex="male", chronic_illness=True)
+        for name, age in children:
+            Member.objects.create(household=household, name=name, relation="子女", age=age, sex="male", school_enrolled=True)
+        households[key] = household.pk
+
+    def needs_case(key, who, household, needs, plan):
+        instances[key] = api.start_instance(process_key="needs_matching", actor=users[who], data={
+            "household": str(households[household]), "visit_date": today()}).id
+        done(instances[key], "Task_NeedsAssessment", who, {"needs": needs})
+        done(instances[key], "Task_ConfirmPlan", who, {"plan": [
+            {"need_no": n, "resource": str(resources[r].pk), "responsible": "李明"} for n, r in plan]})
+
+    needs_case("nm_ds", "worker_ds", "hh_ds", [
+        {"category": "education", "description": "小东学费困难", "urgency": "high", "member": "小东"},
+        {"category": "housing", "description": "房屋漏雨东", "urgency": "medium"}], [(1, "edu"), (2, "charity")])
+    needs_case("nm_xs", "worker_xs", "hh_xs", [
+        {"category": "medical_aid", "description": "慢性病药费西", "urgency": "high", "member": "赵西户主"}], [(1, "health")])
+    api.share_instance(instance_id=instances["nm_xs"], username="worker_ds", actor=users["sup_xs"])
+
+    # Name every task row after its case and step (a review after its reviewer, a referral after its resource).
+    by_instance = {pk: key for key, pk in instances.items()}
+    by_referral = {str(r.pk): name for r in Referral.objects.select_related("resource")
+                   for name, res in resources.items() if res.pk == r.resource_id}
+    tasks = {}
+    for row in HumanTask.objects.select_related("assignee").order_by("pk"):
+        key = f"{by_instance[row.instance_id]}:{row.bpmn_id.removeprefix('Task_')}"
+        if row.bpmn_id == "Task_Review":
+            key += f"@{row.assignee.username}"
+        if row.bpmn_id == "Task_ProviderResponse":
+            key += f"#{by_referral.get(str(row.context), row.context)}"
+        assert key not in tasks, f"two tasks named {key}"
+        tasks[key] = row.pk
+    return World(users, instances, tasks, files, households, orgs, resources)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Built once, inside a transaction that is rolled back when the module is done: the database
+    is left as it was found, for whichever tests run next."""
+    media = override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("matrix-media")))
+    with django_db_blocker.unblock():
+        media.enable()
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            with translation.override("en"):
+                built = build_world()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            media.disable()
+            raise
+    yield built
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+        media.disable()
+
+
+# -- running the cells ----------------------------------------------------------------------------
+
+class _Undo(Exception):
+    def __init__(self, result):
+        super().__init__("undo")
+        self.result = result
+
+
+TASK_LINK = re.compile(r"/tasks/(\d+)/")
+
+
+class Runner:
+    def __init__(self, world: World):
+        self.w = world
+        self.clients = {}
+        for user in USERS:  # sessions made here, outside the cells' savepoints
+            client = Client(raise_request_exception=False)
+            if user != "anon":
+                client.force_login(world.users[user])
+            self.clients[user] = client
+
+    def run(self, row: Row):
+        """The cell's actual outcome; whatever it did is rolled back."""
+        action = ACTIONS[row.action]
+        try:
+            with transaction.atomic():
+                raise _Undo(action(self, row))
+        except _Undo as undo:
+            result = undo.result
+        except Exception as exc:  # a crash is an outcome too, shown in the table
+            result = (f"crash: {type(exc).__name__}: {exc}"[:160], "")
+        self.clients[row.user].cookies.pop("messages", None)
+        return result if isinstance(result, tuple) else (result, "")
+
+    # helpers
+    def get(self, row, url):
+        return self.clients[row.user].get(url)
+
+    def post(self, row, url, data=None):
+        return self.clients[row.user].post(url, data or {})
+
+    def task_id(self, key):
+        return self.w.tasks[key]
+
+    def instance_id(self, key):
+        return self.w.instances[key]
+
+
+def status(response) -> str:
+    if response.status_code == 302:
+        location = response["Location"]
+        if location.startswith("/accounts/login/") or location.startswith("/admin/login/"):
+            return "login"
+    return str(response.status_code)
+
+
+SNAPSHOT = [  # (model, columns) whose rows a write could change; reads only add access-log rows and mark notices read
+    (HumanTask, ["id", "status", "assignee_id", "completed_by_id", "draft_data"]),
+    (ProcessInstance, ["id", "revision", "status"]),
+    (AuditEvent, ["id"]),
+    (InstanceUserObjectPermission, ["id"]),
+    (InstanceGroupObjectPermission, ["id"]),
+    (Attachment, ["id"]),
+    (Referral, ["id", "status"]),
+    (Resource, ["id", "capacity_left"]),
+    (Fund, ["id", "committed", "disbursed", "returned"]),
+    (LedgerEntry, ["id"]),
+    (Application, ["id", "stage"]),
+]
+
+
+def snapshot():
+    """Everything a write could change, in one round trip on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        parts = []
+        for model, columns in SNAPSHOT:
+            cols = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) + "::text" for c in columns)
+            parts.append(f"(SELECT md5(coalesce(string_agg(concat_ws('|', {cols}), ';' ORDER BY id), '')) "
+                         f"FROM {connection.ops.quote_name(model._meta.db_table)})")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(parts))
+            return cursor.fetchone()
+    return [list(model.objects.order_by("pk").values_list(*columns)) for model, columns in SNAPSHOT]
+
+
+def error_shown(response) -> bool:
+    queued = getattr(getattr(response.wsgi_request, "_messages", None), "_queued_messages", [])
+    return any(m.level == message_levels.ERROR for m in queued)
+
+
+def write_outcome(response, before, effect: bool) -> tuple[str, str]:
+    """ok if the intended change happened; else the refusal — which must have changed nothing."""
+    code = status(response)
+    if code == "login":
+        changed = snapshot() != before
+        return ("login" if not changed else "login, but it changed something!"), ""
+    if effect:
+        return "ok", code
+    if snapshot() != before:
+        return f"refused ({code}) but changed something!", ""
+    if code in ("403", "404", "409", "400"):
+        return code, ""
+    if code == "302" and error_shown(response):
+        return "msg", ""
+    return f"{code} without an error message", ""
+
+
+def marker(response, text) -> str:
+    code = status(response)
+    if code != "200":
+        return code
+    return "shown" if text in response.content.decode() else "hidden"
+
+
+def options(response, name) -> frozenset | str:
+    code = status(response)
+    if code != "200":
+        return code
+    doc = lxml_html.fromstring(response.content)
+    return frozenset(o.get("value") for o in doc.xpath(f'//select[@name="{name}"]//option') if o.get("value"))
+
+
+# -- actions ------------------------------------------------------------------------------------------
+
+def a_inbox(r: Runner, row):
+    response = r.get(row, f"/?tab={row.arg}")
+    if status(response) != "200":
+        return status(response)
+    return frozenset(r.w.task_name(int(pk)) for pk in TASK_LINK.findall(response.content.decode()))
+
+
+def a_task_read(r: Runner, row):
+    response = r.get(row, f"/tasks/{r.task_id(row.obj)}/")
+    if status(response) != "200":
+        return status(response)
+    return "act" if 'value="complete"' in response.content.decode() else "view"
+
+
+def a_task_private(r: Runner, row):
+    return marker(r.get(row, f"/tasks/{r.task_id(row.obj)}/"), row.arg[1])
+
+
+def _complete(r: Runner, row, data, extra_check=None):
+    task_id = r.task_id(row.obj)
+    user = r.w.users.get(row.user)
+    before = snapshot()
+    response = r.post(row, f"/tasks/{task_id}/", data)
+    task = HumanTask.objects.get(pk=task_id)
+    effect = user is not None and task.status == "completed" and task.completed_by_id == user.pk and status(response) == "302"
+    outcome = write_outcome(response, before, effect)
+    if effect and extra_check:
+        return extra_check(task)
+    return outcome
+
+
+def a_complete(r: Runner, row):
+    bpmn = HumanTask.objects.get(pk=r.task_id(row.obj)).bpmn_id
+    return _complete(r, row, task_form(bpmn) if row.obj in OPEN else {"_action": "complete"})
+
+
+def a_complete_with_foreign_file(r: Runner, row):
+    token = r.w.files[row.arg]
+
+    def kept_out(task):
+        attached = task.form_data.get("attachments") or []
+        return ("ok-without-it", "") if token not in attached else ("ok, and the other case's file is now in this form!", "")
+
+    return _complete(r, row, application_form(attachments=[token]), kept_out)
+
+
+def a_draft(r: Runner, row):
+    task_id = r.task_id(row.obj)
+    before = snapshot()
+    data = {**task_form(HumanTask.objects.get(pk=task_id).bpmn_id), "_action": "draft"}
+    response = r.post(row, f"/tasks/{task_id}/", data)
+    task = HumanTask.objects.get(pk=task_id)
+    return write_outcome(response, before, task.status == "open" and task.draft_data is not None and status(response) == "302")
+
+
+def a_claim(r: Runner, row):
+    task_id = r.task_id(row.obj)
+    user = r.w.users.get(row.user)
+    before = snapshot()
+    response = r.post(row, f"/tasks/{task_id}/claim/")
+    task = HumanTask.objects.get(pk=task_id)
+    return write_outcome(response, before, user is not None and task.assignee_id == user.pk and not error_shown(response))
+
+
+def a_release(r: Runner, row):
+    task_id = r.task_id(row.obj)
+    before = snapshot()
+    response = r.post(row, f"/tasks/{task_id}/release/", {"reason": "外出培训"})
+    return write_outcome(response, before, HumanTask.objects.get(pk=task_id).assignee_id is None)
+
+
+def a_assign(r: Runner, row):
+    task_id = r.task_id(row.obj)
+    target = r.w.users[row.arg]
+    before = snapshot()
+    response = r.post(row, f"/tasks/{task_id}/assign/", {"assignee": row.arg, "reason": "病假顶岗"})
+    held = HumanTask.objects.get(pk=task_id).assignee_id
+    return write_outcome(response, before, held == target.pk and before[0] != snapshot()[0])
+
+
+def a_assign_options(r: Runner, row):
+    return options(r.get(row, f"/tasks/{r.task_id(row.obj)}/"), "assignee")
+
+
+def a_case(r: Runner, row):
+    return status(r.get(row, f"/cases/{r.instance_id(row.obj)}/"))
+
+
+def a_diagram(r: Runner, row):
+    response = r.get(row, f"/cases/{r.instance_id(row.obj)}/diagram/")
+    code = status(response)
+    if code == "200" and "definitions" not in response.json().get("xml", ""):
+        return "200 without the diagram"
+    return code
+
+
+def a_case_private(r: Runner, row):
+    return marker(r.get(row, f"/cases/{r.instance_id(row.obj)}/"), row.arg[1])
+
+
+def _granted(instance_id, user) -> bool:
+    return InstanceUserObjectPermission.objects.filter(content_object_id=instance_id, user=user,
+                                                       permission__codename="view_processinstance").exists()
+
+
+def a_share(r: Runner, row):
+    instance_id = r.instance_id(row.obj)
+    target = r.w.users[row.arg]
+    before = snapshot()
+    response = r.post(row, f"/cases/{instance_id}/share/", {"username": row.arg})
+    effect = _granted(instance_id, target) and not error_shown(response)
+    outcome = write_outcome(response, before, effect)
+    if effect and status(r.clients[row.arg].get(f"/cases/{instance_id}/")) != "200":
+        return "ok, but the colleague still cannot open the case", ""
+    return outcome
+
+
+def a_share_options(r: Runner, row):
+    return options(r.get(row, f"/cases/{r.instance_id(row.obj)}/"), "username")
+
+
+def a_file(r: Runner, row):
+    token = r.w.files.get(row.obj, "0" * 32)
+    return status(r.get(row, f"/files/{token}/"))
+
+
+def a_start_list(r: Runner, row):
+    response = r.get(row, "/start/")
+    if status(response) != "200":
+        return status(response)
+    return frozenset(re.findall(r'href="/start/([a-z_]+)/"', response.content.decode()))
+
+
+def a_start_form(r: Runner, row):
+    return status(r.get(row, f"/start/{row.obj}/"))
+
+
+def a_start_options(r: Runner, row):
+    found = options(r.get(row, f"/start/{row.obj}/"), row.arg)
+    if isinstance(found, str):
+        return found
+    if row.arg == "organisation":
+        names = {str(org.pk): key for key, org in r.w.orgs.items()}
+    else:
+        names = {str(pk): key for key, pk in r.w.households.items()}
+    return frozenset(names.get(v, f"#{v}") for v in found)
+
+
+def a_start_post(r: Runner, row):
+    field, value = row.arg.split("=")
+    if row.obj == "child_protection":
+        data = {"village": value, "received_at": local_minutes_ago(5), "channel": "phone"}
+    elif row.obj == "micro_fund":
+        org = r.w.orgs[value]
+        data = {"organisation": str(org.pk), "title": "新申报项目", "village": org.village, "category": "culture"}
+    else:
+        data = {"household": str(r.w.households[value]), "visit_date": today()}
+    before = snapshot()
+    count = ProcessInstance.objects.filter(process_key=row.obj).count()
+    response = r.post(row, f"/start/{row.obj}/", data)
+    return write_outcome(response, before, ProcessInstance.objects.filter(process_key=row.obj).count() == count + 1)
+
+
+def _notified_ids(r: Runner, row):
+    response = r.get(row, "/notifications/")
+    if status(response) != "200":
+        return status(response)
+    return {int(pk) for pk in TASK_LINK.findall(response.content.decode())}
+
+
+def a_notified_about(r: Runner, row):
+    ids = _notified_ids(r, row)
+    if isinstance(ids, str):
+        return ids
+    return frozenset(r.w.task_name(pk) for pk in ids if r.w.task_name(pk) in NOTIFIED)
+
+
+def a_notified_unopenable(r: Runner, row):
+    ids = _notified_ids(r, row)
+    if isinstance(ids, str):
+        return ids
+    client = r.clients[row.user]
+    return frozenset(r.w.task_name(pk) for pk in ids if client.get(f"/tasks/{pk}/").status_code != 200)
+
+
+def _titles_in(text: str) -> frozenset:
+    return frozenset(key for key, title in TITLES.items() if title in text)
+
+
+def a_fund(r: Runner, row):
+    return status(r.get(row, "/fund/"))
+
+
+def a_fund_projects(r: Runner, row):
+    response = r.get(row, "/fund/")
+    if status(response) != "200":
+        return status(response)
+    names = r.w.instance_names
+    return frozenset(names.get(int(pk), f"case#{pk}") for pk in re.findall(r'href="/cases/(\d+)/"', response.content.decode()))
+
+
+def a_fund_titles(r: Runner, row):
+    response = r.get(row, "/fund/")
+    return status(response) if status(response) != "200" else _titles_in(response.content.decode())
+
+
+def _workbook(r: Runner, row):
+    from openpyxl import load_workbook
+
+    response = r.get(row, "/fund/export.xlsx")
+    if status(response) != "200":
+        return status(response)
+    return load_workbook(BytesIO(response.content))
+
+
+def a_export(r: Runner, row):
+    return status(r.get(row, "/fund/export.xlsx"))
+
+
+def a_export_projects(r: Runner, row):
+    book = _workbook(r, row)
+    if isinstance(book, str):
+        return book
+    titles = {cells[0] for cells in list(book.worksheets[1].iter_rows(values_only=True))[1:]}
+    return frozenset(key for key, title in TITLES.items() if title in titles)
+
+
+def a_export_titles(r: Runner, row):
+    book = _workbook(r, row)
+    if isinstance(book, str):
+        return book
+    text = " ".join(str(v) for sheet in book.worksheets for cells in sheet.iter_rows(values_only=True) for v in cells if v is not None)
+    return _titles_in(text)
+
+
+def a_households(r: Runner, row):
+    return status(r.get(row, "/households/"))
+
+
+def a_household_list(r: Runner, row):
+    response = r.get(row, "/households/")
+    if status(response) != "200":
+        return status(response)
+    names = {pk: key for key, pk in r.w.households.items()}
+    return frozenset(names.get(int(pk), f"household#{pk}") for pk in re.findall(r'href="/households/(\d+)/', response.content.decode()))
+
+
+def a_household(r: Runner, row):
+    return status(r.get(row, f"/households/{r.w.households[row.obj]}/"))
+
+
+def a_gaps(r: Runner, row):
+    return status(r.get(row, "/resources/gaps/"))
+
+
+def a_gaps_villages(r: Runner, row):
+    response = r.get(row, "/resources/gaps/")
+    if status(response) != "200":
+        return status(response)
+    return frozenset(re.findall(r'data-village="([a-z0-9_-]+)"', response.content.decode()))
+
+
+def a_admin(r: Runner, row):
+    return status(r.get(row, row.arg))
+
+
+def _answer_referral(r: Runner, row, *, complete: bool):
+    task_id = r.w.tasks[next(k for k, t in OPEN.items() if k.startswith(row.obj + ":ProviderResponse") and row.user in t.act)]
+    client = r.clients[row.user]
+    client.post(f"/tasks/{task_id}/claim/")
+    if complete:
+        response = client.post(f"/tasks/{task_id}/", task_form("Task_ProviderResponse"))
+        if HumanTask.objects.get(pk=task_id).status != "completed":
+            return f"could not answer ({response.status_code})"
+    elif HumanTask.objects.get(pk=task_id).assignee_id != r.w.users[row.user].pk:
+        return "could not claim"
+    return marker(client.get(f"/cases/{r.instance_id(row.obj)}/"), row.arg)
+
+
+ACTIONS = {
+    "GET /?tab={arg}": a_inbox,
+    "GET /tasks/{obj}/": a_task_read,
+    "GET /tasks/{obj}/ shows {arg}": a_task_private,
+    "POST /tasks/{obj}/ (complete)": a_complete,
+    "POST /tasks/{obj}/ (complete, attaching {arg})": a_complete_with_foreign_file,
+    "POST /tasks/{obj}/ (draft)": a_draft,
+    "POST /tasks/{obj}/claim/": a_claim,
+    "POST /tasks/{obj}/release/": a_release,
+    "POST /tasks/{obj}/assign/ to {arg}": a_assign,
+    "GET /tasks/{obj}/ assign options": a_assign_options,
+    "GET /cases/{obj}/": a_case,
+    "GET /cases/{obj}/diagram/": a_diagram,
+    "GET /cases/{obj}/ shows {arg}": a_case_private,
+    "POST /cases/{obj}/share/ with {arg}": a_share,
+    "GET /cases/{obj}/ share options": a_share_options,
+    "GET /files/{obj}/": a_file,
+    "GET /start/ offers": a_start_list,
+    "GET /start/{obj}/": a_start_form,
+    "GET /start/{obj}/ options of {arg}": a_start_options,
+    "POST /start/{obj}/ ({arg})": a_start_post,
+    "GET /notifications/ about": a_notified_about,
+    "GET /notifications/ tasks that do not open": a_notified_unopenable,
+    "GET /fund/": a_fund,
+    "GET /fund/export.xlsx": a_export,
+    "GET /fund/ projects listed": a_fund_projects,
+    "GET /fund/ project titles anywhere (ledger too)": a_fund_titles,
+    "GET /fund/export.xlsx Projects sheet": a_export_projects,
+    "GET /fund/export.xlsx titles anywhere (Ledger too)": a_export_titles,
+    "GET /households/": a_households,
+    "GET /households/ lists": a_household_list,
+    "GET /households/{obj}/": a_household,
+    "GET /resources/gaps/": a_gaps,
+    "GET /resources/gaps/ villages": a_gaps_villages,
+    "GET {arg}": a_admin,
+    "claim the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=False),
+    "answer the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=True),
+}
+
+
+def _show(value) -> str:
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(sorted(value)) + "}"
+    return str(value)
+
+
+def _matches(expected, actual) -> bool:
+    if isinstance(expected, str) and "|" in expected:
+        return actual in expected.split("|")
+    return expected == actual
+
+
+def mismatch_table(mismatches) -> str:
+    lines = [("cell (action {object})", "user", "expected", "actual")]
+    lines += [(row.label(), row.user, _show(row.expected), _show(actual) + (f"  [{detail}]" if detail else ""))
+              for row, actual, detail in mismatches]
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    return "\n".join(" | ".join([*(c.ljust(w) for c, w in zip(line[:3], widths)), line[3]]) for line in lines)
+
+
+# -- the tests ------------------------------------------------------------------------------------------
+
+def test_the_world_is_as_the_matrix_assumes(world):
+    """Every task the matrix names exists in the state it assumes (else the matrix tests nothing)."""
+    rows = {row.pk: row for row in HumanTask.objects.select_related("assignee", "completed_by")}
+    problems = []
+    for key, pk in world.tasks.items():
+        row = rows[pk]
+        if key in OPEN:
+            expected = OPEN[key]
+            holder = row.assignee.username if row.assignee_id else None
+            if (row.status, holder, row.named) != ("open", expected.holder, expected.named):
+                problems.append(f"{key}: open, held by {expected.holder}, named={expected.named}; is {row.status}, {holder}, {row.named}")
+        elif key in DONE:
+            by = row.completed_by.username if row.completed_by_id else None
+            if (row.status, by) != ("completed", DONE[key].by):
+                problems.append(f"{key}: completed by {DONE[key].by}; is {row.status} by {by}")
+        else:
+            problems.append(f"{key} ({row.status}) is not in the matrix")
+    problems += [f"{key} was never made" for key in TASKS if key not in world.tasks]
+    assert not problems, "\n".join(problems)
+    assert set(world.files) == set(FILES)
+    assert HumanTask.objects.get(pk=world.tasks["cp_ds:Respond"]).sla_breached_at is not None
+    assert HumanTask.objects.get(pk=world.tasks["nm_ds:ProviderResponse#charity"]).candidate_group == "worker"
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_access_matrix(world, section, caplog):
+    caplog.set_level(logging.ERROR, logger="django.request")  # thousands of expected 404s and 403s
+    runner = Runner(world)
+    rows = [row for row in MATRIX if row.section == section]
+    mismatches = []
+    for row in rows:
+        actual, detail = runner.run(row)
+        if not _matches(row.expected, actual):
+            mismatches.append((row, actual, detail))
+    users = {row.user for row in rows}
+    actions = {row.action for row in rows}
+    assert not mismatches, (
+        f"{len(mismatches)} of the {len(rows)} cells of section '{section}' ({len(actions)} actions x {len(users)} users) broke:\n"
+        + mismatch_table(mismatches))
+
