@@ -481,6 +481,15 @@ def _rows() -> list[Row]:
                               ("partner_health", "nm_xs", "小西")]:
         add(Row("scenarios", "claim the referral, then GET /cases/{obj}/ shows {arg}", key, user, "404|hidden", marker))
         add(Row("scenarios", "answer the referral, then GET /cases/{obj}/ shows {arg}", key, user, "404|hidden", marker))
+    # A reviewer's conflict-of-interest reason is on a form only reviewers and supervisors read, even
+    # when the application comes back to the applicant (returned without reasons of the supervisor's own).
+    for action in ("rA2 declares a conflict, the panel is completed, the application is returned; then GET /tasks/{returned}/ shows {arg}",
+                   "rA2 declares a conflict, the panel is completed, the application is returned; then GET /cases/{obj}/ shows {arg}"):
+        add(Row("scenarios", action, "app_A", "appl_A", "hidden", "冲突理由A2"))
+    # Replacing a late reviewer: the reason is typed on a form only workers and supervisors read.
+    for user, expected in [("appl_A", "hidden"), ("r_none", "hidden"), ("rA1", "hidden"), ("sup_ds", "shown"), ("worker_ds", "shown")]:
+        add(Row("scenarios", "rA3 misses the deadline and sup_ds replaces them; then GET /cases/{obj}/ shows {arg}", "app_A", user,
+                expected, "替换理由rA3出差"))
     return rows
 
 
@@ -1081,6 +1090,26 @@ def _answer_referral(r: Runner, row, *, complete: bool):
     return marker(client.get(f"/cases/{r.instance_id(row.obj)}/"), row.arg)
 
 
+def _conflict_then_return(r: Runner, row):
+    users, app = r.w.users, r.w.instances["app_A"]
+    api.complete_task(task_id=r.w.tasks["app_A:Review@rA2"], actor=users["rA2"],
+                      data={"conflict_of_interest": True, "conflict_reason": "冲突理由A2"})
+    api.complete_task(task_id=r.w.tasks["app_A:Review@rA3"], data=mf.FORMS["Task_Review"], actor=users["rA3"])
+    mf.complete(app, "Task_SelectPanel", users["sup_ds"], {"reviewers": ["r_none"]})  # two valid scores: one more reviewer
+    mf.complete(app, "Task_Review", users["r_none"], assignee="r_none")
+    mf.complete(app, "Task_Decide", users["sup_ds"], {"decision": "return"})
+    url = f"/tasks/{mf.open_task(app, 'Task_Application')}/" if "/tasks/" in row.action else f"/cases/{app}/"
+    return marker(r.clients[row.user].get(url), row.arg)
+
+
+def _replace_late_reviewer(r: Runner, row):
+    users, app = r.w.users, r.w.instances["app_A"]
+    sent = HumanTask.objects.get(pk=r.w.tasks["app_A:Review@rA3"]).created_at
+    api.fire_due_timers(as_of=sent + dt.timedelta(days=7, hours=1))
+    mf.complete(app, "Task_ReplaceReviewer", users["sup_ds"], {"late_reviewer": "rA3", "replacement": "r_none", "reason": row.arg})
+    return marker(r.clients[row.user].get(f"/cases/{app}/"), row.arg)
+
+
 ACTIONS = {
     "GET /?tab={arg}": a_inbox,
     "GET /tasks/{obj}/": a_task_read,
@@ -1118,6 +1147,11 @@ ACTIONS = {
     "GET {arg}": a_admin,
     "claim the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=False),
     "answer the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=True),
+    "rA2 declares a conflict, the panel is completed, the application is returned; then GET /tasks/{returned}/ shows {arg}":
+        _conflict_then_return,
+    "rA2 declares a conflict, the panel is completed, the application is returned; then GET /cases/{obj}/ shows {arg}":
+        _conflict_then_return,
+    "rA3 misses the deadline and sup_ds replaces them; then GET /cases/{obj}/ shows {arg}": _replace_late_reviewer,
 }
 
 

@@ -39,7 +39,7 @@ from lxml import html
 
 from engine import api, registry
 from engine.api import TaskInfo
-from engine.errors import CaseflowError, FormInvalid
+from engine.errors import AlreadyCompleted, CaseflowError, ConcurrentUpdate, FormInvalid
 from engine.forms import acting_as, clean_form_data
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance, Timer
 from tests.conftest import make_user
@@ -225,7 +225,7 @@ def page_errors(content) -> tuple[dict[str, list[str]], list[str]]:
 # words on a zh-hans page. People's own text (values, earlier answers) is not looked at.
 CHROME = ('//label | //button | //h1 | //h2 | //th | //dt | //legend | //summary | //option | //ul[@class="messages"]/li'
           ' | //p[contains(@class, "help")] | //p[contains(@class, "notice")] | //p[contains(@class, "error")]')
-ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ '-][A-Za-z]{2,})+\b")
+ENGLISH = re.compile(r"\b[A-Za-z]?[a-z]{2,}(?:\s+[A-Za-z]?[a-z]+)+\b|\b[A-Z][a-z]{3,}\b")  # "Report received", "Submit"
 
 
 def english_chrome(content) -> list[str]:
@@ -287,6 +287,7 @@ class FormRun:
         self.stats: Counter = Counter()
         self.cases: list[str] = []  # every invalid submission made, for the record
         self.returned: set[str] = set()  # steps checked when they came round again
+        self.unmarked: set = set()
 
     # -- reporting --
 
@@ -329,6 +330,17 @@ class FormRun:
             self.problem(f"{where}: a valid submission was refused by the form cleaning: {exc.field_errors} for {_brief(data)}")
             return False
         return True
+
+    def unmarked_refusal(self, where, refusal, data, page="") -> None:
+        """A submission the form takes, refused by the process with a message that names no field:
+        the person is told no, but not which answer to change (the page shows no field error)."""
+        if isinstance(refusal, FormInvalid) or isinstance(refusal, (AlreadyCompleted, ConcurrentUpdate)):
+            return
+        key = (where.split(" ")[0], type(refusal).__name__)
+        if key not in self.unmarked:
+            self.unmarked.add(key)
+            self.problem(f"{where}: a valid submission was refused without a field error ({type(refusal).__name__}: "
+                         f"{_one_line(refusal)}){' — ' + page if page else ''} for {_brief(data)}")
 
     def expected(self, form, data, actor, variables):
         with acting_as(actor, variables):
@@ -411,8 +423,7 @@ class FormRun:
                 errors, flashes = page_errors(outcome)
                 if isinstance(refusal, CaseflowError):  # the process's own rules (a hook) refuse it too
                     self.stats["examples_rejected"] += 1
-                    if not isinstance(refusal, FormInvalid):
-                        self.notes.append(f"{where}: refused by the process without a field error ({status}): {flashes} for {_brief(data)}")
+                    self.unmarked_refusal(where, refusal, data, f"the page answered {status}: {flashes}")
                     reject()
                 raise AssertionError(f"the page refused ({status}) a submission the engine accepts: {errors} {flashes} for {_brief(data)}")
             assert status == 302, f"a valid submission answered {status} for {_brief(data)}"
@@ -458,14 +469,16 @@ class FormRun:
             return rolled_back(lambda: api.start_instance(process_key=self.key, data=data, actor=actor))
 
         base = None
+        search_ctx = _with_rows(ctx, form_el, fields)  # its choices narrow as the process refuses some
         for _attempt in range(12):
-            values = formgen.valid_data(fields, self.rnd, ctx, force=force)
+            values = formgen.valid_data(fields, self.rnd, search_ctx, force=force)
             data = formgen.api_data(fields, values)
             if not self.clean_ok(where, form, data, actor, {}):
                 return None
             refusal = dry_run(data)
             if isinstance(refusal, FormInvalid):
                 force |= set(refusal.field_errors) & {f.key for f in fields}
+                _drop_refused_choices(search_ctx, fields, values, refusal)
             elif not isinstance(refusal, CaseflowError):
                 base = values
                 break
@@ -537,16 +550,20 @@ class FormRun:
             return rolled_back(lambda: api.complete_task(task_id=row.pk, data=data, actor=actor))
 
         base, refusal = None, None
+        search_ctx = _with_rows(ctx, form_el, fields)  # its choices narrow as the process refuses some
         try:
             for _attempt in range(12):
-                values = formgen.valid_data(fields, self.rnd, ctx, force=force, overlay=overlay)
+                values = formgen.valid_data(fields, self.rnd, search_ctx, force=force, overlay=overlay)
                 data = formgen.api_data(fields, values)
                 if not self.clean_ok(where, form, data, actor, variables):
                     return False
                 refusal = dry_run(data)
                 if isinstance(refusal, FormInvalid):
                     force |= set(refusal.field_errors) & {f.key for f in fields}
-                elif not isinstance(refusal, CaseflowError):
+                    _drop_refused_choices(search_ctx, fields, values, refusal)
+                elif isinstance(refusal, CaseflowError):
+                    self.unmarked_refusal(where, refusal, data)
+                else:
                     base = values
                     break
         except formgen.CannotGenerate as exc:
@@ -696,6 +713,7 @@ class FormRun:
                 info = api.start_instance(process_key=self.key, data=data, actor=actor)
             except FormInvalid as exc:
                 force |= set(exc.field_errors) & {f.key for f in fields}
+                _drop_refused_choices(ctx, fields, values, exc)
                 continue
             self.instances.append(info.id)
             self.stats["instances"] += 1
@@ -724,9 +742,11 @@ class FormRun:
                 api.complete_task(task_id=row.pk, data=data, actor=actor)
             except FormInvalid as exc:
                 force |= set(exc.field_errors) & {f.key for f in fields}
+                _drop_refused_choices(ctx, fields, values, exc)
                 last = exc
                 continue
             except CaseflowError as exc:
+                self.unmarked_refusal(f"{self.key}.{row.bpmn_id} (walker as {actor.username})", exc, data)
                 last = exc
                 continue
             self.stats["api_steps"] += 1
@@ -786,10 +806,20 @@ class FormRun:
                     self.give_up_on(row)
 
 
+def _drop_refused_choices(ctx, fields, values, refusal: FormInvalid) -> None:
+    """When the process refuses a single choice (a village out of the starter's scope, a household
+    with an open case), the next attempt chooses among the others."""
+    for f in fields:
+        if f.key in refusal.field_errors and f.kind in ("select", "radio") and values.get(f.key) is not None:
+            remaining = [c for c in ctx.choices.get(f.key, []) if c != values[f.key]]
+            if remaining:
+                ctx.choices[f.key] = remaining
+
+
 def _with_rows(ctx, form_el, fields):
     """The context for another rendering of the page (it may show more list rows)."""
     _choices, rows = page_choices(form_el, fields)
-    return formgen.Context(now=ctx.now, variables=ctx.variables, choices=ctx.choices, rows=rows, instance_id=ctx.instance_id,
+    return formgen.Context(now=ctx.now, variables=ctx.variables, choices=dict(ctx.choices), rows=rows, instance_id=ctx.instance_id,
                            task_id=ctx.task_id, actor=ctx.actor)
 
 

@@ -155,11 +155,12 @@ def test_a_condition_nested_thousands_deep_is_refused_at_deploy(users, depth):
     assert "nested" in str(refused.value) or "longer than" in str(refused.value)
 
 
-@pytest.mark.parametrize("element_id", ["Start", "End", "Root", "Task.A"])
-def test_element_ids_the_engine_uses_itself_are_refused(users, element_id):
+@pytest.mark.parametrize("original, element_id", [("StartEvent_1", "Start"), ("EndEvent_1", "End"), ("Task_A", "Start"),
+                                                  ("Task_A", "End"), ("Task_A", "Root"), ("Task_A", "Task.A")])
+def test_element_ids_the_engine_uses_itself_are_refused(users, original, element_id):
     xml, forms = samples.script_task("reserved", "x = 1")
-    xml = xml.replace('"Task_A"', f'"{element_id}"').replace(">Task_A<", f">{element_id}<")
-    forms = {element_id if k == "Task_A" else k: v for k, v in forms.items()}
+    xml = xml.replace(f'"{original}"', f'"{element_id}"').replace(f">{original}<", f">{element_id}<")
+    forms = {element_id if k == original else k: v for k, v in forms.items()}
     with pytest.raises(DefinitionInvalid) as refused:
         api.deploy_definition(bpmn_xml=xml, forms_by_element=forms, actor=users["admin"])
     assert element_id in str(refused.value)
