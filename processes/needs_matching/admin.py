@@ -19,5 +19,5 @@ class HouseholdAdmin(admin.ModelAdmin):
 
 @admin.register(Resource)
 class ResourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "provider", "capacity_left", "valid_to", "active")
+    list_display = ("name", "kind", "provider", "capacity_left", "capacity_unit", "valid_to", "active")
     list_filter = ("kind", "active")
