@@ -3,10 +3,12 @@ functions; nothing outside engine/ touches SpiffWorkflow. Keyword-only arguments
 (a user, or None for the system) in; plain dataclasses out; engine.errors raised."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +85,7 @@ class EventInfo:
     bpmn_id: str
     data: dict
     actor_label: str = ""  # how the viewer reads the actor: a display name, or a role for outsiders
+    target_label: str = ""  # whom the event concerns (an assignment, a share), by display name
 
 
 @dataclass(frozen=True)
@@ -344,29 +347,50 @@ def get_instance(*, instance_id: int, with_history: bool = True, viewer=None) ->
     )
 
 
+CASE_LEVEL_EVENTS = {AuditKind.STARTED, AuditKind.INSTANCE_COMPLETED, AuditKind.CANCELLED}
+
+
 def _history_for(instance: ProcessInstance, events: list[AuditEvent], viewer) -> list[EventInfo]:
+    """The history as this viewer may read it. Outsiders (applicants, reviewers, partner offices)
+    see the case's start and end and the events of tasks that were theirs or their group's — not
+    the station's internal steps, nor other providers' answers."""
     definition_forms = instance.definition.forms or {}
     groups = None if viewer is None else user_groups(viewer)
     people = sees_people(viewer)
     me = viewer.get_username() if viewer is not None else None
-    names = {u.get_username(): display_name(u) for u in User.objects.filter(username__in={e.actor_name for e in events})}
+    targets = {e.data.get("assignee") or e.data.get("shared_with") for e in events if isinstance(e.data, dict)}
+    names = {u.get_username(): display_name(u) for u in User.objects.filter(username__in={e.actor_name for e in events} | targets)}
     open_sealed = _open_sealed_tasks(instance.pk, definition_forms)
     result = []
     for event in events:
+        if not people and not _concerns_outsider(event, viewer, groups):
+            continue
         data = event.data
         if viewer is not None and isinstance(data, dict) and isinstance(data.get("data"), dict):
             form = definition_forms.get(event.bpmn_id)
-            readable = form is None or (forms.visible_to(form, groups) and not (
-                event.bpmn_id in open_sealed and event.actor_name != me))
+            readable = form is None or event.actor_name == me or (forms.visible_to(form, groups) and not (
+                event.bpmn_id in open_sealed))
             data = {**data, "data": forms.redact(form, data["data"], groups) if readable else {}}
         if event.actor_name == "system":
             label = _("system")
         elif people or event.actor_name == me:
             label = names.get(event.actor_name, event.actor_name)
+        elif event.task_id:
+            label = _role_label(event.task.candidate_group)
         else:
-            label = _role_label(event.task.candidate_group) if event.task_id else _("Applicant organisation")
-        result.append(EventInfo(event.at, event.kind, event.actor_name, event.bpmn_id, data, label))
+            label = _("station staff")
+        target = data.get("assignee") or data.get("shared_with") if isinstance(data, dict) else None
+        target_label = (names.get(target, target) if people or target == me else "") if target else ""
+        result.append(EventInfo(event.at, event.kind, event.actor_name, event.bpmn_id, data, label, target_label))
     return result
+
+
+def _concerns_outsider(event: AuditEvent, viewer, groups: set[str] | None) -> bool:
+    if event.task_id is None:
+        return event.kind in CASE_LEVEL_EVENTS
+    task = event.task
+    return (task.assignee_id == viewer.pk or task.completed_by_id == viewer.pk
+            or (not task.named and task.candidate_group in (groups or set())))
 
 
 def _open_sealed_tasks(instance_id: int, definition_forms: dict) -> set[str]:
@@ -592,6 +616,7 @@ class FieldValue:
     value: str
     sensitive: bool
     files: tuple = ()  # attachment tokens of a file field, for the page to name and link
+    rows: tuple = ()  # a list field: each row as ((column label, value), ...) in the form's column order
 
 
 @dataclass(frozen=True)
@@ -602,6 +627,8 @@ class SubmittedForm:
     completed_at: dt.datetime
     fields: list[FieldValue]
     completed_by_label: str = ""
+    superseded: bool = False  # an earlier round of a step done again since (a returned application)
+    id: int = 0  # the task's id
 
 
 @dataclass(frozen=True)
@@ -610,6 +637,7 @@ class DiagramState:
     completed: list[str]
     active: list[str]
     overdue: list[str]
+    latest: str = ""  # the element done most recently, to show on a phone when nothing is open
 
 
 def save_draft(*, task_id: int, data: dict, actor) -> None:
@@ -641,12 +669,16 @@ def task_variables(*, task_id: int) -> dict:
 
 def previous_submission(*, task_id: int, viewer=None) -> dict:
     """When a step comes back round (a returned application, a returned plan), what was submitted
-    last time at the same step of the same case — the form starts from it, not empty.
+    last time at the same step of the same case — the form starts from it, not empty. Only for a
+    step that was returned (it has a return notice): a decision or a follow-up that simply comes
+    round again starts empty, or last round's "return" would be one tap from being chosen again.
 
     Only a round that ended before this task began counts (never a fellow panel member's review
     submitted meanwhile), and a task routed to a named person or a sealed form is prefilled only
     from that person's own earlier submission."""
     row = _task_row(task_id)
+    if return_notice(task_id=task_id, viewer=viewer) is None:
+        return {}  # a step that simply comes round again (the next follow-up, a second decision) starts empty
     earlier = (HumanTask.objects.filter(instance_id=row.instance_id, bpmn_id=row.bpmn_id, status=TaskStatus.COMPLETED,
                                         completed_at__lte=row.created_at)
                .exclude(pk=row.pk).order_by("-completed_at", "-pk").first())
@@ -716,7 +748,8 @@ def submitted_forms(*, instance_id: int, viewer=None) -> list[SubmittedForm]:
     result = []
     for row in rows:
         form = row.instance.definition.forms.get(row.bpmn_id) or {"components": []}
-        if not forms.visible_to(form, viewer_groups):
+        own = viewer is not None and row.completed_by_id == viewer.pk
+        if not own and not forms.visible_to(form, viewer_groups):
             continue
         if viewer is not None and row.bpmn_id in open_sealed and row.completed_by_id != viewer.pk:
             continue
@@ -728,29 +761,63 @@ def submitted_forms(*, instance_id: int, viewer=None) -> list[SubmittedForm]:
             value = row.form_data[key]
             files = tuple(v for v in value if isinstance(v, str)) if component["type"] == "filepicker" and isinstance(value, list) else ()
             fields.append(FieldValue(key, forms.field_label(component), forms.display_value(component, value),
-                                     (component.get("properties") or {}).get("sensitive") == "true", files))
+                                     (component.get("properties") or {}).get("sensitive") == "true", files,
+                                     _list_rows(component, value) if component["type"] == "dynamiclist" else ()))
         label = (display_name(row.completed_by) if people or (viewer is not None and row.completed_by_id == viewer.pk)
                  else _role_label(row.candidate_group))
         result.append(SubmittedForm(row.name, row.bpmn_id, row.completed_by.get_username() if row.completed_by_id else "",
-                                    row.completed_at, fields, label))
-    return result
+                                    row.completed_at, fields, label, id=row.pk))
+    latest = {}
+    for form in result:
+        latest[form.bpmn_id] = form.id
+    return [dataclasses.replace(f, superseded=latest[f.bpmn_id] != f.id) for f in result]
+
+
+def _list_rows(component: dict, value) -> tuple:
+    """A list field's rows for a page: each a tuple of (column label, shown value), in column order."""
+    columns = [c for c in component.get("components") or [] if c.get("key")]
+    return tuple(tuple((forms.field_label(c), forms.display_value(c, row.get(c["key"]))) for c in columns)
+                 for row in (value or []) if isinstance(row, dict))
+
+
+def focus_forms(*, task_id: int, viewer) -> list[SubmittedForm]:
+    """What a task is about, shown open above its form: the latest submission of each step the
+    diagram names in `review_of` (a review shows the application, an approval the plan), or else
+    of the step done just before this task began — as this viewer may read them."""
+    row = _task_row(task_id)
+    user_tasks = ProcessDefinition.objects.filter(instances__pk=row.instance_id).values_list("user_tasks", flat=True).first() or {}
+    wanted = [i for i in str(((user_tasks.get(row.bpmn_id) or {}).get("properties") or {}).get("review_of", "")).split(",") if i]
+    earlier = [f for f in submitted_forms(instance_id=row.instance_id, viewer=viewer)
+               if not f.superseded and f.completed_at <= row.created_at and f.bpmn_id != row.bpmn_id]
+    if wanted:
+        return [f for f in earlier if f.bpmn_id in wanted]
+    return earlier[-1:]
+
+
+_LANE_ROLE_SUFFIX = re.compile(r'(<(?:bpmn:)?lane\b[^>]*\bname="[^"]*?)\s*\(\s*[a-z][a-z0-9_]*\s*\)(")')
 
 
 def diagram_state(*, instance_id: int) -> DiagramState:
-    """The diagram of the instance's version, and which elements are done, active, overdue."""
+    """The diagram of the instance's version, and which elements are done, active, overdue. Lanes
+    are shown by their people's name (接待岗), without the role code the engine maps them by."""
     instance = ProcessInstance.objects.select_related("definition").only("pk", "definition__bpmn_xml").get(pk=instance_id)
     now = clock.now()
     completed, active, overdue = set(), set(), set()
-    for bpmn_id, status, due_at in HumanTask.objects.filter(instance_id=instance_id).values_list("bpmn_id", "status", "due_at"):
+    latest, latest_at = "", None
+    for bpmn_id, status, due_at, completed_at in HumanTask.objects.filter(instance_id=instance_id).values_list(
+            "bpmn_id", "status", "due_at", "completed_at"):
         if status == TaskStatus.COMPLETED:
             completed.add(bpmn_id)
+            if completed_at and (latest_at is None or completed_at > latest_at):
+                latest, latest_at = bpmn_id, completed_at
         elif status == TaskStatus.OPEN:
             active.add(bpmn_id)
             if due_at is not None and due_at < now:
                 overdue.add(bpmn_id)
     completed |= set(AuditEvent.objects.filter(instance_id=instance_id, kind__in=[AuditKind.SERVICE_CALLED, AuditKind.TIMER_FIRED])
                      .values_list("bpmn_id", flat=True))
-    return DiagramState(instance.definition.bpmn_xml, sorted(completed - active), sorted(active), sorted(overdue))
+    xml = _LANE_ROLE_SUFFIX.sub(r"\1\2", instance.definition.bpmn_xml)
+    return DiagramState(xml, sorted(completed - active), sorted(active), sorted(overdue), latest)
 
 
 def _staff_roles_of(definition: ProcessDefinition) -> set[str]:

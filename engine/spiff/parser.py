@@ -94,7 +94,10 @@ class UserTaskInfo:
 #                          provider_groups[referral_id]), instead of the lane's role
 #   context_from         - a variable or expression saying what this task (instance) is about,
 #                          stored on the task row for its page (which referral a provider answers)
-TASK_PROPERTIES = {"assignee_from", "candidate_group_from", "context_from"}
+#   review_of            - the steps whose submissions this task is about, shown open above its
+#                          form (a review shows the application; an approval the plan): element
+#                          ids, comma-separated. Without it, the step done just before.
+TASK_PROPERTIES = {"assignee_from", "candidate_group_from", "context_from", "review_of"}
 # spiffworkflow:property names on a timer event:
 #   clock_starts_from    - a workflow variable holding the moment the timer's duration counts from
 #                          (the report's received_at), instead of the moment the timer is reached
@@ -109,6 +112,17 @@ def _task_properties(node, problems) -> dict:
         name, value = prop.get("name", ""), prop.get("value", "")
         if name not in TASK_PROPERTIES:
             continue  # other tools' properties are allowed and ignored
+        if name == "review_of":
+            ids = [i.strip() for i in value.split(",") if i.strip()]
+            known = {n.get("id") for n in node.getparent().iter(f"{{{NS['bpmn']}}}userTask", f"{{{NS['bpmn']}}}manualTask",
+                                                                  f"{{{NS['bpmn']}}}startEvent")}
+            unknown = [i for i in ids if i not in known]
+            if not ids or unknown:
+                problems.append(ElementProblem(node.get("id"), _("Property review_of must list user tasks of this process, not '%(value)s'.") % {
+                    "value": ", ".join(unknown)[:60] or value[:60]}))
+                continue
+            props[name] = ",".join(ids)
+            continue
         try:
             scripting.check_expression(value)  # a variable name, or an expression such as groups[referral_id]
         except scripting.ExpressionRefused:

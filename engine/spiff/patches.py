@@ -1,7 +1,7 @@
 """Two adjustments to SpiffWorkflow 3.2.0, made once, here, and pinned to that exact version.
 
 1. Task look-ups stop at depth 1000 by default, which silently stalls a gateway loop after about
-   333 rounds (shared/RELIABILITY-NOTES.md): follow-ups and revision rounds loop, so the depth is
+   333 rounds (measured on 3.2.0): follow-ups and revision rounds loop, so the depth is
    lifted. The iterator is iterative (no recursion), so a deep tree costs time, not stack.
 2. Timer events read `datetime.now(timezone.utc)` themselves; they are pointed at engine.clock so a
    sweep "as of" an instant and tests agree with the engine on what time it is.

@@ -460,7 +460,8 @@ def _sync_projections(step: Step) -> None:
         )
         rows_by_spiff_id[spiff_id] = row
         step.audit(AuditKind.TASK_READY, {"task": row.name, "candidate_group": row.candidate_group,
-                                          "assignee": assignee.get_username() if assignee else None, "named": named},
+                                          "assignee": assignee.get_username() if assignee else None, "named": named,
+                                          "returned": _returned(step, bpmn_id)},
                    bpmn_id=bpmn_id, task=row)
 
     # Timers: one row per waiting timer event, attached to the human task it guards.
@@ -534,6 +535,18 @@ def _routing(properties: dict, data: dict, lane_group: str):
         if assignee is None:
             raise InvalidState(_("The task's assignee comes from '%(var)s': no active user '%(name)s'.") % {"var": variable, "name": username})
     return group, assignee
+
+
+def _returned(step: Step, bpmn_id: str) -> bool:
+    """Whether a new task is a step sent back: done before in this case, and the step just
+    completed gave reasons to show on return (a completeness check that returned the application)."""
+    from engine import forms
+
+    if not HumanTask.objects.filter(instance=step.instance, bpmn_id=bpmn_id, status=TaskStatus.COMPLETED).exists():
+        return False
+    latest = HumanTask.objects.filter(instance=step.instance, status=TaskStatus.COMPLETED).order_by("-completed_at", "-pk").first()
+    form = (step.instance.definition.forms or {}).get(latest.bpmn_id) if latest else None
+    return any((latest.form_data or {}).get(c["key"]) not in (None, "", []) for c in forms.return_fields(form))
 
 
 def _task_context(properties: dict, data: dict):

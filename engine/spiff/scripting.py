@@ -2,7 +2,7 @@
 
 SpiffWorkflow would `eval`/`exec` gateway conditions, script tasks, multi-instance cardinality,
 DMN cells and service-task parameters as Python. RestrictedPython's recipe escaped in one line and
-did not stop `while True` (shared/RELIABILITY-NOTES.md), so nothing here reaches `eval` or `exec`:
+did not stop `while True` (both measured on SpiffWorkflow 3.2.0), so nothing here reaches `eval` or `exec`:
 the source is parsed with `ast`, checked against a whitelist of node types, and *interpreted* by
 walking the tree. No imports, no attribute access except a short list of pure methods on plain
 data, no names that start with an underscore, only whitelisted functions, no loops in scripts

@@ -40,7 +40,8 @@ def case_page(request, instance_id: int):
 def case_diagram(request, instance_id: int):
     instance = _visible_instance(request.user, instance_id)
     state = api.diagram_state(instance_id=instance.id)
-    return JsonResponse({"xml": state.bpmn_xml, "completed": state.completed, "active": state.active, "overdue": state.overdue})
+    return JsonResponse({"xml": state.bpmn_xml, "completed": state.completed, "active": state.active, "overdue": state.overdue,
+                         "latest": state.latest})
 
 
 @login_required

@@ -104,6 +104,7 @@ def task_page(request, task_id: int):
         "assignees": api.eligible_assignees(task_id=task.id, actor=request.user) if can_assign else [],
         "returned": api.return_notice(task_id=task.id, viewer=request.user) if can_act else None,
         "earlier": earlier,
+        "focus": api.focus_forms(task_id=task.id, viewer=request.user) if can_act else [],
         "summary": api.case_summary(instance_id=task.instance_id, process_key=task.process_key, viewer=request.user, task=task),
         "attachments": formdata.attachments_by_token(formdata.tokens_in(values, fields) | _earlier_tokens(earlier)),
         "sees_people": api.sees_people(request.user),

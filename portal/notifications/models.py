@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 class Kind(models.TextChoices):
     NEW_TASK = "new_task", _("new task")
+    RETURNED = "returned", _("returned to you")
     ASSIGNED = "assigned", _("assigned to you")
     DUE_SOON = "due_soon", _("due soon")
     BREACHED = "breached", _("overdue")

@@ -40,10 +40,11 @@ def notify_on_engine_event(event: registry.EngineEvent) -> None:
         if event.data["assignee"] == event.actor_name:
             return  # their own next step: they are taken to it, no notice needed
         # Given to one person (a named reviewer, or whoever did the case's previous step): only them.
-        _notify(get_user_model().objects.filter(username=event.data["assignee"], is_active=True), Kind.NEW_TASK,
+        _notify(get_user_model().objects.filter(username=event.data["assignee"], is_active=True),
+                Kind.RETURNED if event.data.get("returned") else Kind.NEW_TASK,
                 task_id=event.task_id, instance_id=event.instance_id, task_name=name, subject=subject)
     elif event.kind == "task_ready" and event.data.get("candidate_group"):
-        _notify(people_with_role(event.data["candidate_group"], event.village), Kind.NEW_TASK,
+        _notify(people_with_role(event.data["candidate_group"], event.village), Kind.RETURNED if event.data.get("returned") else Kind.NEW_TASK,
                 task_id=event.task_id, instance_id=event.instance_id, task_name=name, subject=subject)
     elif event.kind == "assigned" and event.data.get("assignee"):
         _notify(get_user_model().objects.filter(username=event.data["assignee"]), Kind.ASSIGNED,

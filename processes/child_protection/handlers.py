@@ -139,7 +139,16 @@ def close_record_of_cancelled_case(event):
         ChildProtectionCase.objects.filter(instance_id=event.instance_id).update(status=CaseStatus.CANCELLED, closed_at=clock.now())
 
 
-RISK_LABELS = {"high": _("high"), "medium": _("medium"), "low": _("low")}
+def _choice_label(form_name: str, key: str, value: str) -> str:
+    """A stored choice as this package's own form labels it (风险等级 高, not a code)."""
+    import json
+    from pathlib import Path
+
+    from engine import api
+
+    form = json.loads((Path(__file__).resolve().parent / "forms" / f"{form_name}.json").read_text(encoding="utf-8"))
+    field = next((f for f in api.describe_form(form) if f.key == key), None)
+    return dict(field.choices).get(value, value) if field is not None else value
 
 
 def _hours(delta: dt.timedelta) -> str:
@@ -169,7 +178,7 @@ def case_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str]]:
         holders = [t.assignee_label for t in responses if t.assignee_label]
         rows.append((_("Response held by"), "、".join(holders) or _("nobody yet")))
     if case.risk_level:
-        rows.append((_("Risk level"), str(RISK_LABELS.get(case.risk_level, case.risk_level))))
+        rows.append((_("Risk level"), _choice_label("Task_Assessment", "risk_level", case.risk_level)))
     return rows
 
 

@@ -1,4 +1,4 @@
-"""The child-protection case record. It outlives any process instance (DOMAIN.md §1): the process
+"""The child-protection case record. It outlives any process instance (a case is reopened, audited, reported on): the process
 drives the procedure around it and its hooks keep it in step. Reporter and child are confidential:
 lists show the case number, never the child's name."""
 from django.db import models

@@ -39,8 +39,36 @@ def reviewers() -> list[tuple[str, str]]:
     return [(u.username, u.get_full_name() or u.first_name or u.username) for u in users]
 
 
+def panel_candidates(user, variables) -> list[tuple[str, str]]:
+    """Reviewers who may join this application's panel: no conflict (same organisation or village),
+    not on it already. Without an application (a form preview), every reviewer."""
+    application = Application.objects.filter(pk=(variables or {}).get("application_id") or 0).select_related("organisation").first()
+    if application is None:
+        return reviewers()
+    taken = set(application.reviews.values_list("reviewer__username", flat=True)) | set(_pending_reviewers(application.instance_id))
+    return [(username, label) for username, label in reviewers()
+            if username not in taken and conflict_reason(username, application) is None]
+
+
+def pending_reviewers(user, variables) -> list[tuple[str, str]]:
+    """Panel members whose review of this application is still open (who may be replaced)."""
+    application = Application.objects.filter(pk=(variables or {}).get("application_id") or 0).first()
+    if application is None:
+        return reviewers()
+    pending = set(_pending_reviewers(application.instance_id))
+    return [(username, label) for username, label in reviewers() if username in pending]
+
+
+def _pending_reviewers(instance_id: int) -> list[str]:
+    from engine import selectors
+
+    return [t.assignee for t in selectors.open_tasks_of(instance_id=instance_id, bpmn_id="Task_Review") if t.assignee]
+
+
 registry.register_option_source("my_organisations", my_organisations)
 registry.register_option_source("reviewers", reviewers)
+registry.register_option_source("panel_candidates", panel_candidates)
+registry.register_option_source("pending_reviewers", pending_reviewers)
 registry.register_group_label(lambda group: Organisation.objects.filter(group_name=group).values_list("name", flat=True).first())
 
 
@@ -56,6 +84,7 @@ def open_application(ctx, data):
     ctx.set_subject(f"MF-{application.fund.year}-{ctx.instance_id:05d} {application.title}")
     ctx.set_village(application.village)
     ctx.set_variable("applicant_group", organisation.group_name)
+    ctx.set_variable("application_id", application.pk)  # for option lists that depend on the application
     ctx.grant_view(group=organisation.group_name)
 
 

@@ -15,7 +15,7 @@ from engine import clock
 
 from .handlers import applications_visible_to, panel_summary, scores_complete
 from .ledger import fund_for
-from .models import Category, Stage
+from .models import Stage
 
 def _figures(user, year: int):
     fund = fund_for(year)

@@ -40,7 +40,35 @@ def household_members(user, variables) -> list[tuple[str, str]]:
 
 registry.register_option_source("households", households)
 registry.register_option_source("resources", resources)
+def case_needs(user, variables) -> list[tuple[str, str]]:
+    """The needs recorded in this case, by number: a plan row or an outcome names one of them."""
+    instance_id = (variables or {}).get("needs_case")
+    if not instance_id:
+        return []
+    return [(str(n.number), f"{n.number}. {n.get_category_display()}：{n.description}"[:80])
+            for n in Need.objects.filter(instance_id=instance_id).order_by("number")]
+
+
+def case_resources(user, variables) -> list[tuple[str, str]]:
+    """Resources the matching found eligible for some need of this case (best first), not the whole
+    catalogue; without a case (a form preview), every active resource."""
+    instance_id = (variables or {}).get("needs_case")
+    if not instance_id:
+        return resources()
+    eligible: dict[int, None] = {}
+    for need in Need.objects.filter(instance_id=instance_id).order_by("number"):
+        for proposal in need.proposals:
+            if proposal.get("eligible"):
+                eligible.setdefault(proposal["resource"], None)
+    by_id = {r.pk: r for r in Resource.objects.filter(pk__in=list(eligible))}
+    left = _("left")
+    return [(str(pk), f"{by_id[pk].name}（{by_id[pk].provider}，{left} {by_id[pk].capacity_text(by_id[pk].capacity_left)}）")
+            for pk in eligible if pk in by_id]
+
+
 registry.register_option_source("household_members", household_members)
+registry.register_option_source("case_needs", case_needs)
+registry.register_option_source("case_resources", case_resources)
 registry.register_group_label(lambda group: Resource.objects.filter(provider_group=group).values_list("provider", flat=True).first())
 
 
@@ -60,6 +88,7 @@ def open_assessment(ctx, data):
     ctx.set_subject(f"{household.code}-{number}")  # the household number: no name in lists, no language baked in
     ctx.set_village(household.village)
     ctx.set_variable("household_id", household.pk)
+    ctx.set_variable("needs_case", ctx.instance_id)  # for the option lists of this case's needs and resources
 
 
 @registry.on_event
@@ -242,44 +271,54 @@ def update_monitoring(ctx, params):
     return {"household": household.pk, "status": household.monitoring_status}
 
 
-def _score_text(score) -> str:
-    return f"{Decimal(str(score)):.2f}".rstrip("0").rstrip(".")
-
-
 def matching_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str]]:
-    """The matching screen beside the plan form: each need on one side, its resources with the
-    reasons on the other (eligible first), or the gap. On a provider's task, only the referral
-    that task is about: what is asked of them, for which need — nothing else of the household."""
+    """The matching screen beside the plan form: each need on one side, what was referred and how
+    the provider answered, and while the need is open its resources with the reasons (eligible
+    first), or the gap. On a provider's task — and for a partner office anywhere in the case — only
+    the referral(s) addressed to them: nothing else of the household."""
+    from engine import api
+
     if task is not None and task.bpmn_id == "Task_ProviderResponse":
         return referral_summary(task)
+    if viewer is not None and not api.sees_people(viewer):
+        groups = set(viewer.groups.values_list("name", flat=True))
+        return [row for referral in Referral.objects.filter(instance_id=instance_id, resource__provider_group__in=groups)
+                .select_related("resource", "need") for row in _referral_rows(referral)]
     rows = []
-    for need in Need.objects.filter(instance_id=instance_id).order_by("number"):
+    fit_main, fit_other, declined = _("its main service"), _("also serves this"), _("declined")
+    for need in Need.objects.filter(instance_id=instance_id).order_by("number").prefetch_related("referrals__resource"):
         label = _("Need %(n)d: %(category)s (%(status)s)") % {"n": need.number, "category": need.get_category_display(),
                                                              "status": need.get_status_display()}
-        if not need.proposals:
-            rows.append((label, _("Gap: no resource to refer to yet") if need.status == NeedStatus.GAP else "—"))
-            continue
-        parts = []
-        fit, declined = _("Fit"), _("declined")
-        for proposal in need.proposals[:6]:
-            failed = [f"{r['label']} {r['why']}" for r in proposal["reasons"] if not r["passed"]]
-            parts.append(f"✔ {proposal['name']}（{fit} {_score_text(proposal['score'])}）" if proposal["eligible"]
-                         else f"✘ {proposal['name']}（{'；'.join(failed) or declined}）")
-        rows.append((label, "　".join(parts)))
+        parts = [f"→ {r.resource.name}（{r.get_status_display()}）" for r in need.referrals.all()]
+        if need.status in (NeedStatus.OPEN, NeedStatus.GAP):
+            if not need.proposals and need.status == NeedStatus.GAP:
+                parts.append(str(_("Gap: no resource to refer to yet")))
+            for proposal in need.proposals[:6]:
+                failed = [f"{r['label']} {r['why']}" for r in proposal["reasons"] if not r["passed"]]
+                fit = fit_main if Decimal(str(proposal["score"])) >= 1 else fit_other
+                parts.append(f"✔ {proposal['name']}（{fit}）" if proposal["eligible"]
+                             else f"✘ {proposal['name']}（{'；'.join(failed) or declined}）")
+        rows.append((label, "　".join(parts) or "—"))
     return rows
 
 
 def referral_summary(task) -> list[tuple[str, str]]:
     referral = Referral.objects.select_related("resource", "need").filter(pk=_number(task.context) or 0, instance_id=task.instance_id).first()
-    if referral is None:
-        return []
+    return _referral_rows(referral) if referral is not None else []
+
+
+def _referral_rows(referral) -> list[tuple[str, str]]:
     resource, need = referral.resource, referral.need
+    money = resource.capacity_unit == CapacityUnit.YUAN
     rows = [(_("Resource referred"), f"{resource.name}（{resource.provider}）"),
             (_("Need"), f"{need.get_category_display()}：{need.description}"),
-            (_("Asked for"), resource.capacity_text(referral.amount) if resource.capacity_unit == CapacityUnit.YUAN and referral.amount
-             else _("one place"))]
+            (_("Amount referred") if money else _("Places asked"),
+             resource.capacity_text(referral.amount or 0) if money else _("one place")),
+            (_("Status"), referral.get_status_display())]
     if referral.due_date:
         rows.append((_("By when"), referral.due_date.isoformat()))
+    if referral.responsible:
+        rows.append((_("Contact at the station"), referral.responsible))
     if not resource.provider_group:
         rows.append((_("Provider has no account"), _("Contact %(provider)s and record their answer here.") % {"provider": resource.provider}))
     return rows

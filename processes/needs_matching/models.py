@@ -1,5 +1,5 @@
 """Households in hardship, their needs, the catalogue of policies and charitable resources, and the
-referrals between them (DOMAIN.md §3). Eligibility rules are data on each resource (rules.py)."""
+referrals between them (the work plan's needs-resources matching). Eligibility rules are data on each resource (rules.py)."""
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,6 +22,12 @@ class NeedCategory(models.TextChoices):
     OTHER = "other", _("other")
 
 
+class MonitoringStatus(models.TextChoices):
+    STABLE = "stable", _("stable")
+    WATCH = "watch", _("watch closely")
+    EXIT = "exit", _("exit monitoring")
+
+
 class Household(models.Model):
     code = models.CharField(_("household number"), max_length=32, unique=True)
     village = models.CharField(_("village"), max_length=64, db_index=True)
@@ -32,7 +38,7 @@ class Household(models.Model):
     benefits = models.JSONField(_("current benefits"), default=list, blank=True, help_text="e.g. dibao, temporary_relief")
     risk_flags = models.JSONField(_("risk flags"), default=list, blank=True, help_text="illness, schooling, disaster")
     resident = models.BooleanField(_("registered resident of the township"), default=True)
-    monitoring_status = models.CharField(_("monitoring status"), max_length=16, blank=True)
+    monitoring_status = models.CharField(_("monitoring status"), max_length=16, blank=True, choices=MonitoringStatus.choices)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

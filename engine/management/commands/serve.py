@@ -3,7 +3,6 @@ queued notifications every few seconds, so no broker or worker is needed. Produc
 (or similar) with Celery worker and beat instead; see README.md."""
 import logging
 import threading
-import time
 
 from django.conf import settings
 from django.core.management import call_command

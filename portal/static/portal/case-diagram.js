@@ -18,8 +18,9 @@
         mark(state.active, "cf-active");
         mark(state.overdue, "cf-overdue");
         canvas.zoom("fit-viewport");
-        // On a phone the whole diagram is too small to read: show the open task at a readable size.
-        var focus = state.overdue[0] || state.active[0];
+        // On a phone the whole diagram is too small to read: show the open task (or, when nothing is
+        // open, the last step done) at a readable size.
+        var focus = state.overdue[0] || state.active[0] || state.latest;
         if (box.clientWidth < 600 && focus && registry.get(focus)) {
           canvas.zoom(0.9);
           canvas.scrollToElement(registry.get(focus));
