@@ -348,6 +348,7 @@ def get_instance(*, instance_id: int, with_history: bool = True, viewer=None) ->
 
 
 CASE_LEVEL_EVENTS = {AuditKind.STARTED, AuditKind.INSTANCE_COMPLETED, AuditKind.CANCELLED}
+INTERNAL_EVENT_FIELDS = {"reason", "assignee", "shared_with", "candidate_group", "across_villages"}
 
 
 def _history_for(instance: ProcessInstance, events: list[AuditEvent], viewer) -> list[EventInfo]:
@@ -366,6 +367,9 @@ def _history_for(instance: ProcessInstance, events: list[AuditEvent], viewer) ->
         if not people and not _concerns_outsider(event, viewer, groups):
             continue
         data = event.data
+        if not people and isinstance(data, dict):
+            # The station's own reasons (why a reviewer was replaced, why a task was reassigned) stay with the station.
+            data = {k: v for k, v in data.items() if k not in INTERNAL_EVENT_FIELDS}
         if viewer is not None and isinstance(data, dict) and isinstance(data.get("data"), dict):
             form = definition_forms.get(event.bpmn_id)
             readable = form is None or event.actor_name == me or (forms.visible_to(form, groups) and not (

@@ -179,7 +179,8 @@ def record_review(ctx, data):
         weighted = sum(Decimal(str(scores[c])) * weights[c] for c in CRITERIA).quantize(Decimal("0.01"))
     Review.objects.update_or_create(
         application=application, reviewer=ctx.actor,
-        defaults={"conflict_of_interest": conflict, "scores": scores, "weighted_score": weighted,
+        defaults={"conflict_of_interest": conflict, "conflict_reason": data.get("conflict_reason", "") if conflict else "",
+                  "scores": scores, "weighted_score": weighted,
                   "recommendation": "" if conflict else data.get("recommendation", ""), "submitted_at": clock.now()},
     )
 
@@ -345,6 +346,11 @@ def application_summary(instance_id: int, viewer, task=None) -> list[tuple[str, 
     if application.stage == Stage.REVIEW and roles & {"worker", "supervisor", "admin"}:
         rows.append((_("Valid reviews"), _("%(n)d of the %(min)d needed") % {
             "n": len(valid_reviews(application)), "min": settings.MICRO_FUND["min_reviewers"]}))
+    if application.stage == Stage.REVIEW and roles & {"supervisor", "admin"}:
+        conflicts = [f"{r.reviewer.get_full_name() or r.reviewer.first_name or r.reviewer.username}：{r.conflict_reason}"
+                     for r in application.reviews.select_related("reviewer") if r.conflict_of_interest]
+        if conflicts:
+            rows.append((_("Declared conflicts"), "；".join(conflicts)))
     if roles & {"reviewer", "supervisor", "admin"} and application.reviews.exists() and not open_reviews:
         summary = panel_summary(application)
         rows.append((_("Panel score"), _("%(average)s from %(n)d reviews (%(excluded)d excluded for conflicts)") % {

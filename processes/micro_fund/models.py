@@ -119,6 +119,7 @@ class Review(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="reviews")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     conflict_of_interest = models.BooleanField(default=False)
+    conflict_reason = models.CharField(max_length=1000, blank=True)
     scores = models.JSONField(default=dict)
     weighted_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     recommendation = models.CharField(max_length=16, blank=True)

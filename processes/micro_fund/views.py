@@ -33,13 +33,21 @@ def _figures(user, year: int):
     return fund, applications, stages, money_by
 
 
+def _ledger(fund, applications):
+    """The ledger as this user may read it: movements of the projects they may see (their villages'),
+    and the fund's own movements (no project)."""
+    from django.db.models import Q
+
+    return fund.entries.filter(Q(application__in=[a.pk for a in applications]) | Q(application__isnull=True)).select_related("application", "actor")
+
+
 @login_required
 def fund_page(request):
     year = clock.now().year
     fund, applications, stages, money_by = _figures(request.user, year)
     return render(request, "micro_fund/fund.html", {
         "fund": fund, "stages": stages, "by_category": sorted(money_by["category"].items()),
-        "by_village": sorted(money_by["village"].items()), "entries": fund.entries.select_related("application", "actor")[:50],
+        "by_village": sorted(money_by["village"].items()), "entries": _ledger(fund, applications)[:50],
         # A panel's score appears only once every member has scored: no running average to anyone.
         "summaries": {a.pk: panel_summary(a) for a in applications if a.stage != Stage.APPLYING and scores_complete(a)},
     })
@@ -86,7 +94,7 @@ def fund_export(request):
     ledger_sheet.append([_("Time"), _("Movement"), _("Amount"), _("Project"), _("By"), _("Reason")])
     people = {u.pk: (u.get_full_name() or u.first_name or u.username) for u in get_user_model().objects.filter(
         pk__in=fund.entries.values("actor_id"))}
-    for entry in fund.entries.select_related("application"):
+    for entry in _ledger(fund, applications):
         ledger_sheet.append([timezone.localtime(entry.at).replace(tzinfo=None), entry.get_kind_display(), entry.amount,
                              entry.application.title if entry.application else "", people.get(entry.actor_id, ""), entry.reason])
     for sheet in (summary, projects, ledger_sheet):

@@ -6,8 +6,10 @@ responds, so the 24-hour and then the 48-hour timers fire (the test sweeps the t
 with the engine clock at that moment): the supervisor's escalation gives the response to another worker chosen
 from the list, civil affairs records its oversight; that worker responds, assesses and plans; the supervisor
 returns the plan once (the worker finds it filled in, with the reason on top), then approves; follow-up;
-closure, returned once, then approved. The case page ends completed with the whole story in its timeline. A worker
-of another village sees nothing of it. Screenshots go to test-artifacts/screenshots/cp-*.png."""
+closure, returned once, then approved. The case page ends completed with the whole story in its timeline; the
+supervisor shares it with a worker of another village (chosen from the list), who may then read it, while another
+without a share sees nothing of it. Pages are read as their users read them (tests/browser/steps.py: Findings);
+the test fails at the end with everything found. Screenshots go to test-artifacts/screenshots/cp-*.png."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,11 +22,22 @@ from engine import api
 from engine.models import HumanTask
 from processes.child_protection.models import ChildProtectionCase
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.steps import (COMPLETE, case_url_of, choose, inbox_tab, name_people, on_task, open_task, option_labels,
-                                 submit, task_row)
+from tests.browser.steps import (
+    COMPLETE,
+    case_url_of,
+    choose,
+    inbox_tab,
+    name_people,
+    on_task,
+    open_task,
+    option_labels,
+    submit,
+    task_row,
+)
 from tests.conftest import make_user
 from tests.dates import local_minutes_ago, today
-from tests.processes.child_protection.flows import complete, open_task as open_task_id, start_case
+from tests.processes.child_protection.flows import complete, start_case
+from tests.processes.child_protection.flows import open_task as open_task_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -158,6 +171,10 @@ def test_report_escalations_plan_and_closure_returned_once_each_on_phones(sign_i
     submit(worker2)
 
     form = on_task(worker2, "制定个案计划")
+    risk = summary_of(worker2).get("风险等级")
+    if risk != "高":  # as the assessment form offered it: 高 / 中 / 低
+        findings.add(f"worker2 360px {worker2.url.partition('//')[2].partition('/')[2]}",
+                     f"the case summary calls the risk level chosen as “高” “{risk}”")
     form.locator("textarea[name=goals]").fill("确保儿童安全，恢复正常上学。")
     form.locator("textarea[name=interventions]").fill("每周家访；联系学校心理老师。")
     form.locator("input[name=services][value=psychosocial]").check()
@@ -298,6 +315,12 @@ def test_report_escalations_plan_and_closure_returned_once_each_on_phones(sign_i
     assert not browser_log.page_errors
     assert not browser_log.failed_static
     findings.assert_none()
+
+
+def summary_of(page) -> dict[str, str]:
+    """The case summary above a task or case page: label -> value."""
+    box = page.locator("[data-testid=case-summary]")
+    return {dt.inner_text().strip(): dd.inner_text().strip() for dt, dd in zip(box.locator("dt").all(), box.locator("dd").all())}
 
 
 def stale_decision(findings, page, form, key: str, comment: str) -> None:

@@ -10,14 +10,22 @@ and evaluation. The case page then shows the case completed. No engine call anyw
 test-artifacts/screenshots/nm-*.png."""
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 import pytest
 
 from processes.needs_matching.models import Need, Referral, Resource
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.steps import case_url_of, choose, inbox_tab, name_people, on_task, open_task, option_labels, submit
+from tests.browser.steps import (
+    case_url_of,
+    choose,
+    inbox_tab,
+    name_people,
+    on_task,
+    open_task,
+    option_labels,
+    submit,
+)
 from tests.dates import today
 from tests.processes.needs_matching.test_process import BELOW_LINE, world  # noqa: F401 - the same household, resources and provider
 
@@ -85,17 +93,17 @@ def test_needs_plan_returned_once_provider_accepts_worker_records_the_other_then
     form = on_task(worker, "确认服务方案")  # matching ran as a service task; the worker lands on the plan
     summary = summary_of(worker)
     assert len(summary) == 3, summary
-    (education, education_found), (housing, housing_found), (medical_need, medical_found) = summary.items()
+    (education, education_found), (housing, housing_found), (_medical, medical_found) = summary.items()
     assert "教育" in education and "✔ 助学救助金" in education_found and "✔ 教育补贴" in education_found, summary
     assert "住房" in housing and "缺口" in housing_found, summary  # no resource for housing: the gap
     assert "✔ 大病医疗救助" in medical_found, summary
-    form.locator("input[name=plan-0-need_no]").fill("1")
-    form.locator("select[name=plan-0-resource]").select_option(label="助学救助金（县教育局）")
+    form.locator("select[name=plan-0-need_no]").select_option(value="1")  # the case's own needs, by number and name
+    form.locator("select[name=plan-0-resource]").select_option(value=str(grant.pk))
     form.locator("input[name=plan-0-amount]").fill("3000")
     form.locator("input[name=plan-0-responsible]").fill("李明")
     form.locator("input[name=plan-0-due_date]").fill(today(30))
-    form.locator("input[name=plan-1-need_no]").fill("3")
-    form.locator("select[name=plan-1-resource]").select_option(label="大病医疗救助（县红十字会）")
+    form.locator("select[name=plan-1-need_no]").select_option(value="3")
+    form.locator("select[name=plan-1-resource]").select_option(value=str(medical.pk))
     form.locator("input[name=plan-1-responsible]").fill("李明")
     form.locator("textarea[name=gaps_noted]").fill("住房需求暂无资源，已报镇住建办。")
     findings.check(worker, "worker")
@@ -120,7 +128,7 @@ def test_needs_plan_returned_once_provider_accepts_worker_records_the_other_then
     returned = worker.locator("[data-testid=returned]")
     assert returned.count() == 1 and RETURN_COMMENT in returned.inner_text(), worker.locator("main").inner_text()
     assert returned.bounding_box()["y"] < form.bounding_box()["y"]
-    assert form.locator("input[name=plan-0-need_no]").input_value() == "1"
+    assert form.locator("select[name=plan-0-need_no]").input_value() == "1"
     assert form.locator("select[name=plan-0-resource]").input_value() == str(grant.pk)
     assert Decimal(form.locator("input[name=plan-0-amount]").input_value()) == Decimal("3000")
     assert form.locator("input[name=plan-0-due_date]").input_value() == today(30)
@@ -149,7 +157,7 @@ def test_needs_plan_returned_once_provider_accepts_worker_records_the_other_then
     summary = summary_of(provider)
     assert summary.get("转介资源") == "助学救助金（县教育局）", summary
     assert "小明学费和生活费困难" in summary.get("需求", ""), summary
-    assert "2,400.00" in summary.get("申请数量", ""), summary
+    assert "2,400.00" in summary.get("转介金额", ""), summary
     page_text = provider.locator("main").text_content()
     for private in PRIVATE:
         assert private not in page_text, private  # nothing else of the household
@@ -187,7 +195,7 @@ def test_needs_plan_returned_once_provider_accepts_worker_records_the_other_then
 
     form = on_task(worker, "评估需求满足情况")
     for row, (need_no, result) in enumerate([("1", "met"), ("2", "unmet"), ("3", "partly_met")]):
-        form.locator(f"input[name=outcomes-{row}-need_no]").fill(need_no)
+        form.locator(f"select[name=outcomes-{row}-need_no]").select_option(value=need_no)
         form.locator(f"select[name=outcomes-{row}-result]").select_option(result)
     form.locator("select[name=monitoring_status]").select_option("watch")
     form.locator("textarea[name=summary]").fill("教育需求已满足，医疗部分满足，住房需求待新资源")

@@ -53,6 +53,7 @@ from tests.conftest import make_user
 from tests.dates import local_minutes_ago, today
 from tests.processes.child_protection import flows as cp
 from tests.processes.micro_fund import flows as mf
+from tests.processes.needs_matching.test_process import BELOW_LINE
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +122,7 @@ class Done:
         return {self.by} | self.view | SUPERVISES[self.village]
 
 
-def O(village, act, **kw):  # noqa: E743 - short names keep the table readable
+def O(village, act, **kw):  # short names keep the tables readable
     return Open(village, frozenset(act), **{k: frozenset(v) if k == "view" else v for k, v in kw.items()})
 
 
@@ -363,7 +364,8 @@ def _rows() -> list[Row]:
             else:
                 complete = draft = "403" if user in task.openers else "404"
             add(Row("task-write", "POST /tasks/{obj}/ (complete)", key, user, complete))
-            add(Row("task-write", "POST /tasks/{obj}/ (draft)", key, user, draft))
+            if user in task.openers:  # (a draft of a task one cannot open is the same 404, asserted just above)
+                add(Row("task-write", "POST /tasks/{obj}/ (draft)", key, user, draft))
     for key in COMPLETED_POSTS:
         for user in USERS:
             expected = "login" if user == "anon" else "409" if user in DONE[key].openers else "404"
@@ -481,6 +483,12 @@ def _rows() -> list[Row]:
                               ("partner_health", "nm_xs", "小西")]:
         add(Row("scenarios", "claim the referral, then GET /cases/{obj}/ shows {arg}", key, user, "404|hidden", marker))
         add(Row("scenarios", "answer the referral, then GET /cases/{obj}/ shows {arg}", key, user, "404|hidden", marker))
+    # Deadline warnings (the periodic job): each person is warned about exactly the open tasks of their
+    # inbox (those they hold, and unheld ones of their role and villages) — never a named colleague's.
+    for user in PEOPLE:
+        warned = {k for k, t in OPEN.items() if t.holder == user or (t.holder is None and user in t.act)}
+        add(Row("scenarios", "every open task comes due within 2 hours, warn_due_soon runs; then warned about", "-", user,
+                frozenset(warned)))
     # A reviewer's conflict-of-interest reason is on a form only reviewers and supervisors read, even
     # when the application comes back to the applicant (returned without reasons of the supervisor's own).
     for action in ("rA2 declares a conflict, the panel is completed, the application is returned; then GET /tasks/{returned}/ shows {arg}",
@@ -544,7 +552,6 @@ def task_form(bpmn: str) -> dict:
 
 def build_world() -> World:
     from django.conf import settings
-    from django.contrib.auth.models import Group
 
     from portal.accounts.models import Village
 
@@ -557,7 +564,6 @@ def build_world() -> World:
         users[name] = make_user(name, *roles, villages=villages)
         if org:
             mf.join(users[name], orgs[org])
-    Group.objects.get_or_create(name="prov-health")
     admin = users["admin"]
     admin.is_staff = admin.is_superuser = True  # as seed_demo makes the administrator
     admin.save()
@@ -568,12 +574,14 @@ def build_world() -> World:
         task_id = mf.open_task(instance_id, bpmn, assignee)
         api.complete_task(task_id=task_id, data=data if data is not None else mf.FORMS[bpmn], actor=users[who])
 
-    # Child protection: dongshan's report came in 30 hours ago and nobody has responded.
+    # Child protection: dongshan's report came in 30 hours ago and nobody has responded. Its 24-hour
+    # timer counts from the report's arrival, so it fires in the very step that reaches it (the
+    # supervisor's escalation); the sweep as of 19 hours on fires the 48-hour one (civil affairs).
     instances["cp_ds"] = api.start_instance(process_key="child_protection", actor=users["intake_ds"], data={
         "village": DS, "received_at": local_minutes_ago(30 * 60), "channel": "phone"}).id
     done(instances["cp_ds"], "Task_Intake", "intake_ds", {**cp.FORMS["Task_Intake"], "reporter_name": "张老师东", "child_name": "小红东"})
-    api.fire_due_timers(as_of=timezone.now())  # 24 h: the supervisor
-    api.fire_due_timers(as_of=timezone.now() + dt.timedelta(hours=19))  # 48 h: civil affairs
+    api.fire_due_timers(as_of=timezone.now())
+    api.fire_due_timers(as_of=timezone.now() + dt.timedelta(hours=19))
     instances["cp_xs"] = api.start_instance(process_key="child_protection", actor=users["intake_xs"], data={
         "village": XS, "received_at": local_minutes_ago(20), "channel": "school"}).id
     done(instances["cp_xs"], "Task_Intake", "intake_xs", {**cp.FORMS["Task_Intake"], "reporter_name": "张老师西", "child_name": "小刚西"})
@@ -615,11 +623,9 @@ def build_world() -> World:
     apply("new_B", "appl_B", "org_B")
 
     # Needs matching: two households with cases, two without; three resources.
-    below_line = {"fact": "per_capita_income", "op": "lt", "value": 12000, "label": "人均年收入低于12000元"}
-
     def resource(name, provider, group, category):
         return Resource.objects.create(name=name, kind="policy", provider=provider, provider_group=group, categories=[category],
-                                       rules=[below_line], capacity_left=Decimal("10"), capacity_total=Decimal("10"))
+                                       rules=[BELOW_LINE], capacity_left=Decimal("10"), capacity_total=Decimal("10"))
 
     resources = {"edu": resource("教育补贴", "教育办", "prov-edu", "education"),
                  "charity": resource("爱心修房基金", "县慈善会", "", "housing"),
@@ -738,7 +744,7 @@ class Runner:
 def status(response) -> str:
     if response.status_code == 302:
         location = response["Location"]
-        if location.startswith("/accounts/login/") or location.startswith("/admin/login/"):
+        if location.startswith(("/accounts/login/", "/admin/login/")):
             return "login"
     return str(response.status_code)
 
@@ -960,7 +966,7 @@ def a_start_options(r: Runner, row):
 
 
 def a_start_post(r: Runner, row):
-    field, value = row.arg.split("=")
+    _field, value = row.arg.split("=")
     if row.obj == "child_protection":
         data = {"village": value, "received_at": local_minutes_ago(5), "channel": "phone"}
     elif row.obj == "micro_fund":
@@ -1110,6 +1116,16 @@ def _replace_late_reviewer(r: Runner, row):
     return marker(r.clients[row.user].get(f"/cases/{app}/"), row.arg)
 
 
+def _warned_due_soon(r: Runner, row):
+    from portal.notifications.models import Notification
+    from portal.notifications.services import warn_due_soon
+
+    HumanTask.objects.filter(status="open").update(due_at=timezone.now() + dt.timedelta(hours=1))
+    warn_due_soon()
+    ids = Notification.objects.filter(user=r.w.users[row.user], kind="due_soon").values_list("task_id", flat=True)
+    return frozenset(r.w.task_name(pk) for pk in ids)
+
+
 ACTIONS = {
     "GET /?tab={arg}": a_inbox,
     "GET /tasks/{obj}/": a_task_read,
@@ -1152,6 +1168,7 @@ ACTIONS = {
     "rA2 declares a conflict, the panel is completed, the application is returned; then GET /cases/{obj}/ shows {arg}":
         _conflict_then_return,
     "rA3 misses the deadline and sup_ds replaces them; then GET /cases/{obj}/ shows {arg}": _replace_late_reviewer,
+    "every open task comes due within 2 hours, warn_due_soon runs; then warned about": _warned_due_soon,
 }
 
 
@@ -1216,4 +1233,5 @@ def test_access_matrix(world, section, caplog):
     assert not mismatches, (
         f"{len(mismatches)} of the {len(rows)} cells of section '{section}' ({len(actions)} actions x {len(users)} users) broke:\n"
         + mismatch_table(mismatches))
+
 
