@@ -97,7 +97,10 @@ class UserTaskInfo:
 #   review_of            - the steps whose submissions this task is about, shown open above its
 #                          form (a review shows the application; an approval the plan): element
 #                          ids, comma-separated. Without it, the step done just before.
-TASK_PROPERTIES = {"assignee_from", "candidate_group_from", "context_from", "review_of"}
+#   withdrawn_after      - an element id: once that activity is no longer running (every reviewer of a
+#                          panel has scored), this task is withdrawn — a reminder's follow-up task
+#                          hanging off a non-interrupting timer must not keep the case open for ever
+TASK_PROPERTIES = {"assignee_from", "candidate_group_from", "context_from", "review_of", "withdrawn_after"}
 # spiffworkflow:property names on a timer event:
 #   clock_starts_from    - a workflow variable holding the moment the timer's duration counts from
 #                          (the report's received_at), instead of the moment the timer is reached
@@ -112,6 +115,14 @@ def _task_properties(node, problems) -> dict:
         name, value = prop.get("name", ""), prop.get("value", "")
         if name not in TASK_PROPERTIES:
             continue  # other tools' properties are allowed and ignored
+        if name == "withdrawn_after":
+            known = {n.get("id") for n in node.getparent().iter(f"{{{NS['bpmn']}}}*") if n.get("id")}
+            if value.strip() not in known or value.strip() == node.get("id"):
+                problems.append(ElementProblem(node.get("id"), _("Property withdrawn_after must name another element of this process, not '%(value)s'.") % {
+                    "value": value[:60]}))
+                continue
+            props[name] = value.strip()
+            continue
         if name == "review_of":
             ids = [i.strip() for i in value.split(",") if i.strip()]
             known = {n.get("id") for n in node.getparent().iter(f"{{{NS['bpmn']}}}userTask", f"{{{NS['bpmn']}}}manualTask",

@@ -303,6 +303,8 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
             if _start_timer_clocks(step):
                 workflow.refresh_timers()  # a clock that started long ago may be due already
                 workflow.do_engine_steps()
+            if _withdraw_moot_tasks(step):
+                workflow.do_engine_steps()  # the branch ended: the case may now complete
         except Exception as exc:  # noqa: BLE001 - any failure inside the diagram is the instance's error, shown to people
             _record_error(step, exc)
     _sync_projections(step)
@@ -397,6 +399,25 @@ def _boundary_hosts(task) -> list[UUID]:
             else:
                 stack.extend(child.children)
     return hosts
+
+
+def _withdraw_moot_tasks(step: Step) -> bool:
+    """Withdraw ready tasks whose `withdrawn_after` activity is no longer running (replacing a late
+    reviewer once every review is in). Returns whether any was withdrawn."""
+    user_tasks = step.instance.definition.user_tasks or {}
+    watched = {bpmn_id: (info.get("properties") or {}).get("withdrawn_after") for bpmn_id, info in user_tasks.items()}
+    watched = {k: v for k, v in watched.items() if v}
+    if not watched:
+        return False
+    running = {getattr(t.task_spec, "bpmn_id", None)
+               for t in step.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)}
+    withdrawn = False
+    for task in step.workflow.get_tasks(state=TaskState.READY, manual=True):
+        after = watched.get(task.task_spec.bpmn_id)
+        if after and after not in running:
+            task.cancel()
+            withdrawn = True
+    return withdrawn
 
 
 def _start_timer_clocks(step: Step) -> bool:

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from engine import clock, registry
-from engine.errors import FormInvalid
+from engine.errors import FormInvalid, InvalidState
 
 from . import ledger
 from .models import Application, Organisation, Review, Stage
@@ -203,7 +203,12 @@ def replace_reviewer(ctx, data):
     reason = conflict_reason(data["replacement"], application)
     if reason:
         raise FormInvalid({"replacement": [reason]})
-    if not ctx.reassign_open_task("Task_Review", data["replacement"], reason=data["reason"], from_username=data["late_reviewer"]):
+    try:  # a reviewer of any village: the conflict rule above is what keeps a panel impartial
+        replaced = ctx.reassign_open_task("Task_Review", data["replacement"], reason=data["reason"], from_username=data["late_reviewer"],
+                                          any_village=True)
+    except InvalidState as exc:
+        raise FormInvalid({"replacement": [str(exc)]}) from None
+    if not replaced:
         raise FormInvalid({"late_reviewer": [_("%(user)s has no open review on this application.") % {"user": data["late_reviewer"]}]})
 
 

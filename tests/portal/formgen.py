@@ -37,7 +37,7 @@ NOT_OFFERED = "zz_not_offered"
 # What people type: mostly Chinese, some Latin letters, digits and punctuation; never a leading or
 # trailing space (the server strips those, which would change the length we meant).
 TEXT_ALPHABET = ("家访儿童安全社区服务记录计划评估跟进资金项目村民老人学校东山西水报告情况说明已完成需要"
-                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789，。、-（）：；")
+                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789，。、-（）：；\"'<>&/")
 TEXT_WORDS = TEXT_ALPHABET + " "
 
 
@@ -137,7 +137,12 @@ def valid_data(fields, rnd, ctx: Context, *, force=frozenset(), overlay: dict | 
             values[f.key] = True if f.required else rnd.random() < (0.5 if f.key in force else 0.35)
             continue
         if f.required or f.key in force or rnd.random() < p_optional:
-            values[f.key] = valid_value(f, rnd, ctx, by_key, values, prefix=prefix)
+            try:
+                values[f.key] = valid_value(f, rnd, ctx, by_key, values, prefix=prefix)
+            except CannotGenerate:
+                if f.required:
+                    raise
+                values[f.key] = empty(f)  # an optional field nothing fits (a plan row with no resource offered)
         else:
             values[f.key] = empty(f)
     for key, adjust in (overlay or {}).items():
@@ -156,7 +161,7 @@ def _ordered(fields):
 def valid_value(f: Field, rnd, ctx: Context, by_key: dict, values: dict, prefix: str = ""):
     kind = f.kind
     if kind in ("textfield", "textarea"):
-        return pattern_text(f, rnd) if f.pattern else text(rnd, max(f.min_length, 1), f.max_length or 200)
+        return pattern_text(f, rnd) if f.pattern else text(rnd, max(f.min_length, 1), f.max_length or 200, lines=kind == "textarea")
     if kind == "number":
         return number(f, rnd)
     if kind == "datetime":
@@ -193,13 +198,14 @@ def rows(f: Field, rnd, ctx: Context, count: int) -> list[dict]:
     return result
 
 
-def text(rnd, low: int, high: int) -> str:
+def text(rnd, low: int, high: int, lines: bool = False) -> str:
+    """Text as people type it (quotes and angle brackets included); a textarea's may run over lines."""
     roll = rnd.random()
     length = high if roll < 0.12 else low if roll < 0.2 else rnd.randint(low, max(low, min(high, 24)))
     typist = random.Random(rnd.getrandbits(64))  # one draw for the characters: long texts stay cheap under Hypothesis
-    chars = [typist.choice(TEXT_WORDS) for _ in range(length)]
+    chars = [typist.choice(TEXT_WORDS + ("\n" if lines else "")) for _ in range(length)]
     for i in (0, -1):
-        if chars and chars[i] == " ":
+        if chars and chars[i] in " \n":
             chars[i] = typist.choice(TEXT_ALPHABET)
     return "".join(chars)
 
@@ -258,7 +264,7 @@ def pattern_text(f: Field, rnd) -> str:
     raise CannotGenerate(f"{f.key}: cannot produce text matching {f.pattern!r}")
 
 
-def _emit(tree, rnd, out):  # noqa: C901 - one branch per regex node
+def _emit(tree, rnd, out):  # one branch per regex node
     c = sre_constants
     for op, av in tree:
         if op is c.LITERAL:

@@ -3,32 +3,40 @@
 For each process package (processes/bpmn/*.bpmn and processes/<key>/forms/, deployed by the
 `deployed` fixture) a seeded random walker starts cases and completes open tasks with valid data
 generated from each form's own definition (tests/portal/formgen.py), choosing among the options
-offered (so gateways take different branches) and firing waiting timers (so escalations appear),
-until every user task of the diagram has been open once. The first time a task is open, it is
-checked through its page, as a person of its role (or its named assignee):
+offered — gateways' fields mostly take the option taken least so far, so every branch comes up —
+and firing waiting timers (so escalations appear), until every user task of the diagram has been
+open once. The first time a task is open, it is checked through its page (tests/portal/pageform.py:
+every control the page rendered plus the button pressed), as a person of its role or its named
+assignee:
 
-- each constraint of each field (required, lengths, patterns, ranges, decimal places, date limits,
-  options not offered) is broken once: the page answers 400, shows the error next to that field
-  (in Chinese), and the task stays open;
-- Hypothesis generates a few more valid submissions: each goes through the page, completes the
-  task and stores what the engine's cleaning makes of it (each is rolled back);
+- each constraint of each field (required, lengths, patterns, ranges, decimal places, date limits
+  against today, now, another field or a workflow variable, options not offered) is broken once:
+  the page answers 400, shows the error next to that field and nowhere else, in Chinese, and the
+  task stays open; for a few, the person then corrects that field on the page they got back and
+  submits again, which must go through;
+- the inputs themselves (maxlength, min, max, step) must let a person type the valid values;
+- Hypothesis generates more valid submissions, each offered option is chosen once on its own, and a
+  draft is saved, reopened and submitted as shown: each goes through the page and stores what the
+  engine's cleaning makes of it, or the process says next to a field why not (all rolled back);
 - a valid submission completes the task: 302, the row completed.
+A step that comes round again (a return) is also submitted as shown. The start form of each process
+is checked the same way on the start page. Product text on every page must be Chinese.
 
-The start form of each process is checked the same way on the start page. A new diagram gets all
-of this without a line here; if the walker cannot reach one of its tasks, or cannot fill a field,
-the test fails and names it — add a semantic example below (SEMANTIC) or extend formgen.py.
-
-Process hooks add rules a generated value can break (a panel of three, a need number that exists):
-the walker answers a hook's refusal by filling the fields it named and choosing again, and SEMANTIC
-adjusts a few values to what the process needs."""
+A new diagram gets all of this without a line here. If the walker cannot reach one of its tasks, or
+cannot fill a field, the test fails and names it: add a semantic example below (SEMANTIC) or teach
+formgen.py the new field type. Process hooks add rules a generated value can break (a panel of
+three, a need with an eligible resource): the walker answers a hook's refusal by filling in the
+fields it named and choosing again, and SEMANTIC adjusts the few values a process needs."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import random
 import re
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -47,7 +55,8 @@ from tests.portal import formgen, pageform
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PROCESSES = sorted(registry.packages())
+BUNDLED = Path(__file__).resolve().parents[2] / "processes" / "bpmn"
+PROCESSES = sorted(set(registry.packages()) | {path.stem for path in BUNDLED.glob("*.bpmn")})
 SEED = 20260611
 MAX_STEPS = 400  # walker steps per process before it gives up on the tasks not yet reached
 EXAMPLES = 3  # Hypothesis's extra valid submissions per form
@@ -80,11 +89,27 @@ def _at_most_approved(rnd, ctx, value, values):
     return f"{Decimal(rnd.randint(0, int(approved * 100))) / 100:.2f}"
 
 
+def _panel_of_the_needed_size(rnd, ctx, chosen, values):
+    """micro_fund: as many reviewers as the rule still needs (three at first), or one more — not the
+    whole list, which would leave nobody to replace a late reviewer with."""
+    from django.conf import settings
+
+    from processes.micro_fund.handlers import valid_reviews
+    from processes.micro_fund.models import Application
+
+    offered = ctx.choices.get("reviewers", [])
+    needed = max(settings.MICRO_FUND["min_reviewers"] - len(valid_reviews(Application.objects.get(instance_id=ctx.instance_id))), 1)
+    return rnd.sample(offered, min(len(offered), rnd.randint(needed, needed + 1))) if offered else chosen
+
+
 def _eligible_plan(rnd, ctx, rows, values):
-    """needs_matching: each row refers a need of this case to a resource matching found eligible."""
+    """needs_matching: each row refers a need of this case to a resource matching found eligible for
+    that need (the page offers this case's needs and resources, but not which go together)."""
     from processes.needs_matching.models import Need, Resource
 
-    needs = [(n.number, [p["resource"] for p in n.proposals if p["eligible"]]) for n in Need.objects.filter(instance_id=ctx.instance_id)]
+    offered = set(ctx.choices.get("plan.resource", []))
+    needs = [(n.number, [p["resource"] for p in n.proposals if p["eligible"] and str(p["resource"]) in offered])
+             for n in Need.objects.filter(instance_id=ctx.instance_id)]
     needs = [(number, eligible) for number, eligible in needs if eligible]
     if not needs:
         return []
@@ -97,25 +122,15 @@ def _eligible_plan(rnd, ctx, rows, values):
     return rows
 
 
-def _existing_needs(rnd, ctx, rows, values):
-    """needs_matching: an outcome for a need number this case has."""
-    from processes.needs_matching.models import Need
-
-    numbers = list(Need.objects.filter(instance_id=ctx.instance_id).values_list("number", flat=True))
-    for row in rows or []:
-        row["need_no"] = str(rnd.choice(numbers))
-    return rows
-
-
 SEMANTIC = {  # process -> element id -> field key -> fn(rnd, ctx, generated value, all values)
     "micro_fund": {
         "Task_Application": {"budget_lines": _budget_within_cap},
+        "Task_SelectPanel": {"reviewers": _panel_of_the_needed_size},
         "Task_Decide": {"approved_amount": _at_most_requested},
         "Task_FinalReport": {"amount_spent": _at_most_approved},
     },
     "needs_matching": {
         "Task_ConfirmPlan": {"plan": _eligible_plan},
-        "Task_Evaluate": {"outcomes": _existing_needs},
     },
 }
 
@@ -132,8 +147,10 @@ def people(users, deployed, settings):
 
     people = dict(users)
     people["applicant"] = join(make_user("applicant", "applicant", villages=None), make_organisation())
-    for n in range(1, 6):
+    for n in range(1, 10):
         people[f"r{n}"] = make_user(f"r{n}", "reviewer", villages=None)
+    for village in ("xishui", "nanling", "beipo"):  # reviewers are often village cadres: they work in one village
+        people[f"reviewer_{village}"] = make_user(f"reviewer_{village}", "reviewer", villages=[village])
     people["finance"] = make_user("finance", "finance", villages=None)
     people["partner"] = make_user("partner", "partner_office", villages=None)
     people["partner"].groups.add(Group.objects.get_or_create(name="prov-a")[0])
@@ -157,11 +174,13 @@ def people(users, deployed, settings):
 
 @pytest.mark.parametrize("process_key", PROCESSES)
 def test_every_form_of_the_process_through_its_pages(process_key, people, client):
+    assert ProcessDefinition.objects.filter(key=process_key).exists(), (
+        f"processes/bpmn/{process_key}.bpmn is not deployed by the `deployed` fixture: register its package "
+        f"(registry.register_process in processes/{process_key}/apps.py, and INSTALLED_APPS)")
     run = FormRun(process_key, people, client)
     run.walk()
-    print(run.summary())
+    print(run.summary())  # with -s: what was checked, and the walker's notes
     print("\n".join(run.notes))
-    print("\n".join(run.cases))
     unreached = sorted(run.user_tasks - set(run.checked))
     assert not unreached, (
         f"{process_key}: the walker never had {unreached} open after {MAX_STEPS} steps; make them reachable with a semantic "
@@ -175,8 +194,9 @@ class _Rollback(Exception):
     pass
 
 
-def rolled_back(fn):
-    """Run fn() and undo everything it wrote; return what it returned, or the engine error it raised."""
+def rolled_back(fn, client=None):
+    """Run fn() and undo everything it wrote; return what it returned, or the engine error it raised.
+    With a client, the flash messages its requests left in a cookie are dropped as well."""
     try:
         with transaction.atomic():
             result = fn()
@@ -185,6 +205,9 @@ def rolled_back(fn):
         return done.args[0]
     except CaseflowError as exc:
         return exc
+    finally:
+        if client is not None:
+            client.cookies.pop("messages", None)
 
 
 def page_choices(form_el, fields) -> tuple[dict, dict]:
@@ -223,7 +246,7 @@ def page_errors(content) -> tuple[dict[str, list[str]], list[str]]:
 
 # Product text on a page (labels, buttons, headings, help, notices, messages, options): never English
 # words on a zh-hans page. People's own text (values, earlier answers) is not looked at.
-CHROME = ('//label | //button | //h1 | //h2 | //th | //dt | //legend | //summary | //option | //ul[@class="messages"]/li'
+CHROME = ('//label | //button[not(@name="language")] | //h1 | //h2 | //th | //dt | //legend | //summary | //option | //ul[@class="messages"]/li'
           ' | //p[contains(@class, "help")] | //p[contains(@class, "notice")] | //p[contains(@class, "error")]')
 ENGLISH = re.compile(r"\b[A-Za-z]?[a-z]{2,}(?:\s+[A-Za-z]?[a-z]+)+\b|\b[A-Z][a-z]{3,}\b")  # "Report received", "Submit"
 
@@ -260,9 +283,8 @@ def browser_blocks(form_el, fields, values, ctx) -> list[str]:
                 blocked.append(f"{name}: {value} outside the input's min={low} max={high}")
             if step and step != "any" and (number - Decimal(low or "0")) % Decimal(step) != 0:
                 blocked.append(f"{name}: {value} is off the input's step={step}")
-        elif kind in ("date", "datetime-local", "time"):
-            if (low and value < low) or (high and value > high):
-                blocked.append(f"{name}: {value} outside the input's min={low} max={high}")
+        elif kind in ("date", "datetime-local", "time") and ((low and value < low) or (high and value > high)):
+            blocked.append(f"{name}: {value} outside the input's min={low} max={high}")
     return blocked
 
 
@@ -288,6 +310,9 @@ class FormRun:
         self.cases: list[str] = []  # every invalid submission made, for the record
         self.returned: set[str] = set()  # steps checked when they came round again
         self.unmarked: set = set()
+        self.english_seen: set = set()
+        self.seconds: Counter = Counter()
+        self.taken: dict = defaultdict(Counter)  # (element, gateway field) -> how often each option was taken
 
     # -- reporting --
 
@@ -300,9 +325,10 @@ class FormRun:
         return (f"\n{self.key}: {len(self.checked)}/{len(self.user_tasks)} user tasks checked on their pages "
                 f"(+ start form), {s['invalid']} invalid submissions ({s['invalid_start']} on the start page), "
                 f"{s['examples']} Hypothesis valid submissions ({s['examples_rejected']} refused by process rules), "
-                f"{s['corrected']} corrected and resubmitted, {s['returned']} steps resubmitted as shown when they came back, "
+                f"{s['options']} offered options submitted one by one, {s['corrected']} corrected and resubmitted, {s['returned']} steps resubmitted as shown when they came back, "
                 f"{s['instances']} cases, {s['api_steps']} walker steps, {s['timer_sweeps']} timer sweeps, "
-                f"{len(self.problems)} problems")
+                f"{len(self.problems)} problems; {self.seconds['pages']:.0f} s on pages, {self.seconds['walker']:.0f} s walking; "
+                f"reached in order: {list(self.checked)}")
 
     # -- people --
 
@@ -313,6 +339,19 @@ class FormRun:
             self.problem(f"{self.key}.{row.bpmn_id}: nobody may complete task {row.pk} (group {row.candidate_group!r}, village {row.village!r})")
             return None
         return self.rnd.choice(able)
+
+    def stuck(self, row: HumanTask, why) -> None:
+        """An open task nobody can complete (a required choice that offers nothing): it stays in an
+        inbox for ever, and its case never ends."""
+        if (row.bpmn_id, str(why)) in self.unmarked:
+            return
+        self.unmarked.add((row.bpmn_id, str(why)))
+        done = list(dict.fromkeys(HumanTask.objects.filter(instance_id=row.instance_id, status="completed")
+                                  .order_by("completed_at", "pk").values_list("bpmn_id", flat=True)))
+        open_now = list(HumanTask.objects.filter(instance_id=row.instance_id, status="open").exclude(pk=row.pk)
+                        .values_list("bpmn_id", flat=True))
+        self.problem(f"{self.key}.{row.bpmn_id}: an open task cannot be completed by anyone: {why} (its case has done "
+                     f"{done}; open besides it: {open_now})")
 
     def starters(self) -> list:
         able = [u for u in self.users if u.groups.filter(name=self.definition.start_group).exists()]
@@ -331,10 +370,39 @@ class FormRun:
             return False
         return True
 
-    def unmarked_refusal(self, where, refusal, data, page="") -> None:
+    def steer(self, element, fields, values, ctx) -> dict:
+        """Coverage first: a field a gateway reads (a process variable) mostly takes the option this
+        step has taken least so far, so every branch comes up early."""
+        for f in fields:
+            if (f.component.get("properties") or {}).get("process_variable") != "true" or self.rnd.random() > 0.75:
+                continue
+            if f.kind in ("select", "radio"):
+                options = list(ctx.choices.get(f.key) or [])
+            elif f.kind == "checkbox" and not f.required:
+                options = [True, False]
+            else:
+                continue
+            if options:
+                taken = self.taken[(element, f.key)]
+                least = min(taken[json.dumps(o)] for o in options)
+                values[f.key] = self.rnd.choice([o for o in options if taken[json.dumps(o)] == least])
+        return values
+
+    def took(self, element, fields, values) -> None:
+        for f in fields:
+            if (f.component.get("properties") or {}).get("process_variable") == "true" and f.kind in ("select", "radio", "checkbox"):
+                self.taken[(element, f.key)][json.dumps(values.get(f.key))] += 1
+
+    def unmarked_refusal(self, where, refusal, data, page="", fields=None) -> None:
         """A submission the form takes, refused by the process with a message that names no field:
         the person is told no, but not which answer to change (the page shows no field error)."""
-        if isinstance(refusal, FormInvalid) or isinstance(refusal, (AlreadyCompleted, ConcurrentUpdate)):
+        if isinstance(refusal, FormInvalid):
+            strays = set(refusal.field_errors) - {f.key for f in fields or []}
+            if fields is not None and strays:
+                self.problem(f"{where}: the process refused with errors for {sorted(strays)}, which are not fields of the form: "
+                             f"the page cannot show them ({refusal.field_errors}) for {_brief(data)}")
+            return
+        if isinstance(refusal, (AlreadyCompleted, ConcurrentUpdate)):
             return
         key = (where.split(" ")[0], type(refusal).__name__)
         if key not in self.unmarked:
@@ -357,8 +425,13 @@ class FormRun:
                 self.problem(f"{where}: field {f.key} is not on the page")
             elif f.label not in boxes[0].text_content():
                 self.problem(f"{where}: field {f.key} does not show its label {f.label!r}")
+        self.english(where, response, "")
+
+    def english(self, where, response, when) -> None:
         for text in english_chrome(response.content):
-            self.problem(f"{where}: English text on a zh-hans page: {text!r}")
+            if (where, text) not in self.english_seen:
+                self.english_seen.add((where, text))
+                self.problem(f"{where}: English text on a zh-hans page{' ' + when if when else ''}: {text!r}")
 
     def encode(self, form_el, fields, values, ctx, raw=None, button=None):
         filled = formgen.page_values(fields, values, ctx)
@@ -398,12 +471,11 @@ class FormRun:
             for message in [m for ms in errors.values() for m in ms] + flashes:
                 if not CJK.search(message):
                     self.problem(f"{where}: invalid {case}: message not in Chinese on a zh-hans page: {message!r}")
-            for text in english_chrome(response.content):
-                self.problem(f"{where}: invalid {case}: English text on the zh-hans page: {text!r}")
+            self.english(where, response, f"answering invalid {case}")
         if not still_open:
-            self.problem(f"{where}: invalid {case} did not leave the task open")
+            self.problem(f"{where}: invalid {case} went through anyway (the task was completed, or a case started)")
 
-    def valid_examples(self, where, fields, ctx, force, overlay, form, actor, variables, submit, dry_run):
+    def valid_examples(self, where, fields, ctx, force, overlay, form, actor, variables, submit, dry_run, form_el):
         """Hypothesis: more valid submissions through the page, each rolled back."""
 
         @hsettings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
@@ -417,6 +489,8 @@ class FormRun:
                     clean_form_data(form, data)
                 except FormInvalid as exc:
                     raise AssertionError(f"a valid submission was refused by the form cleaning: {exc.field_errors} for {_brief(data)}") from None
+            for blocked in browser_blocks(form_el, fields, values, ctx):
+                raise AssertionError(f"the browser would not let a person enter a valid value: {blocked}")
             status, outcome = submit(values)
             if status in (200, 400):
                 refusal = dry_run(data)
@@ -424,6 +498,9 @@ class FormRun:
                 if isinstance(refusal, CaseflowError):  # the process's own rules (a hook) refuse it too
                     self.stats["examples_rejected"] += 1
                     self.unmarked_refusal(where, refusal, data, f"the page answered {status}: {flashes}")
+                    if isinstance(refusal, FormInvalid) and set(refusal.field_errors) - set(errors):
+                        self.problem(f"{where}: the process's error {refusal.field_errors} is not shown next to its field "
+                                     f"(the page marks {sorted(errors)}) for {_brief(data)}")
                     reject()
                 raise AssertionError(f"the page refused ({status}) a submission the engine accepts: {errors} {flashes} for {_brief(data)}")
             assert status == 302, f"a valid submission answered {status} for {_brief(data)}"
@@ -439,6 +516,36 @@ class FormRun:
             self.problem(f"{where}: {str(exc).splitlines()[0]}")
         except formgen.CannotGenerate as exc:
             self.problem(f"{where}: {exc}")
+
+    def every_option(self, where, fields, base, ctx, submit, dry_run, form, actor, variables):
+        """Every option the page offers, chosen on its own (the rest as before), goes through — or the
+        process says, next to a field, why not (an approval needs enough reviews). Rolled back."""
+        for f in fields:
+            if f.kind not in formgen.CHOICE_TYPES:
+                continue
+            for option in ctx.choices.get(f.key, []):
+                chosen = [option] if f.kind == "checklist" else option
+                if base.get(f.key) == chosen:
+                    continue
+                values = {**base, f.key: chosen}
+                data = formgen.api_data(fields, values)
+                self.stats["options"] += 1
+                status, outcome = submit(values)
+                if status == 302:
+                    if outcome != self.expected(form, data, actor, variables):
+                        self.problem(f"{where}: choosing {f.key}={option!r} stored {outcome}")
+                    continue
+                errors, flashes = page_errors(outcome) if status in (200, 400) else ({}, [])
+                refusal = dry_run(data)
+                if isinstance(refusal, FormInvalid):
+                    if set(refusal.field_errors) - set(errors):
+                        self.problem(f"{where}: choosing {f.key}={option!r}: the process's error {refusal.field_errors} is not shown "
+                                     f"next to its field (the page marks {sorted(errors)})")
+                elif isinstance(refusal, CaseflowError):
+                    self.unmarked_refusal(where, refusal, data, f"the page answered {status}: {flashes}")
+                else:
+                    self.problem(f"{where}: the page refused ({status}) the offered option {f.key}={option!r}, which the engine "
+                                 f"accepts: {errors} {flashes}")
 
     # -- the start page --
 
@@ -471,7 +578,8 @@ class FormRun:
         base = None
         search_ctx = _with_rows(ctx, form_el, fields)  # its choices narrow as the process refuses some
         for _attempt in range(12):
-            values = formgen.valid_data(fields, self.rnd, search_ctx, force=force)
+            values = self.steer(self.definition.start_event_id, fields, formgen.valid_data(fields, self.rnd, search_ctx, force=force),
+                                search_ctx)
             data = formgen.api_data(fields, values)
             if not self.clean_ok(where, form, data, actor, {}):
                 return None
@@ -486,6 +594,9 @@ class FormRun:
             self.problem(f"{where}: no generated start data was accepted by the process (last: {refusal})")
             return None
 
+        for blocked in browser_blocks(form_el, fields, base, ctx):
+            self.problem(f"{where}: the browser would not let a person enter a valid value: {blocked}")
+
         def post(values, raw=None):
             data = self.encode(form_el, fields, values, ctx, raw=raw)
             before = ProcessInstance.objects.filter(process_key=self.key).count()
@@ -493,26 +604,28 @@ class FormRun:
             return response, ProcessInstance.objects.filter(process_key=self.key).count() == before
 
         for case in formgen.invalid_cases(fields, base, self.rnd, ctx):
-            response, nothing_started = rolled_back(lambda case=case: post(case.values, case.raw))
+            response, nothing_started = rolled_back(lambda case=case: post(case.values, case.raw), self.client)
             self.check_refusal(where, case, response, nothing_started)
             self.cases.append(f"{self.definition.start_event_id}: {case}")
             self.stats["invalid_start"] += 1
             self.stats["invalid"] += 1
 
         def submit(values):
-            response, nothing_started = rolled_back(lambda: post(values))
+            response, nothing_started = rolled_back(lambda: post(values), self.client)
             if response.status_code == 302 and nothing_started:
                 return 500, b""
             return response.status_code, (response.content if response.status_code != 302 else
                                           self.expected(form, formgen.api_data(fields, values), actor, {}))
 
-        self.valid_examples(where, fields, ctx, force, None, form, actor, {}, submit, dry_run)
+        self.valid_examples(where, fields, ctx, force, None, form, actor, {}, submit, dry_run, form_el)
+        self.every_option(where, fields, base, ctx, submit, dry_run, form, actor, {})
         response, nothing_started = post(base)
         if response.status_code != 302 or nothing_started:
             errors, flashes = page_errors(response.content)
             self.problem(f"{where}: a valid start answered {response.status_code}: {errors} {flashes}")
             return None
         instance = ProcessInstance.objects.filter(process_key=self.key).order_by("-pk").first()
+        self.took(self.definition.start_event_id, fields, base)
         self.instances.append(instance.pk)
         self.stats["instances"] += 1
         return instance.pk
@@ -553,7 +666,8 @@ class FormRun:
         search_ctx = _with_rows(ctx, form_el, fields)  # its choices narrow as the process refuses some
         try:
             for _attempt in range(12):
-                values = formgen.valid_data(fields, self.rnd, search_ctx, force=force, overlay=overlay)
+                values = self.steer(row.bpmn_id, fields, formgen.valid_data(fields, self.rnd, search_ctx, force=force, overlay=overlay),
+                                    search_ctx)
                 data = formgen.api_data(fields, values)
                 if not self.clean_ok(where, form, data, actor, variables):
                     return False
@@ -561,13 +675,14 @@ class FormRun:
                 if isinstance(refusal, FormInvalid):
                     force |= set(refusal.field_errors) & {f.key for f in fields}
                     _drop_refused_choices(search_ctx, fields, values, refusal)
+                    self.unmarked_refusal(where, refusal, data, fields=fields)
                 elif isinstance(refusal, CaseflowError):
                     self.unmarked_refusal(where, refusal, data)
                 else:
                     base = values
                     break
-        except formgen.CannotGenerate as exc:
-            self.problem(f"{where}: {exc}")
+        except formgen.CannotGenerate as exc:  # e.g. a required choice that offers nothing: nobody can complete the task
+            self.stuck(row, exc)
             return False
         if base is None:
             self.notes.append(f"{where}: no generated data was accepted by the process's rules here (last: {_one_line(refusal)})")
@@ -600,7 +715,7 @@ class FormRun:
                 return response, after, (fixed.status_code, done.status, done.form_data, fixed.content)
 
             try:
-                response, after, retry = rolled_back(refuse_then_correct)
+                response, after, retry = rolled_back(refuse_then_correct, self.client)
             except pageform.NoSuchChoice as exc:
                 self.problem(f"{where}: invalid {case}: {exc}")
                 continue
@@ -626,7 +741,7 @@ class FormRun:
             after = HumanTask.objects.get(pk=row.pk)
             return saved.status_code, response.status_code, after.status, after.form_data, response.content
 
-        saved, status, state, stored, content = rolled_back(draft_then_submit)
+        saved, status, state, stored, content = rolled_back(draft_then_submit, self.client)
         if saved != 302 or status != 302 or state != "completed":
             self.problem(f"{where}: a valid draft, reopened and submitted as shown, answered {saved}/{status}: {page_errors(content)} "
                          f"for {_brief(formgen.api_data(fields, base))}")
@@ -634,14 +749,13 @@ class FormRun:
             self.problem(f"{where}: a draft reopened and submitted stored {stored}, not {expected}")
 
         def submit(values):
-            for blocked in browser_blocks(form_el, fields, values, ctx):
-                raise AssertionError(f"the browser would not let a person enter a valid value: {blocked}")
-            response, after = rolled_back(lambda: post(values))
+            response, after = rolled_back(lambda: post(values), self.client)
             if response.status_code == 302 and after.status != "completed":
                 return 500, b""
             return response.status_code, (response.content if response.status_code != 302 else after.form_data)
 
-        self.valid_examples(where, fields, ctx, force, overlay, form, actor, variables, submit, dry_run)
+        self.valid_examples(where, fields, ctx, force, overlay, form, actor, variables, submit, dry_run, form_el)
+        self.every_option(where, fields, base, ctx, submit, dry_run, form, actor, variables)
 
         data = formgen.api_data(fields, base)
         try:
@@ -657,6 +771,7 @@ class FormRun:
         if after.form_data != expected:
             self.problem(f"{where}: the page stored {after.form_data} for {_brief(data)}")
         self.checked[row.bpmn_id] = count
+        self.took(row.bpmn_id, fields, base)
         self.after_step(row.instance_id, f"{row.bpmn_id} completed through the page with {_brief(data)}")
         return True
 
@@ -679,7 +794,7 @@ class FormRun:
             response = self.client.post(url, pageform.encode(pageform.press(shown, pageform.controls(shown), "complete")))
             return response, HumanTask.objects.get(pk=row.pk).status
 
-        response, state = rolled_back(submit_as_shown)
+        response, state = rolled_back(submit_as_shown, self.client)
         self.stats["returned"] += 1
         if response.status_code == 302 and state == "completed":
             return
@@ -702,7 +817,7 @@ class FormRun:
         force: set = set()
         for _attempt in range(10):
             try:
-                values = formgen.valid_data(fields, self.rnd, ctx, force=force)
+                values = self.steer(self.definition.start_event_id, fields, formgen.valid_data(fields, self.rnd, ctx, force=force), ctx)
             except formgen.CannotGenerate as exc:
                 self.notes.append(f"{self.key} start as {actor.username}: {exc}")
                 return
@@ -716,6 +831,7 @@ class FormRun:
                 _drop_refused_choices(ctx, fields, values, exc)
                 continue
             self.instances.append(info.id)
+            self.took(self.definition.start_event_id, fields, values)
             self.stats["instances"] += 1
             self.after_step(info.id, f"started with {_brief(data)}")
             return
@@ -734,7 +850,12 @@ class FormRun:
         force = self.force.setdefault(row.bpmn_id, set())
         last = None
         for _attempt in range(10):
-            values = formgen.valid_data(fields, self.rnd, ctx, force=force, overlay=self.semantic.get(row.bpmn_id))
+            try:
+                values = self.steer(row.bpmn_id, fields, formgen.valid_data(fields, self.rnd, ctx, force=force,
+                                                                             overlay=self.semantic.get(row.bpmn_id)), ctx)
+            except formgen.CannotGenerate as exc:  # e.g. a required choice that offers nothing: nobody can complete the task
+                self.stuck(row, exc)
+                return False
             data = formgen.api_data(fields, values)
             if not self.clean_ok(f"{self.key}.{row.bpmn_id}", form, data, actor, variables):
                 return False
@@ -743,6 +864,7 @@ class FormRun:
             except FormInvalid as exc:
                 force |= set(exc.field_errors) & {f.key for f in fields}
                 _drop_refused_choices(ctx, fields, values, exc)
+                self.unmarked_refusal(f"{self.key}.{row.bpmn_id} (walker as {actor.username})", exc, data, fields=fields)
                 last = exc
                 continue
             except CaseflowError as exc:
@@ -750,6 +872,7 @@ class FormRun:
                 last = exc
                 continue
             self.stats["api_steps"] += 1
+            self.took(row.bpmn_id, fields, values)
             self.after_step(row.instance_id, f"{row.bpmn_id} completed with {_brief(data)}")
             return True
         self.notes.append(f"{self.key}.{row.bpmn_id}: ten generated submissions refused by the process (last: {_one_line(last)})")
@@ -767,12 +890,16 @@ class FormRun:
             self.problem(f"{self.key}: the case stopped in error at {instance.error_element} ({instance.error_message}) after {what}")
 
     def give_up_on(self, row: HumanTask) -> None:
+        """After two failures the walker leaves a task alone; a case with nothing else to do is cancelled
+        (it would hold on to what it took, such as a household's one open case)."""
         self.failed[row.pk] += 1
-        if self.failed[row.pk] >= 2:
-            self.dead.add(row.pk)
-            instance = ProcessInstance.objects.get(pk=row.instance_id)
-            if instance.status == "running":
-                api.cancel_instance(instance_id=instance.pk, actor=self.admin, reason="walker: no generated data fits here")
+        if self.failed[row.pk] < 2:
+            return
+        self.dead.add(row.pk)
+        instance = ProcessInstance.objects.get(pk=row.instance_id)
+        alive = HumanTask.objects.filter(instance_id=instance.pk, status="open").exclude(pk__in=self.dead).exists()
+        if instance.status == "running" and not alive:
+            api.cancel_instance(instance_id=instance.pk, actor=self.admin, reason="walker: no generated data fits here")
 
     def walk(self) -> None:
         self.start_page()
@@ -789,21 +916,24 @@ class FormRun:
                 self.returned_page(again[0])
                 continue
             fresh = [r for r in rows if r.bpmn_id not in self.checked]
+            began = time.monotonic()
             if fresh:
                 row = self.rnd.choice(fresh)
                 if not self.task_page(row):
                     self.give_up_on(row)
+                self.seconds["pages"] += time.monotonic() - began
                 continue
             timers = list(Timer.objects.filter(instance_id__in=running, status="waiting").order_by("pk"))
             roll = self.rnd.random()
             if timers and (not rows or roll < 0.25):
                 self.fire_a_timer(timers)
-            elif not rows or (roll < 0.4 and len(running) < 4):
+            elif not rows or (roll < 0.3 and len(running) < 3):
                 self.start_api()
             else:
                 row = self.rnd.choice(rows)
                 if not self.complete_api(row):
                     self.give_up_on(row)
+            self.seconds["walker"] += time.monotonic() - began
 
 
 def _drop_refused_choices(ctx, fields, values, refusal: FormInvalid) -> None:

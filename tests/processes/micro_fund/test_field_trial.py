@@ -191,3 +191,33 @@ def test_returned_application_comes_back_filled_in_with_the_reasons_on_top(clien
     response = pageform.submit(client, f"/tasks/{task_id}/", {}, button="complete")  # resubmit as it stands
     assert response.status_code == 302
     assert Application.objects.get(instance_id=instance_id).requested_amount == Decimal("5000.00")
+
+
+def test_replacing_a_late_reviewer_with_one_from_another_village_works_or_says_why(people):
+    import datetime as dt
+
+    instance_id = paneled(people)
+    far = make_user("r_far", "reviewer", villages=["xishui"])  # no conflict with a dongshan project
+    started = HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Review").order_by("pk").first().created_at
+    api.fire_due_timers(as_of=started + dt.timedelta(days=7, hours=1))
+    complete(instance_id, "Task_ReplaceReviewer", people["supervisor"],
+             {"late_reviewer": "r1", "replacement": "r_far", "reason": "周教授出差"})
+    assert HumanTask.objects.get(instance_id=instance_id, bpmn_id="Task_Review", status="open", assignee=far)
+
+
+def test_the_replacement_task_is_withdrawn_once_every_review_is_in(people):
+    import datetime as dt
+
+    instance_id = paneled(people)
+    started = HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Review").order_by("pk").first().created_at
+    api.fire_due_timers(as_of=started + dt.timedelta(days=7, hours=1))
+    replace = HumanTask.objects.get(instance_id=instance_id, bpmn_id="Task_ReplaceReviewer")
+    for name in ("r1", "r2", "r3"):  # late, but all in before the supervisor got to it
+        complete(instance_id, "Task_Review", people[name], assignee=name)
+    replace.refresh_from_db()
+    assert replace.status == "cancelled"
+    for bpmn_id, who in (("Task_Decide", "supervisor"), ("Task_Tranche1", "finance"), ("Task_ProgressReport", "applicant"),
+                         ("Task_SiteVisit", "worker"), ("Task_FinalReport", "applicant"), ("Task_WorkerEvaluation", "worker"),
+                         ("Task_ReviewerEvaluation", "r1"), ("Task_FinalTranche", "finance")):
+        complete(instance_id, bpmn_id, people[who])
+    assert api.get_instance(instance_id=instance_id).status == "completed"
