@@ -12,4 +12,4 @@ def test_models_and_migrations_agree():
     try:
         call_command("makemigrations", "--check", "--dry-run", stdout=out)
     except SystemExit as exc:
-        raise AssertionError(f"models changed without a migration:\n{out.getvalue()}") from exc
+        pytest.fail(f"models changed without a migration:\n{out.getvalue()}\n{exc}")

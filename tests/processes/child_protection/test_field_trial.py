@@ -130,3 +130,20 @@ def test_the_reporters_identity_is_read_only_by_those_who_need_it(client, deploy
     assert name in capsys.readouterr().out
     history = api.get_instance(instance_id=instance_id, viewer=users["worker"]).history
     assert all(name not in json.dumps(e.data, ensure_ascii=False) for e in history)
+
+
+def test_escalations_are_withdrawn_once_the_response_is_made_so_the_case_can_close(deployed, users):
+    """The escalation asks for a response; once it is made, the supervisor's and civil affairs' tasks
+    are withdrawn (the breaches stay on record) and the closed case is completed, not left running."""
+    instance_id, respond = awaiting_response(users)
+    api.fire_due_timers(as_of=respond.due_at + 25 * H)
+    assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id__in=["Task_SupervisorEscalation", "Task_CivilAffairsEscalation"],
+                                    status="open").count() == 2
+    for bpmn_id in ("Task_PoliceReceipt", "Task_Respond"):
+        complete(users, instance_id, bpmn_id)
+    assert set(HumanTask.objects.filter(instance_id=instance_id, bpmn_id__in=["Task_SupervisorEscalation", "Task_CivilAffairsEscalation"])
+               .values_list("status", flat=True)) == {"cancelled"}
+    assert AuditEvent.objects.filter(instance_id=instance_id, kind="escalated").count() == 2
+    for bpmn_id in ("Task_Assessment", "Task_CasePlan", "Task_ApprovePlan", "Task_FollowUp", "Task_Closure", "Task_ApproveClosure"):
+        complete(users, instance_id, bpmn_id)
+    assert api.get_instance(instance_id=instance_id).status == "completed"
