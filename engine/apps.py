@@ -10,6 +10,7 @@ class EngineConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from engine import checks, registry  # noqa: F401 - registers the system checks
+        from engine import checks, jobs, journal, registry  # noqa: F401 - registers the system checks
 
+        journal.set_outbox_kicker(jobs.kick_outbox)
         registry.register_option_source("villages", lambda: list(settings.CASEFLOW_VILLAGES.items()))

@@ -564,7 +564,9 @@ def _check_date_limits(component: dict, value: str, cleaned: dict, fields: dict)
 
 
 def _variable_label(name: str) -> str:
-    labels = (_context.get().variables or {}).get("__labels__") or {}
+    """The label of a workflow variable a limit names, from the form field it came from."""
+    variables = _context.get().variables or {}
+    labels = variables.get("__labels__") or (variable_labels(variables["__forms__"]) if variables.get("__forms__") else {})
     return labels.get(name, name)
 
 

@@ -72,6 +72,7 @@ class EngineEvent:
     actor_name: str
     data: dict
     subject: str = ""  # the case's subject (case number), to name the case in notices
+    assignee_id: int | None = None  # the holder of the task the event is about, if any
 
 
 _periodic: dict[str, Callable[[], Any]] = {}
@@ -146,6 +147,20 @@ def on_event(listener: Callable[[EngineEvent], None]) -> Callable[[EngineEvent],
 
 def event_listeners() -> list[Callable[[EngineEvent], None]]:
     return list(_event_listeners)
+
+
+_batch_listeners: list[Callable[[list[EngineEvent]], None]] = []
+
+
+def on_events(listener: Callable[[list[EngineEvent]], None]) -> Callable[[list[EngineEvent]], None]:
+    """listener(events) runs once for all the audit events a step writes, in its transaction: a
+    listener that writes rows (notifications) does it in one statement, not one per event."""
+    _batch_listeners.append(listener)
+    return listener
+
+
+def batch_listeners() -> list[Callable[[list[EngineEvent]], None]]:
+    return list(_batch_listeners)
 
 
 def register_service(name: str, handler: ServiceHandler) -> None:

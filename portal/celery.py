@@ -1,4 +1,4 @@
-"""The Celery app for production mode. Tasks live in engine/tasks.py and only nudge work along:
+"""The Celery app for production mode. Jobs live in engine/jobs.py and only nudge work along:
 every guarantee (exactly-once timers, no lost completion) comes from the database."""
 import os
 

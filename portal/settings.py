@@ -146,9 +146,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}  # longer than the longest task
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    "sweep-due-timers": {"task": "engine.tasks.sweep_due_timers", "schedule": 15.0},
-    "deliver-outbox": {"task": "engine.tasks.deliver_outbox", "schedule": 30.0},
-    "periodic-jobs": {"task": "engine.tasks.run_periodic_jobs", "schedule": 60.0},
+    "sweep-due-timers": {"task": "engine.jobs.sweep_due_timers", "schedule": 15.0},
+    "deliver-outbox": {"task": "engine.jobs.deliver_outbox", "schedule": 30.0},
+    "periodic-jobs": {"task": "engine.jobs.run_periodic_jobs", "schedule": 60.0},
 }
 
 # --- Caseflow ---

@@ -1,24 +1,38 @@
-"""Lock -> load -> act -> run engine steps -> save, in one transaction, for every change to an instance.
+"""Lock -> load -> act -> run engine steps -> write projections -> save, in one transaction, for
+every change to an instance. The runtime owns each action whole.
 
 This module is where the engine's guarantees are enforced:
-- one writer per instance: the instance row is locked (`SELECT ... FOR UPDATE` on PostgreSQL) and
-  the save is guarded by the revision read (`UPDATE ... WHERE revision = r`), so a race that slips
-  past the lock (SQLite has no row locks) still loses cleanly instead of writing twice;
+- one writer per instance: the instance row is locked (`SELECT ... FOR UPDATE`, in the same query
+  that loads the task being completed) and the save is guarded by the revision read
+  (`UPDATE ... WHERE revision = r`), so a race that slips past the lock (SQLite has no row locks)
+  still loses cleanly instead of writing twice;
 - state, task rows, timer rows, audit events and outbox rows are written in the same transaction,
   so a crash leaves either all of a step or none of it;
 - a failing script or service task puts the instance in a visible error state with its message.
+
+And where a step is kept cheap: the live workflow of each instance is kept in a per-process LRU
+keyed by (instance, revision) — the revision guard makes a stale entry harmless, and an entry is put
+back only after the step's commit — so a step neither reads nor deserializes the state it already
+holds; projections are written from the difference between the workflow before and after the act
+(no SELECT of rows that cannot have changed); audit events, outbox messages, new tasks and new
+timers are each one INSERT.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 from uuid import UUID
 
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Q
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
@@ -26,24 +40,18 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock, registry
-from engine.permissions import can_hold, in_scope, user_groups
+from engine import catalog, clock, projections, registry
 from engine.errors import AlreadyCompleted, CaseflowError, ConcurrentUpdate, InvalidState, NotFound, StepFailed
-from engine.models import (
-    AuditEvent, AuditKind, HumanTask, InstanceStatus, OutboxMessage, ProcessDefinition, ProcessInstance,
-    TaskStatus, Timer, TimerStatus,
-)
+from engine.journal import Journal
+from engine.models import AuditKind, HumanTask, InstanceStatus, ProcessInstance, TaskStatus, Timer, TimerStatus
+from engine.permissions import can_hold, in_scope, user_groups
 
 from . import parser, scripting, serializer
 
 log = logging.getLogger("caseflow.engine")
-# Large definition columns a step never reads (the spec comes from the per-version cache).
-DEFINITION_BULK = ("definition__spec", "definition__bpmn_xml")
 
 
 def _limits() -> scripting.Limits:
-    from django.conf import settings
-
     return scripting.Limits(
         max_steps=settings.CASEFLOW_EXPRESSION_MAX_STEPS,
         max_seconds=settings.CASEFLOW_EXPRESSION_MAX_SECONDS,
@@ -51,22 +59,73 @@ def _limits() -> scripting.Limits:
     )
 
 
-def actor_name(actor) -> str:
-    return actor.get_username() if actor is not None else "system"
+# -- the live workflows of this process ------------------------------------------------------------
 
+class _WorkflowCache:
+    """Deserialized workflows by instance, each valid for one revision. `take` hands the object to
+    one step (nobody else can use it meanwhile); `put` returns it after that step's commit."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def revision_of(self, instance_id: int) -> int | None:
+        item = self._items.get(instance_id)
+        return item[0] if item else None
+
+    def take(self, instance_id: int, revision: int) -> BpmnWorkflow | None:
+        with self._lock:
+            item = self._items.pop(instance_id, None)
+        return item[1] if item and item[0] == revision else None
+
+    def put(self, instance_id: int, revision: int, workflow: BpmnWorkflow) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[instance_id] = (revision, workflow)
+            self._items.move_to_end(instance_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+WORKFLOWS = _WorkflowCache(getattr(settings, "CASEFLOW_WORKFLOW_CACHE_SIZE", 512))
+
+
+def clear_caches() -> None:
+    """Forget every cached spec, definition and workflow (a test simulating a process restart)."""
+    WORKFLOWS.clear()
+    parser.clear_spec_cache()
+    catalog.clear()
+
+
+# -- the step ------------------------------------------------------------------------------------
 
 @dataclass
 class Step:
     """One change to one instance; also the StepContext that registry handlers receive."""
 
     instance: ProcessInstance
+    definition: catalog.Definition
     actor: object
+    journal: Journal
     workflow: BpmnWorkflow | None = None
-    current_spiff_task_id: str | None = None
+    origin_id: str | None = None  # the SpiffWorkflow task whose hooks or service run now (keys their effects)
     current_bpmn_id: str | None = None  # the element whose hooks run now, for the error state if one fails
-    breached_task_ids: set = field(default_factory=set)  # task rows a timer breached in this step
     pending_variables: dict = field(default_factory=dict)
     current_task_data: dict = field(default_factory=dict)
+    completed: dict | None = None  # {"spiff_id", "bpmn_id", "data"} of the task this step completes
+    breached_task_ids: set = field(default_factory=set)
+    new_rows: list = field(default_factory=list)
+    fired: int = 0  # timers that fired in this step
+    ready_before: dict = field(default_factory=dict)  # spiff id -> spec of the READY manual tasks at load
+    waiting_before: dict = field(default_factory=dict)  # spiff id -> deadline of the waiting timers at load
+    ran_before: set = field(default_factory=set)  # timer tasks that had already fired at load
+    noop: bool = False  # the act changed nothing (a timer another sweeper fired a moment ago): nothing is written
 
     # -- StepContext ----------------------------------------------------------------------------
     @property
@@ -81,19 +140,23 @@ class Step:
     def village(self) -> str:
         return self.instance.village
 
-    def enqueue(self, channel: str, payload: dict, *, effect: str) -> str:
-        key = f"{self.instance.pk}:{self.current_spiff_task_id or 'instance'}:{effect}"
+    @contextlib.contextmanager
+    def origin(self, spiff_task_id: str | None, *, data: dict | None = None, bpmn_id: str | None = None):
+        """Within the block, hooks and services run for this SpiffWorkflow task: the effects they
+        queue are keyed by it, `task_variable` reads its data, a failure names its element."""
+        saved = (self.origin_id, self.current_task_data, self.current_bpmn_id)
+        self.origin_id = spiff_task_id
+        self.current_task_data = data if data is not None else self.current_task_data
+        self.current_bpmn_id = bpmn_id or self.current_bpmn_id
         try:
-            with transaction.atomic():
-                OutboxMessage.objects.create(
-                    key=key, channel=channel, payload=payload, instance=self.instance,
-                    created_at=clock.now(), next_attempt_at=clock.now(),
-                )
-        except IntegrityError:
-            log.info("outbox effect %s already queued", key)
-        else:
-            transaction.on_commit(_kick_outbox, robust=True)
-        return key
+            yield
+        except BaseException:
+            self.origin_id, self.current_task_data = saved[:2]  # the failing element stays named for the error state
+            raise
+        self.origin_id, self.current_task_data, self.current_bpmn_id = saved
+
+    def enqueue(self, channel: str, payload: dict, *, effect: str) -> str:
+        return self.journal.enqueue(f"{self.instance.pk}:{self.origin_id or 'instance'}:{effect}", channel, payload)
 
     def set_variable(self, name: str, value) -> None:
         """Put a value into the workflow's data (for conditions and task routing), from a hook.
@@ -128,8 +191,6 @@ class Step:
         """Give the open task(s) with this BPMN id to `username` (None: back to the role); with
         `from_username`, only the one(s) that person holds (e.g. one late reviewer of a panel). With
         `any_village`, a person of the role from anywhere in the station (a supervisor's decision)."""
-        from django.contrib.auth import get_user_model
-
         assignee = None
         if username:
             assignee = get_user_model().objects.filter(username=username, is_active=True).first()
@@ -138,18 +199,17 @@ class Step:
         tasks = HumanTask.objects.filter(instance=self.instance, bpmn_id=bpmn_id, status=TaskStatus.OPEN)
         if from_username is not None:
             tasks = tasks.filter(assignee__username=from_username)
-        changed = 0
+        tasks = list(tasks)
         for task in tasks:
             if assignee is not None and not can_hold(assignee, task, any_village=any_village):
                 raise InvalidState(_("%(user)s does not have the role or village this task needs.") % {"user": username})
-            task.assignee = assignee
-            task.save(update_fields=["assignee"])
+        projections.reassign(tasks, assignee)
+        for task in tasks:
             self.audit(AuditKind.ASSIGNED, {"task": task.name, "assignee": username, "reason": reason}, bpmn_id=bpmn_id, task=task)
-            changed += 1
-        return changed
+        return len(tasks)
 
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> None:
-        write_audit(self.instance, kind, self.actor, data, bpmn_id=bpmn_id, task=task)
+        self.journal.audit(kind, data, bpmn_id=bpmn_id, task=task)
 
     # -- service tasks ------------------------------------------------------------------------
     def call_service(self, spiff_task, name: str, params: dict) -> str:
@@ -157,80 +217,71 @@ class Step:
         if handler is None:
             raise RuntimeError(f"service operation '{name}' is not registered")
         values = {key: param.get("value") for key, param in params.items()}
-        self.current_spiff_task_id = str(spiff_task.id)
-        self.current_task_data = dict(spiff_task.data)
-        try:
-            result = handler(self, values) or {}
-            spiff_task.data.update(self.pending_variables)  # what the service decided, for later conditions
-        finally:
-            self.current_spiff_task_id = None
-            self.current_task_data = {}
-            self.pending_variables = {}
         spec = spiff_task.task_spec
+        try:
+            with self.origin(str(spiff_task.id), data=dict(spiff_task.data), bpmn_id=spec.bpmn_id):
+                result = handler(self, values) or {}
+                spiff_task.data.update(self.pending_variables)  # what the service decided, for later conditions
+        finally:
+            self.pending_variables = {}
         self.audit(AuditKind.SERVICE_CALLED, {"operation": name, "element": spec.bpmn_name or spec.bpmn_id, "result": result}, bpmn_id=spec.bpmn_id)
         return json.dumps(result)
 
 
-def write_audit(instance: ProcessInstance, kind: str, actor, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> AuditEvent:
-    """Append an audit event and tell the registry's listeners, in the caller's transaction."""
-    event = AuditEvent.objects.create(
-        instance=instance, definition_id=instance.definition_id, task=task, kind=kind, actor=actor,
-        actor_name=actor_name(actor), bpmn_id=bpmn_id, at=clock.now(), data=data,
-    )
-    listeners = registry.event_listeners()
-    if listeners:
-        notice = registry.EngineEvent(
-            kind=kind, instance_id=instance.pk, process_key=instance.process_key, village=instance.village,
-            task_id=task.pk if task is not None else None, bpmn_id=bpmn_id, actor_name=event.actor_name, data=data,
-            subject=instance.subject,
-        )
-        for listener in listeners:
-            listener(notice)
-    return event
+def write_audit(instance: ProcessInstance, kind: str, actor, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> None:
+    """Append one audit event outside a step and tell the registry's listeners, in the caller's transaction."""
+    from engine.journal import record_now
 
-
-def _kick_outbox() -> None:
-    """After commit: deliver now (embedded mode runs Celery tasks eagerly) or nudge a worker."""
-    from engine.tasks import deliver_outbox
-
-    deliver_outbox.delay()
+    record_now(instance, kind, actor, data, bpmn_id=bpmn_id, task=task)
 
 
 def _script_engine(step: Step) -> scripting.ExpressionEngine:
     return scripting.ExpressionEngine(limits=_limits(), service_caller=step.call_service)
 
 
-def _spec_for(definition: ProcessDefinition):
-    return parser.cached_spec(definition.pk, lambda: ProcessDefinition.objects.values_list("spec", flat=True).get(pk=definition.pk))
+def _spec_for(definition_id: int):
+    from engine.models import ProcessDefinition
+
+    return parser.cached_spec(definition_id, lambda: ProcessDefinition.objects.values_list("spec", flat=True).get(pk=definition_id))
 
 
-def load_workflow(instance: ProcessInstance, step: Step) -> BpmnWorkflow:
-    spec, subprocess_specs = _spec_for(instance.definition)
-    return serializer.workflow_from_state(instance.state, spec, subprocess_specs, _script_engine(step))
+def load_workflow(instance: ProcessInstance, step: Step, state: dict | None = None) -> BpmnWorkflow:
+    spec, subprocess_specs = _spec_for(instance.definition_id)
+    return serializer.workflow_from_state(state if state is not None else instance.state, spec, subprocess_specs, _script_engine(step))
 
 
 # -- the one way to change an instance -----------------------------------------------------------
 
-def run_step(instance_id: int, actor, act: Callable[[Step], None], *, require_running: bool = True) -> Step:
-    """Lock the instance, load it, let `act` change it, run the engine, sync projections, save.
+def run_step(instance_id: int | None, actor, act: Callable[..., None], *, require_running: bool = True,
+             task_id: int | None = None, precheck: Callable[[HumanTask], None] | None = None) -> Step:
+    """Lock the instance (and load the task `task_id`, if given, in the same query), load its
+    workflow, let `act` change it, run the engine, write projections, save.
 
-    A step whose result cannot be stored (a value no database can hold) is rolled back whole, and
-    the instance is then put into the visible error state naming the element: the case stops where
-    people can see it instead of failing the same way on every retry."""
+    A step whose result cannot be stored (a value no database can hold), or whose process hook fails,
+    is rolled back whole, and the instance is then put into the visible error state naming the
+    element: the case stops where people can see it instead of failing the same way on every retry."""
     step = None
     try:
         with transaction.atomic():
-            try:
-                instance = (ProcessInstance.objects.select_for_update(of=("self",)).select_related("definition")
-                            .defer(*DEFINITION_BULK).get(pk=instance_id))
-            except ProcessInstance.DoesNotExist:
-                raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
+            instance, row = _lock(instance_id, task_id)
+            instance_id = instance.pk
+            if row is not None and precheck is not None:
+                precheck(row)  # "this task was completed by ..." says more than "the case is completed"
             if require_running and instance.status != InstanceStatus.RUNNING:
                 raise InvalidState(_("The process instance is %(status)s.") % {"status": instance.get_status_display()})
-            step = Step(instance=instance, actor=actor)
-            step.workflow = load_workflow(instance, step)
-            act(step)
-            _advance_and_save(step)
+            step = Step(instance=instance, definition=catalog.definition(instance.definition_id), actor=actor,
+                        journal=Journal(instance, actor))
+            step.workflow = _load(instance, step)
+            _remember_before(step)
+            if row is not None:
+                act(step, row)
+            else:
+                act(step)
+            if not step.noop:
+                _advance_and_save(step)
+            else:  # nothing changed: the workflow stays valid for the revision it was loaded at
+                workflow, revision = step.workflow, instance.revision
+                transaction.on_commit(lambda: WORKFLOWS.put(instance_id, revision, workflow))
     except _Unstorable as exc:
         _stop_with_error(instance_id, exc.element, exc.message)
         raise _step_failed(exc.element, exc.message) from None
@@ -247,27 +298,59 @@ def run_step(instance_id: int, actor, act: Callable[[Step], None], *, require_ru
     return step
 
 
-def _step_failed(element: str, why: str) -> StepFailed:
-    return StepFailed(_("This step could not be saved and the case has stopped at %(element)s: %(why)s. An administrator "
-                        "must correct the process; nothing of this step was applied.") % {"element": element or "?", "why": why})
+def _lock(instance_id: int | None, task_id: int | None) -> tuple[ProcessInstance, HumanTask | None]:
+    """The instance row, locked, with the task row when a task is acted on: one query. The state
+    column is left behind: when this process holds the workflow at that revision it is not needed."""
+    if task_id is not None:
+        query = (HumanTask.objects.select_related("instance", "assignee", "completed_by").select_for_update(of=("instance",))
+                 .defer("instance__state"))
+        try:
+            row = query.get(pk=task_id)
+        except (HumanTask.DoesNotExist, ValueError, TypeError):
+            raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id}) from None
+        return row.instance, row
+    try:
+        return ProcessInstance.objects.select_for_update().defer("state").get(pk=instance_id), None
+    except (ProcessInstance.DoesNotExist, ValueError, TypeError):
+        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
 
 
-def start(definition: ProcessDefinition, actor, variables: dict, hook_data: dict) -> Step:
+def _load(instance: ProcessInstance, step: Step) -> BpmnWorkflow:
+    workflow = WORKFLOWS.take(instance.pk, instance.revision)
+    if workflow is not None:
+        workflow.script_engine = _script_engine(step)
+        return workflow
+    state = None
+    if "state" in instance.get_deferred_fields():
+        state = ProcessInstance.objects.values_list("state", flat=True).get(pk=instance.pk)
+    return load_workflow(instance, step, state)
+
+
+def _remember_before(step: Step) -> None:
+    """What the projections looked like at load: READY manual tasks (one open row each), waiting
+    timers (one waiting row each) and timers that had fired — the step writes only the difference."""
+    step.ready_before = {t.id: t.task_spec.bpmn_id for t in step.workflow.get_tasks(state=TaskState.READY, manual=True)}
+    step.waiting_before = {tid: _timer_due(t) for tid, t in _waiting_timers(step.workflow).items()}
+    step.ran_before = set(_fired_timers(step.workflow))
+
+
+def start(definition_row, actor, variables: dict, hook_data: dict) -> Step:
     """Create an instance of a definition version and run it to its first wait state."""
+    definition = catalog.definition(definition_row.pk)
     try:
         with transaction.atomic():
             instance = ProcessInstance.objects.create(
-                definition=definition, process_key=definition.key, state={}, started_by=actor, started_at=clock.now(),
+                definition_id=definition.id, process_key=definition.key, state={}, started_by=actor, started_at=clock.now(),
                 village=str(hook_data.get("village") or ""),
             )
-            step = Step(instance=instance, actor=actor)
-            spec, subprocess_specs = _spec_for(definition)
+            step = Step(instance=instance, definition=definition, actor=actor, journal=Journal(instance, actor))
+            spec, subprocess_specs = _spec_for(definition.id)
             step.workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_script_engine(step))
-            step.audit(AuditKind.STARTED, {"element": definition.name, "data": hook_data, "version": definition.version}, bpmn_id=definition.start_event_id)
-            step.current_spiff_task_id = "start"
-            for hook in registry.start_hooks(definition.key):
-                hook(step, hook_data)
-            step.current_spiff_task_id = None
+            step.audit(AuditKind.STARTED, {"element": definition.name, "data": hook_data, "version": definition.version},
+                       bpmn_id=definition.start_event_id)
+            with step.origin("start", bpmn_id=definition.start_event_id):
+                for hook in registry.start_hooks(definition.key):
+                    hook(step, hook_data)
             for task in step.workflow.get_tasks(state=TaskState.READY):
                 task.data.update(variables)
                 task.data.update(step.pending_variables)
@@ -286,13 +369,18 @@ class _Unstorable(Exception):
 
 def _stop_with_error(instance_id: int, element: str, message: str) -> None:
     with transaction.atomic():
-        instance = ProcessInstance.objects.select_for_update(of=("self",)).filter(pk=instance_id).first()
+        instance = ProcessInstance.objects.select_for_update().defer("state").filter(pk=instance_id).first()
         if instance is None or instance.status != InstanceStatus.RUNNING:
             return
         ProcessInstance.objects.filter(pk=instance.pk).update(
             status=InstanceStatus.ERROR, error_message=message[:1000], error_element=element[:128], revision=instance.revision + 1)
         write_audit(instance, AuditKind.ERROR, None, {"message": message[:1000]}, bpmn_id=element)
-    log.warning("instance %s stopped: a value at %s cannot be stored: %s", instance_id, element, message)
+    log.warning("instance %s stopped: %s at %s", instance_id, message, element)
+
+
+def _step_failed(element: str, why: str) -> StepFailed:
+    return StepFailed(_("This step could not be saved and the case has stopped at %(element)s: %(why)s. An administrator "
+                        "must correct the process; nothing of this step was applied.") % {"element": element or "?", "why": why})
 
 
 def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
@@ -317,6 +405,7 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
     problem = serializer.storable_problem(state)
     if problem:
         raise _Unstorable(_unstorable_element(workflow), problem)
+    step.journal.flush()
     updated = ProcessInstance.objects.filter(pk=instance.pk, revision=old_revision).update(
         state=state, revision=old_revision + 1, status=instance.status, ended_at=instance.ended_at,
         error_message=instance.error_message, error_element=instance.error_element,
@@ -326,6 +415,9 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
         raise ConcurrentUpdate(_("The case was changed by someone else at the same moment; nothing was saved. Please try again."))
     instance.revision = old_revision + 1
     instance.state = state
+    if instance.status in (InstanceStatus.RUNNING, InstanceStatus.ERROR):
+        revision = instance.revision
+        transaction.on_commit(lambda: WORKFLOWS.put(instance.pk, revision, workflow))
 
 
 def _unstorable_element(workflow: BpmnWorkflow) -> str:
@@ -347,7 +439,7 @@ def _record_error(step: Step, exc: Exception) -> None:
     log.warning("instance %s entered error state at %s: %s", step.instance.pk, element, message)
 
 
-# -- projections -------------------------------------------------------------------------------
+# -- timers in the workflow ------------------------------------------------------------------------
 
 def _timer_due(task) -> str | None:
     value = task.internal_data.get("event_value")
@@ -356,26 +448,23 @@ def _timer_due(task) -> str | None:
     return value
 
 
-def _fired_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
-    """Duration and date timer events that have fired (their tasks ran or are about to)."""
-    result = {}
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.COMPLETED):
-        definition = getattr(task.task_spec, "event_definition", None)
-        # SpiffWorkflow resets event_fired once the event has run; a timer task that ran (or is about
-        # to) and holds its deadline has fired — a cancelled one is CANCELLED, a waiting one WAITING.
-        if isinstance(definition, TimerEventDefinition) and _timer_due(task):
-            result[task.id] = task
-    return result
+def _is_timer(task) -> bool:
+    definition = getattr(task.task_spec, "event_definition", None)
+    definitions = getattr(definition, "event_definitions", None) or [definition]
+    return any(isinstance(d, TimerEventDefinition) for d in definitions)
 
 
 def _waiting_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
-    result = {}
-    for task in workflow.event_manager.tasks.values():
-        definition = getattr(task.task_spec, "event_definition", None)
-        definitions = getattr(definition, "event_definitions", None) or [definition]
-        if any(isinstance(d, TimerEventDefinition) for d in definitions) and task.state == TaskState.WAITING and _timer_due(task):
-            result[task.id] = task
-    return result
+    return {task.id: task for task in workflow.event_manager.tasks.values()
+            if task.state == TaskState.WAITING and _is_timer(task) and _timer_due(task)}
+
+
+def _fired_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
+    """Duration and date timer events that have fired (their tasks ran or are about to).
+    SpiffWorkflow resets event_fired once the event has run; a timer task that ran (or is about
+    to) and holds its deadline has fired — a cancelled one is CANCELLED, a waiting one WAITING."""
+    return {task.id: task for task in workflow.get_tasks(state=TaskState.READY | TaskState.COMPLETED)
+            if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition) and _timer_due(task)}
 
 
 def _boundary_hosts(task) -> list[UUID]:
@@ -401,11 +490,37 @@ def _boundary_hosts(task) -> list[UUID]:
     return hosts
 
 
+def _start_timer_clocks(step: Step) -> bool:
+    """Timers whose clock starts at a moment in the workflow's data (`clock_starts_from`, e.g. the
+    report's received_at) rather than when the timer is reached. Returns whether any was set."""
+    settings_by_timer = step.definition.timers or {}
+    if not settings_by_timer:
+        return False
+    changed = False
+    for task in _waiting_timers(step.workflow).values():
+        options = settings_by_timer.get(task.task_spec.bpmn_id) or {}
+        variable = options.get("clock_starts_from")
+        if not variable or task.internal_data.get("caseflow_clock_started"):
+            continue
+        definition = task.task_spec.event_definition
+        try:
+            started_at = datetime.fromisoformat(str(task.data.get(variable)).replace("Z", "+00:00"))
+        except ValueError:
+            started_at = None
+        if started_at is None or started_at.tzinfo is None or not isinstance(definition, DurationTimerEventDefinition):
+            continue  # no moment to start from: the timer keeps the clock it started when reached
+        duration = TimerEventDefinition.parse_iso_duration(scripting.normalize_timer_literal(definition.expression))
+        due_at = started_at.astimezone(timezone.utc) + TimerEventDefinition.get_timedelta_from_start(duration, started_at)
+        task.internal_data["event_value"] = due_at.isoformat()
+        task.internal_data["caseflow_clock_started"] = True
+        changed = True
+    return changed
+
+
 def _withdraw_moot_tasks(step: Step) -> bool:
     """Withdraw ready tasks whose `withdrawn_after` activity is no longer running (replacing a late
     reviewer once every review is in). Returns whether any was withdrawn."""
-    user_tasks = step.instance.definition.user_tasks or {}
-    watched = {bpmn_id: (info.get("properties") or {}).get("withdrawn_after") for bpmn_id, info in user_tasks.items()}
+    watched = {bpmn_id: (info.get("properties") or {}).get("withdrawn_after") for bpmn_id, info in (step.definition.user_tasks or {}).items()}
     watched = {k: v for k, v in watched.items() if v}
     if not watched:
         return False
@@ -420,129 +535,103 @@ def _withdraw_moot_tasks(step: Step) -> bool:
     return withdrawn
 
 
-def _start_timer_clocks(step: Step) -> bool:
-    """Timers whose clock starts at a moment in the workflow's data (`clock_starts_from`, e.g. the
-    report's received_at) rather than when the timer is reached. Returns whether any was set."""
-    settings_by_timer = step.instance.definition.timers or {}
-    if not settings_by_timer:
-        return False
-    changed = False
-    for task in _waiting_timers(step.workflow).values():
-        options = settings_by_timer.get(task.task_spec.bpmn_id) or {}
-        variable = options.get("clock_starts_from")
-        if not variable or task.internal_data.get("caseflow_clock_started"):
-            continue
-        definition = task.task_spec.event_definition
-        starts = task.data.get(variable)
-        try:
-            started_at = datetime.fromisoformat(str(starts).replace("Z", "+00:00"))
-        except ValueError:
-            started_at = None
-        if started_at is None or started_at.tzinfo is None or not isinstance(definition, DurationTimerEventDefinition):
-            continue  # no moment to start from: the timer keeps the clock it started when reached
-        duration = TimerEventDefinition.parse_iso_duration(scripting.normalize_timer_literal(definition.expression))
-        due_at = started_at.astimezone(timezone.utc) + TimerEventDefinition.get_timedelta_from_start(duration, started_at)
-        task.internal_data["event_value"] = due_at.isoformat()
-        task.internal_data["caseflow_clock_started"] = True
-        changed = True
-    return changed
-
+# -- projections: the difference between before and after -----------------------------------------
 
 def _sync_projections(step: Step) -> None:
     instance, workflow, now = step.instance, step.workflow, clock.now()
-    definition = instance.definition
-    user_tasks = definition.user_tasks
 
-    # Human tasks: one open row per READY manual task.
+    # Human tasks: one open row per READY manual task. Rows exist for the ones READY at load.
     ready = {t.id: t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    open_rows = {row.spiff_task_id: row for row in HumanTask.objects.filter(instance=instance, status=TaskStatus.OPEN)}
-    for spiff_id, row in open_rows.items():
-        if spiff_id not in ready:
-            row.status = TaskStatus.CANCELLED
-            row.completed_at = now
-            row.save(update_fields=["status", "completed_at"])
+    done = step.completed["spiff_id"] if step.completed else None
+    gone = set(step.ready_before) - set(ready) - {done}
+    if gone:
+        for row in projections.cancel_open(instance, gone, at=now):
             step.audit(AuditKind.CANCELLED, {"task": row.name}, bpmn_id=row.bpmn_id, task=row)
-    rows_by_spiff_id = {k: v for k, v in open_rows.items() if k in ready}
-    for spiff_id, task in ready.items():
-        if spiff_id in rows_by_spiff_id:
-            continue
-        bpmn_id = task.task_spec.bpmn_id
-        info = user_tasks.get(bpmn_id, {})
-        properties = info.get("properties") or {}
-        candidate_group, assignee = _routing(properties, task.data, info.get("candidate_group", ""))
-        named = assignee is not None
-        if assignee is None:
-            assignee = _follow_on_holder(step, candidate_group)
-        row = HumanTask.objects.create(
-            instance=instance, spiff_task_id=spiff_id, bpmn_id=bpmn_id,
-            name=info.get("name") or task.task_spec.bpmn_name or bpmn_id, lane=info.get("lane", task.task_spec.lane or ""),
-            candidate_group=candidate_group, assignee=assignee, process_key=instance.process_key, village=instance.village,
-            created_at=now, named=named, context=_task_context(properties, task.data),
-        )
-        rows_by_spiff_id[spiff_id] = row
-        step.audit(AuditKind.TASK_READY, {"task": row.name, "candidate_group": row.candidate_group,
-                                          "assignee": assignee.get_username() if assignee else None, "named": named,
-                                          "returned": _returned(step, bpmn_id)},
-                   bpmn_id=bpmn_id, task=row)
+    new_tasks = [t for tid, t in ready.items() if tid not in step.ready_before]
 
-    # Timers: one row per waiting timer event, attached to the human task it guards.
+    # Timers: one row per waiting timer; rows exist for the ones waiting at load.
     waiting = _waiting_timers(workflow)
-    recorded = {row.spiff_task_id: row for row in Timer.objects.filter(instance=instance).select_related("attached_to")}
-    timer_rows = {k: row for k, row in recorded.items() if row.status == TimerStatus.WAITING}
-    for spiff_id, row in timer_rows.items():
-        if spiff_id in waiting:
-            continue
-        task = workflow.get_task_from_id(spiff_id) if spiff_id in workflow.tasks else None
-        fired = task is not None and (task.internal_data.get("event_fired") or task.state in (TaskState.READY, TaskState.COMPLETED))
-        row.status = TimerStatus.FIRED if fired else TimerStatus.CANCELLED
-        row.fired_at = now if fired else None
-        row.save(update_fields=["status", "fired_at"])
-        if fired:
-            _timer_fired(step, row, task)
+    due_by_host: dict[UUID, datetime] = {}
+    for task in waiting.values():
+        due_at = datetime.fromisoformat(_timer_due(task))
+        for host_id in _boundary_hosts(task):
+            due_by_host[host_id] = min(due_at, due_by_host.get(host_id, due_at))
+
+    rows = _create_task_rows(step, new_tasks, due_by_host, now) if new_tasks else []
+    rows_by_spiff_id = {row.spiff_task_id: row for row in rows}
+    step.new_rows.extend(rows)
+
+    fired_tasks = _fired_timers(workflow)
+    gone_timers = set(step.waiting_before) - set(waiting)
+    fired_ids = {tid for tid in gone_timers if tid in fired_tasks}
+    newly_fired = [t for tid, t in fired_tasks.items() if tid not in step.ran_before and tid not in step.waiting_before]
+    new_timer_rows = [Timer(instance=instance, spiff_task_id=tid, bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
+                            due_at=datetime.fromisoformat(_timer_due(task)),
+                            attached_to=next((rows_by_spiff_id[h] for h in _boundary_hosts(task) if h in rows_by_spiff_id), None))
+                      for tid, task in waiting.items() if tid not in step.waiting_before]
     # A timer can fire in the very step that reached it, never having been seen waiting: its clock
     # started long before (a report typed in a day after it was received). Record and escalate it too.
-    for spiff_id, task in _fired_timers(workflow).items():
-        if spiff_id in recorded:
-            continue
-        host_ids = _boundary_hosts(task)
-        row = Timer.objects.create(
-            instance=instance, spiff_task_id=spiff_id, bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
-            due_at=datetime.fromisoformat(_timer_due(task)) if _timer_due(task) else now, status=TimerStatus.FIRED, fired_at=now,
-            attached_to=next((rows_by_spiff_id[h] for h in host_ids if h in rows_by_spiff_id), None),
-        )
-        _timer_fired(step, row, task)
-    due_by_host: dict[UUID, datetime] = {}
-    for spiff_id, task in waiting.items():
-        due_at = datetime.fromisoformat(_timer_due(task))
-        host_ids = _boundary_hosts(task)
-        for host_id in host_ids:
-            due_by_host[host_id] = min(due_at, due_by_host.get(host_id, due_at))
-        if spiff_id not in timer_rows:
-            Timer.objects.create(
-                instance=instance, spiff_task_id=spiff_id, bpmn_id=task.task_spec.bpmn_id,
-                name=task.task_spec.bpmn_name or "", due_at=due_at,
-                attached_to=next((rows_by_spiff_id[h] for h in host_ids if h in rows_by_spiff_id), None),
-            )
-    for host_id, due_at in due_by_host.items():
-        row = rows_by_spiff_id.get(host_id)
-        if row is not None and row.pk not in step.breached_task_ids and (row.due_at is None or row.due_at > due_at) \
-                and row.sla_breached_at is None:
-            row.due_at = due_at
-            row.save(update_fields=["due_at"])
+    new_timer_rows += [Timer(instance=instance, spiff_task_id=task.id, bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
+                             due_at=datetime.fromisoformat(_timer_due(task)), status=TimerStatus.FIRED, fired_at=now,
+                             attached_to=next((rows_by_spiff_id[h] for h in _boundary_hosts(task) if h in rows_by_spiff_id), None))
+                       for task in newly_fired]
+    projections.create_timers(new_timer_rows)
+    projections.close_timers(instance, fired=fired_ids, cancelled=gone_timers - fired_ids, at=now)
+    moved = {tid: datetime.fromisoformat(_timer_due(t)) for tid, t in waiting.items()
+             if tid in step.waiting_before and _timer_due(t) != step.waiting_before[tid]}
+    projections.move_timers(instance, moved)
+    fired_now = [fired_tasks[tid] for tid in fired_ids] + newly_fired
+    step.fired += len(fired_now)
+    if fired_now:
+        _timers_fired(step, fired_now, now)
+    # A timer that armed after its task opened (not a boundary timer armed with it): an earlier deadline.
+    late = {h: d for h, d in due_by_host.items() if h not in rows_by_spiff_id and h in step.ready_before and h not in gone}
+    if late:
+        existing = dict(HumanTask.objects.filter(instance=instance, spiff_task_id__in=list(late), status=TaskStatus.OPEN)
+                        .values_list("spiff_task_id", "pk"))
+        projections.set_due({existing[h]: d for h, d in late.items() if h in existing and existing[h] not in step.breached_task_ids})
 
 
-def _routing(properties: dict, data: dict, lane_group: str):
-    """(candidate group, assignee) of a new task: the lane's role, unless the diagram routes the task
-    by a workflow variable (assignee_from / candidate_group_from, see parser.TASK_PROPERTIES)."""
-    from django.contrib.auth import get_user_model
+def _create_task_rows(step: Step, tasks: list, due_by_host: dict, now: datetime) -> list[HumanTask]:
+    instance, user_tasks = step.instance, step.definition.user_tasks or {}
+    routed = [_routing((user_tasks.get(t.task_spec.bpmn_id) or {}).get("properties") or {}, t.data,
+                       (user_tasks.get(t.task_spec.bpmn_id) or {}).get("candidate_group", "")) for t in tasks]
+    usernames = {name for _group, name in routed if name}
+    people = {u.get_username(): u for u in get_user_model().objects.filter(username__in=usernames, is_active=True)} if usernames else {}
+    holders = _follow_on_holders(step, {group for (group, name) in routed if not name})
+    rows = []
+    for task, (group, username) in zip(tasks, routed):
+        bpmn_id = task.task_spec.bpmn_id
+        info = user_tasks.get(bpmn_id, {})
+        if username and username not in people:
+            raise InvalidState(_("The task's assignee comes from '%(var)s': no active user '%(name)s'.") % {
+                "var": (info.get("properties") or {}).get("assignee_from"), "name": username})
+        assignee = people.get(username) if username else holders.get(group)
+        rows.append(HumanTask(
+            instance=instance, spiff_task_id=task.id, bpmn_id=bpmn_id,
+            name=info.get("name") or task.task_spec.bpmn_name or bpmn_id, lane=info.get("lane", task.task_spec.lane or ""),
+            candidate_group=group, assignee=assignee, process_key=instance.process_key, village=instance.village,
+            created_at=now, named=bool(username), context=_task_context(info.get("properties") or {}, task.data),
+            due_at=due_by_host.get(task.id),
+        ))
+    projections.create(rows)
+    for task, row in zip(tasks, rows):
+        step.audit(AuditKind.TASK_READY, {"task": row.name, "candidate_group": row.candidate_group,
+                                          "assignee": row.assignee.get_username() if row.assignee else None, "named": row.named,
+                                          "returned": _returned(step, row.bpmn_id)}, bpmn_id=row.bpmn_id, task=row)
+    return rows
 
+
+def _routing(properties: dict, data: dict, lane_group: str) -> tuple[str, str | None]:
+    """(candidate group, username routed to) of a new task: the lane's role, unless the diagram
+    routes the task by a workflow variable (assignee_from / candidate_group_from, see parser.TASK_PROPERTIES)."""
     def read(expression):
         try:
             return scripting.evaluate_expression(expression, data, _limits())
         except Exception:  # a missing variable or key: the same clear refusal as an empty value
             return None
 
-    group, assignee = lane_group, None
+    group, username = lane_group, None
     variable = properties.get("candidate_group_from")
     if variable:
         value = read(variable)
@@ -551,11 +640,29 @@ def _routing(properties: dict, data: dict, lane_group: str):
         group = value
     variable = properties.get("assignee_from")
     if variable:
-        username = read(variable)
-        assignee = get_user_model().objects.filter(username=str(username or ""), is_active=True).first()
-        if assignee is None:
-            raise InvalidState(_("The task's assignee comes from '%(var)s': no active user '%(name)s'.") % {"var": variable, "name": username})
-    return group, assignee
+        username = str(read(variable) or "")
+        if not username:
+            raise InvalidState(_("The task's assignee comes from '%(var)s': no active user '%(name)s'.") % {"var": variable, "name": ""})
+    return group, username
+
+
+def _follow_on_holders(step: Step, groups: set[str]) -> dict:
+    """Who gets a new task of the same case without being asked, per candidate group: the person
+    who last did a task of that role in this case (if still active and of the role), else the
+    person whose step made it — if they may hold it. One query for all the groups."""
+    if not groups:
+        return {}
+    holders: dict = {}
+    rows = (HumanTask.objects.filter(instance=step.instance, status=TaskStatus.COMPLETED, candidate_group__in=groups,
+                                     completed_by__is_active=True, completed_by__groups__name=F("candidate_group"))
+            .select_related("completed_by").order_by("-completed_at", "-pk")) if step.instance.pk else []
+    for row in rows:
+        holders.setdefault(row.candidate_group, row.completed_by)
+    actor = step.actor
+    for group in groups - set(holders):
+        if actor is not None and getattr(actor, "is_active", False) and group in user_groups(actor) and in_scope(actor, step.instance.village):
+            holders[group] = actor
+    return holders
 
 
 def _returned(step: Step, bpmn_id: str) -> bool:
@@ -563,11 +670,12 @@ def _returned(step: Step, bpmn_id: str) -> bool:
     completed gave reasons to show on return (a completeness check that returned the application)."""
     from engine import forms
 
-    if not HumanTask.objects.filter(instance=step.instance, bpmn_id=bpmn_id, status=TaskStatus.COMPLETED).exists():
+    if not step.completed:
         return False
-    latest = HumanTask.objects.filter(instance=step.instance, status=TaskStatus.COMPLETED).order_by("-completed_at", "-pk").first()
-    form = (step.instance.definition.forms or {}).get(latest.bpmn_id) if latest else None
-    return any((latest.form_data or {}).get(c["key"]) not in (None, "", []) for c in forms.return_fields(form))
+    if not any(getattr(t.task_spec, "bpmn_id", None) == bpmn_id for t in step.workflow.get_tasks(state=TaskState.COMPLETED)):
+        return False
+    form = step.definition.form(step.completed["bpmn_id"])
+    return any((step.completed["data"] or {}).get(c["key"]) not in (None, "", []) for c in forms.return_fields(form))
 
 
 def _task_context(properties: dict, data: dict):
@@ -583,69 +691,51 @@ def _task_context(properties: dict, data: dict):
     return value if not serializer.storable_problem(value) and len(json.dumps(value)) <= 2000 else None
 
 
-def _follow_on_holder(step: Step, candidate_group: str):
-    """Who gets a new task of the same case without being asked: the person who last did a task
-    of the same role in this case, else the person whose step made it — if they may hold it."""
-    from django.contrib.auth import get_user_model
-
-    village = step.instance.village
-    previous = (HumanTask.objects.filter(instance=step.instance, status=TaskStatus.COMPLETED, candidate_group=candidate_group,
-                                         completed_by__isnull=False).order_by("-completed_at", "-pk")
-                .values_list("completed_by_id", flat=True).first())
-    candidates = []
-    if previous is not None:
-        candidates.append(get_user_model().objects.filter(pk=previous, is_active=True).first())
-    candidates.append(step.actor)
-    for person in candidates:
-        if person is not None and getattr(person, "is_active", False) and candidate_group in user_groups(person) and in_scope(person, village):
-            return person
-    return None
-
-
-def _timer_fired(step: Step, timer: Timer, spiff_task) -> None:
-    step.audit(AuditKind.TIMER_FIRED, {"element": timer.name or timer.bpmn_id, "due_at": timer.due_at.isoformat()}, bpmn_id=timer.bpmn_id)
-    if timer.attached_to is None:
-        return
-    # A boundary timer on human task(s) still open: the SLA was breached. The guarded tasks are the
-    # activity's own (all instances of a review panel), found in the workflow — never a task that
-    # another boundary event of the same activity started.
-    host_ids = _boundary_hosts(spiff_task) if spiff_task is not None else []
-    hosts = (HumanTask.objects.filter(instance=step.instance, status=TaskStatus.OPEN)
-             .filter(Q(pk=timer.attached_to_id) | Q(spiff_task_id__in=host_ids)).select_related("assignee").order_by("pk"))
-    for host in hosts:
-        first_breach = host.sla_breached_at is None
-        if first_breach:
-            host.sla_breached_at = clock.now()
-            # The deadline that was missed stays the task's deadline (a later timer is the next escalation).
-            host.due_at = min(host.due_at, timer.due_at) if host.due_at else timer.due_at
-            host.save(update_fields=["sla_breached_at", "due_at"])
-        step.breached_task_ids.add(host.pk)
-        assignee = host.assignee.get_username() if host.assignee else None
-        step.audit(AuditKind.ESCALATED, {"task": host.name, "timer": timer.name, "assignee": assignee}, bpmn_id=timer.bpmn_id, task=host)
-        step.current_spiff_task_id = f"{timer.spiff_task_id}:{host.pk}"
-        try:
-            step.enqueue("sla.breach", {
-                "instance": step.instance.pk, "process": step.instance.process_key, "task": host.name,
-                "timer": timer.name, "candidate_group": host.candidate_group,
-                "assignee": assignee, "village": step.instance.village,
-            }, effect="sla_breach")
-        finally:
-            step.current_spiff_task_id = None
+def _timers_fired(step: Step, tasks: list, now: datetime) -> None:
+    """Fired timers: an audit event each; a boundary timer whose guarded task is still open is an
+    SLA breach — once per task, with an escalation event and an outbox notice. The guarded tasks are
+    the activity's own (all instances of a review panel), found in the workflow."""
+    rows = {r.spiff_task_id: r for r in Timer.objects.filter(instance=step.instance, spiff_task_id__in=[t.id for t in tasks])}
+    host_ids = {t.id: _boundary_hosts(t) for t in tasks}
+    wanted = {h for hosts in host_ids.values() for h in hosts}
+    hosts = {r.spiff_task_id: r for r in HumanTask.objects.filter(instance=step.instance, status=TaskStatus.OPEN, spiff_task_id__in=wanted)
+             .select_related("assignee")} if wanted else {}
+    for task in tasks:
+        timer = rows.get(task.id)
+        name = timer.name if timer else (task.task_spec.bpmn_name or "")
+        due_at = timer.due_at if timer else datetime.fromisoformat(_timer_due(task))
+        step.audit(AuditKind.TIMER_FIRED, {"element": name or task.task_spec.bpmn_id, "due_at": due_at.isoformat()}, bpmn_id=task.task_spec.bpmn_id)
+        guarded = [hosts[h] for h in host_ids[task.id] if h in hosts]
+        if not guarded:
+            continue
+        projections.breach(guarded, at=now, missed=due_at)
+        for host in guarded:
+            step.breached_task_ids.add(host.pk)
+            assignee = host.assignee.get_username() if host.assignee else None
+            step.audit(AuditKind.ESCALATED, {"task": host.name, "timer": name, "assignee": assignee}, bpmn_id=task.task_spec.bpmn_id, task=host)
+            with step.origin(f"{task.id}:{host.pk}"):
+                step.enqueue("sla.breach", {
+                    "instance": step.instance.pk, "process": step.instance.process_key, "task": host.name,
+                    "timer": name, "candidate_group": host.candidate_group,
+                    "assignee": assignee, "village": step.instance.village,
+                }, effect="sla_breach")
 
 
 # -- acts ----------------------------------------------------------------------------------------
 
-def task_data(step: Step, row: HumanTask) -> dict:
-    """A copy of the workflow data the human task behind `row` sees."""
-    workflow = step.workflow
+def read_task_data(row: HumanTask) -> dict:
+    """A copy of an open task's workflow data, read without a lock (for pages, never for changes)."""
+    instance = row.instance
+    step = Step(instance=instance, definition=catalog.definition(instance.definition_id), actor=None, journal=Journal(instance, None))
+    state = ProcessInstance.objects.values_list("state", flat=True).get(pk=instance.pk) if "state" in instance.get_deferred_fields() else None
+    workflow = load_workflow(instance, step, state)
     task = workflow.get_task_from_id(row.spiff_task_id) if row.spiff_task_id in workflow.tasks else None
     return dict(task.data) if task is not None else {}
 
 
-def read_task_data(row: HumanTask) -> dict:
-    """A copy of an open task's workflow data, read without a lock (for pages, never for changes)."""
-    step = Step(instance=row.instance, actor=None)
-    workflow = load_workflow(row.instance, step)
+def task_data(step: Step, row: HumanTask) -> dict:
+    """A copy of the workflow data the human task behind `row` sees."""
+    workflow = step.workflow
     task = workflow.get_task_from_id(row.spiff_task_id) if row.spiff_task_id in workflow.tasks else None
     return dict(task.data) if task is not None else {}
 
@@ -662,8 +752,11 @@ def complete_ready_task(step: Step, row: HumanTask, variables: dict) -> None:
 
 
 def fire_timers(step: Step) -> None:
-    """Let SpiffWorkflow update waiting timers against the engine clock (set by the sweeper)."""
+    """Let SpiffWorkflow update waiting timers against the engine clock (set by the sweeper). If
+    nothing was due after all (another sweeper fired it a moment ago), the step writes nothing."""
     step.workflow.refresh_timers()
+    if {tid: _timer_due(t) for tid, t in _waiting_timers(step.workflow).items()} == step.waiting_before:
+        step.noop = True
 
 
 def cancel(step: Step, reason: str) -> None:
@@ -681,3 +774,4 @@ def retry(step: Step) -> None:
     step.instance.status = InstanceStatus.RUNNING
     step.instance.error_message = ""
     step.instance.error_element = ""
+

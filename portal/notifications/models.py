@@ -25,4 +25,5 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["user", "kind", "task_id"], name="one_notification_per_task_kind")]
-        indexes = [models.Index(fields=["user"], name="unread_notifications", condition=models.Q(read_at__isnull=True))]
+        indexes = [models.Index(fields=["user"], name="unread_notifications", condition=models.Q(read_at__isnull=True)),
+                   models.Index(fields=["task_id", "kind"], name="notification_task_kind")]

@@ -1,5 +1,7 @@
-"""Turn engine events into notifications for the people concerned, in the event's transaction, and
-warn about tasks whose deadline is near (run by the sweeper every few seconds)."""
+"""Turn engine events into notifications for the people concerned, in the step's transaction, and
+warn about tasks whose deadline is near (run by the sweeper every few seconds). A step's events are
+handled together: one query for the people concerned, one INSERT for their notices (a repeat is
+dropped by the unique (user, kind, task) constraint)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -25,35 +27,60 @@ def people_with_role(group: str, village: str):
 
 def _notify(users, kind: str, *, task_id, instance_id, task_name: str, subject: str = "") -> int:
     """Create each user's notification once per (kind, task); returns how many were new."""
-    already = set(Notification.objects.filter(kind=kind, task_id=task_id).values_list("user_id", flat=True)) if task_id else set()
-    rows = [Notification(user=u, kind=kind, task_id=task_id, instance_id=instance_id, task_name=task_name[:200], subject=subject[:200])
-            for u in users if u.pk not in already]
+    already = set(Notification.objects.filter(task_id=task_id, kind=kind).values_list("user_id", flat=True)) if task_id else set()
+    rows = [Notification(user_id=u.pk, kind=kind, task_id=task_id, instance_id=instance_id, task_name=task_name[:200],
+                         subject=subject[:200]) for u in users if u.pk not in already]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent duplicate is dropped by the constraint
     return len(rows)
 
 
-@registry.on_event
-def notify_on_engine_event(event: registry.EngineEvent) -> None:
-    name = str(event.data.get("task") or "")
-    subject = event.subject or ""
-    if event.kind == "task_ready" and event.data.get("assignee"):
-        if event.data["assignee"] == event.actor_name:
-            return  # their own next step: they are taken to it, no notice needed
-        # Given to one person (a named reviewer, or whoever did the case's previous step): only them.
-        _notify(get_user_model().objects.filter(username=event.data["assignee"], is_active=True),
-                Kind.RETURNED if event.data.get("returned") else Kind.NEW_TASK,
-                task_id=event.task_id, instance_id=event.instance_id, task_name=name, subject=subject)
-    elif event.kind == "task_ready" and event.data.get("candidate_group"):
-        _notify(people_with_role(event.data["candidate_group"], event.village), Kind.RETURNED if event.data.get("returned") else Kind.NEW_TASK,
-                task_id=event.task_id, instance_id=event.instance_id, task_name=name, subject=subject)
-    elif event.kind == "assigned" and event.data.get("assignee"):
-        _notify(get_user_model().objects.filter(username=event.data["assignee"]), Kind.ASSIGNED,
-                task_id=event.task_id, instance_id=event.instance_id, task_name=name or event.bpmn_id, subject=subject)
-    elif event.kind == "escalated":
-        people = list(people_with_role("supervisor", event.village))
-        if event.data.get("assignee"):
-            people += list(get_user_model().objects.filter(username=event.data["assignee"]))
-        _notify(people, Kind.BREACHED, task_id=event.task_id, instance_id=event.instance_id, task_name=name, subject=subject)
+def _recipients(events: list[registry.EngineEvent]) -> list[tuple[registry.EngineEvent, str, set[int]]]:
+    """(event, kind, user ids) for each event that notifies someone: people resolved in one query."""
+    wanted = []  # (event, kind, group or None, village, user ids known)
+    for event in events:
+        data = event.data or {}
+        if event.kind == "task_ready" and data.get("assignee"):
+            if data["assignee"] == event.actor_name:
+                continue  # their own next step: they are taken to it, no notice needed
+            kind = Kind.RETURNED if data.get("returned") else Kind.NEW_TASK
+            wanted.append((event, kind, None, event.village, {event.assignee_id} if event.assignee_id else set(), data["assignee"]))
+        elif event.kind == "task_ready" and data.get("candidate_group"):
+            kind = Kind.RETURNED if data.get("returned") else Kind.NEW_TASK
+            wanted.append((event, kind, data["candidate_group"], event.village, set(), None))
+        elif event.kind == "assigned" and data.get("assignee"):
+            wanted.append((event, Kind.ASSIGNED, None, event.village, set(), data["assignee"]))
+        elif event.kind == "escalated":
+            wanted.append((event, Kind.BREACHED, "supervisor", event.village, set(), data.get("assignee")))
+    if not wanted:
+        return []
+    groups = {w[2] for w in wanted if w[2]}
+    usernames = {w[5] for w in wanted if w[5]}
+    people = (get_user_model().objects.filter(is_active=True).filter(Q(groups__name__in=groups) | Q(username__in=usernames))
+              .values_list("pk", "username", "groups__name", "staff_profile__township_wide", "staff_profile__villages__code"))
+    by_username, in_group = {}, {}
+    for pk, username, group, township_wide, village in people:
+        by_username[username] = pk
+        if group in groups:
+            in_group.setdefault((group, pk), set()).add("*" if township_wide else village)
+    result = []
+    for event, kind, group, village, ids, username in wanted:
+        ids = set(ids)
+        if username and username in by_username:
+            ids.add(by_username[username])
+        if group:
+            ids |= {pk for (g, pk), villages in in_group.items() if g == group and (not village or "*" in villages or village in villages)}
+        if ids:
+            result.append((event, kind, ids))
+    return result
+
+
+@registry.on_events
+def notify_on_engine_events(events: list[registry.EngineEvent]) -> None:
+    rows = [Notification(user_id=pk, kind=kind, task_id=event.task_id, instance_id=event.instance_id,
+                         task_name=str(event.data.get("task") or event.bpmn_id)[:200], subject=(event.subject or "")[:200])
+            for event, kind, ids in _recipients(events) for pk in sorted(ids)]
+    if rows:
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def warn_due_soon() -> int:

@@ -21,7 +21,13 @@ CHILD_FIELDS = {
 
 
 def _case(ctx) -> ChildProtectionCase:
-    return ChildProtectionCase.objects.select_for_update().get(instance_id=ctx.instance_id)
+    """The case record, read (the step holds the instance's lock, which orders every writer of it)."""
+    return ChildProtectionCase.objects.get(instance_id=ctx.instance_id)
+
+
+def _update(ctx, **fields) -> None:
+    """Change the case record in one guarded UPDATE: no read first."""
+    ChildProtectionCase.objects.filter(instance_id=ctx.instance_id).update(**fields)
 
 
 def _when(value: str | None):
@@ -48,12 +54,9 @@ def open_case(ctx, data):
 
 @registry.on_task_completed(KEY, "Task_Intake")
 def record_intake(ctx, data):
-    case = _case(ctx)
-    case.reporter = {k: v for k, v in data.items() if k.startswith("reporter_") or k == "anonymous"}
-    case.child = {k: v for k, v in data.items() if k in CHILD_FIELDS}
-    case.situations = data.get("situations", [])
-    case.present_danger = bool(data.get("present_danger"))
-    case.save()
+    _update(ctx, reporter={k: v for k, v in data.items() if k.startswith("reporter_") or k == "anonymous"},
+            child={k: v for k, v in data.items() if k in CHILD_FIELDS}, situations=data.get("situations", []),
+            present_danger=bool(data.get("present_danger")))
 
 
 @registry.service("police.report")
@@ -78,18 +81,13 @@ def notify_civil_affairs(ctx, params):
 
 @registry.on_task_completed(KEY, "Task_PoliceReceipt")
 def record_police_receipt(ctx, data):
-    case = _case(ctx)
-    case.police_station = data.get("police_station", "")
-    case.police_reported_at = _when(data.get("police_reported_at"))
-    case.police_receipt_no = data.get("police_receipt_no", "")
-    case.save()
+    _update(ctx, police_station=data.get("police_station", ""), police_reported_at=_when(data.get("police_reported_at")),
+            police_receipt_no=data.get("police_receipt_no", ""))
 
 
 @registry.on_task_completed(KEY, "Task_Respond")
 def record_response(ctx, data):
-    case = _case(ctx)
-    case.responded_at = _when(data.get("responded_at")) or clock.now()
-    case.save(update_fields=["responded_at"])
+    _update(ctx, responded_at=_when(data.get("responded_at")) or clock.now())
 
 
 @registry.on_task_completed(KEY, "Task_SupervisorEscalation")
@@ -109,16 +107,12 @@ def act_on_escalation(ctx, data):
 
 @registry.on_task_completed(KEY, "Task_Assessment")
 def record_risk(ctx, data):
-    case = _case(ctx)
-    case.risk_level = data.get("risk_level", "")
-    case.save(update_fields=["risk_level"])
+    _update(ctx, risk_level=data.get("risk_level", ""))
 
 
 @registry.on_task_completed(KEY, "Task_Closure")
 def record_feedback(ctx, data):
-    case = _case(ctx)
-    case.police_feedback = data.get("police_feedback", "")
-    case.save(update_fields=["police_feedback"])
+    _update(ctx, police_feedback=data.get("police_feedback", ""))
 
 
 @registry.on_task_completed(KEY, "Task_ApproveClosure")
@@ -127,10 +121,7 @@ def close_case(ctx, data):
         if not data.get("comments"):
             raise FormInvalid({"comments": [_("Say what the worker must add before the case can be closed.")]})
         return
-    case = _case(ctx)
-    case.status = CaseStatus.CLOSED
-    case.closed_at = clock.now()
-    case.save(update_fields=["status", "closed_at"])
+    _update(ctx, status=CaseStatus.CLOSED, closed_at=clock.now())
 
 
 @registry.on_event

@@ -57,7 +57,7 @@ def test_worker_sweeps_overdue_response_and_delivers_the_breach_notice(deployed,
         complete(users, instance_id, "Task_Intake")
 
     client = Celery(broker=BROKER, set_as_current=False)
-    client.send_task("engine.tasks.sweep_due_timers")
+    client.send_task("engine.jobs.sweep_due_timers")
 
     escalated = wait_for(lambda: HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_SupervisorEscalation").exists())
     if not escalated:
@@ -65,6 +65,6 @@ def test_worker_sweeps_overdue_response_and_delivers_the_breach_notice(deployed,
         pytest.fail("worker did not escalate; its output:\n" + worker.communicate(timeout=20)[0][-3000:])
     breach = lambda: OutboxMessage.objects.filter(instance_id=instance_id, channel="sla.breach", status="sent").exists()  # noqa: E731
     assert wait_for(breach), "the worker queued but did not deliver the breach notice"
-    client.send_task("engine.tasks.sweep_due_timers")  # a second nudge changes nothing
+    client.send_task("engine.jobs.sweep_due_timers")  # a second nudge changes nothing
     time.sleep(2)
     assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_SupervisorEscalation").count() == 1

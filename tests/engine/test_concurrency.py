@@ -124,7 +124,10 @@ def test_a_broken_instance_does_not_stop_the_sweep_for_the_others(deployed, user
         api.complete_task(task_id=open_task(instance_id, "Task_Intake"), data=FORMS["Task_Intake"], actor=users["intake"])
     state = ProcessInstance.objects.get(pk=broken).state
     state["format"] = "from-another-engine"
-    ProcessInstance.objects.filter(pk=broken).update(state=state)
+    from django.db.models import F
+
+    # Any change made outside the engine bumps the revision, or a process holding the live workflow would not see it.
+    ProcessInstance.objects.filter(pk=broken).update(state=state, revision=F("revision") + 1)
     created = HumanTask.objects.get(instance_id=healthy, bpmn_id="Task_Respond").created_at
     result = api.fire_due_timers(as_of=created + dt.timedelta(hours=25))
     assert result.timers_fired == 1 and result.conflicts == 1

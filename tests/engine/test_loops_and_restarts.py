@@ -9,7 +9,7 @@ import pytest
 
 from engine import api
 from engine.models import ProcessInstance
-from engine.spiff import parser
+from engine.spiff import runtime
 from tests.processes.child_protection.flows import FORMS, START, complete, open_task, run_whole_case, start_case
 
 from . import samples
@@ -32,11 +32,12 @@ def test_gateway_loop_of_1000_iterations_completes(users):
 
 def test_user_task_loop_keeps_going(users):
     samples.deploy(samples.user_loop("user_loop"), users["admin"])
-    info = api.start_instance(process_key="user_loop", data={}, actor=users["worker"])
+    task_id = api.start_instance(process_key="user_loop", data={}, actor=users["worker"]).open_tasks[0].id
     for _ in range(60):
-        info = api.complete_task(task_id=info.open_tasks[0].id, data={"again": True}, actor=users["worker"])
-        assert info.status == "running" and len(info.open_tasks) == 1
-    assert api.complete_task(task_id=info.open_tasks[0].id, data={"again": False}, actor=users["worker"]).status == "completed"
+        outcome = api.complete_task(task_id=task_id, data={"again": True}, actor=users["worker"])
+        assert outcome.status == "running" and len(outcome.new_tasks) == 1
+        task_id = outcome.new_tasks[0].id
+    assert api.complete_task(task_id=task_id, data={"again": False}, actor=users["worker"]).status == "completed"
 
 
 def test_follow_up_loop_of_child_protection(deployed, users):
@@ -54,7 +55,7 @@ def test_follow_up_loop_of_child_protection(deployed, users):
 
 def test_instance_survives_restart_between_every_step(deployed, users):
     """Before each step, forget everything held in memory; the case goes on from the database alone."""
-    instance_id = run_whole_case(users, on_step=lambda _id: parser.clear_spec_cache())
+    instance_id = run_whole_case(users, on_step=lambda _id: runtime.clear_caches())
     assert api.get_instance(instance_id=instance_id).status == "completed"
 
 
@@ -119,7 +120,9 @@ def test_data_set_in_an_early_step_survives_reloads_between_steps(users):
     samples.deploy((samples.process("delta_data", body, ["Set", "Task_A", "Task_B", "Use", "Task_C", "EndEvent_1"]), forms), users["admin"])
     info = api.start_instance(process_key="delta_data", data={}, actor=users["worker"])
     for _ in range(2):
-        parser.clear_spec_cache()
-        info = api.complete_task(task_id=info.open_tasks[0].id, data={"note": "n"}, actor=users["worker"])
+        runtime.clear_caches()  # a new process: nothing of the instance held in memory
+        task_id = (info.open_tasks if hasattr(info, "open_tasks") else info.new_tasks)[0].id
+        info = api.complete_task(task_id=task_id, data={"note": "n"}, actor=users["worker"])
+    info = api.get_instance(instance_id=info.instance_id)
     assert info.status == "running", info.error_message
     assert [t.bpmn_id for t in info.open_tasks] == ["Task_C"]

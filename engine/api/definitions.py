@@ -1,0 +1,76 @@
+"""Deploying processes: a diagram and its forms become an immutable, numbered version."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from engine import catalog, forms, registry
+from engine.errors import DefinitionInvalid, ElementProblem, InvalidState
+from engine.models import AuditKind, ProcessDefinition
+from engine.spiff import parser
+from engine.types import DefinitionInfo
+
+
+def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict], actor=None) -> DefinitionInfo:
+    """Validate and store a new immutable version; the same content twice returns the existing one."""
+    if isinstance(bpmn_xml, str):
+        bpmn_xml = bpmn_xml.encode("utf-8")
+    parsed = parser.validate_and_parse(bpmn_xml, forms_by_element, registry.service_names(), forms.check_form_definition)
+    checksum = hashlib.sha256(bpmn_xml + json.dumps(forms_by_element, sort_keys=True).encode()).hexdigest()
+    with transaction.atomic():
+        existing = ProcessDefinition.objects.select_for_update().filter(key=parsed.process_id).order_by("-version").first()
+        if existing is not None and existing.checksum == checksum:
+            return DefinitionInfo(existing.pk, existing.key, existing.version, existing.name, created=False)
+        version = (existing.version if existing else 0) + 1
+        try:
+            definition = ProcessDefinition.objects.create(
+                key=parsed.process_id, version=version, name=parsed.name, bpmn_xml=bpmn_xml.decode("utf-8"),
+                forms=forms_by_element, spec=parsed.spec_dict, checksum=checksum, deployed_by=actor,
+                user_tasks={k: {"name": v.name, "lane": v.lane, "candidate_group": v.candidate_group, "properties": v.properties}
+                            for k, v in parsed.user_tasks.items()},
+                start_group=parsed.start_group, start_event_id=parsed.start_event_id, timers=parsed.timers,
+            )
+        except IntegrityError:
+            raise InvalidState(_("Another version of '%(key)s' was deployed at the same moment; try again.") % {"key": parsed.process_id}) from None
+        _record_deploy(definition, actor, {"key": definition.key, "version": version, "checksum": checksum})
+        catalog.remember(definition)
+    return DefinitionInfo(definition.pk, definition.key, definition.version, definition.name, created=True)
+
+
+def read_forms_dir(forms_dir: Path) -> dict[str, dict]:
+    """Forms next to a diagram: forms/<element id>.json. Malformed JSON is a deploy error."""
+    result = {}
+    for path in sorted(Path(forms_dir).glob("*.json")):
+        try:
+            result[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DefinitionInvalid([ElementProblem(path.stem, _("Form file is not valid JSON: %(error)s") % {"error": exc})]) from None
+    return result
+
+
+def deploy_file(*, bpmn_path: Path, forms_dir: Path | None = None, actor=None) -> DefinitionInfo:
+    bpmn_path = Path(bpmn_path)
+    if forms_dir is None:
+        package = registry.packages().get(bpmn_path.stem)
+        forms_dir = package.forms_dir if package else bpmn_path.parent.parent / bpmn_path.stem / "forms"
+    return deploy_definition(bpmn_xml=bpmn_path.read_bytes(), forms_by_element=read_forms_dir(forms_dir), actor=actor)
+
+
+def deploy_bundled(*, actor=None) -> list[DefinitionInfo]:
+    """Deploy every process package registered by processes/*/apps.py (unchanged ones are skipped)."""
+    return [deploy_file(bpmn_path=p.bpmn_path, forms_dir=p.forms_dir, actor=actor) for p in registry.packages().values()]
+
+
+
+
+def _record_deploy(definition: ProcessDefinition, actor, data: dict) -> None:
+    from engine import clock
+    from engine.journal import actor_name
+    from engine.models import AuditEvent
+
+    AuditEvent.objects.create(definition=definition, kind=AuditKind.DEPLOYED, actor=actor, actor_name=actor_name(actor),
+                              at=clock.now(), data=data)

@@ -1,0 +1,89 @@
+"""What a step records besides the workflow's state: audit events and outside effects (the outbox).
+A step buffers both and writes each in one statement when it saves, then tells the registry's event
+listeners, in the same transaction; changes outside a step (a claim, an assignment, a share) use
+`record_now`. Outbox rows are written with ON CONFLICT DO NOTHING on their idempotency key, and the
+after-commit nudge that delivers them is injected (`set_outbox_kicker`), so the engine never imports
+the job runner."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from django.db import transaction
+
+from engine import clock, registry
+from engine.models import AuditEvent, OutboxMessage
+
+log = logging.getLogger("caseflow.engine")
+_kick_outbox: Callable[[], None] | None = None
+
+
+def set_outbox_kicker(kicker: Callable[[], None] | None) -> None:
+    """What runs after a commit that queued outside effects (embedded: deliver now; production:
+    nudge a worker). Set by engine.apps."""
+    global _kick_outbox
+    _kick_outbox = kicker
+
+
+def actor_name(actor) -> str:
+    return actor.get_username() if actor is not None else "system"
+
+
+class Journal:
+    """The audit events and outbox messages of one change to one instance, written together."""
+
+    def __init__(self, instance, actor):
+        self.instance = instance
+        self.actor = actor
+        self.events: list[tuple[AuditEvent, object]] = []  # (unsaved event, task row or None)
+        self.outbox: list[OutboxMessage] = []
+
+    def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task=None) -> None:
+        event = AuditEvent(instance=self.instance, definition_id=self.instance.definition_id, kind=kind, actor=self.actor,
+                           actor_name=actor_name(self.actor), bpmn_id=bpmn_id, at=clock.now(), data=data)
+        self.events.append((event, task))
+
+    def enqueue(self, key: str, channel: str, payload: dict) -> str:
+        now = clock.now()
+        if not any(message.key == key for message in self.outbox):
+            self.outbox.append(OutboxMessage(key=key, channel=channel, payload=payload, instance=self.instance,
+                                             created_at=now, next_attempt_at=now))
+        return key
+
+    def flush(self) -> None:
+        """Write the buffered events (one INSERT) and outbox messages (one INSERT, repeats dropped by
+        their unique key), then run the listeners — all in the caller's transaction."""
+        if self.events:
+            for event, task in self.events:
+                event.task_id = task.pk if task is not None else None
+            AuditEvent.objects.bulk_create([event for event, _task in self.events])
+            _notify_listeners(self.instance, [(event, task) for event, task in self.events])
+            self.events = []
+        if self.outbox:
+            OutboxMessage.objects.bulk_create(self.outbox, ignore_conflicts=True)
+            self.outbox = []
+            if _kick_outbox is not None:
+                transaction.on_commit(_kick_outbox, robust=True)
+
+
+def _notify_listeners(instance, events) -> None:
+    per_event, batch = registry.event_listeners(), registry.batch_listeners()
+    if not per_event and not batch:
+        return
+    notices = [registry.EngineEvent(
+        kind=event.kind, instance_id=instance.pk, process_key=instance.process_key, village=instance.village,
+        task_id=event.task_id, bpmn_id=event.bpmn_id, actor_name=event.actor_name, data=event.data, subject=instance.subject,
+        assignee_id=getattr(task, "assignee_id", None),
+    ) for event, task in events]
+    for listener in batch:
+        listener(notices)
+    for notice in notices:
+        for listener in per_event:
+            listener(notice)
+
+
+def record_now(instance, kind: str, actor, data: dict, *, bpmn_id: str = "", task=None) -> None:
+    """One audit event outside a step (a claim, an assignment, a share, a deploy), written at once."""
+    journal = Journal(instance, actor)
+    journal.audit(kind, data, bpmn_id=bpmn_id, task=task)
+    journal.flush()

@@ -1,0 +1,260 @@
+"""Reads about cases: which instances a user may open (the one rule, `visible_instances`), an
+instance with its history as a viewer may read it, what was submitted on its forms, its diagram
+state, the process's summary lines and who it may be shared with."""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from engine import catalog, clock, forms, registry
+from engine.errors import NotFound
+from engine.models import (
+    AuditEvent, AuditKind, HumanTask, InstanceGroupObjectPermission, InstanceStatus, InstanceUserObjectPermission,
+    ProcessDefinition, ProcessInstance, TaskStatus,
+)
+from engine.people import display_name, role_label, sees_people
+from engine.permissions import in_scope, supervises, user_groups
+from engine.selectors.tasks import _scope
+from engine.types import DiagramState, EventInfo, FieldValue, InstanceInfo, Person, SubmittedForm, TaskInfo
+
+User = get_user_model()
+AUDIT_LABELS = dict(AuditKind.choices)
+STATUS_LABELS = {**dict(InstanceStatus.choices), **dict(TaskStatus.choices)}
+
+
+def _process_keys_with_role(groups: set[str]) -> set[str]:
+    keys = set()
+    for key, user_tasks, start_group in ProcessDefinition.objects.values_list("key", "user_tasks", "start_group"):
+        if start_group in groups or any(t.get("candidate_group") in groups for t in user_tasks.values()):
+            keys.add(key)
+    return keys
+
+
+def visible_instances(user) -> QuerySet[ProcessInstance]:
+    """Every instance this user may open. Admins see all; others see their villages' instances of
+    processes they have a role in, instances where they hold or did a task, and explicit shares."""
+    if user is None or not user.is_active:
+        return ProcessInstance.objects.none()
+    groups = user_groups(user)
+    if "admin" in groups:
+        return ProcessInstance.objects.all()
+    involved = HumanTask.objects.filter(instance=OuterRef("pk")).filter(Q(assignee=user) | Q(completed_by=user))
+    shared_user = InstanceUserObjectPermission.objects.filter(
+        content_object=OuterRef("pk"), user=user, permission__codename="view_processinstance")
+    shared_group = InstanceGroupObjectPermission.objects.filter(
+        content_object=OuterRef("pk"), group__user=user, permission__codename="view_processinstance")
+    from django.conf import settings
+
+    village_roles = groups - set(getattr(settings, "CASEFLOW_INVOLVEMENT_ONLY_ROLES", ()))
+    by_role = Q(process_key__in=_process_keys_with_role(village_roles)) & _scope(user)
+    return ProcessInstance.objects.filter(by_role | Exists(involved) | Exists(shared_user) | Exists(shared_group))
+
+
+def instance_for_user(user, instance_id) -> InstanceInfo:
+    """The instance (status, open tasks, history) if visible to the user, else NotFound."""
+    try:
+        instance_id = int(instance_id)
+    except (TypeError, ValueError):
+        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
+    if not visible_instances(user).filter(pk=instance_id).exists():
+        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id})
+    return get_instance(instance_id=instance_id, viewer=user)
+
+
+def case_summary(*, instance_id: int, process_key: str, viewer, task: TaskInfo | None = None) -> list[tuple[str, str]]:
+    """The process package's summary lines for this case and viewer (registry.register_case_summary);
+    on a task page, for that task (a provider sees the one referral addressed to them)."""
+    return registry.case_summary(process_key, instance_id, viewer, task)
+
+
+def instances_exist() -> bool:
+    return ProcessInstance.objects.exists()
+
+
+def get_instance(*, instance_id: int, with_history: bool = True, viewer=None) -> InstanceInfo:
+    """Status, open tasks and (unless told not to) history of an instance.
+
+    Callers check visibility (engine.selectors). With a `viewer`, the history is what that person
+    may read: submitted data without the fields and forms their roles may not see (the reporter's
+    identity, a panel's scores), and actors as names or, for outsiders, as roles. The changing calls
+    below answer without history: it grows with every step and the hot path should not pay for it."""
+    try:
+        instance = ProcessInstance.objects.defer("state").get(pk=instance_id)
+    except (ProcessInstance.DoesNotExist, ValueError, TypeError):
+        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
+    definition = catalog.definition(instance.definition_id)
+    open_rows = instance.human_tasks.filter(status=TaskStatus.OPEN).select_related("assignee", "completed_by").order_by("created_at", "pk")
+    events = list(instance.audit_events.select_related("task").order_by("at", "pk")) if with_history else []
+    return InstanceInfo(
+        id=instance.pk, process_key=instance.process_key, version=definition.version, status=instance.status,
+        village=instance.village, subject=instance.subject, started_at=instance.started_at, ended_at=instance.ended_at,
+        error_message=instance.error_message, error_element=instance.error_element,
+        open_tasks=[TaskInfo.from_row(r, instance.subject) for r in open_rows],
+        history=_history_for(instance, definition, events, viewer) if events else [],
+    )
+
+
+CASE_LEVEL_EVENTS = {AuditKind.STARTED, AuditKind.INSTANCE_COMPLETED, AuditKind.CANCELLED}
+INTERNAL_EVENT_FIELDS = {"reason", "assignee", "shared_with", "candidate_group", "across_villages"}
+
+
+def _history_for(instance: ProcessInstance, definition: catalog.Definition, events: list[AuditEvent], viewer) -> list[EventInfo]:
+    """The history as this viewer may read it. Outsiders (applicants, reviewers, partner offices)
+    see the case's start and end and the events of tasks that were theirs or their group's — not
+    the station's internal steps, nor other providers' answers."""
+    definition_forms = definition.forms or {}
+    groups = None if viewer is None else user_groups(viewer)
+    people = sees_people(viewer)
+    me = viewer.get_username() if viewer is not None else None
+    targets = {e.data.get("assignee") or e.data.get("shared_with") for e in events if isinstance(e.data, dict)}
+    names = {u.get_username(): display_name(u) for u in User.objects.filter(username__in={e.actor_name for e in events} | targets)}
+    open_sealed = _open_sealed_tasks(instance.pk, definition_forms)
+    result = []
+    for event in events:
+        if not people and not _concerns_outsider(event, viewer, groups):
+            continue
+        data = event.data
+        if not people and isinstance(data, dict):
+            # The station's own reasons (why a reviewer was replaced, why a task was reassigned) stay with the station.
+            data = {k: v for k, v in data.items() if k not in INTERNAL_EVENT_FIELDS}
+        if viewer is not None and isinstance(data, dict) and isinstance(data.get("data"), dict):
+            form = definition_forms.get(event.bpmn_id)
+            readable = form is None or event.actor_name == me or (forms.visible_to(form, groups) and not (
+                event.bpmn_id in open_sealed))
+            data = {**data, "data": forms.redact(form, data["data"], groups) if readable else {}}
+        if event.actor_name == "system":
+            label = _("system")
+        elif people or event.actor_name == me:
+            label = names.get(event.actor_name, event.actor_name)
+        elif event.task_id:
+            label = role_label(event.task.candidate_group)
+        else:
+            label = _("station staff")
+        target = data.get("assignee") or data.get("shared_with") if isinstance(data, dict) else None
+        target_label = (names.get(target, target) if people or target == me else "") if target else ""
+        result.append(EventInfo(event.at, event.kind, event.actor_name, event.bpmn_id, data, label, target_label))
+    return result
+
+
+def _concerns_outsider(event: AuditEvent, viewer, groups: set[str] | None) -> bool:
+    if event.task_id is None:
+        return event.kind in CASE_LEVEL_EVENTS
+    task = event.task
+    return (task.assignee_id == viewer.pk or task.completed_by_id == viewer.pk
+            or (not task.named and task.candidate_group in (groups or set())))
+
+
+def _open_sealed_tasks(instance_id: int, definition_forms: dict) -> set[str]:
+    """BPMN ids of sealed forms (a panel's scores) with an instance still open in this case."""
+    sealed_ids = [bpmn_id for bpmn_id, form in definition_forms.items() if forms.sealed(form)]
+    if not sealed_ids:
+        return set()
+    return set(HumanTask.objects.filter(instance_id=instance_id, bpmn_id__in=sealed_ids, status=TaskStatus.OPEN)
+               .values_list("bpmn_id", flat=True))
+
+
+# -- tasks ---------------------------------------------------------------------------------------
+
+def submitted_forms(*, instance_id: int, viewer=None) -> list[SubmittedForm]:
+    """What was entered earlier in the instance, labelled from each task's own form version.
+
+    What the viewer may not read is left out: a form whose properties say `visible_to:
+    "reviewer,supervisor"` is shown only to those roles (and administrators); a field marked
+    `visible_to` only to its roles (the reporter's identity); a `sealed` form's submissions only to
+    their author while another instance of the same task is open (a panel's scores)."""
+    rows = (HumanTask.objects.filter(instance_id=instance_id, status=TaskStatus.COMPLETED)
+            .select_related("completed_by", "instance").defer("instance__state")
+            .order_by("completed_at", "pk"))
+    rows = list(rows)
+    if not rows:
+        return []
+    viewer_groups = None if viewer is None else user_groups(viewer)
+    people = sees_people(viewer)
+    definition_forms = catalog.definition(rows[0].instance.definition_id).forms or {}
+    open_sealed = _open_sealed_tasks(instance_id, definition_forms)
+    result = []
+    for row in rows:
+        form = definition_forms.get(row.bpmn_id) or {"components": []}
+        own = viewer is not None and row.completed_by_id == viewer.pk
+        if not own and not forms.visible_to(form, viewer_groups):
+            continue
+        if viewer is not None and row.bpmn_id in open_sealed and row.completed_by_id != viewer.pk:
+            continue
+        fields = []
+        for component in forms.fields_of(form):
+            key = component["key"]
+            if key not in (row.form_data or {}) or not forms.field_visible_to(component, viewer_groups):
+                continue
+            value = row.form_data[key]
+            files = tuple(v for v in value if isinstance(v, str)) if component["type"] == "filepicker" and isinstance(value, list) else ()
+            fields.append(FieldValue(key, forms.field_label(component), forms.display_value(component, value),
+                                     (component.get("properties") or {}).get("sensitive") == "true", files,
+                                     _list_rows(component, value) if component["type"] == "dynamiclist" else ()))
+        label = (display_name(row.completed_by) if people or (viewer is not None and row.completed_by_id == viewer.pk)
+                 else role_label(row.candidate_group))
+        result.append(SubmittedForm(row.name, row.bpmn_id, row.completed_by.get_username() if row.completed_by_id else "",
+                                    row.completed_at, fields, label, id=row.pk))
+    latest = {}
+    for form in result:
+        latest[form.bpmn_id] = form.id
+    return [dataclasses.replace(f, superseded=latest[f.bpmn_id] != f.id) for f in result]
+
+
+def _list_rows(component: dict, value) -> tuple:
+    """A list field's rows for a page: each a tuple of (column label, shown value), in column order."""
+    columns = [c for c in component.get("components") or [] if c.get("key")]
+    return tuple(tuple((forms.field_label(c), forms.display_value(c, row.get(c["key"]))) for c in columns)
+                 for row in (value or []) if isinstance(row, dict))
+
+
+_LANE_ROLE_SUFFIX = re.compile(r'(<(?:bpmn:)?lane\b[^>]*\bname="[^"]*?)\s*\(\s*[a-z][a-z0-9_]*\s*\)(")')
+
+
+def diagram_state(*, instance_id: int) -> DiagramState:
+    """The diagram of the instance's version, and which elements are done, active, overdue. Lanes
+    are shown by their people's name (接待岗), without the role code the engine maps them by."""
+    instance = ProcessInstance.objects.select_related("definition").only("pk", "definition__bpmn_xml").get(pk=instance_id)
+    now = clock.now()
+    completed, active, overdue = set(), set(), set()
+    latest, latest_at = "", None
+    for bpmn_id, status, due_at, completed_at in HumanTask.objects.filter(instance_id=instance_id).values_list(
+            "bpmn_id", "status", "due_at", "completed_at"):
+        if status == TaskStatus.COMPLETED:
+            completed.add(bpmn_id)
+            if completed_at and (latest_at is None or completed_at > latest_at):
+                latest, latest_at = bpmn_id, completed_at
+        elif status == TaskStatus.OPEN:
+            active.add(bpmn_id)
+            if due_at is not None and due_at < now:
+                overdue.add(bpmn_id)
+    completed |= set(AuditEvent.objects.filter(instance_id=instance_id, kind__in=[AuditKind.SERVICE_CALLED, AuditKind.TIMER_FIRED])
+                     .values_list("bpmn_id", flat=True))
+    xml = _LANE_ROLE_SUFFIX.sub(r"\1\2", instance.definition.bpmn_xml)
+    return DiagramState(xml, sorted(completed - active), sorted(active), sorted(overdue), latest)
+
+
+def staff_roles_of(definition: catalog.Definition) -> set[str]:
+    """Roles that hold a process's data: the roles of its lanes, less those that only ever see their
+    own tasks (applicants, reviewers, partner offices) — a case is never shared with them."""
+    from django.conf import settings
+
+    roles = {t.get("candidate_group") for t in (definition.user_tasks or {}).values()} | {definition.start_group}
+    outsiders = set(getattr(settings, "CASEFLOW_INVOLVEMENT_ONLY_ROLES", ()))
+    return {r for r in roles if r in settings.CASEFLOW_ROLES and r not in outsiders} | {"supervisor"}
+
+
+def shareable_people(*, instance_id: int, actor) -> list[Person]:
+    """Who a supervisor may share this case with: active staff of the roles its process involves."""
+    instance = ProcessInstance.objects.filter(pk=instance_id).only("pk", "village", "definition_id").first()
+    if instance is None or actor is None or not supervises(actor, instance.village):
+        return []
+    people = (User.objects.filter(is_active=True, groups__name__in=staff_roles_of(catalog.definition(instance.definition_id)))
+              .exclude(pk=actor.pk).distinct())
+    return sorted((Person(p.get_username(), display_name(p), "" if in_scope(p, instance.village) else _("another village"))
+                   for p in people), key=lambda p: (bool(p.note), p.label))
+
+

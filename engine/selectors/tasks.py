@@ -1,0 +1,292 @@
+"""Reads about tasks: the inbox and its tabs, one task as a user may see it, and what a task page
+shows (its form, draft, the data a returned step starts from, the return notice, what it is about).
+Indexed queries on the task rows; no workflow is deserialized except for one open task's page."""
+from __future__ import annotations
+
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import F, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from engine import catalog, clock, forms
+from engine.errors import NotFound
+from engine.models import HumanTask, TaskStatus
+from engine.people import display_name, role_label, sees_people
+from engine.permissions import SUPERVISING_ROLES, can_hold, in_scope, supervises, user_groups, user_villages
+from engine.types import FieldValue, Person, ReturnNotice, SubmittedForm, TaskInfo
+
+DUE_SOON = dt.timedelta(hours=6)
+TABS = ("mine", "group", "overdue", "done")
+MAX_PAGE = 10_000  # deeper pages are refused as the last one: no one pages that far, and huge offsets overflow
+User = get_user_model()
+
+
+def _scope(user) -> Q:
+    villages = user_villages(user)
+    return Q() if villages is None else Q(village__in=villages) | Q(village="")
+
+
+def _claimable(user) -> Q:
+    return Q(assignee__isnull=True, candidate_group__in=user_groups(user)) & _scope(user)
+
+
+def _annotated(qs: QuerySet[HumanTask]) -> QuerySet[HumanTask]:
+    # Names through joins on small tables; never the instance's state column.
+    return qs.defer("form_data", "draft_data").annotate(
+        subject=F("instance__subject"), assignee_name=F("assignee__username"), completed_by_name=F("completed_by__username"),
+        assignee_first=F("assignee__first_name"), assignee_last=F("assignee__last_name"),
+    )
+
+
+def open_tasks_for_user(user) -> QuerySet[HumanTask]:
+    """Open tasks the user may act on: assigned to them, or unassigned in their role and villages."""
+    return (
+        _annotated(HumanTask.objects.filter(status=TaskStatus.OPEN).filter(Q(assignee=user) | _claimable(user)))
+        .order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
+    )
+
+
+def tasks_for_user(user, *, limit: int = 100) -> list[TaskInfo]:
+    return [_info(r) for r in open_tasks_for_user(user)[:limit]]
+
+
+def _info(row: HumanTask) -> TaskInfo:
+    return TaskInfo(
+        id=row.pk, instance_id=row.instance_id, process_key=row.process_key, bpmn_id=row.bpmn_id, name=row.name,
+        lane=row.lane, candidate_group=row.candidate_group, assignee=row.assignee_name, status=row.status,
+        village=row.village, subject=row.subject or "", created_at=row.created_at, due_at=row.due_at,
+        sla_breached_at=row.sla_breached_at, completed_by=row.completed_by_name, completed_at=row.completed_at,
+        named=row.named, context=row.context, assignee_label=_person_label(row),
+    )
+
+
+def _person_label(row) -> str | None:
+    """The holder's display name, as engine.api.display_name writes it (full name, first name, username)."""
+    if not row.assignee_name:
+        return None
+    full = f"{row.assignee_first or ''} {row.assignee_last or ''}".strip()
+    return full or row.assignee_name
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    tab: str
+    tasks: list[TaskInfo]
+    page: int
+    has_next: bool
+
+
+def inbox(user, *, tab: str = "mine", process_key: str = "", village: str = "", sla: str = "",
+          order: str = "due", page: int = 1, per_page: int = 25) -> InboxPage:
+    """One page of one inbox tab, filtered and sorted; one query for the rows (plus the user's
+    groups and villages, each asked once per request)."""
+    if tab not in TABS:
+        tab = "mine"
+    now = clock.now()
+    if tab == "done":
+        qs = HumanTask.objects.filter(status=TaskStatus.COMPLETED, completed_by=user)
+    else:
+        qs = HumanTask.objects.filter(status=TaskStatus.OPEN)
+        if tab == "mine":
+            qs = qs.filter(assignee=user)
+        elif tab == "group":
+            qs = qs.filter(_claimable(user))
+        else:
+            qs = qs.filter(Q(assignee=user) | _claimable(user)).filter(due_at__lt=now)
+    if process_key:
+        qs = qs.filter(process_key=process_key)
+    if village:
+        qs = qs.filter(village=village)
+    if sla == "overdue":
+        qs = qs.filter(due_at__lt=now)
+    elif sla == "due_soon":
+        qs = qs.filter(due_at__gte=now, due_at__lt=now + DUE_SOON)
+    elif sla == "on_time":
+        qs = qs.filter(Q(due_at__isnull=True) | Q(due_at__gte=now + DUE_SOON))
+    if tab == "done":
+        qs = qs.order_by("-completed_at", "-pk")
+    elif order == "created":
+        qs = qs.order_by("-created_at", "-pk")
+    else:
+        qs = qs.order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
+    page = min(max(1, int(page or 1)), MAX_PAGE)
+    offset = (page - 1) * per_page
+    rows = list(_annotated(qs)[offset:offset + per_page + 1])
+    return InboxPage(tab=tab, tasks=[_info(r) for r in rows[:per_page]], page=page, has_next=len(rows) > per_page)
+
+
+def task_for_user(user, task_id: int) -> TaskInfo:
+    """The task if this user may act on it or did it, else NotFound (the same answer as a missing id)."""
+    try:
+        task_id = int(task_id)
+    except (TypeError, ValueError):
+        raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id}) from None
+    groups = user_groups(user)
+    # A task routed to a named person (a reviewer of this panel) is theirs alone, never the group's.
+    visible = Q(assignee=user) | (Q(candidate_group__in=groups, named=False) & _scope(user)) | Q(completed_by=user)
+    if groups & SUPERVISING_ROLES:  # supervisors open any task of their villages, to reassign it
+        villages = user_villages(user)
+        visible |= Q(pk__isnull=False) if villages is None else Q(village__in=villages) | Q(village="")
+    row = _annotated(HumanTask.objects.filter(pk=task_id)).filter(visible).first()
+    if row is None:
+        raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
+    return _info(row)
+
+
+def overdue_tasks() -> QuerySet[HumanTask]:
+    return HumanTask.objects.filter(status=TaskStatus.OPEN, due_at__lt=clock.now()).order_by("due_at")
+
+
+def open_tasks_due_between(start: dt.datetime, end: dt.datetime, *, limit: int = 1000) -> list[TaskInfo]:
+    rows = _annotated(HumanTask.objects.filter(status=TaskStatus.OPEN, due_at__gte=start, due_at__lt=end)).order_by("due_at")[:limit]
+    return [_info(r) for r in rows]
+
+
+def open_task_count(*, instance_id: int, bpmn_id: str) -> int:
+    return HumanTask.objects.filter(instance_id=instance_id, bpmn_id=bpmn_id, status=TaskStatus.OPEN).count()
+
+
+def open_tasks_of(*, instance_id: int, bpmn_id: str) -> list[TaskInfo]:
+    """The open tasks of one element of one instance (a summary names who holds the response)."""
+    rows = _annotated(HumanTask.objects.filter(instance_id=instance_id, bpmn_id=bpmn_id, status=TaskStatus.OPEN)).order_by("pk")
+    return [_info(r) for r in rows]
+
+
+def task_row(task_id) -> HumanTask:
+    try:
+        return (HumanTask.objects.select_related("assignee", "completed_by", "instance").defer("instance__state")
+                .get(pk=int(task_id)))
+    except (HumanTask.DoesNotExist, ValueError, TypeError):
+        raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id}) from None
+
+
+def task_form(*, task_id: int) -> dict | None:
+    row = HumanTask.objects.filter(pk=task_id).values("bpmn_id", "instance__definition_id").first()
+    if row is None:
+        raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
+    return catalog.definition(row["instance__definition_id"]).form(row["bpmn_id"])
+
+
+def may_complete(*, user, task: TaskInfo) -> bool:
+    """Whether the task page should offer this user the form (the facade checks again on submit)."""
+    if task.status != TaskStatus.OPEN or user is None or not user.is_active:
+        return False
+    if task.assignee:
+        return task.assignee == user.get_username()
+    return task.candidate_group in user_groups(user) and in_scope(user, task.village)
+
+
+def can_supervise(*, user, village: str) -> bool:
+    """May assign, cancel and share this village's cases."""
+    return supervises(user, village)
+
+
+def task_draft(*, task_id: int) -> dict:
+    return task_row(task_id).draft_data or {}
+
+
+def task_variables(*, task_id: int) -> dict:
+    """The workflow data the open task sees (for option lists that depend on the case, such as the
+    household's members). Reads the instance's state; pages call it once per task page."""
+    from engine.spiff import runtime
+
+    row = HumanTask.objects.filter(pk=task_id, status=TaskStatus.OPEN).select_related("instance").first()
+    if row is None:
+        return {}
+    variables = runtime.read_task_data(row)
+    return {**variables, "__labels__": forms.variable_labels(catalog.definition(row.instance.definition_id).forms)}
+
+
+def previous_submission(*, task_id: int, viewer=None) -> dict:
+    """When a step comes back round (a returned application, a returned plan), what was submitted
+    last time at the same step of the same case — the form starts from it, not empty. Only for a
+    step that was returned (it has a return notice): a decision or a follow-up that simply comes
+    round again starts empty, or last round's "return" would be one tap from being chosen again.
+
+    Only a round that ended before this task began counts (never a fellow panel member's review
+    submitted meanwhile), and a task routed to a named person or a sealed form is prefilled only
+    from that person's own earlier submission."""
+    row = task_row(task_id)
+    if return_notice(task_id=task_id, viewer=viewer) is None:
+        return {}  # a step that simply comes round again (the next follow-up, a second decision) starts empty
+    earlier = (HumanTask.objects.filter(instance_id=row.instance_id, bpmn_id=row.bpmn_id, status=TaskStatus.COMPLETED,
+                                        completed_at__lte=row.created_at)
+               .exclude(pk=row.pk).order_by("-completed_at", "-pk").first())
+    if earlier is None:
+        return {}
+    form = _definition_of(row).forms
+    personal = row.named or forms.sealed(form.get(row.bpmn_id))
+    if personal and (viewer is None or earlier.completed_by_id != viewer.pk):
+        return {}
+    return dict(earlier.form_data or {})
+
+
+def return_notice(*, task_id: int, viewer) -> ReturnNotice | None:
+    """Why this step is back: the latest step completed after this step's previous round whose form
+    marks fields `shown_on_return` (the reasons of a completeness check, a supervisor's comments)."""
+    row = task_row(task_id)
+    if row.named:  # a panel member's own review is never "returned"
+        return None
+    previous = (HumanTask.objects.filter(instance_id=row.instance_id, bpmn_id=row.bpmn_id, status=TaskStatus.COMPLETED,
+                                         completed_at__lte=row.created_at)
+                .exclude(pk=row.pk).order_by("-completed_at", "-pk").first())
+    if previous is None:
+        return None
+    definition_forms = _definition_of(row).forms
+    groups = user_groups(viewer)
+    later = (HumanTask.objects.filter(instance_id=row.instance_id, status=TaskStatus.COMPLETED, completed_at__gte=previous.completed_at)
+             .exclude(pk=previous.pk).select_related("completed_by").order_by("-completed_at", "-pk"))
+    for returning in later:
+        form = definition_forms.get(returning.bpmn_id) or {}
+        if not forms.visible_to(form, groups) or returning.completed_at > row.created_at:
+            continue
+        shown = [c for c in forms.return_fields(form) if forms.field_visible_to(c, groups)
+                 and (returning.form_data or {}).get(c["key"]) not in (None, "", [])]
+        if shown:
+            values = [FieldValue(c["key"], forms.field_label(c), forms.display_value(c, returning.form_data[c["key"]]), False)
+                      for c in shown]
+            by = display_name(returning.completed_by) if sees_people(viewer) else role_label(returning.candidate_group)
+            return ReturnNotice(returning.name, by, returning.completed_at, values)
+    return None
+
+
+def focus_forms(*, task_id: int, viewer) -> list[SubmittedForm]:
+    """What a task is about, shown open above its form: the latest submission of each step the
+    diagram names in `review_of` (a review shows the application, an approval the plan), or else
+    of the step done just before this task began — as this viewer may read them."""
+    row = task_row(task_id)
+    user_tasks = _definition_of(row).user_tasks
+    wanted = [i for i in str(((user_tasks.get(row.bpmn_id) or {}).get("properties") or {}).get("review_of", "")).split(",") if i]
+    from engine.selectors.cases import submitted_forms
+
+    earlier = [f for f in submitted_forms(instance_id=row.instance_id, viewer=viewer)
+               if not f.superseded and f.completed_at <= row.created_at and f.bpmn_id != row.bpmn_id]
+    if wanted:
+        return [f for f in earlier if f.bpmn_id in wanted]
+    return earlier[-1:]
+
+
+def eligible_assignees(*, task_id: int, actor) -> list[Person]:
+    """Who a supervisor may give this task to: people of its role in the whole station (those of
+    the task's village first), and the supervisor themselves."""
+    row = task_row(task_id)
+    if actor is None or not supervises(actor, row.village):
+        return []
+    people = User.objects.filter(is_active=True).filter(Q(groups__name=row.candidate_group) | Q(pk=actor.pk)).distinct().order_by("username")
+    result = []
+    for person in people:
+        if person.pk == row.assignee_id or not can_hold(person, row, any_village=True):
+            continue
+        note = "" if in_scope(person, row.village) else _("another village")
+        result.append(Person(person.get_username(), display_name(person), note))
+    result.sort(key=lambda p: (bool(p.note), p.label))
+    return result
+
+
+
+
+def _definition_of(row: HumanTask) -> catalog.Definition:
+    return catalog.definition(row.instance.definition_id)

@@ -1,0 +1,153 @@
+"""What the engine's facade and selectors hand out: frozen dataclasses of plain values. Nothing here
+touches the database except `TaskInfo.from_row`, which reads a row already loaded."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from engine.people import display_name
+
+
+@dataclass(frozen=True)
+class DefinitionInfo:
+    id: int
+    key: str
+    version: int
+    name: str
+    created: bool  # False when the same file was already deployed
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    id: int
+    instance_id: int
+    process_key: str
+    bpmn_id: str
+    name: str
+    lane: str
+    candidate_group: str
+    assignee: str | None
+    status: str
+    village: str
+    subject: str
+    created_at: dt.datetime
+    due_at: dt.datetime | None
+    sla_breached_at: dt.datetime | None
+    completed_by: str | None
+    completed_at: dt.datetime | None
+    named: bool = False  # routed to this person by name (a panel's reviewer): never the group's
+    context: object = None  # what this task is about (context_from), e.g. a referral id
+    assignee_label: str | None = None  # the holder's display name
+
+    @classmethod
+    def from_row(cls, row, subject: str = "", assignee=None) -> "TaskInfo":
+        """From a HumanTask row (its assignee and completer loaded, or `assignee` given)."""
+        holder = assignee if assignee is not None else (row.assignee if row.assignee_id else None)
+        completer = row.completed_by if row.completed_by_id else None
+        return cls(
+            id=row.pk, instance_id=row.instance_id, process_key=row.process_key, bpmn_id=row.bpmn_id, name=row.name,
+            lane=row.lane, candidate_group=row.candidate_group, assignee=holder.get_username() if holder else None,
+            status=row.status, village=row.village, subject=subject, created_at=row.created_at, due_at=row.due_at,
+            sla_breached_at=row.sla_breached_at, completed_by=completer.get_username() if completer else None,
+            completed_at=row.completed_at, named=row.named, context=row.context,
+            assignee_label=display_name(holder) if holder else None,
+        )
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    at: dt.datetime
+    kind: str
+    actor: str  # the username (or "system"), as recorded
+    bpmn_id: str
+    data: dict
+    actor_label: str = ""  # how the viewer reads the actor: a display name, or a role for outsiders
+    target_label: str = ""  # whom the event concerns (an assignment, a share), by display name
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    id: int
+    process_key: str
+    version: int
+    status: str
+    village: str
+    subject: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    error_message: str
+    error_element: str
+    open_tasks: list[TaskInfo] = field(default_factory=list)
+    history: list[EventInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What a completed task led to, as the step knows it without reading anything back."""
+
+    instance_id: int
+    status: str  # of the instance: running, completed, error
+    subject: str
+    revision: int
+    new_tasks: list[TaskInfo] = field(default_factory=list)  # the tasks this step opened
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    instances: int
+    timers_fired: int
+    conflicts: int
+
+
+@dataclass(frozen=True)
+class StartableProcess:
+    key: str
+    name: str
+    version: int
+    form: dict | None
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    label: str
+    note: str = ""  # e.g. "another village"
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    key: str
+    label: str
+    value: str
+    sensitive: bool
+    files: tuple = ()  # attachment tokens of a file field, for the page to name and link
+    rows: tuple = ()  # a list field: each row as ((column label, value), ...) in the form's column order
+
+
+@dataclass(frozen=True)
+class SubmittedForm:
+    task_name: str
+    bpmn_id: str
+    completed_by: str
+    completed_at: dt.datetime
+    fields: list[FieldValue]
+    completed_by_label: str = ""
+    superseded: bool = False  # an earlier round of a step done again since (a returned application)
+    id: int = 0  # the task's id
+
+
+@dataclass(frozen=True)
+class ReturnNotice:
+    task_name: str
+    by: str
+    at: dt.datetime
+    fields: list[FieldValue]
+
+
+@dataclass(frozen=True)
+class DiagramState:
+    bpmn_xml: str
+    completed: list[str]
+    active: list[str]
+    overdue: list[str]
+    latest: str = ""  # the element done most recently, to show on a phone when nothing is open
