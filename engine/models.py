@@ -229,3 +229,6 @@ class InstanceUserObjectPermission(UserObjectPermissionBase):
 
 class InstanceGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE)
+
+
+from engine.station import AccessLog, StaffProfile, Village  # noqa: E402,F401 - the station's models belong to this app

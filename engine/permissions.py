@@ -2,30 +2,34 @@
 One place, used by the facade, the selectors and the step context alike."""
 from __future__ import annotations
 
-from engine import registry
-
 SUPERVISING_ROLES = {"supervisor", "admin"}
+
+
+def _identity(user) -> None:
+    """Load a user's roles and villages once, in one query, and keep them on the user object for the
+    rest of the request (a test or a command that changes them makes a fresh user object)."""
+    from engine.station import identity
+
+    groups, villages = identity(user)
+    user._caseflow_groups = groups
+    user._caseflow_villages = villages
 
 
 def user_groups(user) -> set[str]:
     if user is None or not getattr(user, "is_active", False):
         return set()
-    cached = getattr(user, "_caseflow_groups", None)
-    if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))
-        user._caseflow_groups = cached
-    return cached
+    if getattr(user, "_caseflow_groups", None) is None:
+        _identity(user)
+    return user._caseflow_groups
 
 
 def user_villages(user) -> set[str] | None:
     """Village codes the user works in; None means the whole township."""
-    if user is None:
+    if user is None or getattr(user, "pk", None) is None:
         return set()
-    cached = getattr(user, "_caseflow_villages", False)
-    if cached is False:
-        cached = registry.villages_for(user)
-        user._caseflow_villages = cached
-    return cached
+    if getattr(user, "_caseflow_villages", False) is False:
+        _identity(user)
+    return user._caseflow_villages
 
 
 def in_scope(user, village: str) -> bool:

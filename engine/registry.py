@@ -19,6 +19,7 @@ class StepContext(Protocol):
     process_key: str
     village: str
     actor: Any  # the user acting, or None for the system (timers)
+    memo: dict  # what a handler read once in this step and may reuse (e.g. the case record)
 
     def enqueue(self, channel: str, payload: dict, *, effect: str) -> str:
         """Queue an outside effect; returns its idempotency key. Same effect twice -> one message."""
@@ -55,7 +56,6 @@ _task_hooks: dict[tuple[str, str], list[TaskHook]] = {}
 _start_hooks: dict[str, list[TaskHook]] = {}
 _option_sources: dict[str, Callable[[], list[tuple[str, str]]]] = {}
 _packages: dict[str, ProcessPackage] = {}
-_scope_provider: Callable[[Any], set[str] | None] | None = None
 _event_listeners: list[Callable[["EngineEvent"], None]] = []
 
 
@@ -125,18 +125,11 @@ def case_summary(process_key: str, instance_id: int, viewer, task=None) -> list[
     return list(provider(instance_id, viewer))
 
 
-def register_scope(provider: Callable[[Any], set[str] | None]) -> None:
-    """provider(user) -> the village codes the user works in, or None for the whole township.
-
-    The engine applies it to every task a user may see or act on; the portal supplies it."""
-    global _scope_provider
-    _scope_provider = provider
-
-
 def villages_for(user) -> set[str] | None:
-    if _scope_provider is None or user is None:
-        return None
-    return _scope_provider(user)
+    """The village codes a user works in (None: the whole township) — as the engine applies them."""
+    from engine.permissions import user_villages
+
+    return user_villages(user)
 
 
 def on_event(listener: Callable[[EngineEvent], None]) -> Callable[[EngineEvent], None]:

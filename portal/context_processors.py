@@ -7,7 +7,7 @@ def portal(request):
     if user is None or not user.is_authenticated:
         return {}
     from engine import api
-    from portal.accounts.models import Village
+    from engine.station import Village
     from portal.notifications.models import Notification
 
     return {

@@ -67,7 +67,7 @@ def villages(db):
     """Transactional tests flush the rows the data migration made; put the villages back."""
     from django.conf import settings
 
-    from portal.accounts.models import Village
+    from engine.station import Village
 
     for position, (code, name) in enumerate(settings.CASEFLOW_VILLAGES.items()):
         Village.objects.get_or_create(code=code, defaults={"name": name, "position": position})

@@ -112,7 +112,7 @@ def complete_task(*, task_id: int, data: dict, actor) -> StepOutcome:
             cleaned = forms.clean_form_data(form, data)
         if not projections.complete(row, actor=actor, data=cleaned, at=clock.now()):  # pragma: no cover - the lock prevents it
             raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
-        step.completed = {"spiff_id": row.spiff_task_id, "bpmn_id": row.bpmn_id, "data": cleaned}
+        step.completed = {"spiff_id": row.spiff_task_id, "bpmn_id": row.bpmn_id, "data": cleaned, "candidate_group": row.candidate_group}
         step.audit(AuditKind.COMPLETED, {"task": row.name, "data": cleaned}, bpmn_id=row.bpmn_id, task=row)
         # Hooks run first: they may refuse (FormInvalid) or set variables the workflow then reads;
         # the effects they queue are keyed by this task.

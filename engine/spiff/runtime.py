@@ -121,6 +121,7 @@ class Step:
     completed: dict | None = None  # {"spiff_id", "bpmn_id", "data"} of the task this step completes
     breached_task_ids: set = field(default_factory=set)
     new_rows: list = field(default_factory=list)
+    memo: dict = field(default_factory=dict)  # for handlers: what they read once in this step (the case record)
     fired: int = 0  # timers that fired in this step
     ready_before: dict = field(default_factory=dict)  # spiff id -> spec of the READY manual tasks at load
     waiting_before: dict = field(default_factory=dict)  # spiff id -> deadline of the waiting timers at load
@@ -649,20 +650,39 @@ def _routing(properties: dict, data: dict, lane_group: str) -> tuple[str, str | 
 def _follow_on_holders(step: Step, groups: set[str]) -> dict:
     """Who gets a new task of the same case without being asked, per candidate group: the person
     who last did a task of that role in this case (if still active and of the role), else the
-    person whose step made it — if they may hold it. One query for all the groups."""
+    person whose step made it — if they may hold it. At most one query, and none when the answer is
+    known: the person who just completed a task of the role is the last one; a role no completed
+    task of the workflow belonged to has no last one."""
     if not groups:
         return {}
     holders: dict = {}
-    rows = (HumanTask.objects.filter(instance=step.instance, status=TaskStatus.COMPLETED, candidate_group__in=groups,
-                                     completed_by__is_active=True, completed_by__groups__name=F("candidate_group"))
-            .select_related("completed_by").order_by("-completed_at", "-pk")) if step.instance.pk else []
-    for row in rows:
-        holders.setdefault(row.candidate_group, row.completed_by)
     actor = step.actor
-    for group in groups - set(holders):
-        if actor is not None and getattr(actor, "is_active", False) and group in user_groups(actor) and in_scope(actor, step.instance.village):
-            holders[group] = actor
+    may_hold = {g for g in groups if actor is not None and getattr(actor, "is_active", False) and g in user_groups(actor)
+                and in_scope(actor, step.instance.village)}
+    just_done = step.completed.get("candidate_group") if step.completed else None
+    if just_done in may_hold:
+        holders[just_done] = actor
+    unknown = {g for g in groups - set(holders) if _group_did_a_task(step, g)}
+    if unknown:
+        rows = (HumanTask.objects.filter(instance=step.instance, status=TaskStatus.COMPLETED, candidate_group__in=unknown,
+                                         completed_by__is_active=True, completed_by__groups__name=F("candidate_group"))
+                .select_related("completed_by").order_by("-completed_at", "-pk"))
+        for row in rows:
+            holders.setdefault(row.candidate_group, row.completed_by)
+    for group in (groups - set(holders)) & may_hold:
+        holders[group] = actor
     return holders
+
+
+def _group_did_a_task(step: Step, group: str) -> bool:
+    """Whether some task of this role may have been completed in the case, read from the workflow:
+    a completed manual task in the role's lane, or one routed to a group at run time."""
+    user_tasks = step.definition.user_tasks or {}
+    for task in step.workflow.get_tasks(state=TaskState.COMPLETED, manual=True):
+        info = user_tasks.get(getattr(task.task_spec, "bpmn_id", None)) or {}
+        if info.get("candidate_group") == group or (info.get("properties") or {}).get("candidate_group_from"):
+            return True
+    return False
 
 
 def _returned(step: Step, bpmn_id: str) -> bool:

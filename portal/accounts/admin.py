@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import StaffProfile, Village
+from engine.station import StaffProfile, Village
 
 
 @admin.register(Village)

@@ -10,10 +10,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from engine import registry
+        from engine.station import Village
 
-        from .models import Village, villages_of
-
-        registry.register_scope(villages_of)
         registry.register_option_source("villages", lambda: list(Village.objects.values_list("code", "name")))
         registry.register_option_source("workers", station_workers)
 

@@ -5,7 +5,7 @@ from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .models import StaffProfile
+from engine.station import StaffProfile
 
 
 @login_required

@@ -1,5 +1,4 @@
-"""Files attached to task forms, and the access log of who opened which case (minors' data:
-every read of a child's file is recorded — PIPL art. 28, 未成年人网络保护条例)."""
+"""Files attached to task forms (the access log of who opened which case is engine.station.AccessLog)."""
 import uuid
 
 from django.conf import settings
@@ -29,21 +28,3 @@ class Attachment(models.Model):
     class Meta:
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
-
-
-class AccessLog(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    instance_id = models.BigIntegerField(db_index=True)
-    process_key = models.CharField(max_length=64)
-    view = models.CharField(max_length=32)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-at"]
-        verbose_name = _("access log entry")
-        verbose_name_plural = _("access log entries")
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("The access log is append-only.")
-        super().save(*args, **kwargs)

@@ -11,7 +11,9 @@ from django.views.decorators.http import require_POST
 from engine import api, selectors
 from engine.errors import CaseflowError, FormInvalid, NotFound
 
-from .models import AccessLog, Attachment
+from engine.station import AccessLog
+
+from .models import Attachment
 
 
 def _visible_instance(user, instance_id):

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from engine import api, selectors
 from engine.errors import AlreadyCompleted, CaseflowError, FormInvalid, NotFound, NotPermitted
-from portal.cases.models import AccessLog
+from engine.station import AccessLog
 
 from . import formdata
 

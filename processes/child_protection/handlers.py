@@ -21,13 +21,17 @@ CHILD_FIELDS = {
 
 
 def _case(ctx) -> ChildProtectionCase:
-    """The case record, read (the step holds the instance's lock, which orders every writer of it)."""
-    return ChildProtectionCase.objects.get(instance_id=ctx.instance_id)
+    """The case record, read once per step (the step holds the instance's lock, which orders every
+    writer of it)."""
+    if "case" not in ctx.memo:
+        ctx.memo["case"] = ChildProtectionCase.objects.get(instance_id=ctx.instance_id)
+    return ctx.memo["case"]
 
 
 def _update(ctx, **fields) -> None:
     """Change the case record in one guarded UPDATE: no read first."""
     ChildProtectionCase.objects.filter(instance_id=ctx.instance_id).update(**fields)
+    ctx.memo.pop("case", None)
 
 
 def _when(value: str | None):

@@ -75,7 +75,7 @@ def fund_export(request):
     from django.utils import timezone
     from openpyxl import Workbook
 
-    from portal.accounts.models import Village
+    from engine.station import Village
 
     fund, applications, _stages, money_by = _figures(request.user, clock.now().year)
     villages = dict(Village.objects.values_list("code", "name"))

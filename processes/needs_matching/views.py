@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from engine import clock, registry
-from portal.accounts.models import Village
-from portal.cases.models import AccessLog
+from engine.station import Village
+from engine.station import AccessLog
 
 from . import matching
 from .models import Household, NeedCategory, Resource, Referral, ReferralStatus

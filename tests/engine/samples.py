@@ -136,3 +136,28 @@ def user_loop(key: str) -> tuple[str, dict]:
 def deploy(xml_and_forms: tuple[str, dict], actor=None):
     xml, forms = xml_and_forms
     return api.deploy_definition(bpmn_xml=xml, forms_by_element=forms, actor=actor)
+
+
+def nested_loop(key: str) -> tuple[str, dict]:
+    """A user task in a loop whose scripts change nested data (a dict in the workflow's data): the
+    shape SpiffWorkflow 3.2.0 shares between tasks in memory but not after a reload."""
+    body = """
+<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F0</bpmn:outgoing></bpmn:startEvent>
+<bpmn:scriptTask id="Init" name="init"><bpmn:incoming>F0</bpmn:incoming><bpmn:outgoing>F1</bpmn:outgoing><bpmn:script>box = {"count": 0, "seen": []}</bpmn:script></bpmn:scriptTask>
+<bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F1</bpmn:incoming><bpmn:incoming>F_again</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:userTask>
+<bpmn:scriptTask id="Bump" name="bump"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing><bpmn:script>box["count"] = box["count"] + 1
+box["seen"] = box["seen"] + [note]</bpmn:script></bpmn:scriptTask>
+<bpmn:exclusiveGateway id="Gw" default="F_done"><bpmn:incoming>F3</bpmn:incoming><bpmn:outgoing>F_again</bpmn:outgoing><bpmn:outgoing>F_done</bpmn:outgoing></bpmn:exclusiveGateway>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F_done</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="F0" sourceRef="StartEvent_1" targetRef="Init"/>
+<bpmn:sequenceFlow id="F1" sourceRef="Init" targetRef="Task_A"/>
+<bpmn:sequenceFlow id="F2" sourceRef="Task_A" targetRef="Bump"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Bump" targetRef="Gw"/>
+<bpmn:sequenceFlow id="F_again" sourceRef="Gw" targetRef="Task_A"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">again == True</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="F_done" sourceRef="Gw" targetRef="EndEvent_1"/>
+"""
+    task_form = {"type": "default", "components": [
+        {"type": "checkbox", "key": "again", "label": "again", "properties": {"process_variable": "true"}},
+        {"type": "textfield", "key": "note", "label": "note", "properties": {"process_variable": "true"}},
+    ]}
+    return process(key, body, ["Init", "Task_A", "Bump", "Gw", "EndEvent_1"]), {"Task_A": task_form}

@@ -302,7 +302,7 @@ FUND = {"worker_ds": {"app_A", "new_A"}, "sup_ds": {"app_A", "new_A"}, "worker_x
 HH = {"worker_ds": {"hh_ds", "hh_ds2"}, "sup_ds": {"hh_ds", "hh_ds2"}, "worker_xs": {"hh_xs", "hh_xs2"},
       "worker_xs2": {"hh_xs", "hh_xs2"}, "sup_xs": {"hh_xs", "hh_xs2"}, "admin": set(HOUSEHOLDS)}
 HH_VILLAGE = {"hh_ds": DS, "hh_ds2": DS, "hh_xs": XS, "hh_xs2": XS}
-ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/accounts/staffprofile/",
+ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/engine/staffprofile/",
               "/admin/needs_matching/household/", "/admin/needs_matching/resource/"]
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
 
@@ -553,7 +553,7 @@ def task_form(bpmn: str) -> dict:
 def build_world() -> World:
     from django.conf import settings
 
-    from portal.accounts.models import Village
+    from engine.station import Village
 
     for position, (code, name) in enumerate(settings.CASEFLOW_VILLAGES.items()):
         Village.objects.get_or_create(code=code, defaults={"name": name, "position": position})

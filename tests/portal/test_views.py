@@ -10,7 +10,8 @@ from django.db import connection
 
 from engine import api
 from engine.models import HumanTask
-from portal.cases.models import AccessLog, Attachment
+from engine.station import AccessLog
+from portal.cases.models import Attachment
 from portal.notifications.models import Notification
 from tests.conftest import PASSWORD
 from tests.engine import samples

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.cases.models import AccessLog
+from engine.station import AccessLog
 from processes.needs_matching.models import Household, Member, Resource
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from portal.accounts.models import StaffProfile, Village
+from engine.station import StaffProfile, Village
 
 # username, role, display name, villages (None = township-wide)
 DEMO_USERS = [

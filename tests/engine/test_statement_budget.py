@@ -1,0 +1,36 @@
+"""A step is a handful of statements: lock and load in one query, one write per kind of row, the
+instance's guarded UPDATE. Counted (not timed) over the child-protection path, so a change that
+adds a query per row or a re-read fails here instead of slowing every township down."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from engine import api, journal
+from tests.processes.child_protection.flows import ACTOR_ROLE, FORMS, open_task, start_case
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PATH = ["Task_Intake", "Task_PoliceReceipt", "Task_Respond", "Task_Assessment", "Task_CasePlan",
+        "Task_ApprovePlan", "Task_FollowUp", "Task_Closure", "Task_ApproveClosure"]
+MEAN_BUDGET, MAX_BUDGET = 8, 13
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def test_a_step_of_the_child_protection_path_stays_within_its_statement_budget(deployed, users):
+    journal.set_outbox_kicker(None)  # delivery is a job of its own, not part of the step
+    try:
+        instance_id = start_case(users)
+        counts = {}
+        for bpmn_id in PATH:
+            task_id = open_task(instance_id, bpmn_id)
+            with CaptureQueriesContext(connection) as queries:
+                api.complete_task(task_id=task_id, data=FORMS[bpmn_id], actor=users[ACTOR_ROLE[bpmn_id]])
+            counts[bpmn_id] = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+    finally:
+        from engine import jobs
+
+        journal.set_outbox_kicker(jobs.kick_outbox)
+    per_step = {k: len(v) for k, v in counts.items()}
+    mean = sum(per_step.values()) / len(per_step)
+    worst = max(per_step, key=per_step.get)
+    assert mean <= MEAN_BUDGET and per_step[worst] <= MAX_BUDGET, (
+        f"statements per step {per_step} (mean {mean:.1f}); the heaviest, {worst}:\n" + "\n".join(s[:160] for s in counts[worst]))
