@@ -46,7 +46,7 @@ from engine.journal import Journal
 from engine.models import AuditKind, HumanTask, InstanceStatus, ProcessInstance, TaskStatus, Timer, TimerStatus
 from engine.permissions import can_hold, in_scope, user_groups
 
-from . import parser, scripting, serializer
+from . import parser, pruning, scripting, serializer
 
 log = logging.getLogger("caseflow.engine")
 
@@ -402,6 +402,7 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
         instance.ended_at = clock.now()
         step.audit(AuditKind.INSTANCE_COMPLETED, {})
     old_revision = instance.revision if expected_revision is None else expected_revision
+    pruning.prune(workflow)
     state = serializer.workflow_to_state(workflow)
     problem = serializer.storable_problem(state)
     if problem:
@@ -678,8 +679,9 @@ def _group_did_a_task(step: Step, group: str) -> bool:
     """Whether some task of this role may have been completed in the case, read from the workflow:
     a completed manual task in the role's lane, or one routed to a group at run time."""
     user_tasks = step.definition.user_tasks or {}
-    for task in step.workflow.get_tasks(state=TaskState.COMPLETED, manual=True):
-        info = user_tasks.get(getattr(task.task_spec, "bpmn_id", None)) or {}
+    done = [getattr(t.task_spec, "bpmn_id", None) for t in step.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)]
+    for bpmn_id in [*done, *pruning.done_specs(step.workflow)]:
+        info = user_tasks.get(bpmn_id) or {}
         if info.get("candidate_group") == group or (info.get("properties") or {}).get("candidate_group_from"):
             return True
     return False
@@ -692,7 +694,8 @@ def _returned(step: Step, bpmn_id: str) -> bool:
 
     if not step.completed:
         return False
-    if not any(getattr(t.task_spec, "bpmn_id", None) == bpmn_id for t in step.workflow.get_tasks(state=TaskState.COMPLETED)):
+    if bpmn_id not in pruning.done_specs(step.workflow) and not any(
+            getattr(t.task_spec, "bpmn_id", None) == bpmn_id for t in step.workflow.get_tasks(state=TaskState.COMPLETED)):
         return False
     form = step.definition.form(step.completed["bpmn_id"])
     return any((step.completed["data"] or {}).get(c["key"]) not in (None, "", []) for c in forms.return_fields(form))
@@ -743,27 +746,37 @@ def _timers_fired(step: Step, tasks: list, now: datetime) -> None:
 
 # -- acts ----------------------------------------------------------------------------------------
 
+def _find_task(workflow: BpmnWorkflow, task_id):
+    """The task with `task_id` in the workflow or any of its subprocesses, or None."""
+    if task_id in workflow.tasks:
+        return workflow.tasks[task_id]
+    for subprocess in workflow.subprocesses.values():
+        if task_id in subprocess.tasks:
+            return subprocess.tasks[task_id]
+    return None
+
+
 def read_task_data(row: HumanTask) -> dict:
     """A copy of an open task's workflow data, read without a lock (for pages, never for changes)."""
     instance = row.instance
     step = Step(instance=instance, definition=catalog.definition(instance.definition_id), actor=None, journal=Journal(instance, None))
     state = ProcessInstance.objects.values_list("state", flat=True).get(pk=instance.pk) if "state" in instance.get_deferred_fields() else None
     workflow = load_workflow(instance, step, state)
-    task = workflow.get_task_from_id(row.spiff_task_id) if row.spiff_task_id in workflow.tasks else None
+    task = _find_task(workflow, row.spiff_task_id)
     return dict(task.data) if task is not None else {}
 
 
 def task_data(step: Step, row: HumanTask) -> dict:
     """A copy of the workflow data the human task behind `row` sees."""
     workflow = step.workflow
-    task = workflow.get_task_from_id(row.spiff_task_id) if row.spiff_task_id in workflow.tasks else None
+    task = _find_task(workflow, row.spiff_task_id)
     return dict(task.data) if task is not None else {}
 
 
 def complete_ready_task(step: Step, row: HumanTask, variables: dict) -> None:
     """Complete the SpiffWorkflow task behind `row` with `variables` (process variables only)."""
     workflow = step.workflow
-    task = workflow.get_task_from_id(row.spiff_task_id) if row.spiff_task_id in workflow.tasks else None
+    task = _find_task(workflow, row.spiff_task_id)
     if task is None or task.state != TaskState.READY:
         raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
     task.data.update(variables)

@@ -39,6 +39,9 @@ def workflow_to_state(workflow: BpmnWorkflow) -> dict:
     dct.pop("spec", None)
     dct.pop("subprocess_specs", None)
     dct["format"] = STATE_FORMAT
+    done = getattr(workflow, "caseflow_done", None)
+    if done:
+        dct["caseflow_done"] = sorted(done)  # element ids of completed tasks cut from the tree (pruning.py)
     return dct
 
 
@@ -47,6 +50,7 @@ def workflow_from_state(state: dict, spec, subprocess_specs, script_engine) -> B
 
     Mirrors BpmnWorkflowConverter.from_dict, taking the spec objects instead of restoring them."""
     state = dict(state)
+    done = set(state.pop("caseflow_done", None) or ())
     found = state.pop("format", None)
     if found != STATE_FORMAT:
         raise ValueError(f"instance state is in format {found!r}, this engine reads {STATE_FORMAT!r}: migrate it first")
@@ -57,6 +61,8 @@ def workflow_from_state(state: dict, spec, subprocess_specs, script_engine) -> B
     workflow_converter.set_default_attributes(workflow, state)
     workflow_converter.subprocesses_from_dict(state["subprocesses"], workflow)
     workflow.bpmn_events = _REGISTRY.restore(state.pop("bpmn_events", []))
+    if done:
+        workflow.caseflow_done = done
     return workflow
 
 

@@ -161,3 +161,25 @@ box["seen"] = box["seen"] + [note]</bpmn:script></bpmn:scriptTask>
         {"type": "textfield", "key": "note", "label": "note", "properties": {"process_variable": "true"}},
     ]}
     return process(key, body, ["Init", "Task_A", "Bump", "Gw", "EndEvent_1"]), {"Task_A": task_form}
+
+
+def subprocess_loop(key: str) -> tuple[str, dict]:
+    """An embedded subprocess holding a user task, run again while the worker ticks 'again'."""
+    body = """
+<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:subProcess id="Sub" name="sub"><bpmn:incoming>F1</bpmn:incoming><bpmn:incoming>F_again</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
+  <bpmn:laneSet id="LaneSet_Sub"><bpmn:lane id="Lane_Sub" name="社工 (worker)"><bpmn:flowNodeRef>Sub_Start</bpmn:flowNodeRef><bpmn:flowNodeRef>Task_A</bpmn:flowNodeRef><bpmn:flowNodeRef>Sub_End</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+  <bpmn:startEvent id="Sub_Start"><bpmn:outgoing>S1</bpmn:outgoing></bpmn:startEvent>
+  <bpmn:userTask id="Task_A" name="A"><bpmn:incoming>S1</bpmn:incoming><bpmn:outgoing>S2</bpmn:outgoing></bpmn:userTask>
+  <bpmn:endEvent id="Sub_End"><bpmn:incoming>S2</bpmn:incoming></bpmn:endEvent>
+  <bpmn:sequenceFlow id="S1" sourceRef="Sub_Start" targetRef="Task_A"/>
+  <bpmn:sequenceFlow id="S2" sourceRef="Task_A" targetRef="Sub_End"/>
+</bpmn:subProcess>
+<bpmn:exclusiveGateway id="Gw" default="F_done"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F_again</bpmn:outgoing><bpmn:outgoing>F_done</bpmn:outgoing></bpmn:exclusiveGateway>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F_done</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Sub"/>
+<bpmn:sequenceFlow id="F2" sourceRef="Sub" targetRef="Gw"/>
+<bpmn:sequenceFlow id="F_again" sourceRef="Gw" targetRef="Sub"><bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">again == True</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="F_done" sourceRef="Gw" targetRef="EndEvent_1"/>
+"""
+    return process(key, body, ["Sub", "Gw", "EndEvent_1"]), {"Task_A": form("again", process_variable=True, kind="checkbox")}

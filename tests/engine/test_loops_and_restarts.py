@@ -26,8 +26,9 @@ def test_gateway_loop_of_1000_iterations_completes(users):
     assert [t.bpmn_id for t in info.open_tasks] == ["Task_A"]
     done = api.complete_task(task_id=info.open_tasks[0].id, data={"note": "x"}, actor=users["worker"])
     assert done.status == "completed"
-    tasks = ProcessInstance.objects.get(pk=info.id).state["tasks"].values()
-    assert sum(1 for t in tasks if t["task_spec"] == "Count" and t["state"] == 64) == 1000  # 64 = COMPLETED
+    state = ProcessInstance.objects.get(pk=info.id).state
+    assert state["data"]["n"] == 1000  # every round counted
+    assert len(state["tasks"]) < 50 and "Count" in state["caseflow_done"]  # the finished rounds were cut (pruning.py)
 
 
 def test_user_task_loop_keeps_going(users):
@@ -126,3 +127,40 @@ def test_data_set_in_an_early_step_survives_reloads_between_steps(users):
     info = api.get_instance(instance_id=info.instance_id)
     assert info.status == "running", info.error_message
     assert [t.bpmn_id for t in info.open_tasks] == ["Task_C"]
+
+
+def test_a_long_user_loop_keeps_a_small_state_and_the_same_answers(users):
+    """Round 300 of a loop stores what round 30 stores: finished rounds are cut from the state, and
+    the data the rounds built up is all still there after a reload."""
+    samples.deploy(samples.nested_loop("long_loop"), users["admin"])
+    task_id = api.start_instance(process_key="long_loop", data={}, actor=users["worker"]).open_tasks[0].id
+    sizes = {}
+    for round_number in range(1, 301):
+        outcome = api.complete_task(task_id=task_id, data={"again": True, "note": "x"}, actor=users["worker"])
+        task_id = outcome.new_tasks[0].id
+        if round_number in (30, 300):
+            sizes[round_number] = len(json.dumps(ProcessInstance.objects.get(pk=outcome.instance_id).state))
+    assert sizes[300] < sizes[30] * 1.5, sizes
+    runtime.clear_caches()  # and a process that reloads it carries on
+    done = api.complete_task(task_id=task_id, data={"again": False, "note": "end"}, actor=users["worker"])
+    assert done.status == "completed"
+    final = ProcessInstance.objects.get(pk=outcome.instance_id).state
+    assert final["data"]["box"]["count"] == 301
+
+
+def test_finished_subprocesses_of_a_loop_are_cut_from_the_state(users):
+    """Each round of a loop through an embedded subprocess leaves a finished subprocess behind in
+    SpiffWorkflow; after 200 rounds the stored state holds the running one and a few, not 200."""
+    samples.deploy(samples.subprocess_loop("sub_loop"), users["admin"])
+    info = api.start_instance(process_key="sub_loop", data={}, actor=users["worker"])
+    task_id = info.open_tasks[0].id
+    for _ in range(200):
+        outcome = api.complete_task(task_id=task_id, data={"again": True}, actor=users["worker"])
+        assert [t.bpmn_id for t in outcome.new_tasks] == ["Task_A"]
+        task_id = outcome.new_tasks[0].id
+    state = ProcessInstance.objects.get(pk=outcome.instance_id).state
+    assert len(state["subprocesses"]) < 60, len(state["subprocesses"])
+    assert len(state["tasks"]) < 200, len(state["tasks"])
+    runtime.clear_caches()
+    done = api.complete_task(task_id=task_id, data={"again": False}, actor=users["worker"])
+    assert done.status == "completed"
