@@ -31,11 +31,7 @@ install: $(VENV)/.installed static
 run: install
 	$(PY) manage.py migrate -v0
 	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py seed_demo
-	$(PY) manage.py caseflow deploy-bundled --user admin
-	$(PY) manage.py demo_cases
-	$(PY) manage.py demo_micro_fund
-	$(PY) manage.py demo_needs_matching
+	$(PY) manage.py demo
 	@echo "Caseflow runs at http://$(ADDR)/ (embedded: SQLite in var/, timers swept in-process)"
 	$(PY) manage.py serve $(ADDR)
 

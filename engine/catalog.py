@@ -19,6 +19,7 @@ class Definition:
     timers: dict
     start_group: str
     start_event_id: str
+    checksum: str = ""
 
     def form(self, bpmn_id: str) -> dict | None:
         return self.forms.get(bpmn_id)
@@ -29,7 +30,7 @@ class Definition:
 
 _cache: dict[int, Definition] = {}
 _lock = threading.Lock()
-FIELDS = ("id", "key", "version", "name", "forms", "user_tasks", "timers", "start_group", "start_event_id")
+FIELDS = ("id", "key", "version", "name", "forms", "user_tasks", "timers", "start_group", "start_event_id", "checksum")
 
 
 def definition(definition_id: int) -> Definition:

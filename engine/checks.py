@@ -1,5 +1,7 @@
 """System checks: every bundled diagram deploys cleanly (parses, every service task registered,
-every user task in a role's lane with a valid form) — caught at `manage.py check`, not in the field."""
+every user task in a role's lane with a valid form, every element a hook of its process needs still
+there, every option list its forms name provided) and all process code names a process that exists
+— caught at `manage.py check` (run by migrate and by the server's start), not in the field."""
 from django.core.checks import Error, register
 
 from engine import forms, registry
@@ -21,3 +23,15 @@ def bundled_processes_are_valid(app_configs, **kwargs):
         except OSError as exc:
             errors.append(Error(f"{package.bpmn_path}: {exc}", id="caseflow.E002"))
     return errors
+
+
+@register()
+def process_code_names_known_processes(app_configs, **kwargs):
+    """Hooks and page summaries registered for a process key that no process package provides (a
+    typo, or a folder renamed) would never run."""
+    known = set(registry.packages())
+    named = [("hook", key) for key, _bpmn_id in registry.task_hook_targets()]
+    named += [("start hook", key) for key in registry.start_hook_processes()]
+    named += [("case summary", key) for key in registry.case_summary_processes()]
+    return [Error(f"a {what} is registered for the process '{key}', which no process package provides", id="caseflow.E003")
+            for what, key in named if key not in known]

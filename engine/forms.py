@@ -125,6 +125,9 @@ def check_form_definition(form: Any) -> list[str]:
             source = props.get("options_source")
             if not component.get("values") and not source:
                 problems.append(_("Field '%(key)s' has no options.") % {"key": key})
+            elif source and source not in registry.option_source_names():
+                problems.append(_("Field '%(key)s' takes its options from '%(source)s', which no process provides.") % {
+                    "key": key, "source": str(source)[:40]})
         pattern = (component.get("validate") or {}).get("pattern")
         if pattern:
             try:

@@ -2,7 +2,6 @@
 groups that are not roles by the organisation's or provider's own name."""
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from engine import registry
@@ -17,7 +16,7 @@ def display_name(user) -> str:
 
 
 def staff_roles() -> set[str]:
-    return set(settings.CASEFLOW_ROLES) - set(getattr(settings, "CASEFLOW_INVOLVEMENT_ONLY_ROLES", ()))
+    return set(registry.roles()) - registry.involvement_only_roles()
 
 
 def sees_people(viewer) -> bool:
@@ -31,11 +30,12 @@ def sees_people(viewer) -> bool:
 
 def group_label(group: str) -> str:
     """A role or group as people name it: 社工, or the organisation's own name — never a code."""
-    if group in settings.CASEFLOW_ROLES:
-        return str(settings.CASEFLOW_ROLES[group])
+    roles = registry.roles()
+    if group in roles:
+        return str(roles[group])
     return registry.group_label(group) or group
 
 
 def role_label(group: str) -> str:
     """The role an outsider is shown instead of a person's name."""
-    return str(settings.CASEFLOW_ROLES.get(group, "")) or registry.group_label(group) or _("Applicant organisation")
+    return str(registry.roles().get(group, "")) or registry.group_label(group) or _("Applicant organisation")

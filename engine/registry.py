@@ -228,3 +228,70 @@ def option_source(name: str, user=None, variables: dict | None = None) -> list[t
 
 def packages() -> dict[str, ProcessPackage]:
     return dict(_packages)
+
+
+# -- what process apps bring besides their diagram (engine/process_app.py) ------------------------
+
+_roles: dict[str, Any] = {}
+_involvement_only: set[str] = set()
+_nav: list[Any] = []
+_demo: dict[str, tuple[tuple, str | None]] = {}
+
+
+def register_roles(roles: dict, *, involvement_only=()) -> None:
+    """Roles a process brings (code -> label); `involvement_only` see cases only through their tasks."""
+    _roles.update(roles)
+    _involvement_only.update(involvement_only)
+
+
+def roles() -> dict[str, Any]:
+    """Every role: the station's own (settings.CASEFLOW_ROLES) and those the process apps bring."""
+    from django.conf import settings
+
+    return {**_roles, **settings.CASEFLOW_ROLES}
+
+
+def involvement_only_roles() -> set[str]:
+    from django.conf import settings
+
+    return set(getattr(settings, "CASEFLOW_INVOLVEMENT_ONLY_ROLES", ())) | _involvement_only
+
+
+def register_nav(entry) -> None:
+    """A header link (engine.process_app.NavEntry)."""
+    if entry not in _nav:
+        _nav.append(entry)
+
+
+def nav_entries() -> list[Any]:
+    return list(_nav)
+
+
+def register_demo(process_key: str, *, users: tuple = (), command: str | None = None) -> None:
+    """A process's demo users and the management command that creates its demo cases."""
+    _demo[process_key] = (tuple(users), command)
+
+
+def demo_users() -> list[tuple]:
+    return [user for users, _command in _demo.values() for user in users]
+
+
+def demo_commands() -> list[str]:
+    return [command for _users, command in _demo.values() if command]
+
+
+def task_hook_targets() -> list[tuple[str, str]]:
+    """(process key, element id) of every task hook: what the diagrams must keep."""
+    return list(_task_hooks)
+
+
+def start_hook_processes() -> list[str]:
+    return list(_start_hooks)
+
+
+def case_summary_processes() -> list[str]:
+    return list(_case_summaries)
+
+
+def option_source_names() -> set[str]:
+    return set(_option_sources)

@@ -1,4 +1,5 @@
-"""What every page's header needs: the unread-notification badge and the user's roles."""
+"""What every page's header needs: the unread-notification badge, names, and the links the process
+apps add for this user's roles."""
 from django.conf import settings
 
 
@@ -6,7 +7,7 @@ def portal(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from engine import api
+    from engine import api, registry
     from engine.station import Village
     from portal.notifications.models import Notification
 
@@ -15,5 +16,24 @@ def portal(request):
         "languages": settings.LANGUAGES,
         "village_names": dict(Village.objects.values_list("code", "name")),
         "process_names": api.process_names(),
-        "show_fund": user.groups.filter(name__in=["admin", "supervisor", "finance", "worker"]).exists(),
+        "nav_entries": _nav_entries(user, registry.nav_entries()),
     }
+
+
+def _nav_entries(user, entries) -> list[dict]:
+    if not entries:
+        return []
+    from django.urls import NoReverseMatch, reverse
+
+    from engine.selectors import roles_of
+
+    groups = roles_of(user)
+    shown = []
+    for entry in entries:
+        if entry.roles and not groups & entry.roles:
+            continue
+        try:
+            shown.append({"url": reverse(entry.url_name), "label": entry.label, "name": entry.url_name})
+        except NoReverseMatch:
+            continue
+    return shown

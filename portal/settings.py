@@ -6,6 +6,8 @@ import os
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+import processes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -41,9 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "engine",
     "integrations",
-    "processes.child_protection",
-    "processes.micro_fund",
-    "processes.needs_matching",
+    *processes.discovered(),  # every folder of processes/ with an apps.py
     "portal.accounts",
     "portal.notifications",
     "portal.cases",
@@ -152,32 +152,19 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Caseflow ---
-# Roles are Django groups; a BPMN lane named "社工 (worker)" maps to the group "worker".
+# Roles are Django groups; a BPMN lane named "社工 (worker)" maps to the group "worker". These are the
+# station's own; each process app adds the roles it brings (engine.registry.roles()).
 CASEFLOW_ROLES = {
     "intake_desk": _("Intake desk"),
     "worker": _("Social worker"),
     "supervisor": _("Supervisor"),
-    "reviewer": _("Reviewer"),
-    "civil_affairs": _("Civil-affairs office"),
-    "applicant": _("Applicant organisation"),
-    "finance": _("Finance"),
-    "partner_office": _("Partner office"),
     "admin": _("Administrator"),
 }
-# Roles that see a case only through their own tasks or an explicit grant, never by village:
-# an applicant organisation sees its own applications, a reviewer the ones on their panel.
-CASEFLOW_INVOLVEMENT_ONLY_ROLES = {"applicant", "reviewer", "partner_office"}
-# The community micro-fund (processes/micro_fund): the year's budget, review rules, tranches.
-MICRO_FUND = {
-    "budget": os.environ.get("MICRO_FUND_BUDGET", "150000.00"),
-    "max_per_project": "30000.00",
-    "min_reviewers": 3,
-    "weights": {"need": "0.30", "feasibility": "0.30", "participation": "0.20", "budget": "0.20"},
-    "first_tranche": "0.60",
-}
-# Needs -> resources matching (processes/needs_matching): the low-income monitoring line (yuan a
-# year per person, the work plan's 12,000).
-NEEDS_MATCHING = {"income_line": os.environ.get("NEEDS_INCOME_LINE", "12000")}
+# Roles that see a case only through their own tasks or an explicit grant, never by village; the
+# process apps add theirs (a micro-fund applicant organisation, a reviewer, a partner office).
+CASEFLOW_INVOLVEMENT_ONLY_ROLES: set[str] = set()
+# Settings of a process (MICRO_FUND, NEEDS_MATCHING, ...) default in its app (processes/<name>/apps.py);
+# set one here to override it.
 # Villages created by the first migration (code -> name); admins manage them afterwards.
 CASEFLOW_VILLAGES = {
     "dongshan": "东山村",

@@ -1,11 +1,12 @@
-"""Every user-facing string has a Chinese translation, and the compiled catalogue matches it."""
+"""Every user-facing string has a Chinese translation, and the compiled catalogues match them: the
+project's own (locale/) and each process folder's (processes/<name>/locale/)."""
 import gettext
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PO = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
-MO = PO.with_suffix(".mo")
+CATALOGUES = [PO, *sorted(ROOT.glob("processes/*/locale/zh_Hans/LC_MESSAGES/django.po"))]
 
 
 def _entries():
@@ -22,10 +23,16 @@ def _unescape(text: str) -> str:
     return text.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
 
 
+def test_every_process_folder_has_its_catalogue():
+    folders = sorted(p.parent.name for p in ROOT.glob("processes/*/apps.py"))
+    assert [p.parents[3].name for p in CATALOGUES[1:]] == folders
+
+
 def test_every_message_is_translated_to_chinese():
-    missing = [msgid for block, msgid, msgstr in _entries() if msgid and not msgstr]
-    fuzzy = [msgid for block, msgid, _ in _entries() if "#, fuzzy" in block]
-    assert missing == [] and fuzzy == []
+    for po in CATALOGUES:
+        missing = [msgid for block, msgid, msgstr in _entries_of(po) if msgid and not msgstr]
+        fuzzy = [msgid for block, msgid, _ in _entries_of(po) if "#, fuzzy" in block]
+        assert (po, missing, fuzzy) == (po, [], [])
 
 
 def _msgids(po: Path) -> set[str]:
@@ -60,14 +67,15 @@ def test_every_string_of_the_source_is_in_the_catalogue(settings):
         gathered = _msgids(scratch / "zh_Hans" / "LC_MESSAGES" / "django.po")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    missing = sorted(gathered - _msgids(PO))
+    missing = sorted(gathered - set().union(*(_msgids(po) for po in CATALOGUES)))
     assert missing == [], "run: python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=node_modules " \
                           "--ignore=tests --ignore=bench --ignore=var, translate, compilemessages: " + repr(missing[:20])
 
 
-def test_compiled_catalogue_is_current():
-    catalogue = gettext.GNUTranslations(MO.open("rb"))
-    stale = [msgid for block, msgid, msgstr in _entries()
-             if msgid and msgid != msgstr and "msgid_plural" not in block and catalogue.gettext(_unescape(msgid)) == _unescape(msgid)]
-    assert stale == [], "run: python manage.py compilemessages -l zh_Hans --ignore=.venv"
+def test_compiled_catalogues_are_current():
+    for po in CATALOGUES:
+        catalogue = gettext.GNUTranslations(po.with_suffix(".mo").open("rb"))
+        stale = [msgid for block, msgid, msgstr in _entries_of(po)
+                 if msgid and msgid != msgstr and "msgid_plural" not in block and catalogue.gettext(_unescape(msgid)) == _unescape(msgid)]
+        assert (po, stale) == (po, []), "run: python manage.py compilemessages -l zh_Hans --ignore=.venv"
 

@@ -19,8 +19,9 @@ def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict
     """Validate and store a new immutable version; the same content twice returns the existing one."""
     if isinstance(bpmn_xml, str):
         bpmn_xml = bpmn_xml.encode("utf-8")
-    parsed = parser.validate_and_parse(bpmn_xml, forms_by_element, registry.service_names(), forms.check_form_definition)
     checksum = hashlib.sha256(bpmn_xml + json.dumps(forms_by_element, sort_keys=True).encode()).hexdigest()
+    parsed = parser.validate_and_parse(bpmn_xml, forms_by_element, registry.service_names(), forms.check_form_definition,
+                                       checksum=checksum)
     with transaction.atomic():
         existing = ProcessDefinition.objects.select_for_update().filter(key=parsed.process_id).order_by("-version").first()
         if existing is not None and existing.checksum == checksum:

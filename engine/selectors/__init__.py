@@ -15,3 +15,4 @@ from engine.selectors.tasks import (  # noqa: F401
     open_task_count, open_tasks_due_between, open_tasks_for_user, open_tasks_of, overdue_tasks, previous_submission,
     return_notice, task_draft, task_for_user, task_form, task_row, task_variables, tasks_for_user,
 )
+from engine.permissions import user_groups as roles_of  # noqa: F401,E402 - the roles (groups) a user holds

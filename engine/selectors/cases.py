@@ -47,9 +47,7 @@ def visible_instances(user) -> QuerySet[ProcessInstance]:
         content_object=OuterRef("pk"), user=user, permission__codename="view_processinstance")
     shared_group = InstanceGroupObjectPermission.objects.filter(
         content_object=OuterRef("pk"), group__user=user, permission__codename="view_processinstance")
-    from django.conf import settings
-
-    village_roles = groups - set(getattr(settings, "CASEFLOW_INVOLVEMENT_ONLY_ROLES", ()))
+    village_roles = groups - registry.involvement_only_roles()
     by_role = Q(process_key__in=_process_keys_with_role(village_roles)) & _scope(user)
     return ProcessInstance.objects.filter(by_role | Exists(involved) | Exists(shared_user) | Exists(shared_group))
 
@@ -71,8 +69,10 @@ def case_summary(*, instance_id: int, process_key: str, viewer, task: TaskInfo |
     return registry.case_summary(process_key, instance_id, viewer, task)
 
 
-def instances_exist() -> bool:
-    return ProcessInstance.objects.exists()
+def instances_exist(process_key: str | None = None) -> bool:
+    """Whether any case exists (of one process, when given)."""
+    found = ProcessInstance.objects.all()
+    return (found.filter(process_key=process_key) if process_key else found).exists()
 
 
 def get_instance(*, instance_id: int, with_history: bool = True, viewer=None) -> InstanceInfo:
@@ -240,11 +240,8 @@ def diagram_state(*, instance_id: int) -> DiagramState:
 def staff_roles_of(definition: catalog.Definition) -> set[str]:
     """Roles that hold a process's data: the roles of its lanes, less those that only ever see their
     own tasks (applicants, reviewers, partner offices) — a case is never shared with them."""
-    from django.conf import settings
-
     roles = {t.get("candidate_group") for t in (definition.user_tasks or {}).values()} | {definition.start_group}
-    outsiders = set(getattr(settings, "CASEFLOW_INVOLVEMENT_ONLY_ROLES", ()))
-    return {r for r in roles if r in settings.CASEFLOW_ROLES and r not in outsiders} | {"supervisor"}
+    return {r for r in roles if r in registry.roles() and r not in registry.involvement_only_roles()} | {"supervisor"}
 
 
 def shareable_people(*, instance_id: int, actor) -> list[Person]:

@@ -18,6 +18,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR, SpiffBpmnParser
 
+from engine import registry
 from engine.errors import DefinitionInvalid, ElementProblem
 
 from . import scripting, serializer
@@ -72,7 +73,7 @@ def lane_role(lane_name: str | None) -> str | None:
         return None
     match = _LANE_ROLE.search(lane_name)
     code = match.group(1) if match else lane_name.strip()
-    return code if code in settings.CASEFLOW_ROLES else None
+    return code if code in registry.roles() else None
 
 
 @dataclass
@@ -158,8 +159,28 @@ def _element_name(node) -> str:
     return node.get("name") or node.get("id")
 
 
-def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services: set[str], form_checker) -> ParsedDefinition:
-    """Validate a diagram and its forms; return what deploy stores. Raises DefinitionInvalid."""
+def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services: set[str], form_checker, *,
+                       checksum: str | None = None) -> ParsedDefinition:
+    """Validate a diagram and its forms; return what deploy stores. Raises DefinitionInvalid.
+
+    With the content's `checksum`, a result is reused while what validation depends on besides
+    the content (the registered services, hooks, roles and option lists) is unchanged: deploying
+    the same diagram again (each start of the server, each test) parses it once per process."""
+    if checksum is None:
+        return _validate_and_parse(xml, forms, known_services, form_checker)
+    key = (checksum, frozenset(known_services), tuple(sorted(registry.task_hook_targets())), tuple(sorted(registry.roles())),
+           frozenset(registry.option_source_names()))
+    hit = _parsed.get(key)
+    if hit is None:
+        hit = _validate_and_parse(xml, forms, known_services, form_checker)
+        with _spec_cache_lock:
+            _parsed[key] = hit
+            while len(_parsed) > 32:
+                _parsed.pop(next(iter(_parsed)))
+    return hit
+
+
+def _validate_and_parse(xml, forms, known_services, form_checker) -> ParsedDefinition:
     root = load_xml(xml)
     problems: list[ElementProblem] = []
     processes = root.findall("bpmn:process", NS)
@@ -180,6 +201,11 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
         if element_id and (element_id in RESERVED_ELEMENT_IDS or "." in element_id):
             problems.append(ElementProblem(element_id, _("The id '%(id)s' is reserved by the engine (Start, End, Root, or a dot); rename the element.") % {
                 "id": element_id[:64]}))
+
+    # A plain task (the modeler's default shape) says nobody does it: SpiffWorkflow would wait for
+    # a person no lane names, and the case would stop there.
+    for node in process.iter(f"{{{NS['bpmn']}}}task"):
+        problems.append(ElementProblem(node.get("id"), _("A plain task has no kind; make it a user task (a person does it), a script task or a service task.")))
 
     # Timers: ISO-8601 literals only, never code.
     timers: dict[str, dict] = {}
@@ -272,6 +298,14 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
         if start_event_id in forms:
             problems.extend(ElementProblem(start_event_id, msg) for msg in form_checker(forms[start_event_id]))
 
+    # Code written for this process (a ledger hook on "decided") must still find its element: a
+    # renamed or deleted task would otherwise silently stop the code from running.
+    element_ids = {n.get("id") for n in process.iter(f"{{{NS['bpmn']}}}*") if n.get("id")}
+    for key, bpmn_id in registry.task_hook_targets():
+        if key == process_id and bpmn_id not in element_ids:
+            problems.append(ElementProblem(bpmn_id, _("Code of this process runs when the task %(id)s completes, but the diagram has no such element; keep its id or change the code.") % {
+                "id": bpmn_id}))
+
     # Only now hand the tree to SpiffWorkflow (XSD validation and its own structural checks).
     spec_dict = None
     try:
@@ -304,26 +338,28 @@ def _check(problems, element_id, source, checker):
         problems.append(ElementProblem(element_id, _("Expression refused: %(why)s") % {"why": exc}))
 
 
-# -- the spec cache ---------------------------------------------------------------------------
-_spec_cache: dict[int, tuple] = {}
+# -- the caches ------------------------------------------------------------------------------
+_spec_cache: dict[int | str, tuple] = {}
+_parsed: dict[tuple, ParsedDefinition] = {}  # validation results by content and registry (oldest first)
 _spec_cache_lock = threading.Lock()
 
 
-def cached_spec(definition_id: int, spec_dict_loader):
-    """(spec, subprocess_specs) of a definition version, restored once per process and reused.
-
-    Versions are immutable, so the cache never needs invalidating."""
-    hit = _spec_cache.get(definition_id)
+def cached_spec(key: int | str, spec_dict_loader):
+    """(spec, subprocess_specs) of a definition version (`key`: its content checksum, or its id),
+    restored once per process and reused. Versions are immutable and specs are never changed, so
+    the cache never needs invalidating, and versions of the same content share one spec."""
+    hit = _spec_cache.get(key)
     if hit is not None:
         return hit
     with _spec_cache_lock:
-        hit = _spec_cache.get(definition_id)
+        hit = _spec_cache.get(key)
         if hit is None:
             hit = serializer.spec_from_dict(spec_dict_loader())
-            _spec_cache[definition_id] = hit
+            _spec_cache[key] = hit
         return hit
 
 
 def clear_spec_cache():
     """For tests that simulate a process restart."""
     _spec_cache.clear()
+    _parsed.clear()

@@ -243,7 +243,8 @@ def _script_engine(step: Step) -> scripting.ExpressionEngine:
 def _spec_for(definition_id: int):
     from engine.models import ProcessDefinition
 
-    return parser.cached_spec(definition_id, lambda: ProcessDefinition.objects.values_list("spec", flat=True).get(pk=definition_id))
+    key = catalog.definition(definition_id).checksum or definition_id
+    return parser.cached_spec(key, lambda: ProcessDefinition.objects.values_list("spec", flat=True).get(pk=definition_id))
 
 
 def load_workflow(instance: ProcessInstance, step: Step, state: dict | None = None) -> BpmnWorkflow:

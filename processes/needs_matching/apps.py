@@ -1,20 +1,18 @@
-from pathlib import Path
+import os
 
-from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-HERE = Path(__file__).resolve().parent
+from engine.process_app import ProcessApp
 
 
-class NeedsMatchingConfig(AppConfig):
-    name = "processes.needs_matching"
-    label = "needs_matching"
+class NeedsMatchingApp(ProcessApp):
     verbose_name = _("Needs and resources matching")
-    default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self):
-        from engine import registry
-
-        from . import handlers  # noqa: F401 - registers services, hooks and option lists
-
-        registry.register_process("needs_matching", HERE.parent / "bpmn" / "needs_matching.bpmn", HERE / "forms")
+    roles = {"partner_office": _("Partner office")}
+    # A partner office sees only the referrals addressed to it.
+    involvement_only_roles = frozenset({"partner_office"})
+    # The low-income monitoring line (yuan a year per person, the work plan's 12,000).
+    settings_defaults = {"NEEDS_MATCHING": {"income_line": os.environ.get("NEEDS_INCOME_LINE", "12000")}}
+    demo_users = (
+        ("edu_office", "partner_office", "县教育局 联络员", None),
+        ("dpf_office", "partner_office", "县残联 联络员", None),
+    )

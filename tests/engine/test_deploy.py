@@ -79,6 +79,14 @@ def test_user_task_outside_a_role_lane_is_refused(users):
     assert "Task_A" in problems and "nobody" in problems["Task_A"]
 
 
+def test_a_plain_task_nobody_does_is_refused(users):
+    """The modeler's default shape is a plain task; SpiffWorkflow would wait on it for a person no
+    lane names, and every case would stop there."""
+    middle = '<bpmn:task id="Plain" name="P"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:task>'
+    problems = _problems(samples.linear("plain", middle, "Plain"), users)
+    assert "user task" in problems["Plain"]
+
+
 def test_invalid_timer_names_the_element(users):
     problems = _problems(samples.timer("bad_timer", "P1X"), users)
     assert "ISO-8601" in problems["Timer_1"]

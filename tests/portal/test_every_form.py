@@ -166,7 +166,7 @@ def people(users, deployed, settings):
     Resource.objects.create(name="长者日间照料", kind="social", provider="敬老院", provider_group="prov-a",
                             categories=["temporary_care", "medical_aid"], rules=[{"fact": "age", "op": "gte", "value": 60, "label": "60岁以上"}],
                             capacity_left=Decimal("1"), capacity_total=Decimal("1"))
-    for role in settings.CASEFLOW_ROLES:  # every role has somebody station-wide (a project in any village; a new role)
+    for role in registry.roles():  # every role has somebody station-wide (a project in any village; a new role)
         if not any(u.groups.filter(name=role).exists() and u.staff_profile.township_wide for u in people.values()):
             people[f"any_{role}"] = make_user(f"any_{role}", role, villages=None)
     return people

@@ -7,27 +7,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
+from engine import registry
 from engine.station import StaffProfile, Village
 
-# username, role, display name, villages (None = township-wide)
-DEMO_USERS = [
+# username, role, display name, villages (None = township-wide); each process app adds its own
+# (ProcessApp.demo_users).
+STATION_USERS = [
     ("intake", "intake_desk", "接待岗 王芳", ["dongshan", "xishui"]),
     ("worker", "worker", "社工 李明（东山村）", ["dongshan", "zhongxin", "qingshi"]),
     ("worker2", "worker", "社工 赵丽（西水村）", ["xishui", "nanling", "beipo", "hetang"]),
     ("supervisor", "supervisor", "督导 陈刚", None),
-    ("civil", "civil_affairs", "民政办 刘洋", None),
     ("admin", "admin", "系统管理员", None),
-    ("finance", "finance", "财务 孙会计", None),
-    ("reviewer1", "reviewer", "评审 周教授", None),
-    ("reviewer2", "reviewer", "评审 吴老师", None),
-    ("reviewer3", "reviewer", "评审 郑主任", None),
-    ("reviewer4", "reviewer", "评审 冯律师", None),
-    ("app_dongshan", "applicant", "东山村老年协会 王会长", None),
-    ("app_xishui", "applicant", "西水村妇女互助会 李主任", None),
-    ("app_nanling", "applicant", "南岭村乡贤理事会 张理事", None),
-    ("app_beipo", "applicant", "北坡村志愿服务队 赵队长", None),
-    ("edu_office", "partner_office", "县教育局 联络员", None),
-    ("dpf_office", "partner_office", "县残联 联络员", None),
 ]
 
 
@@ -43,12 +33,13 @@ class Command(BaseCommand):
     help = "Create the roles (groups) and one demo user per role; print their passwords."
 
     def handle(self, *args, **options):
-        for code in settings.CASEFLOW_ROLES:
+        for code in registry.roles():
             Group.objects.get_or_create(name=code)
+        demo_users = [*STATION_USERS, *registry.demo_users()]
         path = settings.VAR_DIR / "demo-passwords.txt"
         known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line) if path.exists() else {}
         User = get_user_model()
-        for username, role, display, villages in DEMO_USERS:
+        for username, role, display, villages in demo_users:
             user, created = User.objects.get_or_create(username=username, defaults={"first_name": display})
             if created or username not in known:
                 known[username] = secrets.token_urlsafe(9)
@@ -61,5 +52,5 @@ class Command(BaseCommand):
         path.write_text("".join(f"{u} {p}\n" for u, p in known.items()))
         path.chmod(0o600)
         self.stdout.write("Demo users (username / password / role):")
-        for username, role, display, _villages in DEMO_USERS:
+        for username, role, display, _villages in demo_users:
             self.stdout.write(f"  {username:<11} {known[username]:<14} {role:<14} {display}")

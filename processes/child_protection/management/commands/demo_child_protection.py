@@ -1,5 +1,5 @@
 """A few child-protection cases at different steps, so the embedded demo is not empty. Runs once:
-it does nothing when any instance exists."""
+it does nothing when any child-protection case exists."""
 import datetime as dt
 
 from django.contrib.auth import get_user_model
@@ -21,8 +21,8 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        if api.instances_exist():
-            self.stdout.write("Demo cases: instances exist already, none added.")
+        if api.instances_exist("child_protection"):
+            self.stdout.write("Child-protection demo: cases exist already, none added.")
             return
         users = {u.username: u for u in get_user_model().objects.filter(username__in=["intake", "worker"])}
         def received(hours_ago: float) -> str:
