@@ -77,12 +77,25 @@ class InboxPage:
     tasks: list[TaskInfo]
     page: int
     has_next: bool
+    next_cursor: str = ""  # where the next page starts (keyset: a deep page costs what page 1 costs)
+    prev_cursor: str = ""  # where the previous page ends
+
+
+# Sort orders of the inbox: (field, descending). Every order ends in the primary key, so a position
+# in it is one row; due_at alone may be empty (no deadline: those come last, by creation).
+_ORDERS = {
+    "due": (("due_at", False), ("created_at", False), ("id", False)),
+    "created": (("created_at", True), ("id", True)),
+    "done": (("completed_at", True), ("id", True)),
+}
 
 
 def inbox(user, *, tab: str = "mine", process_key: str = "", village: str = "", sla: str = "",
-          order: str = "due", page: int = 1, per_page: int = 25) -> InboxPage:
+          order: str = "due", page: int = 1, per_page: int = 25, after: str = "", before: str = "") -> InboxPage:
     """One page of one inbox tab, filtered and sorted; one query for the rows (plus the user's
-    groups and villages, each asked once per request)."""
+    groups and villages, each asked once per request). Pages go on from a cursor (`after` the last
+    row of the page before, or `before` the first row of the page after), so page 50 reads 26 rows
+    from the index as page 1 does; a bare page number (a typed address) still works by offset."""
     if tab not in TABS:
         tab = "mine"
     now = clock.now()
@@ -106,16 +119,101 @@ def inbox(user, *, tab: str = "mine", process_key: str = "", village: str = "", 
         qs = qs.filter(due_at__gte=now, due_at__lt=now + DUE_SOON)
     elif sla == "on_time":
         qs = qs.filter(Q(due_at__isnull=True) | Q(due_at__gte=now + DUE_SOON))
-    if tab == "done":
-        qs = qs.order_by("-completed_at", "-pk")
-    elif order == "created":
-        qs = qs.order_by("-created_at", "-pk")
-    else:
-        qs = qs.order_by(F("due_at").asc(nulls_last=True), "created_at", "pk")
+    keys = _ORDERS["done" if tab == "done" else "created" if order == "created" else "due"]
     page = min(max(1, int(page or 1)), MAX_PAGE)
-    offset = (page - 1) * per_page
-    rows = list(_annotated(qs)[offset:offset + per_page + 1])
-    return InboxPage(tab=tab, tasks=[_info(r) for r in rows[:per_page]], page=page, has_next=len(rows) > per_page)
+    qs = _annotated(qs)
+    backwards = bool(before) and not after
+    cursor = _decode_cursor(before if backwards else after, keys)
+    if cursor is not None:
+        rows = _keyset(qs, keys, cursor, per_page + 1, backwards=backwards)
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        if backwards:
+            rows.reverse()
+        has_next, has_prev = (True, more) if backwards else (more, True)
+        if backwards and not more:
+            page = 1  # back at the top, whatever number the address carried
+    else:
+        page = 1 if (after or before) else page  # a cursor that does not parse starts again at the top
+        offset = (page - 1) * per_page
+        rows = list(qs.order_by(*_order_by(keys))[offset:offset + per_page + 1])
+        has_next, has_prev = len(rows) > per_page, page > 1
+        rows = rows[:per_page]
+    return InboxPage(tab=tab, tasks=[_info(r) for r in rows], page=page, has_next=has_next and bool(rows),
+                     next_cursor=_encode_cursor(rows[-1], keys) if rows and has_next else "",
+                     prev_cursor=_encode_cursor(rows[0], keys) if rows and has_prev else "")
+
+
+def _order_by(keys, *, backwards: bool = False) -> list:
+    order = []
+    for name, descending in keys:
+        expr = F(name)
+        nulls = ({"nulls_first": True} if backwards else {"nulls_last": True}) if name == "due_at" else {}
+        order.append(expr.desc(**nulls) if descending != backwards else expr.asc(**nulls))
+    return order
+
+
+def _beyond(keys, values, *, backwards: bool) -> Q:
+    """Rows strictly beyond `values` in the order of `keys` (all non-empty), written so that the
+    first key bounds an index range: k0 >= v0 AND (k0 > v0 OR (k0 = v0 AND ...))."""
+    (name, descending), value = keys[0], values[0]
+    later = "lt" if descending != backwards else "gt"
+    if len(keys) == 1:
+        return Q(**{f"{name}__{later}": value})
+    rest = _beyond(keys[1:], values[1:], backwards=backwards)
+    return Q(**{f"{name}__{later}e": value}) & (Q(**{f"{name}__{later}": value}) | (Q(**{name: value}) & rest))
+
+
+def _keyset(qs, keys, cursor, limit: int, *, backwards: bool) -> list:
+    """Up to `limit` rows beyond `cursor`, in the page's order (reversed when going back)."""
+    order = _order_by(keys, backwards=backwards)
+    if keys[0][0] != "due_at":
+        return list(qs.filter(_beyond(keys, cursor, backwards=backwards)).order_by(*order)[:limit])
+    # Rows without a deadline sort after every dated row: walk the dated part and the undated part
+    # as two index ranges, never one OR the planner would have to sort.
+    dated, undated = qs.filter(due_at__isnull=False), qs.filter(due_at__isnull=True)
+    if cursor[0] is None:
+        tail = _beyond(keys[1:], cursor[1:], backwards=backwards)
+        first, second = (undated.filter(tail), dated) if backwards else (undated.filter(tail), None)
+    else:
+        beyond = _beyond(keys, cursor, backwards=backwards)
+        first, second = (dated.filter(beyond), None) if backwards else (dated.filter(beyond), undated)
+    rows = list(first.order_by(*order)[:limit])
+    if second is not None and len(rows) < limit:
+        rows += list(second.order_by(*order)[:limit - len(rows)])
+    return rows
+
+
+def _encode_cursor(row, keys) -> str:
+    parts = []
+    for name, _descending in keys:
+        value = getattr(row, name)
+        parts.append("" if value is None else value.isoformat() if isinstance(value, dt.datetime) else str(value))
+    return "~".join(parts)
+
+
+def _decode_cursor(text: str, keys):
+    """The row position a cursor names, or None when it is missing or malformed."""
+    if not text or len(text) > 200:
+        return None
+    parts = text.split("~")
+    if len(parts) != len(keys):
+        return None
+    values = []
+    try:
+        for (name, _descending), part in zip(keys, parts):
+            if name == "id":
+                values.append(int(part))
+            elif part == "" and name == "due_at":
+                values.append(None)
+            else:
+                moment = dt.datetime.fromisoformat(part)
+                if moment.tzinfo is None:
+                    return None
+                values.append(moment)
+    except (ValueError, OverflowError):
+        return None
+    return values
 
 
 def task_for_user(user, task_id: int) -> TaskInfo:

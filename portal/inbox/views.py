@@ -27,10 +27,11 @@ ACTION = "_action"
 def inbox(request):
     params = request.GET
     filters = dict(process_key=params.get("process", ""), village=params.get("village", ""), sla=params.get("sla", ""),
-                   order=params.get("order", "due"), page=_int(params.get("page"), 1), per_page=PER_PAGE)
+                   order=params.get("order", "due"), page=_int(params.get("page"), 1), per_page=PER_PAGE,
+                   after=params.get("after", ""), before=params.get("before", ""))
     tab = params.get("tab")
     page = selectors.inbox(request.user, tab=tab or "mine", **filters)
-    if tab is None and not page.tasks and page.page == 1:
+    if tab is None and not page.tasks and page.page == 1 and not (filters["after"] or filters["before"]):
         # Nothing held yet: open the tab where the work is, rather than an empty one.
         group = selectors.inbox(request.user, tab="group", **filters)
         if group.tasks:
@@ -193,6 +194,7 @@ def _int(value, default: int) -> int:
 
 def _query_without_page(params, tab: str) -> str:
     query = params.copy()
-    query.pop("page", None)
+    for name in ("page", "after", "before"):
+        query.pop(name, None)
     query["tab"] = tab
     return query.urlencode()
