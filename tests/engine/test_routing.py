@@ -10,7 +10,7 @@ from engine.errors import DefinitionInvalid, InvalidState, NotPermitted
 from . import samples
 from .samples import form
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 ROUTED = """
 <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>

@@ -21,7 +21,7 @@ from tests.engine import samples
 from tests.portal import pageform
 from tests.processes.child_protection.flows import FORMS, complete, open_task, start_case
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 200
 
 

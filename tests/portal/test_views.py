@@ -17,7 +17,7 @@ from tests.conftest import PASSWORD
 from tests.engine import samples
 from tests.processes.child_protection.flows import FORMS, START, complete, open_task, start_case
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def login(client, user):

@@ -17,7 +17,7 @@ from tests.portal import pageform
 
 from .flows import FORMS, START, complete, open_task, start_case
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 H = dt.timedelta(hours=1)
 
 
@@ -75,8 +75,9 @@ def test_the_clock_starts_when_the_report_was_received(deployed, users):
     assert respond.due_at == case.received_at + 24 * H
 
 
-def test_a_report_entered_a_day_late_escalates_at_once(deployed, users, sent):
-    instance_id, respond = awaiting_response(users, {**START, "received_at": local_minutes_ago(25 * 60)})
+def test_a_report_entered_a_day_late_escalates_at_once(deployed, users, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # on-commit delivery: the notice is sent after the step commits
+        instance_id, respond = awaiting_response(users, {**START, "received_at": local_minutes_ago(25 * 60)})
     case = ChildProtectionCase.objects.get(instance_id=instance_id)
     assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_SupervisorEscalation", status="open").exists()
     assert respond.due_at == case.received_at + 24 * H and respond.sla_breached_at is not None  # the missed deadline, not the 48-hour one

@@ -7,11 +7,12 @@ from processes.child_protection.models import ChildProtectionCase
 
 from .flows import run_whole_case
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
-def test_whole_case_from_report_to_closure(deployed, users, sent):
-    instance_id = run_whole_case(users)
+def test_whole_case_from_report_to_closure(deployed, users, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # on-commit delivery: the outbox is sent after each step commits
+        instance_id = run_whole_case(users)
 
     info = api.get_instance(instance_id=instance_id)
     assert info.status == "completed"

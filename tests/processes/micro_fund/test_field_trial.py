@@ -18,7 +18,7 @@ from tests.portal import pageform
 
 from .flows import FORMS, apply, complete, join, make_organisation, open_task, to_decision
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 SCORE = FORMS["Task_Review"]
 
 

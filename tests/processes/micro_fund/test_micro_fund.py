@@ -14,7 +14,7 @@ from tests.conftest import make_user
 
 from .flows import FORMS, apply, complete, join, make_organisation, open_task, run_to_completion, to_decision
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -188,6 +188,7 @@ def test_applicant_cannot_reach_another_organisations_application(people):
     assert "Task_Review" in [f.bpmn_id for f in api.submitted_forms(instance_id=instance_id, viewer=people["supervisor"])]
 
 
+@pytest.mark.django_db(transaction=True)  # threads: each approval has its own connection and sees only committed rows
 @pytest.mark.postgres
 def test_two_approvals_racing_for_the_last_money_cannot_both_commit_it(people, settings):
     settings.MICRO_FUND = {**settings.MICRO_FUND, "budget": "8000.00"}

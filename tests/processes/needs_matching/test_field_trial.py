@@ -16,7 +16,7 @@ from processes.needs_matching.models import Household, Member, Referral, Resourc
 from tests.conftest import is_postgres, make_user
 from tests.dates import today
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 BELOW_LINE = {"fact": "per_capita_income", "op": "lt", "value": 12000, "label": "人均年收入低于12000元"}
 
 
@@ -111,6 +111,7 @@ def test_one_household_has_one_open_case_and_each_case_its_own_number(world):
     assert subjects == {"HH-DS-001-1", "HH-DS-001-2"}
 
 
+@pytest.mark.django_db(transaction=True)  # threads: each worker has its own connection and sees only committed rows
 @pytest.mark.postgres
 def test_two_workers_starting_a_case_for_one_household_at_once_get_one_case(world):
     barrier, outcomes = threading.Barrier(2), []

@@ -12,7 +12,7 @@ from processes.needs_matching.models import Household, Member, Need, Referral, R
 from tests.conftest import make_user
 from tests.dates import today
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 BELOW_LINE = {"fact": "per_capita_income", "op": "lt", "value": 12000, "label": "人均年收入低于12000元"}
 SCHOOL_AGE = [{"fact": "age", "op": "gte", "value": 6}, {"fact": "age", "op": "lte", "value": 18}]
