@@ -8,12 +8,13 @@ from django.db import connection
 
 from engine import api
 from engine.errors import NotPermitted
-from engine.models import AuditEvent, HumanTask, OutboxMessage, Timer
+from engine.models import AuditEvent, HumanTask, OutboxMessage, ProcessInstance, Timer
+from engine.spiff import runtime
 from processes.child_protection.models import ChildProtectionCase
 
 from .flows import FORMS, complete, open_task, start_case
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 H = dt.timedelta(hours=1)
 
 
@@ -44,6 +45,7 @@ def test_nothing_fires_before_the_deadline(deployed, users):
     assert result.timers_fired == 0 and escalations(instance_id, "Task_SupervisorEscalation") == 0
 
 
+@pytest.mark.django_db(transaction=True)  # on-commit delivery, at the sweep's commit (while its clock reads +25 h)
 def test_breach_escalates_to_supervisor_exactly_once_when_swept_twice(deployed, users, sent):
     instance_id, respond = case_awaiting_response(users)
     first = api.fire_due_timers(as_of=respond.created_at + 25 * H)
@@ -103,11 +105,21 @@ def test_supervisor_may_take_over_and_respond(deployed, users):
     assert respond.completed_by == users["supervisor"]
 
 
+@pytest.mark.django_db(transaction=True)  # threads: each sweeper has its own connection and sees only committed rows
 @pytest.mark.postgres
-def test_breach_escalates_once_when_sweepers_race(deployed, users):
-    """Four sweepers at once over ten overdue cases: every case escalates exactly once."""
+def test_breach_escalates_once_when_sweepers_race(deployed, users, monkeypatch):
+    """Four sweepers at once over ten overdue cases: every case escalates exactly once, and is
+    stepped once — never again by a sweeper that read its timer before another fired it."""
     cases = [case_awaiting_response(users) for _ in range(10)]
     as_of = max(r.created_at for _, r in cases) + 25 * H
+    revisions = dict(ProcessInstance.objects.values_list("pk", "revision"))
+    stepped, real_run_step = [], runtime.run_step
+
+    def counting_run_step(instance_id, *args, **kwargs):
+        stepped.append(instance_id)
+        return real_run_step(instance_id, *args, **kwargs)
+
+    monkeypatch.setattr(runtime, "run_step", counting_run_step)
     barrier = threading.Barrier(4)
     results, errors = [], []
 
@@ -127,7 +139,40 @@ def test_breach_escalates_once_when_sweepers_race(deployed, users):
         t.join(60)
     assert errors == []
     assert sum(r.timers_fired for r in results) == 10
+    assert sorted(stepped) == sorted(i for i, _ in cases)
+    assert {i: r - revisions[i] for i, r in ProcessInstance.objects.values_list("pk", "revision") if i in revisions} == {i: 1 for i, _ in cases}
     for instance_id, _respond in cases:
         assert escalations(instance_id, "Task_SupervisorEscalation") == 1
         assert AuditEvent.objects.filter(instance_id=instance_id, kind="escalated").count() == 1
         assert OutboxMessage.objects.filter(instance_id=instance_id, channel="sla.breach").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # threads: the other sweeper commits on its own connection
+def test_a_sweeper_never_steps_a_case_whose_timer_another_fired_after_it_looked(deployed, users, monkeypatch):
+    """The sweeper reads a page of due timers, then locks their cases. Another sweeper fires them all
+    and commits in between (forced here); the first finds them locked-free but no longer due and
+    steps none of them — no load, no rewrite, no revision bump."""
+    from engine.api import timers
+
+    cases = [case_awaiting_response(users) for _ in range(3)]
+    as_of = max(r.created_at for _, r in cases) + 25 * H
+    real_page, raced = timers._due_page, []
+
+    def page_then_race(*args):
+        page = real_page(*args)
+        if page and not raced:
+            raced.append(True)
+            other = threading.Thread(target=lambda: (raced.append(api.fire_due_timers(as_of=as_of)), connection.close()))
+            other.start()
+            other.join(60)
+        return page
+
+    monkeypatch.setattr(timers, "_due_page", page_then_race)
+    revisions = dict(ProcessInstance.objects.values_list("pk", "revision"))
+    stepped, real_run_step = [], runtime.run_step
+    monkeypatch.setattr(runtime, "run_step", lambda instance_id, *a, **k: (stepped.append(instance_id), real_run_step(instance_id, *a, **k))[1])
+    mine = api.fire_due_timers(as_of=as_of)
+    assert raced[1].timers_fired == 3 and mine.timers_fired == 0
+    assert len(stepped) == 3  # the other sweeper's steps only
+    assert {i: r - revisions[i] for i, r in ProcessInstance.objects.values_list("pk", "revision") if i in revisions} == {i: 1 for i, _ in cases}
