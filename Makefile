@@ -39,10 +39,17 @@ test: install
 	$(VENV)/bin/lint-imports
 	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=test-only-secret $(VENV)/bin/pytest
 
+# Each benchmark creates and drops its own test_caseflow_bench_* database and prints one JSON object
+# (numbers beside baselines measured in the same run). Scale down with the BENCH_* variables named
+# in each file's docstring, e.g. `BENCH_SWEEP_CASES=2000 BENCH_INBOX_DONE=200000 make bench`.
 bench: install
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/run.py
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/inbox.py
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/matching.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/run.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/step.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/loop.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/throughput.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/sweep.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/inbox.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/matching.py
 
 smoke: install
 	bash .ci/smoke

@@ -45,6 +45,8 @@ def main() -> None:
     from processes.needs_matching.models import Household, Member, Resource
 
     setup_test_environment()
+    if connection.vendor == "postgresql":  # its own database: a concurrent `make test` (test_caseflow) is never clobbered
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = os.environ.get("BENCH_MATCHING_DB", "test_caseflow_bench_matching")
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     rng = random.Random(7)
     try:

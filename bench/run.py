@@ -8,7 +8,8 @@
 
 Run: `make bench` (PostgreSQL from TEST_DATABASE_URL), or
 `DATABASE_URL=sqlite:///var/bench.sqlite3 python bench/run.py`. It creates and drops its own
-test database; nothing else is touched.
+test database (test_caseflow_bench_run, so a concurrent `make test` is never clobbered); nothing
+else is touched. bench/step.py measures one step in detail (floor, statements, ratios).
 """
 from __future__ import annotations
 
@@ -21,55 +22,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+from bench import common  # noqa: E402  (sets up Django: scratch CASEFLOW_VAR_DIR, outbox queued to a memory broker)
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 
 CASES = int(os.environ.get("BENCH_CASES", "40"))
 RAW_CASES = int(os.environ.get("BENCH_RAW_CASES", "300"))
 INBOX_TASKS = int(os.environ.get("BENCH_INBOX_TASKS", "10000"))
+TEST_DB_NAME = os.environ.get("BENCH_RUN_DB", "test_caseflow_bench_run")
 ORDER = ["Task_Intake", "Task_PoliceReceipt", "Task_Respond", "Task_Assessment", "Task_CasePlan",
          "Task_ApprovePlan", "Task_FollowUp", "Task_Closure", "Task_ApproveClosure"]
 
 
 def in_memory_cases(n: int, sandboxed: bool) -> float:
-    """Whole cases per second, SpiffWorkflow alone (parsed spec reused, as the engine does)."""
-    from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
-    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-    from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-    from SpiffWorkflow.util.task import TaskState
+    """Whole cases per second, SpiffWorkflow alone (parsed spec reused, as the engine does): the
+    same in-memory path as bench/step.py (RawSpiff), with SpiffWorkflow's or Caseflow's script engine."""
+    from bench.step import RawSpiff
 
-    from engine.spiff.scripting import ExpressionEngine
-    from tests.processes.child_protection.flows import FORMS
-
-    parser = SpiffBpmnParser()
-    parser.add_bpmn_file(str(ROOT / "processes" / "bpmn" / "child_protection.bpmn"))
-    spec, subs = parser.get_spec("child_protection"), parser.get_subprocess_specs("child_protection")
-
-    class RawEngine(PythonScriptEngine):
-        def call_service(self, task, **kwargs):
-            return "{}"
-
-    variables = {"present_danger": True, "plan_decision": "approve", "needs_more_followup": False}
-    started = time.perf_counter()
-    for _ in range(n):
-        engine = ExpressionEngine(service_caller=lambda task, name, params: "{}") if sandboxed else RawEngine()
-        wf = BpmnWorkflow(spec, subs, script_engine=engine)
-        wf.do_engine_steps()
-        for bpmn_id in ORDER:
-            task = next(t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id == bpmn_id)
-            task.data.update({k: v for k, v in FORMS[bpmn_id].items() if k in variables})
-            task.run()
-            wf.do_engine_steps()
-        assert wf.is_completed()
-    return n / (time.perf_counter() - started)
+    raw = RawSpiff(sandboxed=sandboxed)
+    raw.timed_cases(min(n, 5))  # warm
+    return n / (sum(raw.timed_cases(n)) / 1000)
 
 
 def persisted_cases(n: int, users) -> float:
@@ -127,11 +99,8 @@ def main() -> None:
     from engine import api
     from tests.conftest import make_user
 
-    setup_test_environment()
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.CASEFLOW_NOTIFIER_BACKEND = "integrations.notifications.backends.LocmemNotifier"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    common.configure()
+    with common.test_database(TEST_DB_NAME):
         users = {name: make_user(name, *roles) for name, roles in {
             "intake": ["intake_desk"], "worker": ["worker"], "worker2": ["worker"], "supervisor": ["supervisor"],
             "civil": ["civil_affairs"], "admin": ["admin"]}.items()}
@@ -155,8 +124,6 @@ def main() -> None:
             "inbox_p95_ms": round(p95_ms, 2),
         }
         print(json.dumps(result, indent=2))
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
