@@ -153,31 +153,38 @@ def _order_by(keys, *, backwards: bool = False) -> list:
     return order
 
 
-def _beyond(keys, values, *, backwards: bool) -> Q:
-    """Rows strictly beyond `values` in the order of `keys` (all non-empty), written so that the
-    first key bounds an index range: k0 >= v0 AND (k0 > v0 OR (k0 = v0 AND ...))."""
-    (name, descending), value = keys[0], values[0]
-    later = "lt" if descending != backwards else "gt"
-    if len(keys) == 1:
-        return Q(**{f"{name}__{later}": value})
-    rest = _beyond(keys[1:], values[1:], backwards=backwards)
-    return Q(**{f"{name}__{later}e": value}) & (Q(**{f"{name}__{later}": value}) | (Q(**{name: value}) & rest))
+def _beyond(qs, keys, values, *, backwards: bool):
+    """The rows of `qs` strictly beyond `values` in the order of `keys` (all non-empty; one
+    direction): a row-value comparison, (due_at, created_at, id) > (%s, %s, %s), which the database
+    reads as one range of the index that holds those columns in that order."""
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    table = quote(HumanTask._meta.db_table)
+    columns = ", ".join(f"{table}.{quote(HumanTask._meta.get_field(name).column)}" for name, _descending in keys)
+    later = "<" if keys[0][1] != backwards else ">"
+    placeholders = ", ".join(["%s"] * len(keys))
+    # Raw parameters skip the fields' own conversion (SQLite stores datetimes as text in its own
+    # format): prepare each as its field would.
+    params = [HumanTask._meta.get_field(name).get_db_prep_value(value, connection)
+              for (name, _descending), value in zip(keys, values)]
+    return qs.extra(where=[f"({columns}) {later} ({placeholders})"], params=params)
 
 
 def _keyset(qs, keys, cursor, limit: int, *, backwards: bool) -> list:
     """Up to `limit` rows beyond `cursor`, in the page's order (reversed when going back)."""
     order = _order_by(keys, backwards=backwards)
     if keys[0][0] != "due_at":
-        return list(qs.filter(_beyond(keys, cursor, backwards=backwards)).order_by(*order)[:limit])
+        return list(_beyond(qs, keys, cursor, backwards=backwards).order_by(*order)[:limit])
     # Rows without a deadline sort after every dated row: walk the dated part and the undated part
     # as two index ranges, never one OR the planner would have to sort.
     dated, undated = qs.filter(due_at__isnull=False), qs.filter(due_at__isnull=True)
     if cursor[0] is None:
-        tail = _beyond(keys[1:], cursor[1:], backwards=backwards)
-        first, second = (undated.filter(tail), dated) if backwards else (undated.filter(tail), None)
+        tail = _beyond(undated, keys[1:], cursor[1:], backwards=backwards)
+        first, second = (tail, dated) if backwards else (tail, None)
     else:
-        beyond = _beyond(keys, cursor, backwards=backwards)
-        first, second = (dated.filter(beyond), None) if backwards else (dated.filter(beyond), undated)
+        beyond = _beyond(dated, keys, cursor, backwards=backwards)
+        first, second = (beyond, None) if backwards else (beyond, undated)
     rows = list(first.order_by(*order)[:limit])
     if second is not None and len(rows) < limit:
         rows += list(second.order_by(*order)[:limit - len(rows)])

@@ -61,6 +61,7 @@ def test_walking_by_cursor_forward_and_back_matches_the_offset_listing(many_task
     pages, found = [], selectors.inbox(user, tab=tab, order=order, per_page=PER_PAGE)
     while True:
         pages.append([t.id for t in found.tasks])
+        assert len(pages) <= len(expected) // PER_PAGE + 1, "the cursor does not advance"
         if not found.next_cursor:
             break
         found = selectors.inbox(user, tab=tab, order=order, per_page=PER_PAGE, after=found.next_cursor, page=found.page + 1)
@@ -70,6 +71,7 @@ def test_walking_by_cursor_forward_and_back_matches_the_offset_listing(many_task
     while found.prev_cursor:
         found = selectors.inbox(user, tab=tab, order=order, per_page=PER_PAGE, before=found.prev_cursor, page=found.page - 1)
         back.append([t.id for t in found.tasks])
+        assert len(back) <= len(pages), "the cursor does not go back"
     assert back[::-1] == pages
     assert found.page == 1
 
