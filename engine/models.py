@@ -161,6 +161,7 @@ class AuditKind(models.TextChoices):
     SHARED = "shared", _("shared")
     ERROR = "error", _("error")
     INSTANCE_COMPLETED = "instance_completed", _("instance completed")
+    MIGRATED = "migrated", _("moved to another version")
 
 
 class AuditEvent(models.Model):

@@ -48,6 +48,13 @@ def reassign(rows: list[HumanTask], assignee) -> None:
         row.assignee = assignee
 
 
+def relabel(instance, labels: dict) -> None:
+    """Open tasks whose element a new version renamed or moved: {spiff id: (bpmn id, name, lane)}."""
+    for spiff_id, (bpmn_id, name, lane) in labels.items():
+        HumanTask.objects.filter(instance=instance, spiff_task_id=spiff_id, status=TaskStatus.OPEN).update(
+            bpmn_id=bpmn_id[:128], name=name[:200], lane=lane[:128])
+
+
 def save_draft(task_id: int, data) -> bool:
     return HumanTask.objects.filter(pk=task_id, status=TaskStatus.OPEN).update(draft_data=data) == 1
 

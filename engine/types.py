@@ -151,3 +151,51 @@ class DiagramState:
     active: list[str]
     overdue: list[str]
     latest: str = ""  # the element done most recently, to show on a phone when nothing is open
+
+
+@dataclass(frozen=True)
+class ElementChange:
+    element_id: str
+    name: str
+    attributes: list[str] = field(default_factory=list)  # what differs: SpiffWorkflow spec attributes, "name", "form"
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """Two versions of one process compared: elements and form fields added, removed and changed."""
+
+    key: str
+    old_version: int
+    new_version: int
+    added: list[ElementChange] = field(default_factory=list)
+    removed: list[ElementChange] = field(default_factory=list)
+    changed: list[ElementChange] = field(default_factory=list)
+    fields_added: list[tuple[str, str]] = field(default_factory=list)  # (element id, field key)
+    fields_removed: list[tuple[str, str]] = field(default_factory=list)
+    fields_changed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TokenLanding:
+    state: str  # ready, waiting, started, error
+    old_element: str
+    old_name: str
+    new_element: str | None
+    new_name: str
+    rearmed: bool = False  # a changed timer starts its clock again
+
+
+@dataclass(frozen=True)
+class MigrationPreview:
+    """Where each token of a running instance would land on another version, and why it cannot
+    (`problems`: element id and a sentence). Empty problems: the migration may go ahead."""
+
+    instance_id: int
+    from_version: int
+    to_version: int
+    landings: list[TokenLanding] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def safe(self) -> bool:
+        return not self.problems

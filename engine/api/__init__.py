@@ -2,13 +2,14 @@
 nothing outside engine/ touches SpiffWorkflow. Keyword-only arguments, ids and an actor (a user, or
 None for the system) in; plain dataclasses out (engine.types); engine.errors raised.
 
-Writes live in `definitions` (deploy), `instances` (start, cancel, retry, share), `tasks` (claim,
+Writes live in `definitions` (deploy), `instances` (start, cancel, retry, share), `versions` (diff, migration preview and move), `tasks` (claim,
 release, assign, draft, complete) and `timers` (sweep, outbox); every read lives in engine.selectors
 and is re-exported here under the names pages have always used."""
 from engine.api.definitions import deploy_bundled, deploy_definition, deploy_file, read_forms_dir  # noqa: F401
 from engine.api.instances import cancel_instance, require_user, retry_instance, share_instance, start_instance  # noqa: F401
 from engine.api.tasks import assign_task, claim_task, complete_task, release_task, save_draft  # noqa: F401
 from engine.api.timers import deliver_outbox, fire_due_timers  # noqa: F401
+from engine.api.versions import diff_versions, migrate_instance, preview_migration  # noqa: F401
 from engine.forms import FieldSpec, describe_form  # noqa: F401 - part of the facade for pages
 from engine.people import display_name, group_label, sees_people  # noqa: F401
 from engine.selectors import (  # noqa: F401
@@ -17,6 +18,6 @@ from engine.selectors import (  # noqa: F401
     submitted_forms, task_draft, task_form, task_variables,
 )
 from engine.types import (  # noqa: F401
-    DefinitionInfo, DiagramState, EventInfo, FieldValue, InstanceInfo, Person, ReturnNotice, StartableProcess, StepOutcome,
-    SubmittedForm, SweepResult, TaskInfo,
+    DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, InstanceInfo, MigrationPreview, Person, ReturnNotice,
+    StartableProcess, StepOutcome, SubmittedForm, SweepResult, TaskInfo, TokenLanding, VersionDiff,
 )

@@ -46,7 +46,7 @@ from engine.journal import Journal
 from engine.models import AuditKind, HumanTask, InstanceStatus, ProcessInstance, TaskStatus, Timer, TimerStatus
 from engine.permissions import can_hold, in_scope, user_groups
 
-from . import parser, pruning, scripting, serializer
+from . import migration, parser, pruning, scripting, serializer
 
 log = logging.getLogger("caseflow.engine")
 
@@ -412,7 +412,7 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
     updated = ProcessInstance.objects.filter(pk=instance.pk, revision=old_revision).update(
         state=state, revision=old_revision + 1, status=instance.status, ended_at=instance.ended_at,
         error_message=instance.error_message, error_element=instance.error_element,
-        subject=instance.subject, village=instance.village,
+        subject=instance.subject, village=instance.village, definition_id=instance.definition_id,
     )
     if updated != 1:
         raise ConcurrentUpdate(_("The case was changed by someone else at the same moment; nothing was saved. Please try again."))
@@ -799,6 +799,34 @@ def cancel(step: Step, reason: str) -> None:
     step.instance.status = InstanceStatus.CANCELLED
     step.instance.ended_at = clock.now()
     step.audit(AuditKind.CANCELLED, {"reason": reason})
+
+
+def peek(instance: ProcessInstance) -> BpmnWorkflow:
+    """The instance's workflow as stored, for reading only (a migration preview): no lock, no cache."""
+    spec, subprocess_specs = _spec_for(instance.definition_id)
+    return serializer.workflow_from_state(instance.state, spec, subprocess_specs, scripting.ExpressionEngine(limits=_limits()))
+
+
+def migration_plan(workflow: BpmnWorkflow, definition_id: int) -> migration.Plan:
+    spec, subprocess_specs = _spec_for(definition_id)
+    return migration.plan(workflow, spec, subprocess_specs)
+
+
+def version_diff(old_definition_id: int, new_definition_id: int) -> dict:
+    return migration.spec_diff(*_spec_for(old_definition_id), *_spec_for(new_definition_id))
+
+
+def migrate(step: Step, definition_id: int, renamed: dict) -> None:
+    """Move the instance onto another version of its process (a plan the caller accepted). Open
+    task rows keep their ids, holders and drafts; `renamed` gives their new names and lanes."""
+    old_version = step.definition.version
+    spec, subprocess_specs = _spec_for(definition_id)
+    migration.apply(step.workflow, spec, subprocess_specs)
+    step.definition = catalog.definition(definition_id)
+    step.instance.definition_id = definition_id
+    if renamed:
+        projections.relabel(step.instance, renamed)
+    step.audit(AuditKind.MIGRATED, {"from_version": old_version, "to_version": step.definition.version})
 
 
 def retry(step: Step) -> None:
