@@ -53,5 +53,8 @@ def remember(row: ProcessDefinition) -> Definition:
 
 
 def clear() -> None:
-    """For tests that simulate a process restart."""
-    _cache.clear()
+    """For tests: a process restart, or a test transaction rolled back (SQLite then hands the same
+    ids to the next test's definitions)."""
+    with _lock:
+        _cache.clear()
+

@@ -11,7 +11,7 @@ from typing import Callable
 
 from django.db import transaction
 
-from engine import clock, registry
+from engine import clock, compiled, registry
 from engine.models import AuditEvent, OutboxMessage
 
 log = logging.getLogger("caseflow.engine")
@@ -56,7 +56,7 @@ class Journal:
         if self.events:
             for event, task in self.events:
                 event.task_id = task.pk if task is not None else None
-            AuditEvent.objects.bulk_create([event for event, _task in self.events])
+            compiled.insert([event for event, _task in self.events])
             _notify_listeners(self.instance, [(event, task) for event, task in self.events])
             self.events = []
         if self.outbox:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from django.db.models import Case, DateTimeField, Value, When
 
+from engine import compiled
 from engine.models import HumanTask, TaskStatus, Timer, TimerStatus
 
 
@@ -15,14 +16,15 @@ from engine.models import HumanTask, TaskStatus, Timer, TimerStatus
 
 def complete(row: HumanTask, *, actor, data: dict, at: dt.datetime) -> bool:
     """Mark an open task completed by `actor` with its cleaned data; False if it was no longer open."""
-    return HumanTask.objects.filter(pk=row.pk, status=TaskStatus.OPEN).update(
-        status=TaskStatus.COMPLETED, completed_by=actor, completed_at=at, form_data=data, assignee=row.assignee or actor,
-    ) == 1
+    return compiled.update(HumanTask, row.pk, {
+        "status": TaskStatus.COMPLETED, "completed_by": actor.pk, "completed_at": at, "form_data": data,
+        "assignee": row.assignee_id or actor.pk}, where={"status": TaskStatus.OPEN}) == 1
 
 
 def create(rows: list[HumanTask]) -> list[HumanTask]:
     """New open tasks, in one INSERT (their ids are set on the objects)."""
-    return HumanTask.objects.bulk_create(rows) if rows else []
+    compiled.insert(rows, ids=True)
+    return rows
 
 
 def cancel_open(instance, spiff_task_ids, *, at: dt.datetime) -> list[HumanTask]:

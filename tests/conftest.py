@@ -36,6 +36,17 @@ def _english_messages():
 
 
 @pytest.fixture(autouse=True)
+def _forget_rolled_back_definitions():
+    """Each test's transaction rolls back, and SQLite hands the same ids to the next test's
+    definitions: the catalog (a snapshot per definition id, kept for the life of the process, as
+    versions never change once committed) must not outlive the test that read them."""
+    yield
+    from engine import catalog
+
+    catalog.clear()
+
+
+@pytest.fixture(autouse=True)
 def _notifications(settings):
     settings.CASEFLOW_NOTIFIER_BACKEND = "integrations.notifications.backends.LocmemNotifier"
     LocmemNotifier.reset()

@@ -38,7 +38,7 @@ def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict
         except IntegrityError:
             raise InvalidState(_("Another version of '%(key)s' was deployed at the same moment; try again.") % {"key": parsed.process_id}) from None
         _record_deploy(definition, actor, {"key": definition.key, "version": version, "checksum": checksum})
-        catalog.remember(definition)
+        transaction.on_commit(lambda: catalog.remember(definition))  # a deploy rolled back must leave no snapshot
     return DefinitionInfo(definition.pk, definition.key, definition.version, definition.name, created=True)
 
 

@@ -40,7 +40,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine import catalog, clock, projections, registry
+from engine import catalog, clock, compiled, projections, registry
 from engine.errors import AlreadyCompleted, CaseflowError, ConcurrentUpdate, InvalidState, NotFound, StepFailed
 from engine.journal import Journal
 from engine.models import AuditKind, HumanTask, InstanceStatus, ProcessInstance, TaskStatus, Timer, TimerStatus
@@ -300,21 +300,33 @@ def run_step(instance_id: int | None, actor, act: Callable[..., None], *, requir
     return step
 
 
+_TASK_AND_INSTANCE = compiled.ByKey(lambda key: HumanTask.objects.select_related("instance")
+                                    .select_for_update(of=("instance",)).defer("instance__state").filter(pk=key))
+_INSTANCE = compiled.ByKey(lambda key: ProcessInstance.objects.select_for_update().defer("state").filter(pk=key))
+
+
 def _lock(instance_id: int | None, task_id: int | None) -> tuple[ProcessInstance, HumanTask | None]:
-    """The instance row, locked, with the task row when a task is acted on: one query. The state
-    column is left behind: when this process holds the workflow at that revision it is not needed."""
+    """The instance row, locked, with the task row when a task is acted on: one query, compiled
+    once (engine/compiled.py). The state column is left behind: when this process holds the
+    workflow at that revision it is not needed. The task's holder and completer load only if asked."""
     if task_id is not None:
-        query = (HumanTask.objects.select_related("instance", "assignee", "completed_by").select_for_update(of=("instance",))
-                 .defer("instance__state"))
-        try:
-            row = query.get(pk=task_id)
-        except (HumanTask.DoesNotExist, ValueError, TypeError):
-            raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id}) from None
+        row = _TASK_AND_INSTANCE.get(_key(task_id))
+        if row is None:
+            raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
         return row.instance, row
+    instance = _INSTANCE.get(_key(instance_id))
+    if instance is None:
+        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id})
+    return instance, None
+
+
+def _key(value) -> int:
+    """A primary key as the database takes it; anything else names no row."""
     try:
-        return ProcessInstance.objects.select_for_update().defer("state").get(pk=instance_id), None
-    except (ProcessInstance.DoesNotExist, ValueError, TypeError):
-        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
+        key = int(value)
+    except (TypeError, ValueError):
+        return 0
+    return key if 0 < key < 2**63 else 0
 
 
 def _load(instance: ProcessInstance, step: Step) -> BpmnWorkflow:
@@ -409,11 +421,11 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
     if problem:
         raise _Unstorable(_unstorable_element(workflow), problem)
     step.journal.flush()
-    updated = ProcessInstance.objects.filter(pk=instance.pk, revision=old_revision).update(
-        state=state, revision=old_revision + 1, status=instance.status, ended_at=instance.ended_at,
-        error_message=instance.error_message, error_element=instance.error_element,
-        subject=instance.subject, village=instance.village, definition_id=instance.definition_id,
-    )
+    updated = compiled.update(ProcessInstance, instance.pk, {
+        "state": state, "revision": old_revision + 1, "status": instance.status, "ended_at": instance.ended_at,
+        "error_message": instance.error_message, "error_element": instance.error_element,
+        "subject": instance.subject, "village": instance.village, "definition": instance.definition_id,
+    }, where={"revision": old_revision})
     if updated != 1:
         raise ConcurrentUpdate(_("The case was changed by someone else at the same moment; nothing was saved. Please try again."))
     instance.revision = old_revision + 1

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
-from engine import registry, selectors
+from engine import compiled, registry, selectors
 
 from .models import Kind, Notification
 
@@ -80,7 +80,7 @@ def notify_on_engine_events(events: list[registry.EngineEvent]) -> None:
                          task_name=str(event.data.get("task") or event.bpmn_id)[:200], subject=(event.subject or "")[:200])
             for event, kind, ids in _recipients(events) for pk in sorted(ids)]
     if rows:
-        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        compiled.insert(rows, ignore_conflicts=True)  # the step's hot path: compiled once (engine/compiled.py)
 
 
 def warn_due_soon() -> int:
