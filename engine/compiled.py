@@ -66,6 +66,20 @@ class ByKey:
         return obj
 
 
+class Encoded(str):
+    """JSON text already encoded (and checked) by the caller, for a JSON column: written as it is."""
+
+
+def _prepare(field, value, connection):
+    if isinstance(value, Encoded):
+        if connection.vendor == "postgresql":
+            from psycopg.types.json import Jsonb
+
+            return Jsonb(value, dumps=str)  # the text as it is, sent as jsonb
+        return str(value)
+    return field.get_db_prep_save(value, connection)
+
+
 def _fields(model, names) -> list:
     return [model._meta.get_field(name) for name in names]
 
@@ -82,7 +96,7 @@ def update(model, key: int, values: dict, *, where: dict | None = None, using: s
         sets = ", ".join(f"{quote(f.column)} = %s" for f in _fields(model, names))
         conditions = " AND ".join(f"{quote(f.column)} = %s" for f in [model._meta.pk, *_fields(model, guards)])
         sql = cache.setdefault((model, "update", names, guards), f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {conditions}")
-    params = [f.get_db_prep_save(values[f.name], connection) for f in _fields(model, names)]
+    params = [_prepare(f, values[f.name], connection) for f in _fields(model, names)]
     params.append(key)
     params += [f.get_db_prep_value(where[f.name], connection) for f in _fields(model, guards)]
     with connection.cursor() as cursor:

@@ -417,12 +417,12 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
     old_revision = instance.revision if expected_revision is None else expected_revision
     pruning.prune(workflow)
     state = serializer.workflow_to_state(workflow)
-    problem = serializer.storable_problem(state)
+    text, problem = serializer.encode_storable(state)
     if problem:
         raise _Unstorable(_unstorable_element(workflow), problem)
     step.journal.flush()
     updated = compiled.update(ProcessInstance, instance.pk, {
-        "state": state, "revision": old_revision + 1, "status": instance.status, "ended_at": instance.ended_at,
+        "state": compiled.Encoded(text), "revision": old_revision + 1, "status": instance.status, "ended_at": instance.ended_at,
         "error_message": instance.error_message, "error_element": instance.error_element,
         "subject": instance.subject, "village": instance.village, "definition": instance.definition_id,
     }, where={"revision": old_revision})

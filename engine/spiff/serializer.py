@@ -126,3 +126,18 @@ def storable_problem(value, *, max_depth: int = 200) -> str | None:
     except (TypeError, RecursionError) as exc:
         return str(exc)[:200]
     return None
+
+
+def encode_storable(value) -> tuple[str | None, str | None]:
+    """(the JSON text of `value`, None), or (None, why it cannot be stored). One encode and one
+    decode in C decide the common case; the walk above runs only to explain a refusal, or when
+    the decoded copy differs (keys that were not text, tuples) to tell which."""
+    try:
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None, storable_problem(value) or "a value JSON cannot hold"
+    if json.loads(text) != value:
+        problem = storable_problem(value)
+        if problem:
+            return None, problem
+    return text, None
