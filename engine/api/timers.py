@@ -52,9 +52,8 @@ def fire_due_timers(*, as_of: dt.datetime | None = None, limit: int | None = Non
                                 .values_list("instance_id", flat=True))
                 seen.update(locked)
                 for instance_id in (i for i in locked if i in still_due):
-                    try:
-                        with transaction.atomic():
-                            step = runtime.run_step(instance_id, None, runtime.fire_timers)
+                    try:  # run_step's own atomic block is this instance's savepoint: a failure undoes only its step
+                        step = runtime.run_step(instance_id, None, runtime.fire_timers)
                     except CaseflowError as exc:
                         conflicts += 1
                         log.info("timer sweep skipped instance %s: %s", instance_id, exc)
