@@ -67,7 +67,7 @@ def retry(request, instance_id: int):
 def cancel(request, instance_id: int):
     reason = request.POST.get("reason", "").strip()
     if not reason:
-        messages.error(request, _("Give a reason for cancelling case %(id)s; nothing was changed.") % {"id": instance_id})
+        messages.error(request, _("Give a reason for cancelling %(case)s; nothing was changed.") % {"case": _label(instance_id)})
         return _back(request)
     if len(reason) > REASON_MAX:
         messages.error(request, _("The reason may be at most %(n)d characters long; nothing was changed.") % {"n": REASON_MAX})
@@ -93,6 +93,14 @@ def _case(info) -> str:
     if info.subject:
         return _("Case %(subject)s (no. %(id)s)") % {"subject": info.subject, "id": info.id}
     return _("Case %(id)s") % {"id": info.id}
+
+
+def _label(instance_id: int) -> str:
+    """The case as the list names it (its number), for a message before anything was done."""
+    try:
+        return _case(api.get_instance(instance_id=instance_id, with_history=False))
+    except NotFound:
+        return _("Case %(id)s") % {"id": instance_id}
 
 
 def _already_handled(request, instance_id: int, exc: Exception) -> None:
