@@ -64,7 +64,11 @@ class ProcessInstance(models.Model):
     error_element = models.CharField(max_length=128, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["process_key", "status"])]
+        indexes = [
+            models.Index(fields=["process_key", "status"]),
+            # The incidents page: the few instances in error, newest first, among millions of others.
+            models.Index(fields=["-id"], condition=models.Q(status="error"), name="engine_instance_in_error"),
+        ]
 
     def __str__(self):
         return f"{self.process_key} #{self.pk}"
@@ -160,6 +164,7 @@ class AuditKind(models.TextChoices):
     CANCELLED = "cancelled", _("cancelled")
     SHARED = "shared", _("shared")
     ERROR = "error", _("error")
+    RETRIED = "retried", _("retried")
     INSTANCE_COMPLETED = "instance_completed", _("instance completed")
     MIGRATED = "migrated", _("moved to another version")
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("start/", cases.start_list, name="start"),
     path("start/<slug:key>/", cases.start_form, name="start-form"),
     path("notifications/", notifications.notification_list, name="notifications"),
+    path("studio/incidents/", include("portal.incidents.urls")),
     path("language/", accounts.set_language, name="set-language"),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

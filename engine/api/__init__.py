@@ -5,8 +5,8 @@ None for the system) in; plain dataclasses out (engine.types); engine.errors rai
 Writes live in `definitions` (deploy), `instances` (start, cancel, retry, share), `versions` (diff, migration preview and move), `tasks` (claim,
 release, assign, draft, complete) and `timers` (sweep, outbox); every read lives in engine.selectors
 and is re-exported here under the names pages have always used."""
-from engine.api.definitions import deploy_bundled, deploy_definition, deploy_file, read_forms_dir  # noqa: F401
-from engine.api.instances import cancel_instance, require_user, retry_instance, share_instance, start_instance  # noqa: F401
+from engine.api.definitions import deploy_bundled, deploy_definition, deploy_file, read_forms_dir, require_deployer  # noqa: F401
+from engine.api.instances import CANCEL_REASON_MAX_LENGTH, cancel_instance, require_user, retry_instance, share_instance, start_instance  # noqa: F401
 from engine.api.tasks import assign_task, claim_task, complete_task, release_task, save_draft  # noqa: F401
 from engine.api.timers import deliver_outbox, fire_due_timers  # noqa: F401
 from engine.api.versions import diff_versions, migrate_instance, preview_migration  # noqa: F401

@@ -9,14 +9,28 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from engine import catalog, forms, registry
-from engine.errors import DefinitionInvalid, ElementProblem, InvalidState
+from engine.errors import DefinitionInvalid, ElementProblem, InvalidState, NotPermitted
 from engine.models import AuditKind, ProcessDefinition
+from engine.permissions import user_groups
 from engine.spiff import parser
 from engine.types import DefinitionInfo
 
 
+def require_deployer(actor) -> None:
+    """Only an administrator deploys. `None` is the system itself (the bundled processes deployed by
+    `manage.py demo`, fixtures, scripts run by whoever holds the database): it may always deploy."""
+    if actor is None:
+        return
+    if not getattr(actor, "is_active", False):
+        raise NotPermitted(_("Sign in as an active user to do this."))
+    if "admin" not in user_groups(actor):
+        raise NotPermitted(_("Only an administrator may deploy a process."))
+
+
 def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict], actor=None) -> DefinitionInfo:
-    """Validate and store a new immutable version; the same content twice returns the existing one."""
+    """Validate and store a new immutable version; the same content twice returns the existing one.
+    The actor must be an administrator, or None for the system (`require_deployer`)."""
+    require_deployer(actor)
     if isinstance(bpmn_xml, str):
         bpmn_xml = bpmn_xml.encode("utf-8")
     checksum = hashlib.sha256(bpmn_xml + json.dumps(forms_by_element, sort_keys=True).encode()).hexdigest()
@@ -54,6 +68,7 @@ def read_forms_dir(forms_dir: Path) -> dict[str, dict]:
 
 
 def deploy_file(*, bpmn_path: Path, forms_dir: Path | None = None, actor=None) -> DefinitionInfo:
+    require_deployer(actor)  # before a byte of the file is read
     bpmn_path = Path(bpmn_path)
     if forms_dir is None:
         package = registry.packages().get(bpmn_path.stem)
@@ -63,9 +78,8 @@ def deploy_file(*, bpmn_path: Path, forms_dir: Path | None = None, actor=None) -
 
 def deploy_bundled(*, actor=None) -> list[DefinitionInfo]:
     """Deploy every process package registered by processes/*/apps.py (unchanged ones are skipped)."""
+    require_deployer(actor)
     return [deploy_file(bpmn_path=p.bpmn_path, forms_dir=p.forms_dir, actor=actor) for p in registry.packages().values()]
-
-
 
 
 def _record_deploy(definition: ProcessDefinition, actor, data: dict) -> None:

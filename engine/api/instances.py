@@ -16,6 +16,7 @@ from engine.spiff import runtime
 from engine.types import InstanceInfo, TaskInfo
 
 User = get_user_model()
+CANCEL_REASON_MAX_LENGTH = 500  # what the audit event keeps; a page's reason field has the same limit
 
 
 def require_user(actor):
@@ -47,7 +48,10 @@ def start_instance(*, process_key: str, data: dict | None = None, actor) -> Inst
     )
 
 
-def cancel_instance(*, instance_id: int, actor, reason: str) -> InstanceInfo:
+def cancel_instance(*, instance_id: int, actor, reason: str, only_in_error: bool = False) -> InstanceInfo:
+    """Cancel a running instance or one in error (a supervisor of its village, with a reason). With
+    `only_in_error` (the incidents page) an instance that is no longer in error — retried meanwhile —
+    is refused with InvalidState instead of being cancelled while it runs."""
     require_user(actor)
     village = ProcessInstance.objects.filter(pk=instance_id).values_list("village", flat=True).first()
     if village is None:
@@ -56,8 +60,12 @@ def cancel_instance(*, instance_id: int, actor, reason: str) -> InstanceInfo:
         raise NotPermitted(_("Only a supervisor or an administrator may cancel a case."))
     if not (reason or "").strip():
         raise InvalidState(_("Give a reason for cancelling."))
+    if len(reason.strip()) > CANCEL_REASON_MAX_LENGTH:
+        raise InvalidState(_("The reason may be at most %(n)d characters long.") % {"n": CANCEL_REASON_MAX_LENGTH})
+
     def act(step: runtime.Step):
-        if step.instance.status not in (InstanceStatus.RUNNING, InstanceStatus.ERROR):
+        allowed = (InstanceStatus.ERROR,) if only_in_error else (InstanceStatus.RUNNING, InstanceStatus.ERROR)
+        if step.instance.status not in allowed:
             raise InvalidState(_("The process instance is %(status)s.") % {"status": step.instance.get_status_display()})
         runtime.cancel(step, reason.strip())
 
@@ -66,11 +74,25 @@ def cancel_instance(*, instance_id: int, actor, reason: str) -> InstanceInfo:
 
 
 def retry_instance(*, instance_id: int, actor) -> InstanceInfo:
-    """Run the failed step of an instance in error again (an operator's action, after a fix)."""
+    """Run the failed step of an instance in error again (an operator's action, after a fix). Only an
+    instance still in error is retried: a second retry of one already running (a double submit, two
+    administrators at once) is refused with InvalidState and changes nothing. The retry is audited
+    (`retried`, with the error it clears); if the step fails again, the instance is back in error with
+    the new message and its own `error` event."""
     require_user(actor)
     if "admin" not in user_groups(actor):
         raise NotPermitted(_("Only an administrator may retry a failed case."))
-    runtime.run_step(instance_id, actor, runtime.retry, require_running=False)
+
+    def act(step: runtime.Step):
+        instance = step.instance
+        if instance.status != InstanceStatus.ERROR:
+            raise InvalidState(_("The process instance is %(status)s, not in error: there is nothing to retry.") % {
+                "status": instance.get_status_display()})
+        step.audit(AuditKind.RETRIED, {"element": instance.error_element, "message": instance.error_message},
+                   bpmn_id=instance.error_element)
+        runtime.retry(step)
+
+    runtime.run_step(instance_id, actor, act, require_running=False)
     return get_instance(instance_id=instance_id, with_history=False)
 
 

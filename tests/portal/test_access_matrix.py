@@ -279,7 +279,8 @@ SHARE_OPTIONS = {
 }
 
 STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching"},
-          "worker_xs": {"needs_matching"}, "worker_xs2": {"needs_matching"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"}}
+          "worker_xs": {"needs_matching"}, "worker_xs2": {"needs_matching"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
+          "admin": {"incident_matrix"}}  # the world's failing process starts in the administrators' lane
 START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
     ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
     ("child_protection", "village=xishui"): {"intake_xs": "ok", "intake_ds": "400"},
@@ -473,6 +474,15 @@ def _rows() -> list[Row]:
         for hh in HOUSEHOLDS:
             add(Row("households", "GET /households/{obj}/", hh, user, _read(user, hh in HH.get(user, set()))))
 
+    # Incidents (/studio/incidents/): the cases in error, retry, cancel with a reason — administrators only.
+    for user in USERS:
+        refused = "login" if user == "anon" else "403"
+        add(Row("incidents", "GET /studio/incidents/", "-", user, "200" if user == "admin" else refused))
+        add(Row("incidents", "POST /studio/incidents/{obj}/retry/", "err", user, "ok" if user == "admin" else refused))
+        add(Row("incidents", "POST /studio/incidents/{obj}/cancel/ (with a reason)", "err", user, "ok" if user == "admin" else refused))
+        add(Row("incidents", "POST /studio/incidents/{obj}/cancel/ (without a reason)", "err", user, "msg" if user == "admin" else refused))
+    add(Row("incidents", "GET /studio/incidents/ lists", "-", "admin", frozenset({"err"})))
+
     # The Django admin: administrators only.
     for url in ADMIN_URLS:
         for user in USERS:
@@ -652,6 +662,15 @@ def build_world() -> World:
     needs_case("nm_xs", "worker_xs", "hh_xs", [
         {"category": "medical_aid", "description": "慢性病药费西", "urgency": "high", "member": "赵西户主"}], [(1, "health")])
     api.share_instance(instance_id=instances["nm_xs"], username="worker_ds", actor=users["sup_xs"])
+
+    # A case in error (the incidents page): a process whose partner service is down stops at its service task.
+    from engine import registry
+    from tests.engine import samples
+
+    registry.register_service("matrix.partner_down", lambda ctx, params: (_ for _ in ()).throw(ConnectionError("partner down")))
+    xml, forms = samples.service("incident_matrix", "matrix.partner_down")
+    samples.deploy((xml.replace("社工 (worker)", "管理员 (admin)"), forms), admin)
+    instances["err"] = api.start_instance(process_key="incident_matrix", data={}, actor=admin).id
 
     # Name every task row after its case and step (a review after its reviewer, a referral after its resource).
     by_instance = {pk: key for key, pk in instances.items()}
@@ -1079,6 +1098,35 @@ def a_gaps_villages(r: Runner, row):
     return frozenset(re.findall(r'data-village="([a-z0-9_-]+)"', response.content.decode()))
 
 
+def a_incidents(r: Runner, row):
+    return status(r.get(row, "/studio/incidents/"))
+
+
+def a_incidents_listed(r: Runner, row):
+    response = r.get(row, "/studio/incidents/")
+    if status(response) != "200":
+        return status(response)
+    names = r.w.instance_names
+    return frozenset(names.get(int(pk), f"case#{pk}") for pk in re.findall(r'data-instance="(\d+)"', response.content.decode()))
+
+
+def a_incident_retry(r: Runner, row):
+    instance_id = r.instance_id(row.obj)
+    retried = AuditEvent.objects.filter(instance_id=instance_id, kind="retried").count()
+    before = snapshot()
+    response = r.post(row, f"/studio/incidents/{instance_id}/retry/")
+    # The partner is still down: the retry runs, is audited, and the case is back in error.
+    return write_outcome(response, before, AuditEvent.objects.filter(instance_id=instance_id, kind="retried").count() == retried + 1)
+
+
+def a_incident_cancel(r: Runner, row):
+    instance_id = r.instance_id(row.obj)
+    before = snapshot()
+    reason = "合作方停止服务" if "with a reason" in row.action else "   "
+    response = r.post(row, f"/studio/incidents/{instance_id}/cancel/", {"reason": reason})
+    return write_outcome(response, before, ProcessInstance.objects.get(pk=instance_id).status == "cancelled")
+
+
 def a_admin(r: Runner, row):
     return status(r.get(row, row.arg))
 
@@ -1160,6 +1208,11 @@ ACTIONS = {
     "GET /households/{obj}/": a_household,
     "GET /resources/gaps/": a_gaps,
     "GET /resources/gaps/ villages": a_gaps_villages,
+    "GET /studio/incidents/": a_incidents,
+    "GET /studio/incidents/ lists": a_incidents_listed,
+    "POST /studio/incidents/{obj}/retry/": a_incident_retry,
+    "POST /studio/incidents/{obj}/cancel/ (with a reason)": a_incident_cancel,
+    "POST /studio/incidents/{obj}/cancel/ (without a reason)": a_incident_cancel,
     "GET {arg}": a_admin,
     "claim the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=False),
     "answer the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=True),
@@ -1216,6 +1269,7 @@ def test_the_world_is_as_the_matrix_assumes(world):
     assert set(world.files) == set(FILES)
     assert HumanTask.objects.get(pk=world.tasks["cp_ds:Respond"]).sla_breached_at is not None
     assert HumanTask.objects.get(pk=world.tasks["nm_ds:ProviderResponse#charity"]).candidate_group == "worker"
+    assert ProcessInstance.objects.get(pk=world.instances["err"]).status == "error"
 
 
 @pytest.mark.parametrize("section", SECTIONS)
