@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "portal.notifications",
     "portal.cases",
     "portal.inbox",
+    "portal.studio",
 ]
 
 MIDDLEWARE = [
