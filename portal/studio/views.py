@@ -47,7 +47,11 @@ def process_list(request):
 
 
 def _list_context(request, **extra) -> dict:
-    return {"processes": api.process_versions(viewer=request.user), "import_max_kb": IMPORT_MAX_BYTES // 1024, **extra}
+    return {"processes": api.process_versions(viewer=request.user), "import_max_mb": _megabytes(IMPORT_MAX_BYTES), **extra}
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0")
 
 
 @require_GET
@@ -176,8 +180,8 @@ def import_file(request):
     if upload is None:
         problems = [ElementProblem(None, _("Choose a BPMN file to import."))]
     elif upload.size > IMPORT_MAX_BYTES:
-        problems = [ElementProblem(None, _("The file is larger than %(kb)d KB; a BPMN diagram is far smaller.") % {
-            "kb": IMPORT_MAX_BYTES // 1024})]
+        problems = [ElementProblem(None, _("The file is larger than %(mb)s MB; a BPMN diagram is far smaller.") % {
+            "mb": _megabytes(IMPORT_MAX_BYTES)})]
     elif upload.size == 0:
         problems = [ElementProblem(None, _("The file is empty."))]
     else:

@@ -254,7 +254,7 @@ NO_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
     (EXTERNAL_ENTITY, "Document type declarations and entities are not allowed"),
     (b"<?xml version='1.0'?><html><body>hello</body></html>", "root element must be bpmn:definitions"),
     (NO_PROCESS, "exactly one executable process"),
-    (b"<a>" + b" " * (1024 * 1024) + b"</a>", "larger than 1024 KB"),
+    (b"<a>" + b" " * (1024 * 1024) + b"</a>", "larger than 1 MB"),
 ], ids=["empty", "not-xml", "binary", "latin-1", "billion-laughs", "external-entity", "not-bpmn", "no-process", "huge"])
 def test_import_refuses_hostile_and_broken_files_with_a_clear_message(admin, content, message):
     response = upload(admin, content)

@@ -154,8 +154,21 @@ function start() {
   });
 
   say(t.loading);
-  modeler.importXML(config.xml).then(() => {
+  // The whole diagram in view, to the right of the palette (which would cover its start).
+  function fit() {
     canvas.zoom("fit-viewport");
+    const palette = box.querySelector(".djs-palette");
+    const pad = palette ? palette.getBoundingClientRect().right - box.getBoundingClientRect().left + 16 : 16;
+    const { inner, outer } = canvas.viewbox();
+    if (!inner.width || !inner.height) {
+      return;
+    }
+    const scale = Math.min((outer.width - pad - 16) / inner.width, (outer.height - 32) / inner.height, 1);
+    canvas.viewbox({ x: inner.x - pad / scale, y: inner.y - 16 / scale, width: outer.width / scale, height: outer.height / scale });
+  }
+
+  modeler.importXML(config.xml).then(() => {
+    fit();
     say("");
     busy(false);
     box.dataset.ready = "true";
