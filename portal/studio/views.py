@@ -176,7 +176,7 @@ def deploy(request, key: str):
 def import_file(request):
     """An uploaded .bpmn file becomes a new version of its process (with the forms of the elements that
     keep their id), or the page lists why not. Hostile files are refused by the hardened parser."""
-    upload = request.FILES.get("file")
+    upload = request.FILES.get("file")  # (a large one was spooled to a temporary file, never into memory)
     if upload is None:
         problems = [ElementProblem(None, _("Choose a BPMN file to import."))]
     elif upload.size > IMPORT_MAX_BYTES:

@@ -265,6 +265,12 @@ def test_import_refuses_hostile_and_broken_files_with_a_clear_message(admin, con
     assert ProcessDefinition.objects.count() == 3
 
 
+def test_import_refuses_a_file_of_megabytes_without_parsing_it(admin):
+    response = upload(admin, b"<a>" + b" " * (5 * 1024 * 1024) + b"</a>")
+    assert response.status_code == 400 and "larger than 1 MB" in page(response)
+    assert ProcessDefinition.objects.count() == 3
+
+
 def test_import_without_a_file_says_so(admin):
     response = admin.post("/studio/import/", {})
     assert response.status_code == 400 and "Choose a BPMN file" in page(response)
