@@ -24,7 +24,16 @@ $(VENDOR)/.installed: package-lock.json
 	cp node_modules/bpmn-js/dist/assets/diagram-js.css $(VENDOR)/
 	touch $@
 
-static: $(VENDOR)/.installed
+# The process studio's modeler (bpmn-js Modeler and its styles), bundled by esbuild (a pinned
+# devDependency) from a small entry file; only the studio's edit page loads it (docs/adr/0013).
+MODELER_ENTRY := portal/studio/js/modeler.js
+$(VENDOR)/studio-modeler.js: $(VENDOR)/.installed $(MODELER_ENTRY)
+	node_modules/.bin/esbuild $(MODELER_ENTRY) --bundle --minify --format=iife --target=es2020 --legal-comments=none \
+		--loader:.woff2=file --loader:.woff=file --loader:.ttf=file --loader:.eot=file --loader:.svg=file \
+		--asset-names=studio-[name]-[hash] --log-level=warning --outfile=$@
+	test -s $@ && test -s $(VENDOR)/studio-modeler.css
+
+static: $(VENDOR)/.installed $(VENDOR)/studio-modeler.js
 
 install: $(VENV)/.installed static
 

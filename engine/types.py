@@ -199,3 +199,53 @@ class MigrationPreview:
     @property
     def safe(self) -> bool:
         return not self.problems
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One deployed version of a process, as the process studio lists it (administrators only)."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    deployed_by: str  # a display name; "" when the system deployed it
+    deployed_at: dt.datetime
+    checksum: str
+    user_task_count: int
+    running: int  # instances of this version still running (or stopped with an error)
+    instances: int  # every instance ever started on this version
+    latest: bool  # new cases start on this version
+
+
+@dataclass(frozen=True)
+class ProcessVersions:
+    key: str
+    name: str  # of the latest version
+    versions: tuple[VersionInfo, ...]  # newest first
+
+    @property
+    def latest(self) -> VersionInfo:
+        return self.versions[0]
+
+
+@dataclass(frozen=True)
+class StepForm:
+    """A user task (or the start event) of a version, with the form people fill in there."""
+
+    bpmn_id: str
+    name: str
+    role: str  # the role code of its lane ("" for the start event without a role)
+    form_id: str  # the form-js schema's id, "" without a form
+    field_labels: tuple[str, ...]  # in the active language
+
+    @property
+    def field_count(self) -> int:
+        return len(self.field_labels)
+
+
+@dataclass(frozen=True)
+class VersionDetail:
+    info: VersionInfo
+    start: StepForm | None
+    steps: tuple[StepForm, ...]  # the user tasks, in the diagram's order

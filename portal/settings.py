@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "portal.cases",
     "portal.inbox",
     "portal.incidents",
+    "portal.studio",
 ]
 
 MIDDLEWARE = [

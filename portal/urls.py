@@ -29,6 +29,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("studio/", include("portal.studio.urls")),  # studio/incidents/ is portal.incidents'
 ]
 
 # Each process package may bring its own pages (processes/<name>/urls.py), mounted at the root.

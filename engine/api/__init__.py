@@ -5,19 +5,25 @@ None for the system) in; plain dataclasses out (engine.types); engine.errors rai
 Writes live in `definitions` (deploy), `instances` (start, cancel, retry, share), `versions` (diff, migration preview and move), `tasks` (claim,
 release, assign, draft, complete) and `timers` (sweep, outbox); every read lives in engine.selectors
 and is re-exported here under the names pages have always used."""
-from engine.api.definitions import deploy_bundled, deploy_definition, deploy_file, read_forms_dir, require_deployer  # noqa: F401
-from engine.api.instances import CANCEL_REASON_MAX_LENGTH, cancel_instance, require_user, retry_instance, share_instance, start_instance  # noqa: F401
+from engine.api.definitions import (  # noqa: F401
+    deploy_bundled, deploy_definition, deploy_file, forms_carried_over, read_forms_dir, require_deployer, validate_definition,
+)
+from engine.api.instances import (  # noqa: F401
+    CANCEL_REASON_MAX_LENGTH, cancel_instance, require_user, retry_instance, share_instance, start_instance,
+)
 from engine.api.tasks import assign_task, claim_task, complete_task, release_task, save_draft  # noqa: F401
 from engine.api.timers import deliver_outbox, fire_due_timers  # noqa: F401
 from engine.api.versions import diff_versions, migrate_instance, preview_migration  # noqa: F401
 from engine.forms import FieldSpec, describe_form  # noqa: F401 - part of the facade for pages
 from engine.people import display_name, group_label, sees_people  # noqa: F401
 from engine.selectors import (  # noqa: F401
-    AUDIT_LABELS, STATUS_LABELS, can_supervise, case_summary, diagram_state, eligible_assignees, focus_forms, get_instance,
-    instances_exist, may_complete, previous_submission, process_names, return_notice, shareable_people, startable_processes,
-    submitted_forms, task_draft, task_form, task_variables,
+    AUDIT_LABELS, STATUS_LABELS, can_supervise, case_summary, definition_version, definition_xml, diagram_state,
+    eligible_assignees, focus_forms, get_instance, instances_exist, may_complete, previous_submission, process_names,
+    process_versions, return_notice, shareable_people, startable_processes, submitted_forms, task_draft, task_form,
+    task_variables,
 )
 from engine.types import (  # noqa: F401
-    DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, InstanceInfo, MigrationPreview, Person, ReturnNotice,
-    StartableProcess, StepOutcome, SubmittedForm, SweepResult, TaskInfo, TokenLanding, VersionDiff,
+    DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, InstanceInfo, MigrationPreview, Person, ProcessVersions,
+    ReturnNotice, StartableProcess, StepForm, StepOutcome, SubmittedForm, SweepResult, TaskInfo, TokenLanding, VersionDetail,
+    VersionDiff, VersionInfo,
 )

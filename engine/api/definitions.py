@@ -31,11 +31,7 @@ def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict
     """Validate and store a new immutable version; the same content twice returns the existing one.
     The actor must be an administrator, or None for the system (`require_deployer`)."""
     require_deployer(actor)
-    if isinstance(bpmn_xml, str):
-        bpmn_xml = bpmn_xml.encode("utf-8")
-    checksum = hashlib.sha256(bpmn_xml + json.dumps(forms_by_element, sort_keys=True).encode()).hexdigest()
-    parsed = parser.validate_and_parse(bpmn_xml, forms_by_element, registry.service_names(), forms.check_form_definition,
-                                       checksum=checksum)
+    bpmn_xml, checksum, parsed = _validated(bpmn_xml, forms_by_element)
     with transaction.atomic():
         existing = ProcessDefinition.objects.select_for_update().filter(key=parsed.process_id).order_by("-version").first()
         if existing is not None and existing.checksum == checksum:
@@ -54,6 +50,43 @@ def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict
         _record_deploy(definition, actor, {"key": definition.key, "version": version, "checksum": checksum})
         transaction.on_commit(lambda: catalog.remember(definition))  # a deploy rolled back must leave no snapshot
     return DefinitionInfo(definition.pk, definition.key, definition.version, definition.name, created=True)
+
+
+def _validated(bpmn_xml: bytes | str, forms_by_element: dict[str, dict]) -> tuple[bytes, str, parser.ParsedDefinition]:
+    """The deploy checks (the hardened parse, then every check that names an element): raises
+    DefinitionInvalid with all the problems found."""
+    if isinstance(bpmn_xml, str):
+        bpmn_xml = bpmn_xml.encode("utf-8")
+    checksum = hashlib.sha256(bpmn_xml + json.dumps(forms_by_element, sort_keys=True).encode()).hexdigest()
+    parsed = parser.validate_and_parse(bpmn_xml, forms_by_element, registry.service_names(), forms.check_form_definition,
+                                       checksum=checksum)
+    return bpmn_xml, checksum, parsed
+
+
+def validate_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict], process_key: str | None = None) -> list[ElementProblem]:
+    """What `deploy_definition` would refuse this diagram for, without deploying it: the same checks,
+    each problem naming its element (None for the file as a whole); [] when it would deploy. With
+    `process_key`, a diagram whose process has another id is a problem too (an editor of one process
+    must not deploy over another)."""
+    try:
+        _bpmn, _checksum, parsed = _validated(bpmn_xml, forms_by_element)
+    except DefinitionInvalid as exc:
+        return list(exc.problems)
+    if process_key is not None and parsed.process_id != process_key:
+        return [ElementProblem(parsed.process_id, _("The process id must stay '%(key)s' (this diagram's is '%(id)s'); a new id would deploy another process.") % {
+            "key": process_key, "id": parsed.process_id})]
+    return []
+
+
+def forms_carried_over(*, bpmn_xml: bytes | str) -> dict[str, dict]:
+    """The forms of the latest deployed version of this diagram's process, for the elements that keep
+    their id in it: an edited or imported diagram deploys with the forms its user tasks had. Raises
+    DefinitionInvalid when the file cannot be read (the hardened parser's refusals)."""
+    process_id, element_ids = parser.process_elements(bpmn_xml)
+    if process_id is None:
+        return {}
+    latest = ProcessDefinition.objects.filter(key=process_id).order_by("-version").values_list("forms", flat=True).first()
+    return {element_id: form for element_id, form in (latest or {}).items() if element_id in element_ids}
 
 
 def read_forms_dir(forms_dir: Path) -> dict[str, dict]:

@@ -4,13 +4,16 @@ and pages built from indexed queries on the projection rows, each checking what 
 - `tasks`: the inbox and one task (its form, draft, what a returned step starts from, what it is about);
 - `cases`: which instances a user may open, an instance and its history as a viewer may read them,
   submitted forms, the diagram state, sharing;
-- `definitions`: which processes a user may start, their names;
+- `definitions`: which processes a user may start, their names; for administrators, every version
+  of every process (the process studio);
 - `incidents`: the instances in error, for administrators."""
 from engine.selectors.cases import (  # noqa: F401
     AUDIT_LABELS, STATUS_LABELS, case_summary, diagram_state, get_instance, instance_for_user, instances_exist,
     shareable_people, staff_roles_of, submitted_forms, visible_instances,
 )
-from engine.selectors.definitions import latest, process_names, startable_processes  # noqa: F401
+from engine.selectors.definitions import (  # noqa: F401
+    definition_version, definition_xml, latest, process_names, process_versions, startable_processes,
+)
 from engine.selectors.incidents import Incident, IncidentPage, incidents, may_read_incidents  # noqa: F401
 from engine.selectors.tasks import (  # noqa: F401
     DUE_SOON, MAX_PAGE, TABS, InboxPage, can_supervise, eligible_assignees, focus_forms, inbox, may_complete,

@@ -1,12 +1,16 @@
-"""Reads about deployed processes: which a user may start, and their names."""
+"""Reads about deployed processes: which a user may start, their names, and (for administrators, in
+the process studio) every version with its instances, user tasks, forms and diagram."""
 from __future__ import annotations
 
+from django.db.models import Count
 from django.utils.translation import gettext as _
 
-from engine.errors import NotFound
-from engine.models import ProcessDefinition
+from engine.errors import NotFound, NotPermitted
+from engine.forms import field_label, fields_of
+from engine.models import InstanceStatus, ProcessDefinition, ProcessInstance
+from engine.people import display_name
 from engine.permissions import user_groups
-from engine.types import StartableProcess
+from engine.types import ProcessVersions, StartableProcess, StepForm, VersionDetail, VersionInfo
 
 
 def latest(key: str) -> ProcessDefinition:
@@ -36,3 +40,80 @@ def process_names() -> dict[str, str]:
     return names
 
 
+
+# -- the process studio (administrators only) -----------------------------------------------------
+
+def _require_admin(viewer) -> None:
+    if viewer is None or not viewer.is_authenticated or "admin" not in user_groups(viewer):
+        raise NotPermitted(_("Only an administrator may open the process studio."))
+
+
+def _version_infos(definitions, latest_ids: set[int]) -> list[VersionInfo]:
+    counts: dict[int, dict[str, int]] = {}
+    rows = (ProcessInstance.objects.filter(definition_id__in=[d.pk for d in definitions])
+            .values("definition_id", "status").annotate(n=Count("id")))
+    for row in rows:
+        counts.setdefault(row["definition_id"], {})[row["status"]] = row["n"]
+    result = []
+    for d in definitions:
+        by_status = counts.get(d.pk, {})
+        result.append(VersionInfo(
+            id=d.pk, key=d.key, version=d.version, name=d.name,
+            deployed_by=display_name(d.deployed_by) if d.deployed_by_id else "", deployed_at=d.deployed_at,
+            checksum=d.checksum, user_task_count=len(d.user_tasks or {}),
+            running=by_status.get(InstanceStatus.RUNNING, 0) + by_status.get(InstanceStatus.ERROR, 0),
+            instances=sum(by_status.values()), latest=d.pk in latest_ids,
+        ))
+    return result
+
+
+def process_versions(*, viewer) -> list[ProcessVersions]:
+    """Every deployed process key with its versions (newest first) and how many instances run on
+    each; the latest version is the one new cases start on. Two queries."""
+    _require_admin(viewer)
+    definitions = list(ProcessDefinition.objects.defer("spec", "bpmn_xml", "forms").select_related("deployed_by")
+                       .order_by("key", "-version"))
+    latest_ids = {}
+    for d in definitions:
+        latest_ids.setdefault(d.key, d.pk)
+    by_key: dict[str, list[VersionInfo]] = {}
+    for info in _version_infos(definitions, set(latest_ids.values())):
+        by_key.setdefault(info.key, []).append(info)
+    return [ProcessVersions(key, versions[0].name, tuple(versions)) for key, versions in by_key.items()]
+
+
+def _definition(key: str, version: int | None, *fields_deferred):
+    query = ProcessDefinition.objects.defer(*fields_deferred).select_related("deployed_by").filter(key=key)
+    definition = (query.filter(version=version) if version is not None else query.order_by("-version")).first()
+    if definition is None and version is None:
+        raise NotFound(_("No process '%(key)s' is deployed.") % {"key": key})
+    if definition is None:
+        raise NotFound(_("Process '%(key)s' has no version %(version)d.") % {"version": version, "key": key})
+    return definition
+
+
+def _step_form(bpmn_id: str, name: str, role: str, form: dict | None) -> StepForm:
+    return StepForm(bpmn_id=bpmn_id, name=name, role=role, form_id=(form or {}).get("id", "") if form else "",
+                    field_labels=tuple(field_label(c) for c in fields_of(form or {})))
+
+
+def definition_version(*, key: str, version: int, viewer) -> VersionDetail:
+    """One version as the studio shows it: who deployed it and when, its user tasks in the order the
+    diagram has them, and each task's form (its id and its fields' labels)."""
+    _require_admin(viewer)
+    d = _definition(key, version, "spec")
+    latest_version = ProcessDefinition.objects.filter(key=key).order_by("-version").values_list("version", flat=True).first()
+    info = _version_infos([d], {d.pk} if latest_version == d.version else set())[0]
+    xml = d.bpmn_xml
+    position = {bpmn_id: xml.find(f'id="{bpmn_id}"') for bpmn_id in d.user_tasks}
+    steps = tuple(_step_form(bpmn_id, task.get("name") or bpmn_id, task.get("candidate_group", ""), d.forms.get(bpmn_id))
+                  for bpmn_id, task in sorted(d.user_tasks.items(), key=lambda item: position[item[0]]))
+    start = _step_form(d.start_event_id, d.start_event_id, d.start_group, d.forms.get(d.start_event_id)) if d.start_event_id else None
+    return VersionDetail(info=info, start=start, steps=steps)
+
+
+def definition_xml(*, key: str, version: int | None = None, viewer) -> tuple[int, str]:
+    """(version, BPMN XML) of a version of a process, the latest when `version` is None."""
+    _require_admin(viewer)
+    d = _definition(key, version, "spec", "forms", "user_tasks")
+    return d.version, d.bpmn_xml

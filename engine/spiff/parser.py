@@ -45,6 +45,10 @@ def load_xml(data: bytes | str) -> etree._Element:
     limit = getattr(settings, "CASEFLOW_BPMN_MAX_BYTES", 2 * 1024 * 1024)
     if len(data) > limit:
         raise DefinitionInvalid([ElementProblem(None, _("The file is larger than %(limit)d bytes.") % {"limit": limit})])
+    try:
+        data.decode("utf-8")  # stored as text; and the checks below read bytes, which only holds for UTF-8
+    except UnicodeDecodeError:
+        raise DefinitionInvalid([ElementProblem(None, _("The file is not UTF-8 text; save the diagram as UTF-8."))]) from None
     head = data[:4096].lower()
     if b"<!doctype" in data.lower() or b"<!entity" in head:
         raise DefinitionInvalid([ElementProblem(None, _("Document type declarations and entities are not allowed in BPMN files."))])
@@ -65,6 +69,16 @@ def load_xml(data: bytes | str) -> etree._Element:
     if etree.QName(root).namespace != NS["bpmn"] or etree.QName(root).localname != "definitions":
         raise DefinitionInvalid([ElementProblem(None, _("The root element must be bpmn:definitions."))])
     return root
+
+
+def process_elements(data: bytes | str) -> tuple[str | None, set[str]]:
+    """(id of the one executable process or None, the ids of its elements), through the hardened
+    parser: what a new version of a diagram keeps of the one before it."""
+    root = load_xml(data)
+    executable = [p for p in root.findall("bpmn:process", NS) if p.get("isExecutable", "true").lower() == "true"]
+    if len(executable) != 1:
+        return None, set()
+    return executable[0].get("id"), {n.get("id") for n in executable[0].iter(f"{{{NS['bpmn']}}}*") if n.get("id")}
 
 
 def lane_role(lane_name: str | None) -> str | None:

@@ -44,7 +44,7 @@ from lxml import html as lxml_html
 
 from engine import api
 from engine.models import (
-    AuditEvent, HumanTask, InstanceGroupObjectPermission, InstanceUserObjectPermission, ProcessInstance,
+    AuditEvent, HumanTask, InstanceGroupObjectPermission, InstanceUserObjectPermission, ProcessDefinition, ProcessInstance,
 )
 from portal.cases.models import Attachment
 from processes.micro_fund.models import Application, Fund, LedgerEntry
@@ -305,6 +305,9 @@ HH = {"worker_ds": {"hh_ds", "hh_ds2"}, "sup_ds": {"hh_ds", "hh_ds2"}, "worker_x
 HH_VILLAGE = {"hh_ds": DS, "hh_ds2": DS, "hh_xs": XS, "hh_xs2": XS}
 ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/engine/staffprofile/",
               "/admin/needs_matching/household/", "/admin/needs_matching/resource/"]
+# The process studio: administrators only, every page and action (GETs on child_protection's v1).
+STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_protection/v1/diagram/",
+                "/studio/child_protection/v1/export/", "/studio/child_protection/edit/"]
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
 
 
@@ -487,6 +490,14 @@ def _rows() -> list[Row]:
     for url in ADMIN_URLS:
         for user in USERS:
             add(Row("admin", "GET {arg}", "-", user, "200" if user == "admin" else "login", url))
+
+    # The process studio: administrators only; everyone else the usual "not yours" 404.
+    for user in USERS:
+        for url in STUDIO_PAGES:
+            add(Row("studio", "GET {arg}", "-", user, _read(user, user == "admin"), url))
+        add(Row("studio", "POST /studio/{obj}/check/", "child_protection", user, _read(user, user == "admin")))
+        for action in ("POST /studio/{obj}/deploy/", "POST /studio/import/ ({obj})"):
+            add(Row("studio", action, "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
 
     # Scenarios: a partner office that answered its referral still sees nothing else of the household.
     for user, key, marker in [("partner_edu", "nm_ds", "房屋漏雨东"), ("partner_edu", "nm_ds", "爱心修房基金"),
@@ -780,6 +791,7 @@ SNAPSHOT = [  # (model, columns) whose rows a write could change; reads only add
     (Fund, ["id", "committed", "disbursed", "returned"]),
     (LedgerEntry, ["id"]),
     (Application, ["id", "stage"]),
+    (ProcessDefinition, ["id"]),
 ]
 
 
@@ -1131,6 +1143,40 @@ def a_admin(r: Runner, row):
     return status(r.get(row, row.arg))
 
 
+def _edited_diagram(key: str) -> bytes:
+    from engine import registry
+
+    xml = registry.packages()[key].bpmn_path.read_text(encoding="utf-8")
+    return xml.replace('name="登记强制报告"', 'name="登记强制报告（修订）"').encode("utf-8")
+
+
+def a_studio_check(r: Runner, row):
+    response = r.clients[row.user].post(f"/studio/{row.obj}/check/", data=_edited_diagram(row.obj), content_type="application/xml")
+    code = status(response)
+    if code == "200" and response.json().get("ok") is not True:
+        return "200 with problems", str(response.json().get("problems"))[:200]
+    return code
+
+
+def _studio_write(r: Runner, row, send):
+    before = snapshot()
+    versions = ProcessDefinition.objects.filter(key=row.obj).count()
+    response = send(r.clients[row.user])
+    return write_outcome(response, before, ProcessDefinition.objects.filter(key=row.obj).count() == versions + 1)
+
+
+def a_studio_deploy(r: Runner, row):
+    return _studio_write(r, row, lambda client: client.post(f"/studio/{row.obj}/deploy/", data=_edited_diagram(row.obj),
+                                                             content_type="application/xml"))
+
+
+def a_studio_import(r: Runner, row):
+    def send(client):
+        upload = SimpleUploadedFile(f"{row.obj}.bpmn", _edited_diagram(row.obj), content_type="application/xml")
+        return client.post("/studio/import/", {"file": upload})
+    return _studio_write(r, row, send)
+
+
 def _answer_referral(r: Runner, row, *, complete: bool):
     task_id = r.w.tasks[next(k for k, t in OPEN.items() if k.startswith(row.obj + ":ProviderResponse") and row.user in t.act)]
     client = r.clients[row.user]
@@ -1214,6 +1260,9 @@ ACTIONS = {
     "POST /studio/incidents/{obj}/cancel/ (with a reason)": a_incident_cancel,
     "POST /studio/incidents/{obj}/cancel/ (without a reason)": a_incident_cancel,
     "GET {arg}": a_admin,
+    "POST /studio/{obj}/check/": a_studio_check,
+    "POST /studio/{obj}/deploy/": a_studio_deploy,
+    "POST /studio/import/ ({obj})": a_studio_import,
     "claim the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=False),
     "answer the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=True),
     "rA2 declares a conflict, the panel is completed, the application is returned; then GET /tasks/{returned}/ shows {arg}":

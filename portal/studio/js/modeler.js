@@ -1,0 +1,185 @@
+// The process studio's modeler: bpmn-js's Modeler on the latest version of a process, with Check and
+// Deploy sending the edited XML to the server, which runs the engine's own deploy checks. Bundled by
+// esbuild (`make static`) into portal/static/vendor/studio-modeler.{js,css}; loaded by the studio's
+// edit page only. Every text shown here comes translated from the page (#studio-config).
+import Modeler from "bpmn-js/lib/Modeler";
+import "bpmn-js/dist/assets/diagram-js.css";
+import "bpmn-js/dist/assets/bpmn-js.css";
+import "bpmn-js/dist/assets/bpmn-font/css/bpmn.css";
+
+const PROBLEM = "cf-problem";
+
+function format(text, values) {
+  return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
+function start() {
+  const box = document.getElementById("modeler");
+  const configNode = document.getElementById("studio-config");
+  if (!box || !configNode) {
+    return;
+  }
+  const config = JSON.parse(configNode.textContent);
+  const t = config.messages;
+  const status = document.getElementById("studio-status");
+  const section = document.getElementById("studio-problems");
+  const list = section.querySelector("ol");
+  const buttons = [document.getElementById("studio-check"), document.getElementById("studio-deploy")];
+  const modeler = new Modeler({ container: box });
+  const canvas = modeler.get("canvas");
+  const registry = modeler.get("elementRegistry");
+  let marked = [];
+  let changed = false;
+
+  function say(text, kind) {
+    status.textContent = text;
+    status.dataset.kind = kind || "";
+  }
+
+  function busy(on) {
+    buttons.forEach((b) => { b.disabled = on; });
+  }
+
+  function clearProblems() {
+    marked.forEach((id) => { if (registry.get(id)) { canvas.removeMarker(id, PROBLEM); } });
+    marked = [];
+    list.textContent = "";
+    section.hidden = true;
+  }
+
+  function showProblems(problems) {
+    clearProblems();
+    problems.forEach((problem) => {
+      const item = document.createElement("li");
+      const element = problem.element ? registry.get(problem.element) : null;
+      const label = document.createElement(element ? "button" : "span");
+      label.className = "studio-element";
+      if (element) {
+        label.type = "button";
+        const name = element.businessObject && element.businessObject.name;
+        label.textContent = name ? `${name} (${problem.element})` : problem.element;
+        label.addEventListener("click", () => {
+          modeler.get("selection").select(element);
+          canvas.scrollToElement(element);
+        });
+        canvas.addMarker(problem.element, PROBLEM);
+        marked.push(problem.element);
+      } else {
+        label.textContent = problem.element ? `${problem.element} ${t.notOnCanvas}` : t.wholeFile;
+      }
+      item.dataset.element = problem.element || "";
+      item.append(label, document.createTextNode(" "), document.createTextNode(problem.message));
+      list.append(item);
+    });
+    section.hidden = problems.length === 0;
+  }
+
+  async function send(url) {
+    const { xml } = await modeler.saveXML({ format: true });
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/xml; charset=utf-8", "X-CSRFToken": config.csrf, Accept: "application/json" },
+      body: xml,
+    });
+    let answer;
+    try {
+      answer = await response.json();
+    } catch (err) {
+      throw new Error(`HTTP ${response.status}`);
+    }
+    if (!Array.isArray(answer.problems) && !answer.ok) {
+      throw new Error(`HTTP ${response.status}`);
+    }
+    return answer;
+  }
+
+  function problemsText(one, many, problems) {
+    return problems.length === 1 ? one : format(many, { count: problems.length });
+  }
+
+  async function check() {
+    busy(true);
+    say(t.checking);
+    try {
+      const answer = await send(config.checkUrl);
+      showProblems(answer.problems || []);
+      if (answer.ok) {
+        say(t.noProblems, "ok");
+      } else {
+        say(problemsText(t.problem, t.problems, answer.problems), "error");
+      }
+    } catch (err) {
+      say(format(t.failed, { error: err.message }), "error");
+    } finally {
+      busy(false);
+    }
+  }
+
+  async function deploy() {
+    if (!window.confirm(t.confirmDeploy)) {
+      return;
+    }
+    busy(true);
+    say(t.deploying);
+    try {
+      const answer = await send(config.deployUrl);
+      showProblems(answer.problems || []);
+      if (answer.ok) {
+        changed = false;
+        say(format(answer.created ? t.deployed : t.unchanged, { version: answer.version }), "ok");
+        const link = document.createElement("a");
+        link.href = answer.url;
+        link.textContent = t.openVersion;
+        link.dataset.testid = "new-version";
+        status.append(" ", link);
+      } else {
+        say(problemsText(t.refusedOne, t.refused, answer.problems), "error");
+      }
+    } catch (err) {
+      say(format(t.failed, { error: err.message }), "error");
+    } finally {
+      busy(false);
+    }
+  }
+
+  buttons[0].addEventListener("click", check);
+  buttons[1].addEventListener("click", deploy);
+  modeler.on("commandStack.changed", () => { changed = true; });
+  window.addEventListener("beforeunload", (event) => {
+    if (changed) {
+      event.preventDefault();
+      event.returnValue = t.leave;
+    }
+  });
+
+  say(t.loading);
+  // The whole diagram in view, to the right of the palette (which would cover its start).
+  function fit() {
+    canvas.zoom("fit-viewport");
+    const palette = box.querySelector(".djs-palette");
+    const pad = palette ? palette.getBoundingClientRect().right - box.getBoundingClientRect().left + 16 : 16;
+    const { inner, outer } = canvas.viewbox();
+    if (!inner.width || !inner.height) {
+      return;
+    }
+    const scale = Math.min((outer.width - pad - 16) / inner.width, (outer.height - 32) / inner.height, 1);
+    canvas.viewbox({ x: inner.x - pad / scale, y: inner.y - 16 / scale, width: outer.width / scale, height: outer.height / scale });
+  }
+
+  modeler.importXML(config.xml).then(() => {
+    fit();
+    say("");
+    busy(false);
+    box.dataset.ready = "true";
+  }).catch((err) => {
+    box.dataset.ready = "error";
+    say(format(t.unreadable, { error: err.message }), "error");
+  });
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", start);
+} else {
+  start();
+}
