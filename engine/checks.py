@@ -17,7 +17,7 @@ def bundled_processes_are_valid(app_configs, **kwargs):
     for package in registry.packages().values():
         try:
             parser.validate_and_parse(package.bpmn_path.read_bytes(), read_forms_dir(package.forms_dir),
-                                      registry.service_names(), forms.check_form_definition)
+                                      registry.service_names(), forms.check_form_definition, generic_form=forms.generic_confirm_form)
         except DefinitionInvalid as exc:
             errors.extend(Error(f"{package.bpmn_path.name}: {p}", id="caseflow.E001") for p in exc.problems)
         except OSError as exc:

@@ -74,6 +74,13 @@ class ElementProblem:
         return f"{self.element_id}: {self.message}" if self.element_id else str(self.message)
 
 
+@dataclass(frozen=True)
+class ElementWarning(ElementProblem):
+    """Something deploy decided for the admin and did not refuse for (a Camunda candidate group the
+    lane overrides, a user task given the generic confirm form): it names the element, the version
+    is deployed, and the studio shows it apart from problems."""
+
+
 class DefinitionInvalid(CaseflowError):
     """A BPMN file (or its forms) was refused on deploy; `problems` names each element and what is wrong."""
 

@@ -148,6 +148,31 @@ def check_form_definition(form: Any) -> list[str]:
     return problems
 
 
+GENERIC_FORM_PROPERTY = "caseflow_generic"
+
+
+def generic_confirm_form() -> dict:
+    """The form a user task without one runs with (a diagram from Camunda Modeler, ADR 0015): a
+    read-only note and one box to tick. Both languages are in the form itself, so what is stored does
+    not depend on who deployed it. Marked `caseflow_generic`, so a later version is never given it as
+    if the admin had supplied it (`forms_carried_over`) and deploy warns again."""
+    note, note_en = "此步骤没有表单：请阅读个案后确认。", "This step has no form: read the case, then confirm."
+    return {
+        "type": "default", "schemaVersion": 16, "id": "caseflow_generic_confirm",
+        "properties": {GENERIC_FORM_PROPERTY: "true"},
+        "components": [
+            {"type": "text", "text": note, "properties": {"text_en": note_en}},
+            {"type": "checkbox", "key": "confirmed", "label": "我已阅读个案，确认完成此步骤",
+             "validate": {"required": True},
+             "properties": {"label_en": "I have read the case and confirm this step is done", "help": note, "help_en": note_en}},
+        ],
+    }
+
+
+def is_generic(form: dict | None) -> bool:
+    return bool(form) and (form.get("properties") or {}).get(GENERIC_FORM_PROPERTY) == "true"
+
+
 def fields_of(form: dict) -> list[dict]:
     result = []
     for component in form.get("components", []):

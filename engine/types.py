@@ -15,6 +15,16 @@ class DefinitionInfo:
     version: int
     name: str
     created: bool  # False when the same file was already deployed
+    warnings: tuple = ()  # ElementWarning: what deploy decided for the admin (ADR 0015)
+
+
+class ProblemList(list):
+    """`validate_definition`'s answer: the problems (ElementProblem) that would refuse the diagram,
+    and, as `.warnings`, the ElementWarnings a deploy would carry."""
+
+    def __init__(self, problems=(), warnings=()):
+        super().__init__(problems)
+        self.warnings = list(warnings)
 
 
 @dataclass(frozen=True)

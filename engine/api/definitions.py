@@ -13,7 +13,7 @@ from engine.errors import DefinitionInvalid, ElementProblem, InvalidState, NotPe
 from engine.models import AuditKind, ProcessDefinition
 from engine.permissions import user_groups
 from engine.spiff import parser
-from engine.types import DefinitionInfo
+from engine.types import DefinitionInfo, ProblemList
 
 
 def require_deployer(actor) -> None:
@@ -29,13 +29,21 @@ def require_deployer(actor) -> None:
 
 def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict], actor=None) -> DefinitionInfo:
     """Validate and store a new immutable version; the same content twice returns the existing one.
-    The actor must be an administrator, or None for the system (`require_deployer`)."""
+    The actor must be an administrator, or None for the system (`require_deployer`).
+
+    `forms_by_element` maps element ids (or, for an element with camunda:formKey/formRef, the form's
+    name) to form-js schemas. The version stores the XML as given and the forms it runs with (a user
+    task without one gets the generic confirm form); `DefinitionInfo.warnings` lists what deploy
+    decided for the admin, each naming its element (ADR 0015)."""
     require_deployer(actor)
-    bpmn_xml, checksum, parsed = _validated(bpmn_xml, forms_by_element)
+    bpmn_xml, _input_checksum, parsed = _validated(bpmn_xml, forms_by_element)
+    forms_by_element = parsed.forms
+    checksum = _checksum(bpmn_xml, forms_by_element)
+    warnings = tuple(parsed.warnings)
     with transaction.atomic():
         existing = ProcessDefinition.objects.select_for_update().filter(key=parsed.process_id).order_by("-version").first()
         if existing is not None and existing.checksum == checksum:
-            return DefinitionInfo(existing.pk, existing.key, existing.version, existing.name, created=False)
+            return DefinitionInfo(existing.pk, existing.key, existing.version, existing.name, created=False, warnings=warnings)
         version = (existing.version if existing else 0) + 1
         try:
             definition = ProcessDefinition.objects.create(
@@ -47,9 +55,16 @@ def deploy_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict
             )
         except IntegrityError:
             raise InvalidState(_("Another version of '%(key)s' was deployed at the same moment; try again.") % {"key": parsed.process_id}) from None
-        _record_deploy(definition, actor, {"key": definition.key, "version": version, "checksum": checksum})
+        data = {"key": definition.key, "version": version, "checksum": checksum}
+        if warnings:
+            data["warnings"] = [{"element": w.element_id, "message": str(w.message)} for w in warnings]
+        _record_deploy(definition, actor, data)
         transaction.on_commit(lambda: catalog.remember(definition))  # a deploy rolled back must leave no snapshot
-    return DefinitionInfo(definition.pk, definition.key, definition.version, definition.name, created=True)
+    return DefinitionInfo(definition.pk, definition.key, definition.version, definition.name, created=True, warnings=warnings)
+
+
+def _checksum(bpmn_xml: bytes, forms_by_element: dict[str, dict]) -> str:
+    return hashlib.sha256(bpmn_xml + json.dumps(forms_by_element, sort_keys=True).encode()).hexdigest()
 
 
 def _validated(bpmn_xml: bytes | str, forms_by_element: dict[str, dict]) -> tuple[bytes, str, parser.ParsedDefinition]:
@@ -57,25 +72,26 @@ def _validated(bpmn_xml: bytes | str, forms_by_element: dict[str, dict]) -> tupl
     DefinitionInvalid with all the problems found."""
     if isinstance(bpmn_xml, str):
         bpmn_xml = bpmn_xml.encode("utf-8")
-    checksum = hashlib.sha256(bpmn_xml + json.dumps(forms_by_element, sort_keys=True).encode()).hexdigest()
+    checksum = _checksum(bpmn_xml, forms_by_element)
     parsed = parser.validate_and_parse(bpmn_xml, forms_by_element, registry.service_names(), forms.check_form_definition,
-                                       checksum=checksum)
+                                       checksum=checksum, generic_form=forms.generic_confirm_form)
     return bpmn_xml, checksum, parsed
 
 
-def validate_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict], process_key: str | None = None) -> list[ElementProblem]:
+def validate_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, dict], process_key: str | None = None) -> ProblemList:
     """What `deploy_definition` would refuse this diagram for, without deploying it: the same checks,
-    each problem naming its element (None for the file as a whole); [] when it would deploy. With
+    each problem naming its element (None for the file as a whole); empty when it would deploy. With
     `process_key`, a diagram whose process has another id is a problem too (an editor of one process
-    must not deploy over another)."""
+    must not deploy over another). The answer's `.warnings` are what deploy would decide for the admin
+    and deploy anyway (`ElementWarning`s); they are known only once there are no problems."""
     try:
         _bpmn, _checksum, parsed = _validated(bpmn_xml, forms_by_element)
     except DefinitionInvalid as exc:
-        return list(exc.problems)
+        return ProblemList(exc.problems)
     if process_key is not None and parsed.process_id != process_key:
-        return [ElementProblem(parsed.process_id, _("The process id must stay '%(key)s' (this diagram's is '%(id)s'); a new id would deploy another process.") % {
-            "key": process_key, "id": parsed.process_id})]
-    return []
+        return ProblemList([ElementProblem(parsed.process_id, _("The process id must stay '%(key)s' (this diagram's is '%(id)s'); a new id would deploy another process.") % {
+            "key": process_key, "id": parsed.process_id})])
+    return ProblemList([], warnings=parsed.warnings)
 
 
 def forms_carried_over(*, bpmn_xml: bytes | str) -> dict[str, dict]:
@@ -86,7 +102,9 @@ def forms_carried_over(*, bpmn_xml: bytes | str) -> dict[str, dict]:
     if process_id is None:
         return {}
     latest = ProcessDefinition.objects.filter(key=process_id).order_by("-version").values_list("forms", flat=True).first()
-    return {element_id: form for element_id, form in (latest or {}).items() if element_id in element_ids}
+    # The generic confirm form deploy gave a task without one is not the admin's: left out, the
+    # task gets it again with its warning.
+    return {element_id: form for element_id, form in (latest or {}).items() if element_id in element_ids and not forms.is_generic(form)}
 
 
 def read_forms_dir(forms_dir: Path) -> dict[str, dict]:

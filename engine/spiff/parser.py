@@ -4,7 +4,12 @@ A diagram arrives from an admin's browser or a file: it is parsed by our own lxm
 no entities, no network, no huge trees, comments and processing instructions dropped) before
 SpiffWorkflow sees it, and refused with the element id and a reason when anything in it could not
 run safely: user tasks outside a role's lane, timers that are not ISO-8601 literals, expressions the
-sandbox would refuse, service tasks nobody registered, forms that are missing or malformed.
+sandbox would refuse, service tasks nobody registered, forms that are malformed.
+
+A diagram drawn in Camunda Modeler (or bpmn.io) is read too (docs/adr/0015): unquoted timer literals,
+`camunda:candidateGroups` as the role where no lane names one, `camunda:formKey`/`camunda:formRef` as
+the name of the form, and a user task without a form gets a generic confirm form. What deploy had to
+decide for the admin comes back as warnings naming the element, beside the problems that refuse.
 """
 from __future__ import annotations
 
@@ -13,20 +18,22 @@ import threading
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import get_language, gettext as _
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR, SpiffBpmnParser
 
 from engine import registry
-from engine.errors import DefinitionInvalid, ElementProblem
+from engine.errors import DefinitionInvalid, ElementProblem, ElementWarning
 
 from . import scripting, serializer
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+    "camunda": "http://camunda.org/schema/1.0/bpmn",
 }
+CAMUNDA = "{%s}" % NS["camunda"]
 MAX_ELEMENTS = 20_000
 _LANE_ROLE = re.compile(r"\(\s*([a-z][a-z0-9_]*)\s*\)\s*$")
 
@@ -72,13 +79,32 @@ def load_xml(data: bytes | str) -> etree._Element:
 
 
 def process_elements(data: bytes | str) -> tuple[str | None, set[str]]:
-    """(id of the one executable process or None, the ids of its elements), through the hardened
-    parser: what a new version of a diagram keeps of the one before it."""
+    """(id of the one executable process or None, the ids of its elements and the names of the forms
+    they name with camunda:formKey/formRef), through the hardened parser: what a new version of a
+    diagram keeps of the one before it."""
     root = load_xml(data)
     executable = [p for p in root.findall("bpmn:process", NS) if p.get("isExecutable", "true").lower() == "true"]
     if len(executable) != 1:
         return None, set()
-    return executable[0].get("id"), {n.get("id") for n in executable[0].iter(f"{{{NS['bpmn']}}}*") if n.get("id")}
+    nodes = list(executable[0].iter(f"{{{NS['bpmn']}}}*"))
+    return executable[0].get("id"), {n.get("id") for n in nodes if n.get("id")} | {k for k in map(form_name, nodes) if k}
+
+
+def form_name(node) -> str | None:
+    """The form a Camunda Modeler element names: camunda:formRef="intake", or camunda:formKey in any
+    of its spellings ("intake", "camunda-forms:deployment:intake.form", "embedded:app:forms/intake.html")."""
+    value = (node.get(f"{CAMUNDA}formRef") or node.get(f"{CAMUNDA}formKey") or "").strip()
+    if not value:
+        return None
+    value = re.split(r"[:/]", value)[-1]
+    value = re.sub(r"\.(form|json|html?)$", "", value, flags=re.IGNORECASE)
+    return value or None
+
+
+def candidate_groups(node) -> list[str]:
+    """camunda:candidateGroups (on a user task) or camunda:candidateStarterGroups (on a process), in order."""
+    value = node.get(f"{CAMUNDA}candidateGroups") or node.get(f"{CAMUNDA}candidateStarterGroups") or ""
+    return [g.strip() for g in value.split(",") if g.strip()]
 
 
 def lane_role(lane_name: str | None) -> str | None:
@@ -167,6 +193,10 @@ class ParsedDefinition:
     start_group: str | None = None
     start_event_id: str | None = None
     timers: dict[str, dict] = field(default_factory=dict)
+    # The forms this version runs with: those supplied, plus for each user task and the start event
+    # the form it names by formKey/formRef, or (user tasks) the generic confirm form, by element id.
+    forms: dict[str, dict] = field(default_factory=dict)
+    warnings: list[ElementWarning] = field(default_factory=list)
 
 
 def _element_name(node) -> str:
@@ -174,19 +204,21 @@ def _element_name(node) -> str:
 
 
 def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services: set[str], form_checker, *,
-                       checksum: str | None = None) -> ParsedDefinition:
+                       checksum: str | None = None, generic_form=None) -> ParsedDefinition:
     """Validate a diagram and its forms; return what deploy stores. Raises DefinitionInvalid.
 
-    With the content's `checksum`, a result is reused while what validation depends on besides
-    the content (the registered services, hooks, roles and option lists) is unchanged: deploying
-    the same diagram again (each start of the server, each test) parses it once per process."""
+    `generic_form()` gives the form a user task without one runs with (with a warning); without it,
+    such a task is a problem. With the content's `checksum`, a result is reused while what
+    validation depends on besides the content (the registered services, hooks, roles and option
+    lists, and the language the warnings are in) is unchanged: deploying the same diagram again
+    (each start of the server, each test) parses it once per process."""
     if checksum is None:
-        return _validate_and_parse(xml, forms, known_services, form_checker)
+        return _validate_and_parse(xml, forms, known_services, form_checker, generic_form)
     key = (checksum, frozenset(known_services), tuple(sorted(registry.task_hook_targets())), tuple(sorted(registry.roles())),
-           frozenset(registry.option_source_names()))
+           frozenset(registry.option_source_names()), get_language(), generic_form is not None)
     hit = _parsed.get(key)
     if hit is None:
-        hit = _validate_and_parse(xml, forms, known_services, form_checker)
+        hit = _validate_and_parse(xml, forms, known_services, form_checker, generic_form)
         with _spec_cache_lock:
             _parsed[key] = hit
             while len(_parsed) > 32:
@@ -194,9 +226,10 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
     return hit
 
 
-def _validate_and_parse(xml, forms, known_services, form_checker) -> ParsedDefinition:
+def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=None) -> ParsedDefinition:  # noqa: C901
     root = load_xml(xml)
     problems: list[ElementProblem] = []
+    warnings: list[ElementWarning] = []
     processes = root.findall("bpmn:process", NS)
     executable = [p for p in processes if p.get("isExecutable", "true").lower() == "true"]
     if len(executable) != 1:
@@ -241,11 +274,16 @@ def _validate_and_parse(xml, forms, known_services, form_checker) -> ParsedDefin
         for kind in ("timeDuration", "timeDate", "timeCycle"):
             for expr in timer.findall(f"bpmn:{kind}", NS):
                 try:
-                    scripting.parse_timer_literal(expr.text or "")
+                    literal = scripting.parse_timer_literal(expr.text or "")
                 except Exception:
                     problems.append(ElementProblem(event.get("id"), _(
-                        "Timer '%(expr)s' is not an ISO-8601 literal (for example PT24H, P3D or 2026-12-01T09:00:00+08:00)."
+                        "Timer '%(expr)s' is not an ISO-8601 literal (for example PT24H, P3D or 2026-12-01T09:00:00+08:00); "
+                        "timers are never evaluated as expressions."
                     ) % {"expr": (expr.text or "").strip()[:80]}))
+                else:
+                    # Camunda writes P3D, Caseflow "P3D": SpiffWorkflow gets the quoted literal either
+                    # way, so both spellings make the same spec (the stored XML stays as uploaded).
+                    expr.text = f'"{literal}"'
 
     # Conditions, scripts, loop and multi-instance expressions: must pass the sandbox's checks.
     for flow in process.iter(f"{{{NS['bpmn']}}}sequenceFlow"):
@@ -283,22 +321,29 @@ def _validate_and_parse(xml, forms, known_services, form_checker) -> ParsedDefin
         for param in operator.iter(f"{{{NS['spiffworkflow']}}}parameter"):
             _check(problems, service_task.get("id"), param.get("value") or "", scripting.check_expression)
 
-    # User tasks: each in a lane that maps to a role, each with a valid form.
+    # User tasks: each done by a role (its lane's, or Camunda's candidate group where no lane names
+    # one), each with a valid form (its own, the one it names, or the generic confirm form).
+    resolved_forms = dict(forms)
     user_tasks: dict[str, UserTaskInfo] = {}
     for node in process.iter(f"{{{NS['bpmn']}}}userTask", f"{{{NS['bpmn']}}}manualTask"):
         bpmn_id = node.get("id")
         lane = lanes.get(bpmn_id)
-        group = lane_role(lane)
-        if lane is None:
-            problems.append(ElementProblem(bpmn_id, _("User task is not in a lane; put it in the lane of the role that does it.")))
-        elif group is None:
-            problems.append(ElementProblem(bpmn_id, _("Lane '%(lane)s' does not name a known role, e.g. '社工 (worker)'.") % {"lane": lane}))
-        if bpmn_id not in forms:
+        group = _task_role(node, lane, problems, warnings)
+        form, named = _form_for(node, forms)
+        if form is None and named is None and generic_form is None:
             problems.append(ElementProblem(bpmn_id, _("User task has no form (forms/%(id)s.json).") % {"id": bpmn_id}))
+        elif form is None:
+            resolved_forms[bpmn_id] = generic_form()
+            if named is None:
+                warnings.append(ElementWarning(bpmn_id, _("No form: a generic confirm form is used (a note to read the case and one box to tick).")))
+            else:
+                warnings.append(ElementWarning(bpmn_id, _("The form '%(name)s' it names was not supplied: a generic confirm form is used.") % {
+                    "name": named[:64]}))
         else:
-            problems.extend(ElementProblem(bpmn_id, msg) for msg in form_checker(forms[bpmn_id]))
+            resolved_forms[bpmn_id] = form
+            problems.extend(ElementProblem(bpmn_id, msg) for msg in form_checker(form))
         if group is not None:
-            user_tasks[bpmn_id] = UserTaskInfo(bpmn_id, _element_name(node), lane, group, _task_properties(node, problems))
+            user_tasks[bpmn_id] = UserTaskInfo(bpmn_id, _element_name(node), lane or "", group, _task_properties(node, problems))
 
     start_events = [n for n in process.findall("bpmn:startEvent", NS) if not len(n.findall("bpmn:*EventDefinition", NS))]
     start_group = start_event_id = None
@@ -307,10 +352,21 @@ def _validate_and_parse(xml, forms, known_services, form_checker) -> ParsedDefin
     else:
         start_event_id = start_events[0].get("id")
         start_group = lane_role(lanes.get(start_event_id))
-        if start_group is None:
+        starters = candidate_groups(process)
+        if start_group is None and starters:
+            start_group = _first_group(start_event_id, starters, problems, warnings)
+        elif start_group is not None and starters and starters[0] != start_group:
+            warnings.append(ElementWarning(start_event_id, _("The lane says role '%(lane)s' starts the process, camunda:candidateStarterGroups says '%(group)s': the lane wins.") % {
+                "lane": start_group, "group": starters[0][:64]}))
+        if start_group is None and not starters:
             problems.append(ElementProblem(start_event_id, _("The start event must be in the lane of the role that may start the process.")))
-        if start_event_id in forms:
-            problems.extend(ElementProblem(start_event_id, msg) for msg in form_checker(forms[start_event_id]))
+        form, named = _form_for(start_events[0], forms)
+        if form is not None:
+            resolved_forms[start_event_id] = form
+            problems.extend(ElementProblem(start_event_id, msg) for msg in form_checker(form))
+        elif named is not None:
+            warnings.append(ElementWarning(start_event_id, _("The form '%(name)s' it names was not supplied: the process starts without a form.") % {
+                "name": named[:64]}))
 
     # Code written for this process (a ledger hook on "decided") must still find its element: a
     # renamed or deleted task would otherwise silently stop the code from running.
@@ -338,7 +394,54 @@ def _validate_and_parse(xml, forms, known_services, form_checker) -> ParsedDefin
     return ParsedDefinition(
         process_id=process_id, name=process.get("name") or process_id, spec_dict=spec_dict,
         user_tasks=user_tasks, start_group=start_group, start_event_id=start_event_id, timers=timers,
+        forms=resolved_forms, warnings=warnings,
     )
+
+
+def _task_role(node, lane, problems, warnings) -> str | None:
+    """The role that does a user task: its lane's; where the lane names none (or there is no lane),
+    the first of camunda:candidateGroups. Both, disagreeing: the lane wins, with a warning."""
+    bpmn_id = node.get("id")
+    group, groups = lane_role(lane), candidate_groups(node)
+    if group is not None:
+        if groups and groups[0] != group:
+            warnings.append(ElementWarning(bpmn_id, _("The lane says role '%(lane)s', camunda:candidateGroups says '%(group)s': the lane wins.") % {
+                "lane": group, "group": ", ".join(groups)[:80]}))
+        return group
+    if groups:
+        return _first_group(bpmn_id, groups, problems, warnings)
+    if lane is None:
+        problems.append(ElementProblem(bpmn_id, _("User task is not in a lane; put it in the lane of the role that does it (or give it a candidate group).")))
+    else:
+        problems.append(ElementProblem(bpmn_id, _("Lane '%(lane)s' does not name a known role, e.g. '社工 (worker)'.") % {"lane": lane}))
+    return None
+
+
+def _first_group(element_id, groups, problems, warnings) -> str | None:
+    """The first Camunda group as a Caseflow role: a problem if no such role, a warning if there were more."""
+    first = groups[0]
+    if first not in registry.roles():
+        problems.append(ElementProblem(element_id, _("Candidate group '%(group)s' is not a known role (known: %(roles)s).") % {
+            "group": first[:64], "roles": ", ".join(sorted(registry.roles()))}))
+        return None
+    if len(groups) > 1:
+        warnings.append(ElementWarning(element_id, _("Several candidate groups (%(groups)s): only the first, '%(group)s', does this step.") % {
+            "groups": ", ".join(groups)[:80], "group": first}))
+    return first
+
+
+def _form_for(node, forms) -> tuple[dict | None, str | None]:
+    """(the form supplied for an element — by its id, else by the name its formKey/formRef gives, as
+    a file name or as the form's own id —, that name or None)."""
+    named = form_name(node)
+    if node.get("id") in forms:
+        return forms[node.get("id")], named
+    if named is None:
+        return None, None
+    if named in forms:
+        return forms[named], named
+    by_id = [f for f in forms.values() if isinstance(f, dict) and f.get("id") == named]
+    return (by_id[0] if by_id else None), named
 
 
 def _first_line(exc) -> str:

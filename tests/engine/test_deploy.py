@@ -97,11 +97,23 @@ def test_unregistered_service_operation_is_refused(users):
     assert "shell.run" in problems["Service_1"]
 
 
-def test_missing_or_malformed_form_is_refused(users):
-    xml, _forms = samples.script_task("no_form", "x = 1")
-    assert "form" in _problems((xml, {}), users)["Task_A"]
+def test_a_malformed_form_is_refused(users):
+    xml, _forms = samples.script_task("bad_form", "x = 1")
     bad = {"Task_A": {"components": [{"type": "textfield", "key": "Bad Key!"}]}}
     assert "malformed" in _problems((xml, bad), users)["Task_A"]
+
+
+def test_a_user_task_without_a_form_deploys_with_the_generic_form_and_a_warning(users):
+    """Once a refusal (ADR 0004); since ADR 0015 the task gets a note and one box to tick, and the
+    admin is told which element it is."""
+    xml, _forms = samples.script_task("no_form", "x = 1")
+    assert [(w.element_id, "generic confirm form" in w.message) for w in api.validate_definition(bpmn_xml=xml, forms_by_element={}).warnings] == [
+        ("Task_A", True)]
+    info = api.deploy_definition(bpmn_xml=xml, forms_by_element={}, actor=users["admin"])
+    assert [w.element_id for w in info.warnings] == ["Task_A"]
+    stored = ProcessDefinition.objects.get(pk=info.id)
+    assert stored.forms["Task_A"]["components"][1]["key"] == "confirmed"
+    assert api.forms_carried_over(bpmn_xml=xml) == {}  # the next version warns again
 
 
 @pytest.mark.parametrize("expression", ['"PT24H"', "PT24H", "'PT2H30M'"])
