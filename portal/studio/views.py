@@ -95,6 +95,7 @@ def edit(request, key: str):
             "checking": _("Checking…"),
             "deploying": _("Deploying…"),
             "noProblems": _("No problems: this diagram can be deployed."),
+            "noProblemsWarnings": _("No problems: this diagram can be deployed. Warnings to read: %(count)s (below)."),
             "problem": _("One problem: fix the marked element and check again."),
             "problems": _("%(count)s problems: fix the marked elements and check again."),
             "refusedOne": _("Not deployed: one problem. Fix the marked element and try again."),
@@ -130,12 +131,17 @@ def _too_large() -> JsonResponse:
 
 
 def _check(xml: bytes, key: str | None) -> tuple[dict, list[ElementProblem]]:
-    """(the forms the new version takes over from the latest one, the problems deploy would refuse it for)."""
+    """(the forms the new version takes over from the latest one, the problems deploy would refuse it
+    for — whose `.warnings` are what it would deploy with anyway)."""
     try:
         forms = api.forms_carried_over(bpmn_xml=xml)
     except DefinitionInvalid as exc:
         return {}, list(exc.problems)
     return forms, api.validate_definition(bpmn_xml=xml, forms_by_element=forms, process_key=key)
+
+
+def _warnings_of(result) -> list[dict]:
+    return _problems_json(getattr(result, "warnings", None) or [])
 
 
 @require_POST
@@ -146,7 +152,7 @@ def check(request, key: str):
     if xml is None:
         return _too_large()
     _forms, problems = _check(xml, key)
-    return JsonResponse({"ok": not problems, "problems": _problems_json(problems)})
+    return JsonResponse({"ok": not problems, "problems": _problems_json(problems), "warnings": _warnings_of(problems)})
 
 
 @require_POST
@@ -167,7 +173,7 @@ def deploy(request, key: str):
         return JsonResponse({"ok": False, "problems": _problems_json([ElementProblem(None, str(exc))])}, status=403)
     except CaseflowError as exc:
         return JsonResponse({"ok": False, "problems": _problems_json([ElementProblem(None, str(exc))])}, status=409)
-    return JsonResponse({"ok": True, "created": info.created, "version": info.version,
+    return JsonResponse({"ok": True, "created": info.created, "version": info.version, "warnings": _warnings_of(info),
                          "url": reverse("studio-version", args=[info.key, info.version])}, status=201 if info.created else 200)
 
 
@@ -200,6 +206,9 @@ def import_file(request):
                 else:
                     messages.success(request, _("Nothing changed: this file is already version %(version)d of %(name)s.") % {
                         "name": info.name, "version": info.version})
+                for warning in info.warnings:  # shown on the version page, apart from the success
+                    messages.warning(request, _("Warning: %(element)s: %(message)s") % {
+                        "element": warning.element_id or _("The diagram"), "message": warning.message})
                 return redirect("studio-version", key=info.key, version=info.version)
     name = upload.name if upload is not None else ""
     return render(request, "studio/list.html", _list_context(request, problems=problems, import_name=name), status=400)

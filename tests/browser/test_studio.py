@@ -83,3 +83,32 @@ def test_admin_lists_versions_opens_one_and_checks_child_protection_in_the_model
     assert not browser_log.page_errors, browser_log.page_errors
     assert not browser_log.failed_static, browser_log.failed_static
     findings.assert_none()
+
+
+def test_check_lists_the_warnings_of_a_camunda_modeler_diagram_apart_from_problems(sign_in, screenshot, browser_log, findings,
+                                                                                  deployed):
+    """A diagram from Camunda Modeler deploys with warnings (ADR 0015); in the modeler, Check says it
+    can be deployed and lists each warning, its element marked, in the warnings list, not as a problem."""
+    from pathlib import Path
+
+    from engine import api
+    from tests.engine.test_camunda_import import FILE, camunda_forms
+
+    api.deploy_definition(bpmn_xml=FILE.read_bytes(), forms_by_element=camunda_forms())
+    admin = sign_in("admin", DESKTOP)
+    admin.goto("/studio/camunda_home_visit/edit/")
+    admin.wait_for_selector('#modeler[data-ready="true"]')
+    assert "入户走访" in admin.locator("#modeler").inner_text()
+    admin.click('[data-testid="check"]')
+    admin.wait_for_function("document.getElementById('studio-status').dataset.kind === 'ok'")
+    assert "3" in admin.locator('[data-testid="status"]').inner_text()
+    assert admin.locator("#studio-problems").is_hidden()
+    warnings = admin.locator('[data-testid="warnings"] li')
+    assert warnings.count() == 3, admin.locator("#studio-warnings").inner_text()
+    assert sorted(warnings.nth(i).get_attribute("data-element") for i in range(3)) == ["Activity_Remind", "Activity_Review", "Activity_Visit"]
+    assert "通用确认表单" in admin.locator("#studio-warnings").inner_text()
+    assert "cf-warning" in (admin.locator('#modeler .djs-element[data-element-id="Activity_Review"]').get_attribute("class") or "")
+    screenshot(admin, "studio-05-modeler-warnings-1280", reload=False)
+    assert Path(FILE).exists()
+    assert not browser_log.page_errors, browser_log.page_errors
+    findings.assert_none()

@@ -124,7 +124,7 @@ def test_the_modeler_page_opens_the_latest_version(admin):
 
 def test_check_passes_the_bundled_diagram(admin):
     response = post_xml(admin, f"/studio/{CP}/check/", bundled_xml())
-    assert response.status_code == 200 and response.json() == {"ok": True, "problems": []}
+    assert response.status_code == 200 and response.json() == {"ok": True, "problems": [], "warnings": []}
 
 
 def test_check_names_the_element_of_each_problem(admin):
@@ -178,7 +178,7 @@ def test_deploy_makes_a_new_version_while_a_running_case_stays_on_its_own_and_co
     edited = bundled_xml().replace('name="24小时内响应（家访/联系/安置）"', 'name="24小时内响应（修订版）"')
     response = post_xml(admin, f"/studio/{CP}/deploy/", edited)
     assert response.status_code == 201
-    assert response.json() == {"ok": True, "created": True, "version": 2, "url": f"/studio/{CP}/v2/"}
+    assert response.json() == {"ok": True, "created": True, "version": 2, "url": f"/studio/{CP}/v2/", "warnings": []}
     v1, v2 = ProcessDefinition.objects.get(key=CP, version=1), ProcessDefinition.objects.get(key=CP, version=2)
     assert v2.deployed_by == users["admin"] and v2.forms == v1.forms  # every user task kept its id, so its form
     assert AuditEvent.objects.filter(definition=v2, kind="deployed").exists()
@@ -201,12 +201,17 @@ def test_deploy_makes_a_new_version_while_a_running_case_stays_on_its_own_and_co
 
 
 def test_deploy_takes_the_forms_only_of_tasks_that_keep_their_id(admin):
+    """A renamed task loses its form: Check warns, and the version deploys with the generic confirm
+    form for it, the warning naming the element (ADR 0015)."""
     renamed = bundled_xml().replace("Task_CivilAffairsEscalation", "Task_CivilOversight")
+    checked = post_xml(admin, f"/studio/{CP}/check/", renamed).json()
+    assert checked["ok"] is True and checked["problems"] == []
+    assert [w["element"] for w in checked["warnings"]] == ["Task_CivilOversight"] and "generic confirm form" in checked["warnings"][0]["message"]
     answer = post_xml(admin, f"/studio/{CP}/deploy/", renamed)
-    assert answer.status_code == 400
-    problems = answer.json()["problems"]
-    assert [p["element"] for p in problems] == ["Task_CivilOversight"] and "has no form" in problems[0]["message"]
-    assert ProcessDefinition.objects.filter(key=CP).count() == 1
+    assert answer.status_code == 201 and answer.json()["warnings"] == checked["warnings"]
+    v1, v2 = ProcessDefinition.objects.get(key=CP, version=1), ProcessDefinition.objects.get(key=CP, version=2)
+    assert v2.forms["Task_CivilOversight"]["components"][1]["key"] == "confirmed"
+    assert {k: v for k, v in v2.forms.items() if k != "Task_CivilOversight"} == {k: v for k, v in v1.forms.items() if k != "Task_CivilAffairsEscalation"}
 
 
 def test_deploy_refuses_a_broken_diagram_and_deploys_nothing(admin):
@@ -294,3 +299,24 @@ def test_import_lists_every_problem_of_a_broken_diagram(admin):
     problems = text.split('data-testid="import-problems"')[1].split("</div>")[0]
     assert "“cp.bpmn”" in problems
     assert "<code>Task_CivilAffairsEscalation</code>" in problems and "<code>Timer_Response48h</code>" in problems
+
+
+def test_import_of_a_camunda_modeler_file_shows_its_warnings(admin, users):
+    """No forms come with an upload: each user task runs with its own form if an earlier version had
+    one, else the generic confirm form; the version page lists every warning, naming the element."""
+    from pathlib import Path
+
+    content = (Path(__file__).parents[1] / "engine" / "data" / "camunda_home_visit.bpmn").read_bytes()
+    response = upload(admin, content, "走访.bpmn")
+    assert response.status_code == 302 and response["Location"] == "/studio/camunda_home_visit/v1/"
+    text = page(admin.get(response["Location"]))
+    assert "Imported 困境家庭入户走访 as version 1" in text
+    import re
+
+    warnings = re.findall(r'<li class="msg warning">(.*?)</li>', text)
+    assert len(warnings) == 7, warnings  # four tasks without forms, a start form not supplied, two role notes
+    for element in ("Activity_Register", "Activity_Visit", "Activity_Remind", "Activity_Review", "StartEvent_1"):
+        assert any(element in w for w in warnings), element
+    stored = ProcessDefinition.objects.get(key="camunda_home_visit")
+    assert stored.bpmn_xml == content.decode("utf-8")
+    assert AuditEvent.objects.get(definition=stored, kind="deployed").data["warnings"]

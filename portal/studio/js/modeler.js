@@ -8,6 +8,7 @@ import "bpmn-js/dist/assets/bpmn-js.css";
 import "bpmn-js/dist/assets/bpmn-font/css/bpmn.css";
 
 const PROBLEM = "cf-problem";
+const WARNING = "cf-warning";
 
 function format(text, values) {
   return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in values ? String(values[name]) : whole));
@@ -24,6 +25,8 @@ function start() {
   const status = document.getElementById("studio-status");
   const section = document.getElementById("studio-problems");
   const list = section.querySelector("ol");
+  const warningSection = document.getElementById("studio-warnings");
+  const warningList = warningSection.querySelector("ol");
   const buttons = [document.getElementById("studio-check"), document.getElementById("studio-deploy")];
   const modeler = new Modeler({ container: box });
   const canvas = modeler.get("canvas");
@@ -41,15 +44,17 @@ function start() {
   }
 
   function clearProblems() {
-    marked.forEach((id) => { if (registry.get(id)) { canvas.removeMarker(id, PROBLEM); } });
+    marked.forEach(([id, marker]) => { if (registry.get(id)) { canvas.removeMarker(id, marker); } });
     marked = [];
     list.textContent = "";
+    warningList.textContent = "";
     section.hidden = true;
+    warningSection.hidden = true;
   }
 
-  function showProblems(problems) {
-    clearProblems();
-    problems.forEach((problem) => {
+  // Problems refuse the diagram; warnings say what a deploy decided for the admin (ADR 0015).
+  function fill(target, items, marker) {
+    items.forEach((problem) => {
       const item = document.createElement("li");
       const element = problem.element ? registry.get(problem.element) : null;
       const label = document.createElement(element ? "button" : "span");
@@ -62,16 +67,23 @@ function start() {
           modeler.get("selection").select(element);
           canvas.scrollToElement(element);
         });
-        canvas.addMarker(problem.element, PROBLEM);
-        marked.push(problem.element);
+        canvas.addMarker(problem.element, marker);
+        marked.push([problem.element, marker]);
       } else {
         label.textContent = problem.element ? `${problem.element} ${t.notOnCanvas}` : t.wholeFile;
       }
       item.dataset.element = problem.element || "";
       item.append(label, document.createTextNode(" "), document.createTextNode(problem.message));
-      list.append(item);
+      target.append(item);
     });
+  }
+
+  function showProblems(problems, warnings) {
+    clearProblems();
+    fill(list, problems, PROBLEM);
+    fill(warningList, warnings || [], WARNING);
     section.hidden = problems.length === 0;
+    warningSection.hidden = !warnings || warnings.length === 0;
   }
 
   async function send(url) {
@@ -103,9 +115,9 @@ function start() {
     say(t.checking);
     try {
       const answer = await send(config.checkUrl);
-      showProblems(answer.problems || []);
+      showProblems(answer.problems || [], answer.warnings);
       if (answer.ok) {
-        say(t.noProblems, "ok");
+        say(answer.warnings && answer.warnings.length ? format(t.noProblemsWarnings, { count: answer.warnings.length }) : t.noProblems, "ok");
       } else {
         say(problemsText(t.problem, t.problems, answer.problems), "error");
       }
@@ -124,7 +136,7 @@ function start() {
     say(t.deploying);
     try {
       const answer = await send(config.deployUrl);
-      showProblems(answer.problems || []);
+      showProblems(answer.problems || [], answer.warnings);
       if (answer.ok) {
         changed = false;
         say(format(answer.created ? t.deployed : t.unchanged, { version: answer.version }), "ok");
