@@ -145,3 +145,14 @@ def test_bundled_diagrams_pass_the_system_check():
     from engine.checks import bundled_processes_are_valid
 
     assert bundled_processes_are_valid(None) == []
+
+
+def test_a_bundled_task_without_its_form_is_a_system_check_warning(monkeypatch):
+    """It would deploy with the generic confirm form (ADR 0015); `manage.py check` tells the author."""
+    from engine import api as facade
+    from engine.checks import bundled_processes_are_valid
+
+    real = facade.read_forms_dir
+    monkeypatch.setattr(facade, "read_forms_dir", lambda d: {k: v for k, v in real(d).items() if k != "Task_Respond"})
+    found = bundled_processes_are_valid(None)
+    assert [(m.id, "Task_Respond" in m.msg) for m in found] == [("caseflow.W001", True)]
