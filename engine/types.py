@@ -255,6 +255,41 @@ class StepForm:
 
 
 @dataclass(frozen=True)
+class VersionLabels:
+    """What a version's elements and form fields are called, for pages that show ids in words (the
+    studio's diff and migration pages)."""
+
+    names: dict[str, str]  # element id -> its name in the diagram ("" when unnamed)
+    kinds: dict[str, str]  # element id -> BPMN element type ("userTask", "boundaryEvent", ...)
+    timers: frozenset[str]  # elements that carry a timer
+    fields: dict[str, dict[str, str]]  # element id -> field key -> label (active language)
+    clocks: dict[str, str]  # timer id -> the case variable its clock counts from (clock_starts_from)
+    start_event_id: str
+
+    def field_label(self, key: str) -> str:
+        """The label of a case variable in any of the version's forms (the start form first); the key itself otherwise."""
+        for element in [self.start_event_id, *self.fields]:
+            label = self.fields.get(element, {}).get(key)
+            if label:
+                return label
+        return key
+
+
+@dataclass(frozen=True)
+class MovableCase:
+    """A running (or failed) instance on an earlier version of a process, as the migration page lists it."""
+
+    instance_id: int
+    subject: str
+    village: str
+    version: int
+    status: str  # running, error
+    started_at: dt.datetime
+    waiting_at: tuple[str, ...]  # the names of its open tasks
+    error_element: str  # where it stopped, for an instance in error
+
+
+@dataclass(frozen=True)
 class VersionDetail:
     info: VersionInfo
     start: StepForm | None

@@ -18,12 +18,12 @@ from engine.forms import FieldSpec, describe_form  # noqa: F401 - part of the fa
 from engine.people import display_name, group_label, sees_people  # noqa: F401
 from engine.selectors import (  # noqa: F401
     AUDIT_LABELS, STATUS_LABELS, can_supervise, case_summary, definition_version, definition_xml, diagram_state,
-    eligible_assignees, focus_forms, get_instance, instances_exist, may_complete, previous_submission, process_names,
+    eligible_assignees, focus_forms, get_instance, instances_exist, may_complete, movable_cases, previous_submission, process_names,
     process_versions, return_notice, shareable_people, startable_processes, submitted_forms, task_draft, task_form,
-    task_variables,
+    task_variables, version_labels,
 )
 from engine.types import (  # noqa: F401
-    DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, InstanceInfo, MigrationPreview, Person, ProcessVersions,
+    DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, InstanceInfo, MigrationPreview, MovableCase, Person, ProcessVersions,
     ReturnNotice, StartableProcess, StepForm, StepOutcome, SubmittedForm, SweepResult, TaskInfo, TokenLanding, VersionDetail,
-    VersionDiff, VersionInfo,
+    VersionDiff, VersionInfo, VersionLabels,
 )

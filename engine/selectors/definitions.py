@@ -2,15 +2,17 @@
 the process studio) every version with its instances, user tasks, forms and diagram."""
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from engine.errors import NotFound, NotPermitted
 from engine.forms import field_label, fields_of
-from engine.models import InstanceStatus, ProcessDefinition, ProcessInstance
+from engine.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
 from engine.people import display_name
 from engine.permissions import user_groups
-from engine.types import ProcessVersions, StartableProcess, StepForm, VersionDetail, VersionInfo
+from engine.types import MovableCase, ProcessVersions, StartableProcess, StepForm, VersionDetail, VersionInfo, VersionLabels
 
 
 def latest(key: str) -> ProcessDefinition:
@@ -117,3 +119,50 @@ def definition_xml(*, key: str, version: int | None = None, viewer) -> tuple[int
     _require_admin(viewer)
     d = _definition(key, version, "spec", "forms", "user_tasks")
     return d.version, d.bpmn_xml
+
+
+BPMN_NS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+# The studio's migration page lists at most this many cases at once (the oldest first).
+MOVABLE_MAX = 200
+
+
+def version_labels(*, key: str, version: int, viewer) -> VersionLabels:
+    """The names and kinds of a version's elements and the labels of its forms' fields (the stored
+    diagram was checked by the hardened parser when it was deployed)."""
+    _require_admin(viewer)
+    d = _definition(key, version, "spec")
+    names, kinds, timers = {}, {}, set()
+    root = ET.fromstring(d.bpmn_xml.encode("utf-8"))
+    for process in root.iter(f"{BPMN_NS}process"):
+        for node in process.iter():
+            element_id = node.get("id")
+            if not element_id or not isinstance(node.tag, str) or not node.tag.startswith(BPMN_NS):
+                continue
+            names[element_id] = node.get("name") or ""
+            kinds[element_id] = node.tag[len(BPMN_NS):]
+            if node.find(f"{BPMN_NS}timerEventDefinition") is not None:
+                timers.add(element_id)
+    fields = {element: {c["key"]: field_label(c) for c in fields_of(form or {}) if c.get("key")}
+              for element, form in (d.forms or {}).items()}
+    clocks = {timer: options.get("clock_starts_from", "") for timer, options in (d.timers or {}).items()}
+    return VersionLabels(names=names, kinds=kinds, timers=frozenset(timers), fields=fields, clocks=clocks,
+                         start_event_id=d.start_event_id)
+
+
+def movable_cases(*, key: str, to_version: int, viewer, limit: int = MOVABLE_MAX) -> tuple[list[MovableCase], int]:
+    """The running and failed instances of `key` on versions before `to_version`, oldest first, with
+    the names of their open tasks: (at most `limit` of them, how many there are). Three queries."""
+    _require_admin(viewer)
+    _definition(key, to_version, "spec", "bpmn_xml", "forms")  # the version exists
+    query = ProcessInstance.objects.filter(process_key=key, status__in=[InstanceStatus.RUNNING, InstanceStatus.ERROR],
+                                           definition__version__lt=to_version)
+    total = query.count()
+    rows = list(query.select_related("definition").only("id", "subject", "village", "status", "started_at", "error_element",
+                                                        "definition__id", "definition__version").order_by("started_at", "id")[:limit])
+    waiting: dict[int, list[str]] = {}
+    for instance_id, name in (HumanTask.objects.filter(instance_id__in=[r.pk for r in rows], status=TaskStatus.OPEN)
+                              .order_by("id").values_list("instance_id", "name")):
+        waiting.setdefault(instance_id, []).append(name)
+    return [MovableCase(instance_id=r.pk, subject=r.subject, village=r.village, version=r.definition.version, status=r.status,
+                        started_at=r.started_at, waiting_at=tuple(waiting.get(r.pk, ())), error_element=r.error_element)
+            for r in rows], total

@@ -12,4 +12,6 @@ urlpatterns = [
     path("<slug:key>/edit/", views.edit, name="studio-edit"),
     path("<slug:key>/check/", views.check, name="studio-check"),
     path("<slug:key>/deploy/", views.deploy, name="studio-deploy"),
+    path("<slug:key>/diff/", views.diff, name="studio-diff"),
+    path("<slug:key>/migrate/", views.migrate, name="studio-migrate"),
 ]

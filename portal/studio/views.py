@@ -13,7 +13,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from engine import api, selectors
 from engine.errors import CaseflowError, DefinitionInvalid, ElementProblem, NotFound, NotPermitted
@@ -212,3 +212,202 @@ def import_file(request):
                 return redirect("studio-version", key=info.key, version=info.version)
     name = upload.name if upload is not None else ""
     return render(request, "studio/list.html", _list_context(request, problems=problems, import_name=name), status=400)
+
+
+# -- comparing versions and moving running cases between them (ADR 0014) --------------------------
+
+def _attribute_words(attribute: str, element_id: str, labels) -> str:
+    """A changed spec attribute in plain words (the raw name when there are none)."""
+    if attribute == "event_definition":
+        return _("the timer") if element_id in labels.timers else _("the event it waits for")
+    words = {
+        "form": _("the form"),
+        "lane": _("the role (lane)"),
+        "name": _("the name"), "bpmn_name": _("the name"),
+        "cond_task_specs": _("the conditions of its outgoing flows"),
+        "default_task_spec": _("the default outgoing flow"),
+        "script": _("the script"), "prescript": _("the script before it"), "postscript": _("the script after it"),
+        "extensions": _("its Caseflow properties (form, service, clock)"),
+        "operation_name": _("the service operation"), "operation_params": _("the service's parameters"),
+        "typename": _("the kind of element"),
+        "cancel_activity": _("whether it interrupts the task it is attached to"),
+        "condition": _("the condition"),
+        "cardinality": _("how many times it repeats"), "data_input": _("what it repeats over"),
+        "data_output": _("what the repetitions collect"),
+    }
+    return str(words.get(attribute, attribute))
+
+
+def _version_numbers(key: str, viewer) -> int:
+    latest, _xml = api.definition_xml(key=key, viewer=viewer)
+    return latest
+
+
+def _int_param(request, name: str, default: int | None) -> int | None:
+    raw = request.GET.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise Http404(_("No such page, or not yours to see.")) from None
+
+
+def _field_rows(diff, old_labels, new_labels) -> list[dict]:
+    """The form fields added, removed and changed, grouped per element (the start form first)."""
+    rows: dict[str, dict] = {}
+
+    def row(element):
+        return rows.setdefault(element, {
+            "element_id": element, "added": [], "removed": [], "changed": [],
+            "name": (_("Start form") if element == new_labels.start_event_id else
+                     new_labels.names.get(element) or old_labels.names.get(element) or element),
+        })
+
+    for element, key in diff.fields_added:
+        row(element)["added"].append((key, new_labels.fields.get(element, {}).get(key, key)))
+    for element, key in diff.fields_removed:
+        row(element)["removed"].append((key, old_labels.fields.get(element, {}).get(key, key)))
+    for element, key in diff.fields_changed:
+        row(element)["changed"].append((key, new_labels.fields.get(element, {}).get(key, key)))
+    return sorted(rows.values(), key=lambda r: (r["element_id"] != new_labels.start_event_id, r["element_id"]))
+
+
+@require_GET
+@admin_only
+def diff(request, key: str):
+    """Two versions compared: elements added, removed and changed (what changed in words), form fields
+    per task, and the newer diagram with the added elements in green and the changed ones in amber."""
+    latest = _version_numbers(key, request.user)
+    to_version = _int_param(request, "to", latest)
+    from_version = _int_param(request, "from", to_version - 1)
+    if not (1 <= to_version <= latest) or not (1 <= from_version <= latest):
+        raise Http404(_("No such page, or not yours to see."))
+    detail = api.definition_version(key=key, version=to_version, viewer=request.user)
+    context = {"info": detail.info, "key": key, "versions": list(range(latest, 0, -1)), "from_version": from_version,
+               "to_version": to_version, "latest": latest}
+    if from_version == to_version:
+        return render(request, "studio/diff.html", {**context, "same": True})
+    result = api.diff_versions(key=key, old_version=from_version, new_version=to_version, actor=request.user)
+    old_labels = api.version_labels(key=key, version=from_version, viewer=request.user)
+    new_labels = api.version_labels(key=key, version=to_version, viewer=request.user)
+    changed = [{"element_id": c.element_id, "name": c.name or new_labels.names.get(c.element_id, ""),
+                "kind": new_labels.kinds.get(c.element_id, ""),
+                "what": list(dict.fromkeys(_attribute_words(a, c.element_id, new_labels) for a in c.attributes))}
+               for c in result.changed]
+    markers = {"added": [c.element_id for c in result.added], "changed": [c.element_id for c in result.changed]}
+    return render(request, "studio/diff.html", {
+        **context, "diff": result, "changed": changed, "field_rows": _field_rows(result, old_labels, new_labels),
+        "markers": markers, "nothing": not (result.added or result.removed or result.changed),
+    })
+
+
+MOVE_MAX = 200  # cases chosen at once
+
+
+def _chosen(values) -> list[int]:
+    ids = []
+    for raw in values:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            continue
+        if value > 0 and value not in ids:
+            ids.append(value)
+    return ids[:MOVE_MAX]
+
+
+def _unnamed(kind: str) -> str:
+    """An element without a name, by its kind (a join of parallel branches has no name in most diagrams)."""
+    words = {"parallelGateway": _("where parallel branches join or split"), "exclusiveGateway": _("a decision"),
+             "inclusiveGateway": _("where branches join or split"), "eventBasedGateway": _("a wait for the first of several events"),
+             "intermediateCatchEvent": _("a wait"), "boundaryEvent": _("a timer or event on a task")}
+    return str(words.get(kind, ""))
+
+
+def _landing_rows(preview, target_labels, old_labels) -> list[dict]:
+    states = {"ready": _("open task"), "waiting": _("waiting"), "started": _("running"), "error": _("stopped by an error")}
+    rows = []
+    for landing in preview.landings:
+        note = ""
+        if landing.new_element in target_labels.timers:
+            if landing.rearmed:
+                clock = target_labels.clocks.get(landing.new_element, "")
+                if clock:
+                    note = _("The timer changed: its deadline is computed again under the new version, counted from the case's “%(moment)s”.") % {
+                        "moment": target_labels.field_label(clock)}
+                else:
+                    note = _("The timer changed: its deadline is computed again under the new version, counted from the moment of the move.")
+            else:
+                note = _("Unchanged timer: it keeps its deadline.")
+        elif landing.rearmed:
+            note = _("The event changed: it waits anew under the new version.")
+        elif landing.state == "ready" and landing.new_element:
+            note = _("The open task stays where it is, with its holder and draft.")
+        rows.append({"state": states.get(landing.state, landing.state), "old_element": landing.old_element,
+                     "old_name": landing.old_name or _unnamed(old_labels.kinds.get(landing.old_element, "")),
+                     "new_element": landing.new_element,
+                     "new_name": landing.new_name or _unnamed(target_labels.kinds.get(landing.new_element or "", "")), "rearmed": landing.rearmed, "note": note})
+    return rows
+
+
+def _previews(request, key: str, ids: list[int], to_version: int, subjects: dict[int, str]) -> list[dict]:
+    target = api.version_labels(key=key, version=to_version, viewer=request.user)
+    old_labels: dict[int, object] = {}
+    result = []
+    for instance_id in ids:
+        try:
+            preview = api.preview_migration(instance_id=instance_id, to_version=to_version, actor=request.user)
+        except NotFound:
+            result.append({"instance_id": instance_id, "subject": "", "error": _("There is no such case.")})
+            continue
+        except CaseflowError as exc:
+            result.append({"instance_id": instance_id, "subject": subjects.get(instance_id, ""), "error": str(exc)})
+            continue
+        if preview.from_version not in old_labels:
+            old_labels[preview.from_version] = api.version_labels(key=key, version=preview.from_version, viewer=request.user)
+        names = old_labels[preview.from_version].names
+        result.append({"instance_id": instance_id, "subject": subjects.get(instance_id, ""), "preview": preview, "landings": _landing_rows(preview, target, old_labels[preview.from_version]),
+                       "problems": [{"element_id": e, "name": names.get(e, ""), "why": why} for e, why in preview.problems]})
+    return result
+
+
+@require_http_methods(["GET", "POST"])
+@admin_only
+def migrate(request, key: str):
+    """Running cases on earlier versions: choose some, preview where each token lands (and why a case
+    cannot move), then move the safe ones. The move recomputes everything under each case's lock."""
+    latest = _version_numbers(key, request.user)
+    source = request.POST if request.method == "POST" else request.GET
+    try:
+        to_version = int(source.get("to") or latest)
+    except ValueError:
+        raise Http404(_("No such page, or not yours to see.")) from None
+    if not 1 <= to_version <= latest:
+        raise Http404(_("No such page, or not yours to see."))
+    detail = api.definition_version(key=key, version=to_version, viewer=request.user)
+    cases, total = api.movable_cases(key=key, to_version=to_version, viewer=request.user)
+    subjects = {c.instance_id: c.subject for c in cases}
+    moved, refused = [], []
+    if request.method == "POST":
+        for instance_id in _chosen(request.POST.getlist("case")):
+            subject = subjects.get(instance_id, "")
+            try:
+                api.migrate_instance(instance_id=instance_id, to_version=to_version, actor=request.user)
+            except NotFound:
+                refused.append({"instance_id": instance_id, "subject": "", "why": _("There is no such case.")})
+            except CaseflowError as exc:
+                refused.append({"instance_id": instance_id, "subject": subject, "why": str(exc)})
+            else:
+                moved.append({"instance_id": instance_id, "subject": subject})
+        chosen, previews = [], []
+        if moved:
+            cases, total = api.movable_cases(key=key, to_version=to_version, viewer=request.user)
+    else:
+        chosen = _chosen(request.GET.getlist("case"))
+        previews = _previews(request, key, chosen, to_version, subjects) if chosen else []
+    safe = [p["instance_id"] for p in previews if "preview" in p and p["preview"].safe]
+    return render(request, "studio/migrate.html", {
+        "info": detail.info, "key": key, "to_version": to_version, "latest": latest, "cases": cases, "total": total,
+        "chosen": chosen, "previews": previews, "safe": safe, "posted": request.method == "POST", "moved": moved, "refused": refused,
+    })

@@ -307,7 +307,9 @@ ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/engi
               "/admin/needs_matching/household/", "/admin/needs_matching/resource/"]
 # The process studio: administrators only, every page and action (GETs on child_protection's v1).
 STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_protection/v1/diagram/",
-                "/studio/child_protection/v1/export/", "/studio/child_protection/edit/"]
+                "/studio/child_protection/v1/export/", "/studio/child_protection/edit/",
+                "/studio/child_protection/diff/?from=1&to=1", "/studio/child_protection/migrate/",
+                "/studio/child_protection/migrate/?to=1&case=1"]
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
 
 
@@ -498,6 +500,10 @@ def _rows() -> list[Row]:
         add(Row("studio", "POST /studio/{obj}/check/", "child_protection", user, _read(user, user == "admin")))
         for action in ("POST /studio/{obj}/deploy/", "POST /studio/import/ ({obj})"):
             add(Row("studio", action, "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
+        # Comparing versions and moving a running case to a new one (deployed in the cell, rolled back after).
+        add(Row("studio", "GET /studio/child_protection/diff/ of a new version", "child_protection", user, _read(user, user == "admin")))
+        add(Row("studio", "POST /studio/child_protection/migrate/ ({obj} to a new version)", "cp_ds", user,
+                "login" if user == "anon" else "ok" if user == "admin" else "404"))
 
     # Scenarios: a partner office that answered its referral still sees nothing else of the household.
     for user, key, marker in [("partner_edu", "nm_ds", "房屋漏雨东"), ("partner_edu", "nm_ds", "爱心修房基金"),
@@ -1177,6 +1183,24 @@ def a_studio_import(r: Runner, row):
     return _studio_write(r, row, send)
 
 
+def _new_child_protection_version(r: Runner) -> int:
+    return api.deploy_definition(bpmn_xml=_edited_diagram("child_protection"), actor=r.w.users["admin"],
+                                 forms_by_element=api.forms_carried_over(bpmn_xml=_edited_diagram("child_protection"))).version
+
+
+def a_studio_diff(r: Runner, row):
+    version = _new_child_protection_version(r)
+    return status(r.get(row, f"/studio/child_protection/diff/?from=1&to={version}"))
+
+
+def a_studio_migrate(r: Runner, row):
+    version = _new_child_protection_version(r)
+    instance_id = r.instance_id(row.obj)
+    before = snapshot()
+    response = r.post(row, "/studio/child_protection/migrate/", {"to": version, "case": instance_id})
+    return write_outcome(response, before, ProcessInstance.objects.get(pk=instance_id).definition.version == version)
+
+
 def _answer_referral(r: Runner, row, *, complete: bool):
     task_id = r.w.tasks[next(k for k, t in OPEN.items() if k.startswith(row.obj + ":ProviderResponse") and row.user in t.act)]
     client = r.clients[row.user]
@@ -1263,6 +1287,8 @@ ACTIONS = {
     "POST /studio/{obj}/check/": a_studio_check,
     "POST /studio/{obj}/deploy/": a_studio_deploy,
     "POST /studio/import/ ({obj})": a_studio_import,
+    "GET /studio/child_protection/diff/ of a new version": a_studio_diff,
+    "POST /studio/child_protection/migrate/ ({obj} to a new version)": a_studio_migrate,
     "claim the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=False),
     "answer the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=True),
     "rA2 declares a conflict, the panel is completed, the application is returned; then GET /tasks/{returned}/ shows {arg}":
