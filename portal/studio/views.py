@@ -295,7 +295,7 @@ def diff(request, key: str):
                 "kind": new_labels.kinds.get(c.element_id, ""),
                 "what": list(dict.fromkeys(_attribute_words(a, c.element_id, new_labels) for a in c.attributes))}
                for c in result.changed]
-    markers = {"added": [c.element_id for c in result.added], "changed": [c.element_id for c in result.changed]}
+    markers = {"cf-added": [c.element_id for c in result.added], "cf-changed": [c.element_id for c in result.changed]}
     return render(request, "studio/diff.html", {
         **context, "diff": result, "changed": changed, "field_rows": _field_rows(result, old_labels, new_labels),
         "markers": markers, "nothing": not (result.added or result.removed or result.changed),

@@ -46,7 +46,7 @@ def _v2(users):
 
 
 def _markers(text: str) -> dict:
-    return json.loads(text.split('<script id="diff-markers" type="application/json">')[1].split("</script>")[0])
+    return json.loads(text.split('<script id="diagram-markers" type="application/json">')[1].split("</script>")[0])
 
 
 def test_the_diff_lists_the_lengthened_timer_and_the_added_intake_field_and_marks_them(admin, users):
@@ -68,9 +68,9 @@ def test_the_diff_lists_the_lengthened_timer_and_the_added_intake_field_and_mark
     assert 'data-step="Task_Intake"' in fields
     added = fields.split('data-testid="fields-added"')[1].split("</td>")[0]
     assert "学校联系人" in added and "school_contact" in added
-    assert _markers(text) == {"added": [], "changed": ["Task_Intake", "Timer_Response48h"]}
+    assert _markers(text) == {"cf-added": [], "cf-changed": ["Task_Intake", "Timer_Response48h"]}
     assert f'data-src="/studio/{CP}/v{new.version}/diagram/"' in text
-    assert "studio/diff-diagram" in text and "studio-modeler" not in text
+    assert "portal/case-diagram" in text and "diagram-markers" in text and "studio-modeler" not in text
 
     backwards = page(admin.get(f"/studio/{CP}/diff/?from={new.version}&to=1"))
     assert "school_contact" in backwards.split('data-testid="fields-removed"')[1].split("</td>")[0]
