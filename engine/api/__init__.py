@@ -17,7 +17,7 @@ from engine.api.versions import diff_versions, migrate_instance, preview_migrati
 from engine.forms import FieldSpec, describe_form  # noqa: F401 - part of the facade for pages
 from engine.people import display_name, group_label, sees_people  # noqa: F401
 from engine.selectors import (  # noqa: F401
-    AUDIT_LABELS, STATUS_LABELS, can_supervise, case_summary, definition_version, definition_xml, diagram_state,
+    AUDIT_LABELS, STATUS_LABELS, can_supervise, case_summary, definition_archive, definition_version, definition_xml, diagram_state,
     eligible_assignees, focus_forms, get_instance, instances_exist, may_complete, movable_cases, previous_submission, process_names,
     process_versions, return_notice, shareable_people, startable_processes, submitted_forms, task_draft, task_form,
     task_variables, version_labels,

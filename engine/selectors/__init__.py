@@ -12,7 +12,7 @@ from engine.selectors.cases import (  # noqa: F401
     shareable_people, staff_roles_of, submitted_forms, visible_instances,
 )
 from engine.selectors.definitions import (  # noqa: F401
-    definition_version, definition_xml, latest, movable_cases, process_names, process_versions, startable_processes,
+    definition_archive, definition_version, definition_xml, latest, movable_cases, process_names, process_versions, startable_processes,
     version_labels,
 )
 from engine.selectors.incidents import Incident, IncidentPage, incidents, may_read_incidents  # noqa: F401

@@ -6,9 +6,11 @@ from . import views
 urlpatterns = [
     path("", views.process_list, name="studio"),
     path("import/", views.import_file, name="studio-import"),
+    path("import-archive/", views.import_archive, name="studio-import-archive"),
     path("<slug:key>/v<int:version>/", views.version_page, name="studio-version"),
     path("<slug:key>/v<int:version>/diagram/", views.version_diagram, name="studio-diagram"),
     path("<slug:key>/v<int:version>/export/", views.export, name="studio-export"),
+    path("<slug:key>/v<int:version>/archive/", views.export_archive, name="studio-archive"),
     path("<slug:key>/edit/", views.edit, name="studio-edit"),
     path("<slug:key>/check/", views.check, name="studio-check"),
     path("<slug:key>/deploy/", views.deploy, name="studio-deploy"),

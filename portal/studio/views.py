@@ -18,6 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engine import api, selectors
 from engine.errors import CaseflowError, DefinitionInvalid, ElementProblem, NotFound, NotPermitted
 
+from . import archive
+
 # An uploaded file larger than this is refused before it is read (the engine's own cap is larger).
 IMPORT_MAX_BYTES = getattr(settings, "CASEFLOW_STUDIO_IMPORT_MAX_BYTES", 1024 * 1024)
 
@@ -75,6 +77,18 @@ def export(request, key: str, version: int):
     _version, xml = api.definition_xml(key=key, version=version, viewer=request.user)
     response = HttpResponse(xml.encode("utf-8"), content_type="application/xml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{key}-v{version}.bpmn"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+@admin_only
+def export_archive(request, key: str, version: int):
+    """The version as one .zip: its XML, its forms (forms/<element id>.json) and a small manifest."""
+    xml, forms, checksum = api.definition_archive(key=key, version=version, viewer=request.user)
+    data = archive.build(key=key, version=version, xml=xml, forms=forms, checksum=checksum)
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{key}-v{version}.zip"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -201,17 +215,57 @@ def import_file(request):
             except CaseflowError as exc:
                 problems = [ElementProblem(None, str(exc))]
             else:
-                if info.created:
-                    messages.success(request, _("Imported %(name)s as version %(version)d.") % {"name": info.name, "version": info.version})
-                else:
-                    messages.success(request, _("Nothing changed: this file is already version %(version)d of %(name)s.") % {
-                        "name": info.name, "version": info.version})
-                for warning in info.warnings:  # shown on the version page, apart from the success
-                    messages.warning(request, _("Warning: %(element)s: %(message)s") % {
-                        "element": warning.element_id or _("The diagram"), "message": warning.message})
-                return redirect("studio-version", key=info.key, version=info.version)
+                return _deployed(request, info)
     name = upload.name if upload is not None else ""
     return render(request, "studio/list.html", _list_context(request, problems=problems, import_name=name), status=400)
+
+
+def _deployed(request, info):
+    """The messages and the redirect after an import deployed (or found unchanged) a version."""
+    if info.created:
+        messages.success(request, _("Imported %(name)s as version %(version)d.") % {"name": info.name, "version": info.version})
+    else:
+        messages.success(request, _("Nothing changed: this file is already version %(version)d of %(name)s.") % {
+            "name": info.name, "version": info.version})
+    for warning in info.warnings:  # shown on the version page, apart from the success
+        messages.warning(request, _("Warning: %(element)s: %(message)s") % {
+            "element": warning.element_id or _("The diagram"), "message": warning.message})
+    return redirect("studio-version", key=info.key, version=info.version)
+
+
+@require_POST
+@admin_only
+def import_archive(request):
+    """An uploaded .zip from "Export archive" (a diagram and its forms) becomes a new version with the
+    archive's own forms, or the list page shows why not. Read by `archive.read`, which refuses zip
+    bombs, paths outside the archive and forms that are not JSON."""
+    upload = request.FILES.get("archive")
+    if upload is None:
+        problems = [ElementProblem(None, _("Choose a .zip archive to import."))]
+    elif upload.size > IMPORT_MAX_BYTES:
+        problems = [ElementProblem(None, _("The file is larger than %(mb)s MB; a process archive is far smaller.") % {
+            "mb": _megabytes(IMPORT_MAX_BYTES)})]
+    elif upload.size == 0:
+        problems = [ElementProblem(None, _("The file is empty."))]
+    else:
+        try:
+            xml, forms = archive.read(upload, max_entry_bytes=IMPORT_MAX_BYTES)
+        except archive.ArchiveRefused as exc:
+            problems = [ElementProblem(element, message) for element, message in exc.problems]
+        else:
+            problems = api.validate_definition(bpmn_xml=xml, forms_by_element=forms)
+            if not problems:
+                try:
+                    info = api.deploy_definition(bpmn_xml=xml, forms_by_element=forms, actor=request.user)
+                except DefinitionInvalid as exc:
+                    problems = list(exc.problems)
+                except CaseflowError as exc:
+                    problems = [ElementProblem(None, str(exc))]
+                else:
+                    return _deployed(request, info)
+    name = upload.name if upload is not None else ""
+    return render(request, "studio/list.html", _list_context(request, problems=list(problems), import_name=name, archive=True),
+                  status=400)
 
 
 # -- comparing versions and moving running cases between them (ADR 0014) --------------------------

@@ -307,7 +307,7 @@ ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/engi
               "/admin/needs_matching/household/", "/admin/needs_matching/resource/"]
 # The process studio: administrators only, every page and action (GETs on child_protection's v1).
 STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_protection/v1/diagram/",
-                "/studio/child_protection/v1/export/", "/studio/child_protection/edit/",
+                "/studio/child_protection/v1/export/", "/studio/child_protection/v1/archive/", "/studio/child_protection/edit/",
                 "/studio/child_protection/diff/?from=1&to=1", "/studio/child_protection/migrate/",
                 "/studio/child_protection/migrate/?to=1&case=1"]
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
@@ -498,7 +498,7 @@ def _rows() -> list[Row]:
         for url in STUDIO_PAGES:
             add(Row("studio", "GET {arg}", "-", user, _read(user, user == "admin"), url))
         add(Row("studio", "POST /studio/{obj}/check/", "child_protection", user, _read(user, user == "admin")))
-        for action in ("POST /studio/{obj}/deploy/", "POST /studio/import/ ({obj})"):
+        for action in ("POST /studio/{obj}/deploy/", "POST /studio/import/ ({obj})", "POST /studio/import-archive/ ({obj}, diagram and forms)"):
             add(Row("studio", action, "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
         # Comparing versions and moving a running case to a new one (deployed in the cell, rolled back after).
         add(Row("studio", "GET /studio/child_protection/diff/ of a new version", "child_protection", user, _read(user, user == "admin")))
@@ -1183,6 +1183,23 @@ def a_studio_import(r: Runner, row):
     return _studio_write(r, row, send)
 
 
+def a_studio_import_archive(r: Runner, row):
+    import zipfile
+
+    from engine import registry
+
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{row.obj}.bpmn", _edited_diagram(row.obj))
+        for path in sorted(registry.packages()[row.obj].forms_dir.glob("*.json")):
+            archive.writestr(f"forms/{path.name}", path.read_bytes())
+
+    def send(client):
+        upload = SimpleUploadedFile(f"{row.obj}.zip", buffer.getvalue(), content_type="application/zip")
+        return client.post("/studio/import-archive/", {"archive": upload})
+    return _studio_write(r, row, send)
+
+
 def _new_child_protection_version(r: Runner) -> int:
     return api.deploy_definition(bpmn_xml=_edited_diagram("child_protection"), actor=r.w.users["admin"],
                                  forms_by_element=api.forms_carried_over(bpmn_xml=_edited_diagram("child_protection"))).version
@@ -1287,6 +1304,7 @@ ACTIONS = {
     "POST /studio/{obj}/check/": a_studio_check,
     "POST /studio/{obj}/deploy/": a_studio_deploy,
     "POST /studio/import/ ({obj})": a_studio_import,
+    "POST /studio/import-archive/ ({obj}, diagram and forms)": a_studio_import_archive,
     "GET /studio/child_protection/diff/ of a new version": a_studio_diff,
     "POST /studio/child_protection/migrate/ ({obj} to a new version)": a_studio_migrate,
     "claim the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=False),
