@@ -197,27 +197,40 @@ def import_file(request):
     """An uploaded .bpmn file becomes a new version of its process (with the forms of the elements that
     keep their id), or the page lists why not. Hostile files are refused by the hardened parser."""
     upload = request.FILES.get("file")  # (a large one was spooled to a temporary file, never into memory)
-    if upload is None:
-        problems = [ElementProblem(None, _("Choose a BPMN file to import."))]
-    elif upload.size > IMPORT_MAX_BYTES:
-        problems = [ElementProblem(None, _("The file is larger than %(mb)s MB; a BPMN diagram is far smaller.") % {
-            "mb": _megabytes(IMPORT_MAX_BYTES)})]
-    elif upload.size == 0:
-        problems = [ElementProblem(None, _("The file is empty."))]
-    else:
+    problems = _upload_problems(upload, _("Choose a BPMN file to import."), _(
+        "The file is larger than %(mb)s MB; a BPMN diagram is far smaller."))
+    if not problems:
         xml = upload.read(IMPORT_MAX_BYTES + 1)
         forms, problems = _check(xml, None)
         if not problems:
-            try:
-                info = api.deploy_definition(bpmn_xml=xml, forms_by_element=forms, actor=request.user)
-            except DefinitionInvalid as exc:
-                problems = list(exc.problems)
-            except CaseflowError as exc:
-                problems = [ElementProblem(None, str(exc))]
-            else:
-                return _deployed(request, info)
+            response, problems = _deploy_or_problems(request, xml, forms)
+            if response is not None:
+                return response
     name = upload.name if upload is not None else ""
     return render(request, "studio/list.html", _list_context(request, problems=problems, import_name=name), status=400)
+
+
+def _upload_problems(upload, missing: str, too_large: str) -> list[ElementProblem]:
+    """Why an uploaded file is refused before it is read: none chosen, too large (`too_large`, a
+    sentence with %(mb)s), empty."""
+    if upload is None:
+        return [ElementProblem(None, missing)]
+    if upload.size > IMPORT_MAX_BYTES:
+        return [ElementProblem(None, too_large % {"mb": _megabytes(IMPORT_MAX_BYTES)})]
+    if upload.size == 0:
+        return [ElementProblem(None, _("The file is empty."))]
+    return []
+
+
+def _deploy_or_problems(request, xml: bytes, forms: dict):
+    """(the redirect after a deploy, []) or (None, the problems that stopped it)."""
+    try:
+        info = api.deploy_definition(bpmn_xml=xml, forms_by_element=forms, actor=request.user)
+    except DefinitionInvalid as exc:
+        return None, list(exc.problems)
+    except CaseflowError as exc:
+        return None, [ElementProblem(None, str(exc))]
+    return _deployed(request, info), []
 
 
 def _deployed(request, info):
@@ -240,14 +253,9 @@ def import_archive(request):
     archive's own forms, or the list page shows why not. Read by `archive.read`, which refuses zip
     bombs, paths outside the archive and forms that are not JSON."""
     upload = request.FILES.get("archive")
-    if upload is None:
-        problems = [ElementProblem(None, _("Choose a .zip archive to import."))]
-    elif upload.size > IMPORT_MAX_BYTES:
-        problems = [ElementProblem(None, _("The file is larger than %(mb)s MB; a process archive is far smaller.") % {
-            "mb": _megabytes(IMPORT_MAX_BYTES)})]
-    elif upload.size == 0:
-        problems = [ElementProblem(None, _("The file is empty."))]
-    else:
+    problems = _upload_problems(upload, _("Choose a .zip archive to import."), _(
+        "The file is larger than %(mb)s MB; a process archive is far smaller."))
+    if not problems:
         try:
             xml, forms = archive.read(upload, max_entry_bytes=IMPORT_MAX_BYTES)
         except archive.ArchiveRefused as exc:
@@ -255,14 +263,9 @@ def import_archive(request):
         else:
             problems = api.validate_definition(bpmn_xml=xml, forms_by_element=forms)
             if not problems:
-                try:
-                    info = api.deploy_definition(bpmn_xml=xml, forms_by_element=forms, actor=request.user)
-                except DefinitionInvalid as exc:
-                    problems = list(exc.problems)
-                except CaseflowError as exc:
-                    problems = [ElementProblem(None, str(exc))]
-                else:
-                    return _deployed(request, info)
+                response, problems = _deploy_or_problems(request, xml, forms)
+                if response is not None:
+                    return response
     name = upload.name if upload is not None else ""
     return render(request, "studio/list.html", _list_context(request, problems=list(problems), import_name=name, archive=True),
                   status=400)
