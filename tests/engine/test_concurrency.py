@@ -2,41 +2,19 @@
 the timer sweep neither deadlocks with people's steps nor stops at a broken instance — on the
 engine's sample diagrams."""
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection
 from django.db.models import F
 
 from engine import api, registry
 from engine.errors import AlreadyCompleted, CaseflowError, ConcurrentUpdate
 from engine.models import AuditEvent, HumanTask, OutboxMessage, ProcessInstance
+from tests.threads import race
 
 from . import samples
 from .samples import RECORD, START
 
 pytestmark = pytest.mark.django_db
-
-
-def race(n, func):
-    barrier = threading.Barrier(n)
-    outcomes = []
-
-    def run(i):
-        try:
-            barrier.wait()
-            outcomes.append(("ok", func(i)))
-        except Exception as exc:
-            outcomes.append(("error", exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return outcomes
 
 
 def open_task(instance_id: int, bpmn_id: str) -> int:

@@ -1,40 +1,18 @@
 """Engine guarantees as the child-protection process relies on them: its case record follows the
 instance, its case numbers are unique however reports arrive, and the personal data of a report
 stays in its own rows. (The guarantees themselves are proved on sample diagrams in tests/engine/.)"""
-import threading
 
 import pytest
-from django.db import connection
 
 from engine import api
 from engine.errors import FormInvalid
 from engine.models import HumanTask, ProcessInstance
 from processes.child_protection.models import ChildProtectionCase
+from tests.threads import race
 
 from .flows import FORMS, complete, open_task, start_case
 
 pytestmark = pytest.mark.django_db
-
-
-def race(n, func):
-    barrier = threading.Barrier(n)
-    outcomes = []
-
-    def run(i):
-        try:
-            barrier.wait()
-            outcomes.append(("ok", func(i)))
-        except Exception as exc:
-            outcomes.append(("error", exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return outcomes
 
 
 def test_cancelling_a_case_closes_its_record(deployed, users):
