@@ -6,7 +6,7 @@ Writes live in `definitions` (deploy), `instances` (start, cancel, retry, share)
 release, assign, draft, complete) and `timers` (sweep, outbox); every read lives in engine.selectors
 and is re-exported here under the names pages have always used."""
 from engine.api.definitions import (  # noqa: F401
-    deploy_bundled, deploy_definition, deploy_file, forms_carried_over, read_forms_dir, require_deployer, validate_definition,
+    deploy_bundled, deploy_definition, deploy_file, diagram_elements, forms_carried_over, read_forms_dir, require_deployer, validate_definition,
 )
 from engine.api.instances import (  # noqa: F401
     CANCEL_REASON_MAX_LENGTH, cancel_instance, require_user, retry_instance, share_instance, start_instance,

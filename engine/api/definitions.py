@@ -107,6 +107,13 @@ def forms_carried_over(*, bpmn_xml: bytes | str) -> dict[str, dict]:
     return {element_id: form for element_id, form in (latest or {}).items() if element_id in element_ids and not forms.is_generic(form)}
 
 
+def diagram_elements(*, bpmn_xml: bytes | str) -> tuple[str | None, set[str]]:
+    """(the id of the diagram's one executable process or None, the ids of its elements and the form
+    names they give with camunda:formKey/formRef), read by the hardened parser; raises DefinitionInvalid
+    when the file cannot be read."""
+    return parser.process_elements(bpmn_xml)
+
+
 def read_forms_dir(forms_dir: Path) -> dict[str, dict]:
     """Forms next to a diagram: forms/<element id>.json. Malformed JSON is a deploy error."""
     result = {}

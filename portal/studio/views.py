@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engine import api, selectors
 from engine.errors import CaseflowError, DefinitionInvalid, ElementProblem, NotFound, NotPermitted
 
-from . import archive
+from . import archive, drafts
 
 # An uploaded file larger than this is refused before it is read (the engine's own cap is larger).
 IMPORT_MAX_BYTES = getattr(settings, "CASEFLOW_STUDIO_IMPORT_MAX_BYTES", 1024 * 1024)
@@ -93,38 +93,50 @@ def export_archive(request, key: str, version: int):
     return response
 
 
+def _draft_or_404(key: str, user):
+    try:
+        return drafts.open_draft(key, user)
+    except NotFound:
+        raise Http404(_("No such page, or not yours to see.")) from None
+
+
 @require_GET
 @admin_only
 def edit(request, key: str):
-    version, xml = api.definition_xml(key=key, viewer=request.user)
-    detail = api.definition_version(key=key, version=version, viewer=request.user)
+    """The modeler on the process's draft (made from the latest version when there is none). Every
+    change is saved to the draft and checked on the server a moment later."""
+    draft = _draft_or_404(key, request.user)
     config = {
-        "xml": xml,
-        "checkUrl": reverse("studio-check", args=[key]),
+        "xml": draft.bpmn_xml,
+        "revision": draft.revision,
+        "saveUrl": reverse("studio-save", args=[key]),
         "deployUrl": reverse("studio-deploy", args=[key]),
         "csrf": get_token(request),
         "messages": {
             "loading": _("Loading the diagram…"),
             "unreadable": _("The diagram could not be opened in the modeler: %(error)s"),
             "checking": _("Checking…"),
+            "saving": _("Saving the draft…"),
             "deploying": _("Deploying…"),
-            "noProblems": _("No problems: this diagram can be deployed."),
-            "noProblemsWarnings": _("No problems: this diagram can be deployed. Warnings to read: %(count)s (below)."),
-            "problem": _("One problem: fix the marked element and check again."),
-            "problems": _("%(count)s problems: fix the marked elements and check again."),
+            "noProblems": _("Draft saved. No problems: this diagram can be deployed."),
+            "noProblemsWarnings": _("Draft saved. No problems: this diagram can be deployed. Warnings to read: %(count)s (below)."),
+            "problem": _("Draft saved. One problem: fix the marked element."),
+            "problems": _("Draft saved. %(count)s problems: fix the marked elements."),
             "refusedOne": _("Not deployed: one problem. Fix the marked element and try again."),
             "refused": _("Not deployed: %(count)s problems. Fix the marked elements and try again."),
             "deployed": _("Deployed as version %(version)s. New cases start on it; running cases stay on their version."),
             "unchanged": _("Nothing changed: this diagram is already version %(version)s."),
-            "failed": _("The server did not answer as expected (%(error)s). Are you still signed in? Nothing was deployed."),
+            "failed": _("The server did not answer as expected (%(error)s). Are you still signed in? Nothing was saved."),
+            "stale": _("Someone else saved this draft after you opened it. Reload the page to see their changes; yours were not saved."),
             "confirmDeploy": _("Deploy this diagram as a new version of the process? New cases will start on it; running cases stay on their version."),
             "wholeFile": _("The diagram"),
             "notOnCanvas": _("(not on the canvas)"),
             "openVersion": _("Open the new version"),
-            "leave": _("The diagram has changes that were not deployed."),
+            "leave": _("The diagram has changes that were not saved yet."),
         },
     }
-    return render(request, "studio/edit.html", {"info": detail.info, "config": config})
+    return render(request, "studio/edit.html", {"draft": draft, "config": config,
+                                                "info": {"name": draft.name or key, "key": key, "version": draft.base_version}})
 
 
 def _posted_xml(request) -> bytes | None:
@@ -158,37 +170,89 @@ def _warnings_of(result) -> list[dict]:
     return _problems_json(getattr(result, "warnings", None) or [])
 
 
-@require_POST
-@admin_only
-def check(request, key: str):
-    api.definition_xml(key=key, viewer=request.user)  # the process exists
+def _posted_revision(request) -> int | None:
+    try:
+        return int(request.headers.get("X-Caseflow-Revision", ""))
+    except ValueError:
+        return None
+
+
+def _save_posted(request, key: str):
+    """(the draft with the posted XML saved into it, None) or (None, the JSON answer refusing it)."""
+    draft = _draft_or_404(key, request.user)
     xml = _posted_xml(request)
     if xml is None:
-        return _too_large()
-    _forms, problems = _check(xml, key)
-    return JsonResponse({"ok": not problems, "problems": _problems_json(problems), "warnings": _warnings_of(problems)})
+        return None, _too_large()
+    revision = _posted_revision(request)
+    if revision is None:
+        return None, JsonResponse({"ok": False, "problems": _problems_json([ElementProblem(None, _("The page sent no draft revision; reload it."))])}, status=400)
+    try:
+        text = xml.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, JsonResponse({"ok": False, "problems": _problems_json([ElementProblem(None, _("The file is not UTF-8 text; save the diagram as UTF-8."))])}, status=400)
+    try:
+        return drafts.save(draft.key, xml=text, revision=revision, user=request.user), None
+    except drafts.StaleDraft as exc:
+        return None, JsonResponse({"ok": False, "stale": True, "revision": exc.draft.revision,
+                                   "problems": _problems_json([ElementProblem(None, str(exc))])}, status=409)
+
+
+def _draft_problems(draft) -> tuple[dict, list[ElementProblem]]:
+    """(the forms the draft would deploy with, what deploy would refuse it for — `.warnings` are what
+    it would deploy with anyway)."""
+    try:
+        forms = drafts.forms_for_deploy(draft, draft.bpmn_xml)
+    except DefinitionInvalid as exc:
+        return {}, list(exc.problems)
+    return forms, api.validate_definition(bpmn_xml=draft.bpmn_xml, forms_by_element=forms, process_key=draft.key)
+
+
+@require_POST
+@admin_only
+def save(request, key: str):
+    """The modeler's XML saved into the draft (refused over a newer revision) and checked with the
+    deploy checks: the answer lists the problems and warnings, each naming its element."""
+    draft, refusal = _save_posted(request, key)
+    if refusal is not None:
+        return refusal
+    _forms, problems = _draft_problems(draft)
+    return JsonResponse({"ok": not problems, "revision": draft.revision, "problems": _problems_json(problems),
+                         "warnings": _warnings_of(problems)})
 
 
 @require_POST
 @admin_only
 def deploy(request, key: str):
-    api.definition_xml(key=key, viewer=request.user)  # the process exists
-    xml = _posted_xml(request)
-    if xml is None:
-        return _too_large()
-    forms, problems = _check(xml, key)
+    """The posted XML saved into the draft, then the draft (diagram and forms) deployed as a new version;
+    the draft is gone once it is a version."""
+    draft, refusal = _save_posted(request, key)
+    if refusal is not None:
+        return refusal
+    forms, problems = _draft_problems(draft)
     if problems:
-        return JsonResponse({"ok": False, "problems": _problems_json(problems)}, status=400)
+        return JsonResponse({"ok": False, "revision": draft.revision, "problems": _problems_json(problems)}, status=400)
     try:
-        info = api.deploy_definition(bpmn_xml=xml, forms_by_element=forms, actor=request.user)
+        info = api.deploy_definition(bpmn_xml=draft.bpmn_xml, forms_by_element=forms, actor=request.user)
     except DefinitionInvalid as exc:
-        return JsonResponse({"ok": False, "problems": _problems_json(exc.problems)}, status=400)
+        return JsonResponse({"ok": False, "revision": draft.revision, "problems": _problems_json(exc.problems)}, status=400)
     except NotPermitted as exc:
         return JsonResponse({"ok": False, "problems": _problems_json([ElementProblem(None, str(exc))])}, status=403)
     except CaseflowError as exc:
-        return JsonResponse({"ok": False, "problems": _problems_json([ElementProblem(None, str(exc))])}, status=409)
+        return JsonResponse({"ok": False, "revision": draft.revision, "problems": _problems_json([ElementProblem(None, str(exc))])}, status=409)
+    drafts.discard(key)
     return JsonResponse({"ok": True, "created": info.created, "version": info.version, "warnings": _warnings_of(info),
                          "url": reverse("studio-version", args=[info.key, info.version])}, status=201 if info.created else 200)
+
+
+@require_POST
+@admin_only
+def discard(request, key: str):
+    """Throw the draft away: the next edit starts again from the latest version."""
+    drafts.discard(key)
+    messages.success(request, _("The draft was discarded."))
+    if api.process_names().get(key) is None:
+        return redirect("studio")
+    return redirect("studio-edit", key=key)
 
 
 @require_POST

@@ -497,7 +497,8 @@ def _rows() -> list[Row]:
     for user in USERS:
         for url in STUDIO_PAGES:
             add(Row("studio", "GET {arg}", "-", user, _read(user, user == "admin"), url))
-        add(Row("studio", "POST /studio/{obj}/check/", "child_protection", user, _read(user, user == "admin")))
+        add(Row("studio", "POST /studio/{obj}/save/", "child_protection", user, _read(user, user == "admin")))
+        add(Row("studio", "POST /studio/{obj}/discard/", "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
         for action in ("POST /studio/{obj}/deploy/", "POST /studio/import/ ({obj})", "POST /studio/import-archive/ ({obj}, diagram and forms)"):
             add(Row("studio", action, "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
         # Comparing versions and moving a running case to a new one (deployed in the cell, rolled back after).
@@ -1157,7 +1158,8 @@ def _edited_diagram(key: str) -> bytes:
 
 
 def a_studio_check(r: Runner, row):
-    response = r.clients[row.user].post(f"/studio/{row.obj}/check/", data=_edited_diagram(row.obj), content_type="application/xml")
+    response = r.clients[row.user].post(f"/studio/{row.obj}/save/", data=_edited_diagram(row.obj), content_type="application/xml",
+                                        HTTP_X_CASEFLOW_REVISION="1")
     code = status(response)
     if code == "200" and response.json().get("ok") is not True:
         return "200 with problems", str(response.json().get("problems"))[:200]
@@ -1173,7 +1175,19 @@ def _studio_write(r: Runner, row, send):
 
 def a_studio_deploy(r: Runner, row):
     return _studio_write(r, row, lambda client: client.post(f"/studio/{row.obj}/deploy/", data=_edited_diagram(row.obj),
-                                                             content_type="application/xml"))
+                                                             content_type="application/xml", HTTP_X_CASEFLOW_REVISION="1"))
+
+
+def a_studio_discard(r: Runner, row):
+    """An administrator's draft exists; discarding it is the write."""
+    from portal.studio.models import Draft
+
+    Draft.objects.get_or_create(key=row.obj, defaults={"bpmn_xml": _edited_diagram(row.obj).decode("utf-8"), "base_version": 1})
+    response = r.clients[row.user].post(f"/studio/{row.obj}/discard/")
+    gone = not Draft.objects.filter(key=row.obj).exists()
+    if response.status_code == 302 and gone:
+        return "ok"
+    return status(response)
 
 
 def a_studio_import(r: Runner, row):
@@ -1301,7 +1315,8 @@ ACTIONS = {
     "POST /studio/incidents/{obj}/cancel/ (with a reason)": a_incident_cancel,
     "POST /studio/incidents/{obj}/cancel/ (without a reason)": a_incident_cancel,
     "GET {arg}": a_admin,
-    "POST /studio/{obj}/check/": a_studio_check,
+    "POST /studio/{obj}/save/": a_studio_check,
+    "POST /studio/{obj}/discard/": a_studio_discard,
     "POST /studio/{obj}/deploy/": a_studio_deploy,
     "POST /studio/import/ ({obj})": a_studio_import,
     "POST /studio/import-archive/ ({obj}, diagram and forms)": a_studio_import_archive,

@@ -34,8 +34,18 @@ def admin(client, users, deployed):
     return client
 
 
-def post_xml(client, url, xml: str | bytes):
-    return client.post(url, data=xml.encode("utf-8") if isinstance(xml, str) else xml, content_type="application/xml")
+def draft_revision(key: str = CP) -> int:
+    """The revision the modeler would name: the draft's, or 1 for the one the next request makes."""
+    from portal.studio.models import Draft
+
+    return Draft.objects.filter(key=key).values_list("revision", flat=True).first() or 1
+
+
+def post_xml(client, url, xml: str | bytes, revision: int | None = None):
+    """What the modeler sends: the XML, naming the draft revision it was based on."""
+    revision = draft_revision(url.split("/")[2]) if revision is None else revision
+    return client.post(url, data=xml.encode("utf-8") if isinstance(xml, str) else xml, content_type="application/xml",
+                       HTTP_X_CASEFLOW_REVISION=str(revision))
 
 
 def upload(client, content: bytes, name: str = "diagram.bpmn"):
@@ -115,7 +125,7 @@ def test_the_modeler_page_opens_the_latest_version(admin):
     text = page(admin.get(f"/studio/{CP}/edit/"))
     config = json.loads(text.split('<script id="studio-config" type="application/json">')[1].split("</script>")[0])
     assert "登记强制报告（修订）" in config["xml"]
-    assert config["checkUrl"] == f"/studio/{CP}/check/" and config["deployUrl"] == f"/studio/{CP}/deploy/"
+    assert config["saveUrl"] == f"/studio/{CP}/save/" and config["deployUrl"] == f"/studio/{CP}/deploy/"
     assert config["csrf"] and all(config["messages"].values())
     assert admin.get("/studio/no_such_process/edit/").status_code == 404
 
@@ -123,15 +133,15 @@ def test_the_modeler_page_opens_the_latest_version(admin):
 # -- Check ----------------------------------------------------------------------------------------------
 
 def test_check_passes_the_bundled_diagram(admin):
-    response = post_xml(admin, f"/studio/{CP}/check/", bundled_xml())
-    assert response.status_code == 200 and response.json() == {"ok": True, "problems": [], "warnings": []}
+    response = post_xml(admin, f"/studio/{CP}/save/", bundled_xml())
+    assert response.status_code == 200 and response.json() == {"ok": True, "problems": [], "warnings": [], "revision": 2}
 
 
 def test_check_names_the_element_of_each_problem(admin):
     broken = (bundled_xml()
               .replace('name="民政办 (civil_affairs)"', 'name="民政办"')  # the lane maps to no role
               .replace('"PT48H"', '"两天后"'))  # a timer that is no ISO-8601 literal
-    answer = post_xml(admin, f"/studio/{CP}/check/", broken).json()
+    answer = post_xml(admin, f"/studio/{CP}/save/", broken).json()
     assert answer["ok"] is False
     by_element = {p["element"]: p["message"] for p in answer["problems"]}
     assert "does not name a known role" in by_element["Task_CivilAffairsEscalation"]
@@ -142,19 +152,19 @@ def test_check_names_the_element_of_each_problem(admin):
 def test_check_answers_in_the_users_language(admin):
     broken = bundled_xml().replace('"PT48H"', '"两天后"')
     del admin.cookies[settings.LANGUAGE_COOKIE_NAME]  # the default: Chinese
-    answer = post_xml(admin, f"/studio/{CP}/check/", broken).json()
+    answer = post_xml(admin, f"/studio/{CP}/save/", broken).json()
     message = next(p["message"] for p in answer["problems"] if p["element"] == "Timer_Response48h")
     assert "ISO-8601" in message and any("\u4e00" <= ch <= "\u9fff" for ch in message), message
 
 
 def test_check_refuses_a_diagram_of_another_process_and_hostile_xml(admin):
-    other = post_xml(admin, f"/studio/{CP}/check/", bundled_xml("micro_fund")).json()
+    other = post_xml(admin, f"/studio/{CP}/save/", bundled_xml("micro_fund")).json()
     assert other["problems"][0]["element"] == "micro_fund" and "must stay 'child_protection'" in other["problems"][0]["message"]
-    bomb = post_xml(admin, f"/studio/{CP}/check/", BILLION_LAUGHS).json()
+    bomb = post_xml(admin, f"/studio/{CP}/save/", BILLION_LAUGHS).json()
     assert bomb["ok"] is False and bomb["problems"][0]["element"] is None
     assert "not allowed" in bomb["problems"][0]["message"]
-    assert post_xml(admin, f"/studio/{CP}/check/", b"").json()["ok"] is False
-    huge = admin.post(f"/studio/{CP}/check/", data=b"<" + b"a" * (3 * 1024 * 1024), content_type="application/xml")
+    assert post_xml(admin, f"/studio/{CP}/save/", b"").json()["ok"] is False
+    huge = admin.post(f"/studio/{CP}/save/", data=b"<" + b"a" * (3 * 1024 * 1024), content_type="application/xml")
     assert huge.status_code == 413 and "larger than" in huge.json()["problems"][0]["message"]
 
 
@@ -162,11 +172,12 @@ def test_check_and_deploy_need_csrf_and_post(users, deployed):
     client = Client(enforce_csrf_checks=True)
     client.force_login(users["admin"])
     assert client.post(f"/studio/{CP}/deploy/", data=bundled_xml().encode(), content_type="application/xml").status_code == 403
-    assert client.post(f"/studio/{CP}/check/", data=bundled_xml().encode(), content_type="application/xml").status_code == 403
+    assert client.post(f"/studio/{CP}/save/", data=bundled_xml().encode(), content_type="application/xml").status_code == 403
     assert client.get(f"/studio/{CP}/deploy/").status_code == 405
     token = client.get(f"/studio/{CP}/edit/").cookies["csrftoken"].value
     edited = bundled_xml().replace('name="登记强制报告"', 'name="登记强制报告（修订）"')
-    response = client.post(f"/studio/{CP}/deploy/", data=edited.encode(), content_type="application/xml", HTTP_X_CSRFTOKEN=token)
+    response = client.post(f"/studio/{CP}/deploy/", data=edited.encode(), content_type="application/xml", HTTP_X_CSRFTOKEN=token,
+                           HTTP_X_CASEFLOW_REVISION="1")
     assert response.status_code == 201
 
 
@@ -204,7 +215,7 @@ def test_deploy_takes_the_forms_only_of_tasks_that_keep_their_id(admin):
     """A renamed task loses its form: Check warns, and the version deploys with the generic confirm
     form for it, the warning naming the element (ADR 0015)."""
     renamed = bundled_xml().replace("Task_CivilAffairsEscalation", "Task_CivilOversight")
-    checked = post_xml(admin, f"/studio/{CP}/check/", renamed).json()
+    checked = post_xml(admin, f"/studio/{CP}/save/", renamed).json()
     assert checked["ok"] is True and checked["problems"] == []
     assert [w["element"] for w in checked["warnings"]] == ["Task_CivilOversight"] and "generic confirm form" in checked["warnings"][0]["message"]
     answer = post_xml(admin, f"/studio/{CP}/deploy/", renamed)
@@ -320,3 +331,47 @@ def test_import_of_a_camunda_modeler_file_shows_its_warnings(admin, users):
     stored = ProcessDefinition.objects.get(key="camunda_home_visit")
     assert stored.bpmn_xml == content.decode("utf-8")
     assert AuditEvent.objects.get(definition=stored, kind="deployed").data["warnings"]
+
+
+# -- The draft ----------------------------------------------------------------------------------------
+
+def test_each_save_is_kept_in_the_draft_and_a_stale_tab_cannot_overwrite_a_newer_one(admin):
+    from portal.studio.models import Draft
+
+    first = bundled_xml().replace('name="登记强制报告"', 'name="登记强制报告（甲）"')
+    second = bundled_xml().replace('name="登记强制报告"', 'name="登记强制报告（乙）"')
+    assert post_xml(admin, f"/studio/{CP}/save/", first, revision=1).json()["revision"] == 2
+    # Another tab, opened at revision 1, saves later: refused, and the first save is still there.
+    stale = post_xml(admin, f"/studio/{CP}/save/", second, revision=1)
+    assert stale.status_code == 409 and stale.json()["stale"] is True and stale.json()["revision"] == 2
+    assert "Reload" in stale.json()["problems"][0]["message"]
+    assert "登记强制报告（甲）" in Draft.objects.get(key=CP).bpmn_xml
+    # Reopening the modeler shows the draft, not the deployed version.
+    text = page(admin.get(f"/studio/{CP}/edit/"))
+    config = json.loads(text.split('<script id="studio-config" type="application/json">')[1].split("</script>")[0])
+    assert "登记强制报告（甲）" in config["xml"] and config["revision"] == 2
+    assert admin.post(f"/studio/{CP}/save/", data=second.encode(), content_type="application/xml").status_code == 400
+
+
+def test_deploying_the_draft_takes_its_forms_and_ends_it(admin):
+    from portal.studio.models import Draft
+
+    admin.get(f"/studio/{CP}/edit/")  # opens the draft from version 1
+    draft = Draft.objects.get(key=CP)
+    intake = draft.forms["Task_Intake"]
+    intake["components"].append({"type": "textfield", "key": "village_contact", "label": "村联络人", "validate": {"required": True}})
+    draft.forms = {**draft.forms, "Task_Intake": intake}
+    draft.save()
+    response = post_xml(admin, f"/studio/{CP}/deploy/", draft.bpmn_xml)
+    assert response.status_code == 201 and response.json()["version"] == 2
+    assert ProcessDefinition.objects.get(key=CP, version=2).forms["Task_Intake"]["components"][-1]["key"] == "village_contact"
+    assert not Draft.objects.filter(key=CP).exists()
+
+
+def test_discarding_the_draft_starts_again_from_the_latest_version(admin):
+    from portal.studio.models import Draft
+
+    post_xml(admin, f"/studio/{CP}/save/", bundled_xml().replace('name="登记强制报告"', 'name="登记强制报告（甲）"'))
+    assert admin.post(f"/studio/{CP}/discard/").status_code == 302
+    assert not Draft.objects.filter(key=CP).exists()
+    assert "登记强制报告（甲）" not in page(admin.get(f"/studio/{CP}/edit/"))

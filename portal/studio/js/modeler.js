@@ -1,5 +1,7 @@
-// The process studio's modeler: bpmn-js's Modeler on the latest version of a process, with Check and
-// Deploy sending the edited XML to the server, which runs the engine's own deploy checks. Bundled by
+// The process studio's modeler: bpmn-js's Modeler on the process's draft. Every change is saved to
+// the draft a moment later and checked on the server with the engine's own deploy checks (the marks
+// on the diagram are a convenience; the server checks again at deploy). Each save names the draft
+// revision it started from, so a stale tab cannot overwrite a newer draft. Bundled by
 // esbuild (`make static`) into portal/static/vendor/studio-modeler.{js,css}; loaded by the studio's
 // edit page only. Every text shown here comes translated from the page (#studio-config).
 import Modeler from "bpmn-js/lib/Modeler";
@@ -33,6 +35,10 @@ function start() {
   const registry = modeler.get("elementRegistry");
   let marked = [];
   let changed = false;
+  let revision = config.revision;
+  let stale = false;
+  let timer = null;
+  let saving = null;
 
   function say(text, kind) {
     status.textContent = text;
@@ -91,7 +97,10 @@ function start() {
     const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/xml; charset=utf-8", "X-CSRFToken": config.csrf, Accept: "application/json" },
+      headers: {
+        "Content-Type": "application/xml; charset=utf-8", "X-CSRFToken": config.csrf, Accept: "application/json",
+        "X-Caseflow-Revision": String(revision),
+      },
       body: xml,
     });
     let answer;
@@ -103,6 +112,14 @@ function start() {
     if (!Array.isArray(answer.problems) && !answer.ok) {
       throw new Error(`HTTP ${response.status}`);
     }
+    if (answer.stale) {
+      stale = true;
+      busy(true);
+      buttons[0].disabled = true;
+    } else if (typeof answer.revision === "number") {
+      revision = answer.revision;
+      box.dataset.revision = String(revision);
+    }
     return answer;
   }
 
@@ -111,33 +128,55 @@ function start() {
   }
 
   async function check() {
+    if (stale) {
+      return;
+    }
+    window.clearTimeout(timer);
     busy(true);
-    say(t.checking);
+    say(t.saving);
     try {
-      const answer = await send(config.checkUrl);
+      changed = false;
+      const answer = await send(config.saveUrl);
       showProblems(answer.problems || [], answer.warnings);
-      if (answer.ok) {
+      box.dataset.checked = String(revision);
+      if (answer.stale) {
+        changed = true;
+        say(t.stale, "error");
+      } else if (answer.ok) {
         say(answer.warnings && answer.warnings.length ? format(t.noProblemsWarnings, { count: answer.warnings.length }) : t.noProblems, "ok");
       } else {
         say(problemsText(t.problem, t.problems, answer.problems), "error");
       }
     } catch (err) {
+      changed = true;
       say(format(t.failed, { error: err.message }), "error");
     } finally {
-      busy(false);
+      busy(stale);
     }
   }
 
+  // One save a moment after the last change (a drag makes many), never two at once.
+  function saveSoon() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => {
+      saving = (saving || Promise.resolve()).then(check);
+    }, 1200);
+  }
+
   async function deploy() {
-    if (!window.confirm(t.confirmDeploy)) {
+    if (stale || !window.confirm(t.confirmDeploy)) {
       return;
     }
+    window.clearTimeout(timer);
+    await saving;
     busy(true);
     say(t.deploying);
     try {
       const answer = await send(config.deployUrl);
       showProblems(answer.problems || [], answer.warnings);
-      if (answer.ok) {
+      if (answer.stale) {
+        say(t.stale, "error");
+      } else if (answer.ok) {
         changed = false;
         say(format(answer.created ? t.deployed : t.unchanged, { version: answer.version }), "ok");
         const link = document.createElement("a");
@@ -151,13 +190,13 @@ function start() {
     } catch (err) {
       say(format(t.failed, { error: err.message }), "error");
     } finally {
-      busy(false);
+      busy(stale);
     }
   }
 
   buttons[0].addEventListener("click", check);
   buttons[1].addEventListener("click", deploy);
-  modeler.on("commandStack.changed", () => { changed = true; });
+  modeler.on("commandStack.changed", () => { changed = true; saveSoon(); });
   window.addEventListener("beforeunload", (event) => {
     if (changed) {
       event.preventDefault();
@@ -184,6 +223,7 @@ function start() {
     say("");
     busy(false);
     box.dataset.ready = "true";
+    check();
   }).catch((err) => {
     box.dataset.ready = "error";
     say(format(t.unreadable, { error: err.message }), "error");
