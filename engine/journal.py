@@ -6,8 +6,10 @@ after-commit nudge that delivers them is injected (`set_outbox_kicker`), so the 
 the job runner."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
-from typing import Callable
+from typing import Callable, Iterator
 
 from django.db import transaction
 
@@ -16,6 +18,8 @@ from engine.models import AuditEvent, OutboxMessage
 
 log = logging.getLogger("caseflow.engine")
 _kick_outbox: Callable[[], None] | None = None
+# While `batched()` runs: the journals flushed so far, written together when it ends.
+_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("caseflow_journal_batch", default=None)
 
 
 def set_outbox_kicker(kicker: Callable[[], None] | None) -> None:
@@ -52,7 +56,16 @@ class Journal:
 
     def flush(self) -> None:
         """Write the buffered events (one INSERT) and outbox messages (one INSERT, repeats dropped by
-        their unique key), then run the listeners — all in the caller's transaction."""
+        their unique key), then run the listeners — all in the caller's transaction. Inside
+        `batched()`, they are handed to the batch instead and written when it ends."""
+        pending = _batch.get()
+        if pending is not None:
+            for event, task in self.events:
+                event.task_id = task.pk if task is not None else None
+            if self.events or self.outbox:
+                pending.append((self.instance, self.events, self.outbox))
+            self.events, self.outbox = [], []
+            return
         if self.events:
             for event, task in self.events:
                 event.task_id = task.pk if task is not None else None
@@ -66,7 +79,39 @@ class Journal:
                 transaction.on_commit(_kick_outbox, robust=True)
 
 
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Steps of many instances in one transaction (a timer sweep's batch) write their journals
+    together when the block ends: one INSERT of audit events, one of outbox messages, and one call
+    of each listener with every step's events (one query for the people to notify, one INSERT of
+    notices), instead of those four statements per step. Still inside the caller's transaction, so
+    nothing changes in what commits or rolls back together; on an exception nothing is written."""
+    if _batch.get() is not None:
+        yield  # already in a batch: its end writes these too
+        return
+    pending: list = []
+    token = _batch.set(pending)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    events = [(instance, event, task) for instance, journal_events, _outbox in pending for event, task in journal_events]
+    outbox = [message for _instance, _events, messages in pending for message in messages]
+    if events:
+        compiled.insert([event for _instance, event, _task in events])
+        _notify_many(events)
+    if outbox:
+        OutboxMessage.objects.bulk_create(outbox, ignore_conflicts=True)
+        if _kick_outbox is not None:
+            transaction.on_commit(_kick_outbox, robust=True)
+
+
 def _notify_listeners(instance, events) -> None:
+    _notify_many([(instance, event, task) for event, task in events])
+
+
+def _notify_many(events) -> None:
+    """Tell the registry's listeners about (instance, audit event, task row or None) triples."""
     per_event, batch = registry.event_listeners(), registry.batch_listeners()
     if not per_event and not batch:
         return
@@ -74,7 +119,7 @@ def _notify_listeners(instance, events) -> None:
         kind=event.kind, instance_id=instance.pk, process_key=instance.process_key, village=instance.village,
         task_id=event.task_id, bpmn_id=event.bpmn_id, actor_name=event.actor_name, data=event.data, subject=instance.subject,
         assignee_id=getattr(task, "assignee_id", None),
-    ) for event, task in events]
+    ) for instance, event, task in events]
     for listener in batch:
         listener(notices)
     for notice in notices:

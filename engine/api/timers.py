@@ -7,14 +7,14 @@ import logging
 from django.db import connection, transaction
 from django.db.models import Q
 
-from engine import clock
+from engine import clock, journal
 from engine.errors import CaseflowError
 from engine.models import InstanceStatus, ProcessInstance, Timer, TimerStatus
 from engine.spiff import runtime
 from engine.types import SweepResult
 
 log = logging.getLogger("caseflow.engine")
-BATCH = 50  # instances stepped (each in its own savepoint) per transaction
+BATCH = 50  # instances stepped per transaction
 
 
 def fire_due_timers(*, as_of: dt.datetime | None = None, limit: int | None = None, batch: int = BATCH) -> SweepResult:
@@ -23,11 +23,14 @@ def fire_due_timers(*, as_of: dt.datetime | None = None, limit: int | None = Non
     Due timers are read through the partial index on waiting rows in deadline order, a page at a
     time with a keyset (so a timer that could not fire is not read again, and the cost per timer
     does not grow with what earlier pages left); their instances are claimed with FOR UPDATE SKIP
-    LOCKED (another sweeper's, or a user's step's, are skipped) and stepped, each in a savepoint,
-    `batch` to a transaction. Once locked, the claimed instances' due timers are read again (one
-    query per batch), so an instance whose timer another sweeper fired and committed while this
-    one waited is not stepped at all; and SpiffWorkflow decides from the state loaded under the
-    lock which timers are due, so nothing can fire twice even then."""
+    LOCKED (another sweeper's, or a user's step's, are skipped), `batch` to a transaction, loaded
+    with their state in the claim and stepped without a savepoint each, their journals written
+    together at the end of the batch (engine.journal.batched); should one step fail, the
+    batch is rolled back and stepped again with a savepoint per instance. Once locked, the claimed
+    instances' due timers are read again (one query per batch), so an instance whose timer another
+    sweeper fired and committed while this one waited is not stepped at all; and SpiffWorkflow
+    decides from the state loaded under the lock which timers are due, so nothing can fire twice
+    even then."""
     instances = fired = conflicts = 0
     seen: set[int] = set()
     after: tuple[dt.datetime, int] | None = None
@@ -41,31 +44,70 @@ def fire_due_timers(*, as_of: dt.datetime | None = None, limit: int | None = Non
             candidates = list(dict.fromkeys(instance_id for _due, _pk, instance_id in page if instance_id not in seen))
             if not candidates:
                 continue
-            with transaction.atomic():
-                claim = ProcessInstance.objects.filter(pk__in=candidates, status=InstanceStatus.RUNNING).order_by("pk")
-                if connection.features.has_select_for_update_skip_locked:
-                    claim = claim.select_for_update(skip_locked=True)
-                locked = list(claim.values_list("pk", flat=True)[:batch])
-                # Read again now that the rows are ours: the page above was read before the locks,
-                # and another sweeper may have fired those timers and committed in between.
-                still_due = set(Timer.objects.filter(instance_id__in=locked, status=TimerStatus.WAITING, due_at__lte=cutoff)
-                                .values_list("instance_id", flat=True))
-                seen.update(locked)
-                for instance_id in (i for i in locked if i in still_due):
-                    try:  # run_step's own atomic block is this instance's savepoint: a failure undoes only its step
-                        step = runtime.run_step(instance_id, None, runtime.fire_timers)
-                    except CaseflowError as exc:
-                        conflicts += 1
-                        log.info("timer sweep skipped instance %s: %s", instance_id, exc)
-                        continue
-                    except Exception:  # one broken instance must not stop the sweep for every other one
-                        conflicts += 1
-                        log.exception("timer sweep failed on instance %s", instance_id)
-                        continue
-                    if not step.noop:
-                        instances += 1
-                        fired += step.fired
+            try:
+                locked, stepped, timers = _sweep_batch(candidates, cutoff, batch)
+            except Exception:  # noqa: BLE001 - some step failed: nothing of the batch stayed; again, one by one
+                log.info("timer sweep: a step failed in a batch; stepping its instances one at a time", exc_info=True)
+                locked, stepped, timers, failed = _sweep_batch_carefully(candidates, cutoff, batch)
+                conflicts += failed
+            seen.update(locked)
+            instances += stepped
+            fired += timers
     return SweepResult(instances=instances, timers_fired=fired, conflicts=conflicts)
+
+
+def _claim(candidates: list[int], cutoff: dt.datetime, batch: int, *, with_state: bool) -> tuple[list[int], list]:
+    """(the ids locked, the locked rows whose timers are still due) of up to `batch` running instances
+    among `candidates`, skipping rows another transaction holds. Once locked, their due timers are
+    read again (one query): the page of due timers was read before the locks, and another sweeper
+    may have fired those timers and committed in between."""
+    claim = ProcessInstance.objects.filter(pk__in=candidates, status=InstanceStatus.RUNNING).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        claim = claim.select_for_update(skip_locked=True)
+    rows = list(claim[:batch]) if with_state else list(claim.defer("state")[:batch])
+    locked = [row.pk for row in rows]
+    still_due = set(Timer.objects.filter(instance_id__in=locked, status=TimerStatus.WAITING, due_at__lte=cutoff)
+                    .values_list("instance_id", flat=True))
+    return locked, [row for row in rows if row.pk in still_due]
+
+
+def _sweep_batch(candidates: list[int], cutoff: dt.datetime, batch: int) -> tuple[list[int], int, int]:
+    """The fast path: one transaction, the claimed rows loaded with their state in the claim, each
+    step written without a savepoint of its own. Any failure rolls the whole batch back (nothing of
+    it stays) and raises, for `_sweep_batch_carefully`."""
+    stepped = fired = 0
+    with transaction.atomic():
+        locked, due = _claim(candidates, cutoff, batch, with_state=True)
+        with journal.batched():  # the steps' audit events, notices and outbox rows: a few INSERTs for all
+            for row in due:
+                step = runtime.run_step(row.pk, None, runtime.fire_timers, locked=row)
+                if not step.noop:
+                    stepped += 1
+                    fired += step.fired
+    return locked, stepped, fired
+
+
+def _sweep_batch_carefully(candidates: list[int], cutoff: dt.datetime, batch: int) -> tuple[list[int], int, int, int]:
+    """The same batch, each instance stepped in its own savepoint: a failure undoes only its step
+    (which `run_step` turns into the case's visible error where it can), and the sweep goes on."""
+    stepped = fired = failed = 0
+    with transaction.atomic():
+        locked, due = _claim(candidates, cutoff, batch, with_state=False)
+        for row in due:
+            try:
+                step = runtime.run_step(row.pk, None, runtime.fire_timers)
+            except CaseflowError as exc:
+                failed += 1
+                log.info("timer sweep skipped instance %s: %s", row.pk, exc)
+                continue
+            except Exception:  # one broken instance must not stop the sweep for every other one
+                failed += 1
+                log.exception("timer sweep failed on instance %s", row.pk)
+                continue
+            if not step.noop:
+                stepped += 1
+                fired += step.fired
+    return locked, stepped, fired, failed
 
 
 def _due_page(cutoff: dt.datetime, after: tuple[dt.datetime, int] | None, size: int) -> list[tuple]:

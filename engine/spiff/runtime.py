@@ -255,13 +255,21 @@ def load_workflow(instance: ProcessInstance, step: Step, state: dict | None = No
 # -- the one way to change an instance -----------------------------------------------------------
 
 def run_step(instance_id: int | None, actor, act: Callable[..., None], *, require_running: bool = True,
-             task_id: int | None = None, precheck: Callable[[HumanTask], None] | None = None) -> Step:
+             task_id: int | None = None, precheck: Callable[[HumanTask], None] | None = None,
+             locked: ProcessInstance | None = None) -> Step:
     """Lock the instance (and load the task `task_id`, if given, in the same query), load its
     workflow, let `act` change it, run the engine, write projections, save.
 
     A step whose result cannot be stored (a value no database can hold), or whose process hook fails,
     is rolled back whole, and the instance is then put into the visible error state naming the
-    element: the case stops where people can see it instead of failing the same way on every retry."""
+    element: the case stops where people can see it instead of failing the same way on every retry.
+
+    `locked` is the instance's row, state included, that the caller locked in its own transaction
+    (the timer sweep claims a batch in one query). The step then runs in that transaction without a
+    savepoint of its own, and any failure is the caller's: it must roll the whole transaction back
+    and step the instances again, each with `run_step(instance_id, ...)`, which handles failures."""
+    if locked is not None:
+        return _run_in_callers_transaction(locked, actor, act)
     step = None
     try:
         with transaction.atomic():
@@ -297,6 +305,24 @@ def run_step(instance_id: int | None, actor, act: Callable[..., None], *, requir
         log.exception("instance %s: a hook failed at %s", instance_id, element)
         _stop_with_error(instance_id, element, message)
         raise _step_failed(element, message) from None
+    return step
+
+
+def _run_in_callers_transaction(instance: ProcessInstance, actor, act: Callable[..., None]) -> Step:
+    """`run_step` on a row the caller locked (see there): no savepoint, no error handling."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("a pre-locked step needs its caller's transaction")
+    if instance.status != InstanceStatus.RUNNING:
+        raise InvalidState(_("The process instance is %(status)s.") % {"status": instance.get_status_display()})
+    step = Step(instance=instance, definition=catalog.definition(instance.definition_id), actor=actor, journal=Journal(instance, actor))
+    step.workflow = _load(instance, step)
+    _remember_before(step)
+    act(step)
+    if not step.noop:
+        _advance_and_save(step)
+    else:
+        workflow, revision, instance_id = step.workflow, instance.revision, instance.pk
+        transaction.on_commit(lambda: WORKFLOWS.put(instance_id, revision, workflow))
     return step
 
 
@@ -599,8 +625,13 @@ def _sync_projections(step: Step) -> None:
     step.fired += len(fired_now)
     if fired_now:
         _timers_fired(step, fired_now, now)
-    # A timer that armed after its task opened (not a boundary timer armed with it): an earlier deadline.
-    late = {h: d for h, d in due_by_host.items() if h not in rows_by_spiff_id and h in step.ready_before and h not in gone}
+    # A timer that armed (or moved) after its task opened (not a boundary timer armed with it): the
+    # task's deadline is computed again. Hosts of timers that were waiting at load with the same
+    # deadline already carry it (no query); a timer that fired breached its host, which keeps the
+    # deadline it missed; a cancelled one went with its host.
+    changed = {h for tid, t in waiting.items() if tid not in step.waiting_before or tid in moved for h in _boundary_hosts(t)}
+    late = {h: d for h, d in due_by_host.items()
+            if h in changed and h not in rows_by_spiff_id and h in step.ready_before and h not in gone}
     if late:
         existing = dict(HumanTask.objects.filter(instance=instance, spiff_task_id__in=list(late), status=TaskStatus.OPEN)
                         .values_list("spiff_task_id", "pk"))
@@ -731,15 +762,15 @@ def _timers_fired(step: Step, tasks: list, now: datetime) -> None:
     """Fired timers: an audit event each; a boundary timer whose guarded task is still open is an
     SLA breach — once per task, with an escalation event and an outbox notice. The guarded tasks are
     the activity's own (all instances of a review panel), found in the workflow."""
-    rows = {r.spiff_task_id: r for r in Timer.objects.filter(instance=step.instance, spiff_task_id__in=[t.id for t in tasks])}
     host_ids = {t.id: _boundary_hosts(t) for t in tasks}
     wanted = {h for hosts in host_ids.values() for h in hosts}
     hosts = {r.spiff_task_id: r for r in HumanTask.objects.filter(instance=step.instance, status=TaskStatus.OPEN, spiff_task_id__in=wanted)
              .select_related("assignee")} if wanted else {}
     for task in tasks:
-        timer = rows.get(task.id)
-        name = timer.name if timer else (task.task_spec.bpmn_name or "")
-        due_at = timer.due_at if timer else datetime.fromisoformat(_timer_due(task))
+        # The timer's row holds the same name and deadline: the spec's name, and the deadline it was
+        # waiting for at load (or, for one that fired in the step that reached it, its own).
+        name = task.task_spec.bpmn_name or ""
+        due_at = datetime.fromisoformat(step.waiting_before.get(task.id) or _timer_due(task))
         step.audit(AuditKind.TIMER_FIRED, {"element": name or task.task_spec.bpmn_id, "due_at": due_at.isoformat()}, bpmn_id=task.task_spec.bpmn_id)
         guarded = [hosts[h] for h in host_ids[task.id] if h in hosts]
         if not guarded:

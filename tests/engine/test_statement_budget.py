@@ -34,3 +34,33 @@ def test_a_step_of_the_child_protection_path_stays_within_its_statement_budget(d
     worst = max(per_step, key=per_step.get)
     assert mean <= MEAN_BUDGET and per_step[worst] <= MAX_BUDGET, (
         f"statements per step {per_step} (mean {mean:.1f}); the heaviest, {worst}:\n" + "\n".join(s[:160] for s in counts[worst]))
+
+
+SWEEP_BUDGET_PER_TIMER = 6  # today 5: the task row, the timer row, the breached task (read, then update), the instance
+
+
+def test_a_sweep_fires_each_timer_within_its_statement_budget(deployed, users):
+    """Twenty child-protection cases past their 24-hour deadline, fired in one sweep: per timer the
+    statements that write its own rows, plus a few per batch (the claim, the re-check, one INSERT
+    each of audit events, notices and outbox messages for the whole batch)."""
+    import datetime as dt
+
+    from engine.models import HumanTask, Timer
+
+    journal.set_outbox_kicker(None)
+    try:
+        cases = [start_case(users) for _ in range(20)]
+        for instance_id in cases:
+            api.complete_task(task_id=open_task(instance_id, "Task_Intake"), data=FORMS["Task_Intake"], actor=users[ACTOR_ROLE["Task_Intake"]])
+        deadline = max(Timer.objects.filter(instance_id__in=cases, bpmn_id="Timer_Response24h").values_list("due_at", flat=True))
+        with CaptureQueriesContext(connection) as queries:
+            result = api.fire_due_timers(as_of=deadline + dt.timedelta(minutes=1))
+    finally:
+        from engine import jobs
+
+        journal.set_outbox_kicker(jobs.kick_outbox)
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+    assert result.timers_fired == 20 and result.conflicts == 0
+    assert HumanTask.objects.filter(instance_id__in=cases, bpmn_id="Task_SupervisorEscalation").count() == 20
+    assert len(statements) <= SWEEP_BUDGET_PER_TIMER * 20 + 10, (
+        f"{len(statements)} statements for 20 timers:\n" + "\n".join(s[:160] for s in statements[:40]))
