@@ -17,6 +17,7 @@ tasks that never waits stops the run (`MAX_ENGINE_TASKS`, `MAX_ENGINE_SECONDS`) 
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import time
@@ -178,7 +179,9 @@ def _script_engine(run: SandboxRun) -> scripting.ExpressionEngine:
 
 
 def _spec(parsed: parser.ParsedDefinition):
-    return serializer.spec_from_dict(parsed.spec_dict)
+    """The spec restored from a copy: SpiffWorkflow's restore changes the dict it reads, and
+    `parsed.spec_dict` is the parser's cached result that a deploy of the same draft stores."""
+    return serializer.spec_from_dict(copy.deepcopy(parsed.spec_dict))
 
 
 def _step_view(run: SandboxRun) -> SimpleNamespace:

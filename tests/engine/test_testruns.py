@@ -202,3 +202,11 @@ def test_the_stored_run_is_plain_json_and_a_foreign_one_is_refused(cp_run, users
     assert json.loads(json.dumps(state.stored)) == state.stored
     with pytest.raises(InvalidState):
         api.sandbox_state(bpmn_xml=cp_run.xml, forms_by_element=cp_run.forms, stored={"format": "other"}, actor=users["admin"])
+
+
+def test_a_run_leaves_the_draft_deployable(cp_run, users):
+    """The parser's cached result is shared with deploy: a run must not change it."""
+    cp_run.start(cp.START)
+    cp_run.complete("Task_Intake", cp.FORMS["Task_Intake"])
+    info = api.deploy_definition(bpmn_xml=cp_run.xml, forms_by_element=cp_run.forms, actor=users["admin"])
+    assert info.version >= 1
