@@ -356,3 +356,4 @@ class SandboxState:
     error_element: str
     error_message: str
     stored: dict
+    forms: dict = field(default_factory=dict)  # element id -> the form it runs with, to name the log's data fields

@@ -124,6 +124,7 @@ def _state(run: sandbox.SandboxRun) -> SandboxState:
         log=tuple(_entry(e) for e in stored["log"]),
         completed=tuple(done), active=tuple(active) if run.status == "running" else (),
         error_element=error.get("element", ""), error_message=error.get("message", ""), stored=stored,
+        forms=run.parsed.forms,
     )
 
 

@@ -78,7 +78,7 @@ def _render(request, draft, *, start_values=None, start_errors=None, status=200)
     else:
         state, problems = _state(run, request.user)
         context.update({"state": state, "problems": problems or [], "stale": run.draft_revision != draft.revision,
-                        "log": _log_rows(state) if state else [], "tasks": _task_rows(state) if state else []})
+                        "log": _log_rows(state, request.user) if state else [], "tasks": _task_rows(state) if state else []})
     return render(request, "studio/testrun.html", context, status=status)
 
 
@@ -239,9 +239,9 @@ def diagram(request, key: str):
 
 # -- the log, in words -----------------------------------------------------------------------------
 
-def _log_rows(state) -> list[dict]:
-    return [{"at": timezone.localtime(e.at), "kind": e.kind, "element": e.element, "text": _log_text(e), "data": _log_data(e)}
-            for e in reversed(state.log)]
+def _log_rows(state, user) -> list[dict]:
+    return [{"at": timezone.localtime(e.at), "kind": e.kind, "element": e.element, "text": _log_text(e),
+             "data": _log_data(e, state.forms, user)} for e in reversed(state.log)]
 
 
 def _log_text(entry) -> str:  # noqa: C901 - one sentence per kind of entry reads best in one place
@@ -274,10 +274,26 @@ def _log_text(entry) -> str:  # noqa: C901 - one sentence per kind of entry read
     return entry.kind
 
 
-def _log_data(entry) -> dict | None:
-    if entry.kind in ("completed", "started"):
-        return entry.details.get("data") or None
-    return None
+def _log_data(entry, forms: dict, user) -> list[tuple[str, str]]:
+    """The data a start or completion gave, as the form names it: its labels and choices' words."""
+    data = entry.details.get("data") if entry.kind in ("completed", "started") else None
+    if not isinstance(data, dict):
+        return []
+    fields = {f.key: f for f in api.describe_form(forms.get(entry.element), user=user)}
+    return [(fields[k].label if k in fields else k, _display(fields.get(k), v)) for k, v in data.items() if v not in (None, "", [])]
+
+
+def _display(field, value) -> str:
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    choices = dict(field.choices) if field is not None and field.choices else {}
+    if isinstance(value, list):
+        if value and all(isinstance(v, dict) for v in value):
+            return _("%(n)s rows") % {"n": len(value)}
+        return "、".join(str(choices.get(v, v)) for v in value)
+    if field is not None and field.kind == "datetime" and isinstance(value, str):
+        return _moment(value) if "+" in value or value.endswith("Z") else value.replace("T", " ")
+    return str(choices.get(value, value))
 
 
 def _role(code) -> str:
