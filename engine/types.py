@@ -294,3 +294,66 @@ class VersionDetail:
     info: VersionInfo
     start: StepForm | None
     steps: tuple[StepForm, ...]  # the user tasks, in the diagram's order
+
+
+# -- test runs of a studio draft (engine.api.testruns, ADR 0016) ------------------------------------
+
+@dataclass(frozen=True)
+class SandboxDraft:
+    """A draft that would deploy, as a test run starts it: its start form and the role that starts it."""
+    key: str
+    name: str
+    start_event_id: str
+    start_role: str
+    start_form: dict | None
+    warnings: tuple = ()  # ElementWarning, as deploy would carry them
+
+
+@dataclass(frozen=True)
+class SandboxTask:
+    """A task of a test run waiting for a person: its form, and the role (lane) that would do it."""
+    id: str  # the SpiffWorkflow task id, as text: what a completion names
+    bpmn_id: str
+    name: str
+    lane: str
+    role: str
+    assignee: str | None  # a person the diagram routes it to by a variable, if any
+    form: dict | None
+    variables: dict  # the task's workflow data, for forms whose choices or limits read it
+
+
+@dataclass(frozen=True)
+class SandboxTimer:
+    element: str
+    name: str
+    due_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SandboxLogEntry:
+    """One line of a test run's log. `kind`: started, hooks (not run), service (would call; `details`
+    has operation, params and the assumed result), completed (data), task_ready, withdrawn, clock
+    (a jump; `details['to']`), timer (fired; due_at), limit, ended, error (message)."""
+    kind: str
+    at: dt.datetime
+    element: str
+    name: str
+    details: dict
+
+
+@dataclass(frozen=True)
+class SandboxState:
+    """A test run after an action: what the page shows, and `stored`, the opaque JSON the caller keeps
+    and hands back for the next action."""
+    status: str  # running, completed, error
+    clock: dt.datetime
+    started_clock: dt.datetime
+    tasks: tuple  # SandboxTask
+    timers: tuple  # SandboxTimer, soonest first
+    log: tuple  # SandboxLogEntry, oldest first
+    completed: tuple  # element ids done, for the diagram
+    active: tuple  # element ids open or waiting
+    error_element: str
+    error_message: str
+    stored: dict
+    forms: dict = field(default_factory=dict)  # element id -> the form it runs with, to name the log's data fields

@@ -2,7 +2,7 @@
 nothing outside engine/ touches SpiffWorkflow. Keyword-only arguments, ids and an actor (a user, or
 None for the system) in; plain dataclasses out (engine.types); engine.errors raised.
 
-Writes live in `definitions` (deploy), `instances` (start, cancel, retry, share), `versions` (diff, migration preview and move), `tasks` (claim,
+Writes live in `definitions` (deploy), `testruns` (a studio draft run in memory, which writes nothing), `instances` (start, cancel, retry, share), `versions` (diff, migration preview and move), `tasks` (claim,
 release, assign, draft, complete) and `timers` (sweep, outbox); every read lives in engine.selectors
 and is re-exported here under the names pages have always used."""
 from engine.api.definitions import (  # noqa: F401
@@ -12,6 +12,9 @@ from engine.api.instances import (  # noqa: F401
     CANCEL_REASON_MAX_LENGTH, cancel_instance, require_user, retry_instance, share_instance, start_instance,
 )
 from engine.api.tasks import assign_task, claim_task, complete_task, release_task, save_draft  # noqa: F401
+from engine.api.testruns import (  # noqa: F401
+    MAX_JUMP_HOURS, advance_sandbox_clock, complete_sandbox_task, prepare_sandbox_run, sandbox_state, start_sandbox_run,
+)
 from engine.api.timers import deliver_outbox, fire_due_timers  # noqa: F401
 from engine.api.versions import diff_versions, migrate_instance, preview_migration  # noqa: F401
 from engine.forms import FieldSpec, describe_form  # noqa: F401 - part of the facade for pages
@@ -24,6 +27,6 @@ from engine.selectors import (  # noqa: F401
 )
 from engine.types import (  # noqa: F401
     DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, InstanceInfo, MigrationPreview, MovableCase, Person, ProcessVersions,
-    ReturnNotice, StartableProcess, StepForm, StepOutcome, SubmittedForm, SweepResult, TaskInfo, TokenLanding, VersionDetail,
+    ReturnNotice, SandboxDraft, SandboxLogEntry, SandboxState, SandboxTask, SandboxTimer, StartableProcess, StepForm, StepOutcome, SubmittedForm, SweepResult, TaskInfo, TokenLanding, VersionDetail,
     VersionDiff, VersionInfo, VersionLabels,
 )

@@ -26,3 +26,29 @@ class Draft(models.Model):
 
     def __str__(self):
         return f"{self.key} draft r{self.revision}"
+
+
+class TestRun(models.Model):
+    """An administrator's test run of a draft (ADR 0016): the draft's diagram and forms as they were when
+    the run started (the run keeps testing that version; a later save of the draft is only flagged), and
+    the engine's state of the run — workflow, sandbox clock, log — as `engine.api` hands it back. One
+    per administrator and draft; deploying or discarding the draft removes it with the draft."""
+
+    __test__ = False  # not a pytest class, whatever a test module imports
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="test_runs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    draft_revision = models.PositiveIntegerField(help_text="the draft's revision the run started from")
+    bpmn_xml = models.TextField()
+    forms = models.JSONField(default=dict, blank=True)
+    state = models.JSONField(default=dict, blank=True, help_text="engine.api's SandboxState.stored")
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("test run")
+        verbose_name_plural = _("test runs")
+        constraints = [models.UniqueConstraint(fields=["draft", "user"], name="studio_testrun_one_per_admin_and_draft")]
+
+    def __str__(self):
+        return f"test run of {self.draft_id} by {self.user_id}"

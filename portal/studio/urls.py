@@ -1,7 +1,7 @@
 """The process studio, mounted at /studio/ (/studio/incidents/ belongs to portal.incidents)."""
 from django.urls import path
 
-from . import views
+from . import testrun_views, views
 
 urlpatterns = [
     path("", views.process_list, name="studio"),
@@ -17,4 +17,10 @@ urlpatterns = [
     path("<slug:key>/deploy/", views.deploy, name="studio-deploy"),
     path("<slug:key>/diff/", views.diff, name="studio-diff"),
     path("<slug:key>/migrate/", views.migrate, name="studio-migrate"),
+    path("<slug:key>/test/", testrun_views.page, name="studio-test"),
+    path("<slug:key>/test/start/", testrun_views.start, name="studio-test-start"),
+    path("<slug:key>/test/restart/", testrun_views.restart, name="studio-test-restart"),
+    path("<slug:key>/test/clock/", testrun_views.jump, name="studio-test-clock"),
+    path("<slug:key>/test/diagram/", testrun_views.diagram, name="studio-test-diagram"),
+    path("<slug:key>/test/tasks/<uuid:task_id>/", testrun_views.task, name="studio-test-task"),
 ]

@@ -309,7 +309,8 @@ ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/engi
 STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_protection/v1/diagram/",
                 "/studio/child_protection/v1/export/", "/studio/child_protection/v1/archive/", "/studio/child_protection/edit/",
                 "/studio/child_protection/diff/?from=1&to=1", "/studio/child_protection/migrate/",
-                "/studio/child_protection/migrate/?to=1&case=1"]
+                "/studio/child_protection/migrate/?to=1&case=1", "/studio/child_protection/test/",
+                "/studio/child_protection/test/diagram/"]
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
 
 
@@ -503,6 +504,11 @@ def _rows() -> list[Row]:
             add(Row("studio", action, "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
         # Comparing versions and moving a running case to a new one (deployed in the cell, rolled back after).
         add(Row("studio", "GET /studio/child_protection/diff/ of a new version", "child_protection", user, _read(user, user == "admin")))
+        # Test runs of the draft (ADR 0016): each cell starts from the administrator's own run where one is needed.
+        for action in ("POST /studio/{obj}/test/start/", "POST /studio/{obj}/test/clock/ (+24 h)", "POST /studio/{obj}/test/restart/",
+                       "POST /studio/{obj}/test/tasks/ (the intake, with sample data)"):
+            add(Row("studio", action, "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
+        add(Row("studio", "GET /studio/{obj}/test/tasks/ (the intake)", "child_protection", user, _read(user, user == "admin")))
         add(Row("studio", "POST /studio/child_protection/migrate/ ({obj} to a new version)", "cp_ds", user,
                 "login" if user == "anon" else "ok" if user == "admin" else "404"))
 
@@ -1275,6 +1281,75 @@ def _warned_due_soon(r: Runner, row):
     return frozenset(r.w.task_name(pk) for pk in ids)
 
 
+def _admin_test_run(r: Runner, key: str):
+    """The administrator's own test run of the draft, started through the page."""
+    from portal.studio.models import TestRun
+
+    r.clients["admin"].post(f"/studio/{key}/test/start/", cp.START)
+    return TestRun.objects.get(draft__key=key, user__username="admin")
+
+
+def _testrun_write(r: Runner, row, send, effect) -> str:
+    """A test-run action: for the administrator its effect on the run; for anyone else a refusal that
+    made no run of theirs and changed nothing of a real case."""
+    from portal.studio.models import TestRun
+
+    before, runs = snapshot(), TestRun.objects.count()
+    response = send(r.clients[row.user])
+    if row.user == "admin":
+        return "ok" if response.status_code == 302 and effect() else status(response)
+    if TestRun.objects.count() != runs:
+        return f"refused ({status(response)}) but made a run!"
+    return write_outcome(response, before, False)
+
+
+def _intake_url(run) -> str:
+    task = next(t for t in run.state["log"] if t["kind"] == "task_ready" and t["element"] == "Task_Intake")
+    from engine import api
+
+    state = api.sandbox_state(bpmn_xml=run.bpmn_xml, forms_by_element=run.forms, stored=run.state, actor=run.user)
+    return f"/studio/{run.draft.key}/test/tasks/{next(t.id for t in state.tasks if t.bpmn_id == task['element'])}/"
+
+
+def a_testrun_start(r: Runner, row):
+    from portal.studio.models import TestRun
+
+    return _testrun_write(r, row, lambda client: client.post(f"/studio/{row.obj}/test/start/", cp.START),
+                          lambda: TestRun.objects.filter(user__username="admin", draft__key=row.obj).exists())
+
+
+def a_testrun_clock(r: Runner, row):
+    run = _admin_test_run(r, row.obj)
+
+    def jumped():
+        run.refresh_from_db()
+        return any(e["kind"] == "clock" for e in run.state["log"])
+    return _testrun_write(r, row, lambda client: client.post(f"/studio/{row.obj}/test/clock/", {"hours": "24"}), jumped)
+
+
+def a_testrun_restart(r: Runner, row):
+    from portal.studio.models import TestRun
+
+    run = _admin_test_run(r, row.obj)
+    return _testrun_write(r, row, lambda client: client.post(f"/studio/{row.obj}/test/restart/"),
+                          lambda: not TestRun.objects.filter(pk=run.pk).exists())
+
+
+def a_testrun_complete(r: Runner, row):
+    run = _admin_test_run(r, row.obj)
+    data = {k: v for k, v in cp.FORMS["Task_Intake"].items() if k != "present_danger"}
+
+    def completed():
+        run.refresh_from_db()
+        return any(e["kind"] == "completed" for e in run.state["log"])
+    return _testrun_write(r, row, lambda client: client.post(_intake_url(run), data), completed)
+
+
+def a_testrun_task_page(r: Runner, row):
+    run = _admin_test_run(r, row.obj)
+    return status(r.clients[row.user].get(_intake_url(run)))
+
+
 ACTIONS = {
     "GET /?tab={arg}": a_inbox,
     "GET /tasks/{obj}/": a_task_read,
@@ -1322,6 +1397,11 @@ ACTIONS = {
     "POST /studio/import-archive/ ({obj}, diagram and forms)": a_studio_import_archive,
     "GET /studio/child_protection/diff/ of a new version": a_studio_diff,
     "POST /studio/child_protection/migrate/ ({obj} to a new version)": a_studio_migrate,
+    "POST /studio/{obj}/test/start/": a_testrun_start,
+    "POST /studio/{obj}/test/clock/ (+24 h)": a_testrun_clock,
+    "POST /studio/{obj}/test/restart/": a_testrun_restart,
+    "POST /studio/{obj}/test/tasks/ (the intake, with sample data)": a_testrun_complete,
+    "GET /studio/{obj}/test/tasks/ (the intake)": a_testrun_task_page,
     "claim the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=False),
     "answer the referral, then GET /cases/{obj}/ shows {arg}": lambda r, row: _answer_referral(r, row, complete=True),
     "rA2 declares a conflict, the panel is completed, the application is returned; then GET /tasks/{returned}/ shows {arg}":
