@@ -33,7 +33,16 @@ $(VENDOR)/studio-modeler.js: $(VENDOR)/.installed $(MODELER_ENTRY)
 		--asset-names=studio-[name]-[hash] --log-level=warning --outfile=$@
 	test -s $@ && test -s $(VENDOR)/studio-modeler.css
 
-static: $(VENDOR)/.installed $(VENDOR)/studio-modeler.js
+# The studio's form editor (form-js's editor and its styles), a second entry bundled the same way; only
+# /studio/<key>/forms/<element>/ loads it.
+FORMS_ENTRY := portal/studio/js/forms.js
+$(VENDOR)/studio-forms.js: $(VENDOR)/.installed $(FORMS_ENTRY)
+	node_modules/.bin/esbuild $(FORMS_ENTRY) --bundle --minify --format=iife --target=es2020 --legal-comments=none \
+		--loader:.woff2=file --loader:.woff=file --loader:.ttf=file --loader:.eot=file --loader:.svg=file \
+		--asset-names=studio-forms-[name]-[hash] --log-level=warning --outfile=$@
+	test -s $@ && test -s $(VENDOR)/studio-forms.css
+
+static: $(VENDOR)/.installed $(VENDOR)/studio-modeler.js $(VENDOR)/studio-forms.js
 
 install: $(VENV)/.installed static
 
