@@ -168,6 +168,7 @@ function start() {
       const response = await post(`${config.previewUrl}?lang=${encodeURIComponent(language.value)}`, { schema: schemaNow() });
       const html = await response.text();
       if (ticket === previewRequest) {
+        frame.onload = showSelectedInPreview;
         frame.srcdoc = html;
       }
     } catch (error) {
@@ -180,6 +181,21 @@ function start() {
         frame.parentNode.dataset.busy = "false";
         frame.dataset.revision = String(ticket);
       }
+    }
+  }
+
+  // The field being edited is scrolled into the preview's view (the frame shares the page's origin).
+  function showSelectedInPreview() {
+    const field = selected();
+    const page = frame.contentDocument;
+    const target = field && field.key && page ? page.querySelector(`[data-field="${CSS.escape(field.key)}"]`) : null;
+    if (page) {
+      page.querySelectorAll("[data-cf-selected]").forEach((node) => { node.removeAttribute("data-cf-selected"); node.style.outline = ""; });
+    }
+    if (target) {
+      target.scrollIntoView({ block: "center" });
+      target.setAttribute("data-cf-selected", "");
+      target.style.outline = "2px dashed #0b6e4f";
     }
   }
 
@@ -349,8 +365,11 @@ function start() {
   }
 
   // -- wiring ------------------------------------------------------------------------------------
-  editor.on("selection.changed", renderCaseflow);
+  editor.on("selection.changed", () => { renderCaseflow(); showSelectedInPreview(); });
   editor.on("changed", () => {
+    if (box.dataset.ready !== "true") {
+      return;  // the import itself
+    }
     dirty = true;
     say(t.unsaved);
     if (!caseflowBox.contains(document.activeElement)) {
