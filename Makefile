@@ -33,7 +33,19 @@ $(VENDOR)/studio-modeler.js: $(VENDOR)/.installed $(MODELER_ENTRY)
 		--asset-names=studio-[name]-[hash] --log-level=warning --outfile=$@
 	test -s $@ && test -s $(VENDOR)/studio-modeler.css
 
-static: $(VENDOR)/.installed $(VENDOR)/studio-modeler.js
+# The studio's form editor (form-js's editor and its styles), a second entry bundled the same way; only
+# /studio/<key>/forms/<element>/ loads it. form-js's editor pins preact <= 10.15.1 (its own copy under its
+# node_modules) while its viewer takes the newest; two preact copies in one page break the editor (its
+# contexts come from the viewer), so every import of preact is the editor's copy, which both accept.
+FORMS_ENTRY := portal/studio/js/forms.js
+FORMS_PREACT := ./node_modules/@bpmn-io/form-js-editor/node_modules/preact
+$(VENDOR)/studio-forms.js: $(VENDOR)/.installed $(FORMS_ENTRY)
+	node_modules/.bin/esbuild $(FORMS_ENTRY) --bundle --minify --format=iife --target=es2020 --legal-comments=none \
+		--alias:preact=$(FORMS_PREACT) --loader:.woff2=file --loader:.woff=file --loader:.ttf=file --loader:.eot=file --loader:.svg=file \
+		--asset-names=studio-forms-[name]-[hash] --log-level=warning --outfile=$@
+	test -s $@ && test -s $(VENDOR)/studio-forms.css
+
+static: $(VENDOR)/.installed $(VENDOR)/studio-modeler.js $(VENDOR)/studio-forms.js
 
 install: $(VENV)/.installed static
 

@@ -148,6 +148,78 @@ def check_form_definition(form: Any) -> list[str]:
     return problems
 
 
+KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_COMPONENTS = 300  # a form of a township's step has tens of fields; this is far beyond any of them
+
+
+def form_problems(form: Any) -> list[tuple[str | None, str | None, str]]:
+    """What the studio's form editor must hear before a save, as (field key, field id, message): every
+    field's own problems named by the field — a type the portal cannot show, a key that is missing,
+    malformed, used twice, reserved, or that begins with "_" (the page's own controls) — then, when
+    every field is sound, the deploy checks (`check_form_definition`) on the whole form."""
+    if not isinstance(form, dict) or not isinstance(form.get("components"), list):
+        return [(None, None, _("The form must be an object with a list of components."))]
+    problems: list[tuple[str | None, str | None, str]] = []
+    seen: set[str] = set()
+    count = 0
+
+    def walk(components, where):
+        nonlocal count
+        for component in components:
+            count += 1
+            if count > MAX_COMPONENTS:
+                problems.append((None, None, _("The form has more than %(n)d fields.") % {"n": MAX_COMPONENTS}))
+                return
+            if not isinstance(component, dict):
+                problems.append((None, None, _("A component of the form is not an object.")))
+                continue
+            problems.extend(_component_problems(component, seen, where))
+            kind = component.get("type")
+            if kind in {"group", "dynamiclist"} and isinstance(component.get("components"), list):
+                walk(component["components"], "rows" if kind == "dynamiclist" else where)
+
+    walk(form["components"], "form")
+    if problems:
+        return problems
+    return [(None, None, message) for message in check_form_definition(form)]
+
+
+def _named(component: dict) -> str:
+    """How a message names a field: its label and its key, as the admin typed them (shown as text)."""
+    label, key = str(component.get("label") or "")[:60], str(component.get("key") or "")[:64]
+    if label and key:
+        return f"“{label}” ({key})"
+    return f"“{label}”" if label else (key or str(component.get("type") or "?")[:30])
+
+
+def _component_problems(component: dict, seen: set[str], where: str) -> list[tuple[str | None, str | None, str]]:
+    kind, key, field_id = component.get("type"), component.get("key"), component.get("id")
+    field_id = field_id if isinstance(field_id, str) else None
+    shown_key = key if isinstance(key, str) else None
+    if kind not in FIELD_TYPES | LAYOUT_TYPES:
+        return [(shown_key, field_id, _("Field %(field)s is of type “%(type)s”, which the portal cannot show; use another type.") % {
+            "field": _named(component), "type": str(kind)[:30]})]
+    if kind not in FIELD_TYPES:
+        return []
+    if not isinstance(key, str) or not key:
+        return [(None, field_id, _("Field %(field)s has no key.") % {"field": _named(component)})]
+    if key.startswith("_"):
+        return [(key, field_id, _("Field %(field)s: a key may not begin with “_”, which the page keeps for its own controls.") % {
+            "field": _named(component)})]
+    if not KEY_PATTERN.fullmatch(key):
+        return [(key, field_id, _("Field %(field)s: a key is a lowercase letter followed by lowercase letters, digits or “_” (at most 64).") % {
+            "field": _named(component)})]
+    if key in RESERVED_KEYS:
+        return [(key, field_id, _("Field %(field)s: the key “%(key)s” is reserved (the page or the expression language uses it); choose another.") % {
+            "field": _named(component), "key": key})]
+    if where == "form" and key in seen:
+        return [(key, field_id, _("Field %(field)s: the key “%(key)s” is used by another field; keys must be unique.") % {
+            "field": _named(component), "key": key})]
+    if where == "form":
+        seen.add(key)
+    return []
+
+
 GENERIC_FORM_PROPERTY = "caseflow_generic"
 
 

@@ -357,3 +357,23 @@ class SandboxState:
     error_message: str
     stored: dict
     forms: dict = field(default_factory=dict)  # element id -> the form it runs with, to name the log's data fields
+@dataclass(frozen=True)
+class FormStep:
+    """An element of a diagram that takes a form (the studio's form editor lists them): a user or
+    manual task, or the start event. `review_of`: the steps whose submissions the task page shows open
+    above this form (the diagram's `review_of` property; empty: the step done just before)."""
+
+    element_id: str
+    name: str
+    kind: str  # "task" or "start"
+    review_of: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FormProblem:
+    """Why a form cannot be saved or deployed, naming the field when there is one: its key (as the
+    admin typed it) and its form-js `id`, so the editor can select it."""
+
+    message: str
+    key: str | None = None
+    field_id: str | None = None

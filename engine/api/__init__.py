@@ -8,6 +8,9 @@ and is re-exported here under the names pages have always used."""
 from engine.api.definitions import (  # noqa: F401
     deploy_bundled, deploy_definition, deploy_file, diagram_elements, forms_carried_over, read_forms_dir, require_deployer, validate_definition,
 )
+from engine.api.forms import (  # noqa: F401
+    DATE_LIMIT_WORDS, FIELD_TYPES, LAYOUT_TYPES, MAX_DECIMAL_DIGITS, RESERVED_KEYS, check_form, form_steps, option_source_names, role_names,
+)
 from engine.api.instances import (  # noqa: F401
     CANCEL_REASON_MAX_LENGTH, cancel_instance, require_user, retry_instance, share_instance, start_instance,
 )
@@ -26,7 +29,8 @@ from engine.selectors import (  # noqa: F401
     task_variables, version_labels,
 )
 from engine.types import (  # noqa: F401
-    DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, InstanceInfo, MigrationPreview, MovableCase, Person, ProcessVersions,
-    ReturnNotice, SandboxDraft, SandboxLogEntry, SandboxState, SandboxTask, SandboxTimer, StartableProcess, StepForm, StepOutcome, SubmittedForm, SweepResult, TaskInfo, TokenLanding, VersionDetail,
+    DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, FormProblem, FormStep, InstanceInfo, MigrationPreview, MovableCase,
+    Person, ProcessVersions, ReturnNotice, SandboxDraft, SandboxLogEntry, SandboxState, SandboxTask, SandboxTimer, StartableProcess,
+    StepForm, StepOutcome, SubmittedForm, SweepResult, TaskInfo, TokenLanding, VersionDetail,
     VersionDiff, VersionInfo, VersionLabels,
 )

@@ -90,6 +90,29 @@ def process_elements(data: bytes | str) -> tuple[str | None, set[str]]:
     return executable[0].get("id"), {n.get("id") for n in nodes if n.get("id")} | {k for k in map(form_name, nodes) if k}
 
 
+def form_steps(data: bytes | str) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """The elements of the executable process that take a form, in document order, as (id, name,
+    kind, the steps its `review_of` property names): user and manual tasks, and plain start events
+    (a start event waiting for a timer or a message takes no form). What the studio's form editor
+    lists; the deploy checks judge the diagram, not this."""
+    root = load_xml(data)
+    executable = [p for p in root.findall("bpmn:process", NS) if p.get("isExecutable", "true").lower() == "true"]
+    if len(executable) != 1:
+        return []
+    result = []
+    kinds = {"userTask": "task", "manualTask": "task", "startEvent": "start"}
+    for node in executable[0].iter(*(f"{{{NS['bpmn']}}}{k}" for k in kinds)):
+        kind = kinds[etree.QName(node).localname]
+        if not node.get("id") or (kind == "start" and any("EventDefinition" in etree.QName(c).localname for c in node)):
+            continue
+        review = ""
+        for prop in node.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
+            if prop.get("name") == "review_of":
+                review = prop.get("value", "")
+        result.append((node.get("id"), node.get("name") or "", kind, tuple(i.strip() for i in review.split(",") if i.strip())))
+    return result
+
+
 def form_name(node) -> str | None:
     """The form a Camunda Modeler element names: camunda:formRef="intake", or camunda:formKey in any
     of its spellings ("intake", "camunda-forms:deployment:intake.form", "embedded:app:forms/intake.html")."""

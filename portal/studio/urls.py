@@ -1,7 +1,7 @@
 """The process studio, mounted at /studio/ (/studio/incidents/ belongs to portal.incidents)."""
 from django.urls import path
 
-from . import testrun_views, views
+from . import form_views, testrun_views, views
 
 urlpatterns = [
     path("", views.process_list, name="studio"),
@@ -15,6 +15,9 @@ urlpatterns = [
     path("<slug:key>/save/", views.save, name="studio-save"),
     path("<slug:key>/discard/", views.discard, name="studio-discard"),
     path("<slug:key>/deploy/", views.deploy, name="studio-deploy"),
+    path("<slug:key>/forms/<str:element>/", form_views.form_editor, name="studio-form"),
+    path("<slug:key>/forms/<str:element>/save/", form_views.save_form, name="studio-form-save"),
+    path("<slug:key>/forms/<str:element>/preview/", form_views.preview_form, name="studio-form-preview"),
     path("<slug:key>/diff/", views.diff, name="studio-diff"),
     path("<slug:key>/migrate/", views.migrate, name="studio-migrate"),
     path("<slug:key>/test/", testrun_views.page, name="studio-test"),

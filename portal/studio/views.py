@@ -135,7 +135,9 @@ def edit(request, key: str):
             "leave": _("The diagram has changes that were not saved yet."),
         },
     }
-    return render(request, "studio/edit.html", {"draft": draft, "config": config,
+    from .form_views import form_steps  # (the form editor's module imports this one)
+
+    return render(request, "studio/edit.html", {"draft": draft, "config": config, "form_steps": form_steps(draft),
                                                 "info": {"name": draft.name or key, "key": key, "version": draft.base_version}})
 
 

@@ -310,7 +310,7 @@ STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_prote
                 "/studio/child_protection/v1/export/", "/studio/child_protection/v1/archive/", "/studio/child_protection/edit/",
                 "/studio/child_protection/diff/?from=1&to=1", "/studio/child_protection/migrate/",
                 "/studio/child_protection/migrate/?to=1&case=1", "/studio/child_protection/test/",
-                "/studio/child_protection/test/diagram/"]
+                "/studio/child_protection/test/diagram/", "/studio/child_protection/forms/Task_Intake/"]
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
 
 
@@ -502,6 +502,10 @@ def _rows() -> list[Row]:
         add(Row("studio", "POST /studio/{obj}/discard/", "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
         for action in ("POST /studio/{obj}/deploy/", "POST /studio/import/ ({obj})", "POST /studio/import-archive/ ({obj}, diagram and forms)"):
             add(Row("studio", action, "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
+        # The form editor: saving a step's form into the draft, and its server-rendered preview.
+        add(Row("studio", "POST /studio/{obj}/forms/Task_Intake/save/", "child_protection", user,
+                "login" if user == "anon" else "ok" if user == "admin" else "404"))
+        add(Row("studio", "POST /studio/{obj}/forms/Task_Intake/preview/", "child_protection", user, _read(user, user == "admin")))
         # Comparing versions and moving a running case to a new one (deployed in the cell, rolled back after).
         add(Row("studio", "GET /studio/child_protection/diff/ of a new version", "child_protection", user, _read(user, user == "admin")))
         # Test runs of the draft (ADR 0016): each cell starts from the administrator's own run where one is needed.
@@ -1220,6 +1224,34 @@ def a_studio_import_archive(r: Runner, row):
     return _studio_write(r, row, send)
 
 
+def _intake_form_with_a_field() -> bytes:
+    import json
+
+    from engine import registry
+
+    form = json.loads((registry.packages()["child_protection"].forms_dir / "Task_Intake.json").read_text(encoding="utf-8"))
+    form["components"].append({"type": "textfield", "key": "village_contact", "label": "村联络人"})
+    return json.dumps({"schema": form, "revision": 1}).encode("utf-8")
+
+
+def a_studio_form_save(r: Runner, row):
+    """Saving a step's form into the draft (made from version 1 by the request itself, at revision 1)."""
+    from portal.studio.models import Draft
+
+    response = r.clients[row.user].post(f"/studio/{row.obj}/forms/Task_Intake/save/", data=_intake_form_with_a_field(),
+                                        content_type="application/json")
+    draft = Draft.objects.filter(key=row.obj).first()
+    stored = draft is not None and any(c.get("key") == "village_contact" for c in draft.forms.get("Task_Intake", {}).get("components", []))
+    if response.status_code == 200 and stored:
+        return "ok"
+    return status(response) if not stored else f"{status(response)} but stored!"
+
+
+def a_studio_form_preview(r: Runner, row):
+    return status(r.clients[row.user].post(f"/studio/{row.obj}/forms/Task_Intake/preview/", data=_intake_form_with_a_field(),
+                                           content_type="application/json"))
+
+
 def _new_child_protection_version(r: Runner) -> int:
     return api.deploy_definition(bpmn_xml=_edited_diagram("child_protection"), actor=r.w.users["admin"],
                                  forms_by_element=api.forms_carried_over(bpmn_xml=_edited_diagram("child_protection"))).version
@@ -1393,6 +1425,8 @@ ACTIONS = {
     "POST /studio/{obj}/save/": a_studio_check,
     "POST /studio/{obj}/discard/": a_studio_discard,
     "POST /studio/{obj}/deploy/": a_studio_deploy,
+    "POST /studio/{obj}/forms/Task_Intake/save/": a_studio_form_save,
+    "POST /studio/{obj}/forms/Task_Intake/preview/": a_studio_form_preview,
     "POST /studio/import/ ({obj})": a_studio_import,
     "POST /studio/import-archive/ ({obj}, diagram and forms)": a_studio_import_archive,
     "GET /studio/child_protection/diff/ of a new version": a_studio_diff,
