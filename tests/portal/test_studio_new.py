@@ -285,3 +285,21 @@ def test_each_version_row_counts_what_changed_from_the_one_before(admin, users, 
     finally:
         api.diff_versions = original
     assert calls == []
+
+
+@pytest.mark.django_db(transaction=True)  # threads
+@pytest.mark.postgres
+def test_two_submits_at_the_same_moment_make_one_draft_and_both_land_in_the_modeler(users):
+    from django.test import Client
+
+    from tests.threads import race
+
+    clients = []
+    for _ in range(2):
+        client = Client()
+        client.force_login(users["admin"])
+        clients.append(client)
+    outcomes = race(2, lambda i: new(clients[i]))
+    assert [kind for kind, _value in outcomes] == ["ok", "ok"], outcomes
+    assert sorted((r.status_code, r["Location"]) for _kind, r in outcomes) == [(302, "/studio/home_care/edit/")] * 2
+    assert Draft.objects.filter(key="home_care").count() == 1
