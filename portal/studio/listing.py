@@ -8,6 +8,7 @@ forms, so the counts for a pair of checksums never change: they are kept here, p
 pair is computed once (the first view after a deploy pays for the new version only)."""
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from engine.errors import CaseflowError
 from .models import Draft
 
 CACHE_SIZE = 1024
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ def change_counts(process, viewer) -> dict[int, ChangeCounts]:
                 diff = api.diff_versions(key=process.key, old_version=older.version, new_version=newer.version, actor=viewer)
             except CaseflowError:
                 continue  # the row simply has no summary
+            except Exception:  # a summary is a convenience: the list of versions must still show
+                log.exception("could not compare %s v%s with v%s", process.key, older.version, newer.version)
+                continue
             counts = ChangeCounts(len(diff.added), len(diff.removed), len(diff.changed),
                                   len(diff.fields_added) + len(diff.fields_removed) + len(diff.fields_changed))
             _remember(pair, counts)
