@@ -1,10 +1,11 @@
 """The process studio, mounted at /studio/ (/studio/incidents/ belongs to portal.incidents)."""
 from django.urls import path
 
-from . import form_views, testrun_views, views
+from . import form_views, new_views, testrun_views, views
 
 urlpatterns = [
     path("", views.process_list, name="studio"),
+    path("new/", new_views.new_process, name="studio-new"),
     path("import/", views.import_file, name="studio-import"),
     path("import-archive/", views.import_archive, name="studio-import-archive"),
     path("<slug:key>/v<int:version>/", views.version_page, name="studio-version"),

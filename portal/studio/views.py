@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engine import api, selectors
 from engine.errors import CaseflowError, DefinitionInvalid, ElementProblem, NotFound, NotPermitted
 
-from . import archive, drafts
+from . import archive, drafts, listing
 
 # An uploaded file larger than this is refused before it is read (the engine's own cap is larger).
 IMPORT_MAX_BYTES = getattr(settings, "CASEFLOW_STUDIO_IMPORT_MAX_BYTES", 1024 * 1024)
@@ -49,7 +49,9 @@ def process_list(request):
 
 
 def _list_context(request, **extra) -> dict:
-    return {"processes": api.process_versions(viewer=request.user), "import_max_mb": _megabytes(IMPORT_MAX_BYTES), **extra}
+    processes = api.process_versions(viewer=request.user)
+    return {"processes": processes, **listing.list_extras(processes, request.user), "import_max_mb": _megabytes(IMPORT_MAX_BYTES),
+            **extra}
 
 
 def _megabytes(size: int) -> str:

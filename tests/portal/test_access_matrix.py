@@ -310,7 +310,7 @@ STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_prote
                 "/studio/child_protection/v1/export/", "/studio/child_protection/v1/archive/", "/studio/child_protection/edit/",
                 "/studio/child_protection/diff/?from=1&to=1", "/studio/child_protection/migrate/",
                 "/studio/child_protection/migrate/?to=1&case=1", "/studio/child_protection/test/",
-                "/studio/child_protection/test/diagram/", "/studio/child_protection/forms/Task_Intake/"]
+                "/studio/child_protection/test/diagram/", "/studio/child_protection/forms/Task_Intake/", "/studio/new/"]
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
 
 
@@ -499,6 +499,9 @@ def _rows() -> list[Row]:
         for url in STUDIO_PAGES:
             add(Row("studio", "GET {arg}", "-", user, _read(user, user == "admin"), url))
         add(Row("studio", "POST /studio/{obj}/save/", "child_protection", user, _read(user, user == "admin")))
+        # A new process from a template: the write is its draft (nothing is deployed).
+        add(Row("studio", "POST /studio/new/ ({obj} from a template)", "linear_approval", user,
+                "login" if user == "anon" else "ok" if user == "admin" else "404"))
         add(Row("studio", "POST /studio/{obj}/discard/", "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
         for action in ("POST /studio/{obj}/deploy/", "POST /studio/import/ ({obj})", "POST /studio/import-archive/ ({obj}, diagram and forms)"):
             add(Row("studio", action, "child_protection", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
@@ -1200,6 +1203,20 @@ def a_studio_discard(r: Runner, row):
     return status(response)
 
 
+def a_studio_new(r: Runner, row):
+    """A new process from a template: the draft is the effect; a refusal leaves no draft and changes nothing."""
+    from portal.studio.models import Draft
+
+    before = snapshot()
+    response = r.clients[row.user].post("/studio/new/", {"key": "matrix_new", "name": "新流程", "template": row.obj, "role": "worker"})
+    made = Draft.objects.filter(key="matrix_new").exists()
+    if made and response.status_code == 302 and response["Location"] == "/studio/matrix_new/edit/":
+        return "ok"
+    if made:
+        return f"{status(response)} but made a draft!", ""
+    return write_outcome(response, before, False)
+
+
 def a_studio_import(r: Runner, row):
     def send(client):
         upload = SimpleUploadedFile(f"{row.obj}.bpmn", _edited_diagram(row.obj), content_type="application/xml")
@@ -1424,6 +1441,7 @@ ACTIONS = {
     "GET {arg}": a_admin,
     "POST /studio/{obj}/save/": a_studio_check,
     "POST /studio/{obj}/discard/": a_studio_discard,
+    "POST /studio/new/ ({obj} from a template)": a_studio_new,
     "POST /studio/{obj}/deploy/": a_studio_deploy,
     "POST /studio/{obj}/forms/Task_Intake/save/": a_studio_form_save,
     "POST /studio/{obj}/forms/Task_Intake/preview/": a_studio_form_preview,
