@@ -489,6 +489,11 @@ def _timer_due(task) -> str | None:
     return value
 
 
+def _is_cycle(task) -> bool:
+    """A cycle timer ("R/P1M"): SpiffWorkflow keeps {'cycles', 'next', 'duration'} as its value."""
+    return isinstance(task.internal_data.get("event_value"), dict)
+
+
 def _is_timer(task) -> bool:
     definition = getattr(task.task_spec, "event_definition", None)
     definitions = getattr(definition, "event_definitions", None) or [definition]
@@ -594,6 +599,8 @@ def _sync_projections(step: Step) -> None:
     waiting = _waiting_timers(workflow)
     due_by_host: dict[UUID, datetime] = {}
     for task in waiting.values():
+        if _is_cycle(task):
+            continue  # a recurrence (the next monthly visit), not a deadline of the task it hangs on
         due_at = datetime.fromisoformat(_timer_due(task))
         for host_id in _boundary_hosts(task):
             due_by_host[host_id] = min(due_at, due_by_host.get(host_id, due_at))
@@ -625,6 +632,14 @@ def _sync_projections(step: Step) -> None:
     step.fired += len(fired_now)
     if fired_now:
         _timers_fired(step, fired_now, now)
+    # A cycle timer stays waiting after each firing, its deadline moved on to the next one: a
+    # deadline that moved on from one already past is a firing (recorded; a recurrence breaches nothing).
+    for tid in moved:
+        task, before = waiting[tid], step.waiting_before[tid]
+        if _is_cycle(task) and before and datetime.fromisoformat(before) <= now:
+            step.fired += 1
+            step.audit(AuditKind.TIMER_FIRED, {"element": task.task_spec.bpmn_name or task.task_spec.bpmn_id, "due_at": before},
+                       bpmn_id=task.task_spec.bpmn_id)
     # A timer that armed (or moved) after its task opened (not a boundary timer armed with it): the
     # task's deadline is computed again. Hosts of timers that were waiting at load with the same
     # deadline already carry it (no query); a timer that fired breached its host, which keeps the

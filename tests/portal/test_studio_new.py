@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from engine import api
-from engine.models import HumanTask, ProcessDefinition, Timer
+from engine.models import AuditEvent, HumanTask, ProcessDefinition, Timer
 from portal.studio import drafts, process_templates
 from portal.studio.models import Draft
 from tests.dates import today
@@ -90,8 +90,12 @@ def test_the_visit_template_deploys_its_first_visit_is_recorded_and_the_monthly_
 
     # Nothing before the month is up; after it, the next visit opens and the timer waits for the next month.
     assert api.fire_due_timers(as_of=timer.due_at - dt.timedelta(hours=1)).timers_fired == 0
-    api.fire_due_timers(as_of=timer.due_at + dt.timedelta(hours=1))
+    # The firing is counted and recorded, though the cycle's row waits on for the next month; a
+    # recurrence is not the follow-up's deadline.
+    assert api.fire_due_timers(as_of=timer.due_at + dt.timedelta(hours=1)).timers_fired == 1
+    assert AuditEvent.objects.filter(instance_id=instance.id, kind="timer_fired", bpmn_id=timer.bpmn_id).count() == 1
     tasks = {t.bpmn_id: t for t in open_tasks(instance.id)}
+    assert tasks["Task_EndFollowUp"].due_at is None and tasks["Task_EndFollowUp"].sla_breached_at is None
     assert set(tasks) == {"Task_EndFollowUp", "Task_NextVisit"}
     assert tasks["Task_NextVisit"].candidate_group == "worker"
     moved = Timer.objects.get(instance_id=instance.id, status="waiting")
@@ -99,7 +103,7 @@ def test_the_visit_template_deploys_its_first_visit_is_recorded_and_the_monthly_
     api.complete_task(task_id=tasks["Task_NextVisit"].pk, data=VISIT, actor=users["worker"])
 
     # A second month: another visit.
-    api.fire_due_timers(as_of=moved.due_at + dt.timedelta(hours=1))
+    assert api.fire_due_timers(as_of=moved.due_at + dt.timedelta(hours=1)).timers_fired == 1
     assert [t.bpmn_id for t in open_tasks(instance.id)] == ["Task_EndFollowUp", "Task_NextVisit"]
 
     # The supervisor ends the follow-up: the open visit is withdrawn, the timer stops, the case ends.
