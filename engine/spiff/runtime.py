@@ -369,7 +369,7 @@ def _load(instance: ProcessInstance, step: Step) -> BpmnWorkflow:
 def _remember_before(step: Step) -> None:
     """What the projections looked like at load: READY manual tasks (one open row each), waiting
     timers (one waiting row each) and timers that had fired — the step writes only the difference."""
-    step.ready_before = {t.id: t.task_spec.bpmn_id for t in step.workflow.get_tasks(state=TaskState.READY, manual=True)}
+    step.ready_before = {t.id: t.task_spec.bpmn_id for t in _scan(step.workflow, TaskState.READY, manual=True)}
     step.waiting_before = {tid: _timer_due(t) for tid, t in _waiting_timers(step.workflow).items()}
     step.ran_before = set(_fired_timers(step.workflow))
 
@@ -482,6 +482,16 @@ def _record_error(step: Step, exc: Exception) -> None:
 
 # -- timers in the workflow ------------------------------------------------------------------------
 
+def _scan(workflow: BpmnWorkflow, states: int, *, manual: bool = False) -> list:
+    """The tasks of the workflow and its subprocesses in any of `states` (manual ones only, if asked),
+    in no particular order: a pass over each part's task dict, where `get_tasks` walks the whole tree
+    with an iterator (a step asked it ten times; this is most of what those walks cost). Where the
+    diagram's order matters (the rows of new tasks), the step still uses `get_tasks`."""
+    parts = [workflow, *workflow.subprocesses.values()] if workflow.subprocesses else [workflow]
+    return [task for part in parts for task in part.tasks.values()
+            if task.state & states and (not manual or getattr(task.task_spec, "manual", False))]
+
+
 def _timer_due(task) -> str | None:
     value = task.internal_data.get("event_value")
     if isinstance(value, dict):  # cycle timers keep {'cycles', 'next', 'duration'}
@@ -509,7 +519,7 @@ def _fired_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
     """Duration and date timer events that have fired (their tasks ran or are about to).
     SpiffWorkflow resets event_fired once the event has run; a timer task that ran (or is about
     to) and holds its deadline has fired — a cancelled one is CANCELLED, a waiting one WAITING."""
-    return {task.id: task for task in workflow.get_tasks(state=TaskState.READY | TaskState.COMPLETED)
+    return {task.id: task for task in _scan(workflow, TaskState.READY | TaskState.COMPLETED)
             if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition) and _timer_due(task)}
 
 
@@ -570,10 +580,9 @@ def _withdraw_moot_tasks(step: Step) -> bool:
     watched = {k: v for k, v in watched.items() if v}
     if not watched:
         return False
-    running = {getattr(t.task_spec, "bpmn_id", None)
-               for t in step.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)}
+    running = {getattr(t.task_spec, "bpmn_id", None) for t in _scan(step.workflow, TaskState.READY | TaskState.WAITING | TaskState.STARTED)}
     withdrawn = False
-    for task in step.workflow.get_tasks(state=TaskState.READY, manual=True):
+    for task in _scan(step.workflow, TaskState.READY, manual=True):
         after = watched.get(task.task_spec.bpmn_id)
         if after and after not in running:
             task.cancel()
@@ -738,7 +747,7 @@ def _group_did_a_task(step: Step, group: str) -> bool:
     """Whether some task of this role may have been completed in the case, read from the workflow:
     a completed manual task in the role's lane, or one routed to a group at run time."""
     user_tasks = step.definition.user_tasks or {}
-    done = [getattr(t.task_spec, "bpmn_id", None) for t in step.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)]
+    done = [getattr(t.task_spec, "bpmn_id", None) for t in _scan(step.workflow, TaskState.COMPLETED, manual=True)]
     for bpmn_id in [*done, *pruning.done_specs(step.workflow)]:
         info = user_tasks.get(bpmn_id) or {}
         if info.get("candidate_group") == group or (info.get("properties") or {}).get("candidate_group_from"):
