@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engine import api, selectors
 from engine.errors import CaseflowError, DefinitionInvalid, ElementProblem, NotFound, NotPermitted
 
-from . import archive, drafts
+from . import archive, drafts, panel
 
 # An uploaded file larger than this is refused before it is read (the engine's own cap is larger).
 IMPORT_MAX_BYTES = getattr(settings, "CASEFLOW_STUDIO_IMPORT_MAX_BYTES", 1024 * 1024)
@@ -134,6 +134,7 @@ def edit(request, key: str):
             "openVersion": _("Open the new version"),
             "leave": _("The diagram has changes that were not saved yet."),
         },
+        "panel": panel.panel_config(draft),
     }
     return render(request, "studio/edit.html", {"draft": draft, "config": config,
                                                 "info": {"name": draft.name or key, "key": key, "version": draft.base_version}})
