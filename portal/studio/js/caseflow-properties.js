@@ -509,7 +509,6 @@ function isConditionalFlow(element) {
 }
 
 function CaseflowPropertiesProvider(propertiesPanel, injector, translate, elementRegistry) {
-  propertiesPanel.registerProvider(500, this);
 
   this.getGroups = (element) => () => {
     const groups = [{
@@ -563,9 +562,23 @@ function CaseflowPropertiesProvider(propertiesPanel, injector, translate, elemen
     }
     return groups;
   };
+  propertiesPanel.registerProvider(500, this);
 }
 
 CaseflowPropertiesProvider.$inject = ["propertiesPanel", "injector", "translate", "elementRegistry"];
+
+// The panel redraws when the selected element changes; a user task's SLA group shows its boundary
+// timers, so a change to one of them is told to the panel as a change of the task.
+function SlaRefresh(eventBus, selection) {
+  eventBus.on("elements.changed", ({ elements }) => {
+    const [selected] = selection.get();
+    if (selected && !elements.includes(selected) && elements.some((e) => e.host === selected)) {
+      eventBus.fire("elements.changed", { elements: [selected] });
+    }
+  });
+}
+
+SlaRefresh.$inject = ["eventBus", "selection"];
 
 // The condition builder's mode per flow: the builder when it can show the condition, else text.
 function ConditionState() {
@@ -576,7 +589,8 @@ function ConditionState() {
 
 export function caseflowPropertiesModule(config) {
   return {
-    __init__: ["caseflowPropertiesProvider"],
+    __init__: ["caseflowPropertiesProvider", "caseflowSlaRefresh"],
+    caseflowSlaRefresh: ["type", SlaRefresh],
     caseflowPropertiesProvider: ["type", CaseflowPropertiesProvider],
     caseflowConfig: ["value", config],
     caseflowState: ["type", ConditionState],

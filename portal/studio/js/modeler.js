@@ -21,6 +21,7 @@ import lintConfig from "./lint";
 import spiffModdle from "./spiff-moddle";
 
 const PROBLEM = "cf-problem";
+const OPEN_GROUPS = ["cf-general", "cf-role", "cf-form", "cf-sla", "cf-routing", "cf-review", "cf-timer", "cf-condition", "cf-service", "cf-parameters"];
 const WARNING = "cf-warning";
 
 function format(text, values) {
@@ -43,7 +44,8 @@ function start() {
   const buttons = [document.getElementById("studio-check"), document.getElementById("studio-deploy")];
   const modeler = new Modeler({
     container: box,
-    propertiesPanel: { parent: "#studio-properties" },
+    // Caseflow's groups start open: an admin should not have to hunt for a task's deadline.
+    propertiesPanel: { parent: "#studio-properties", layout: { groups: Object.fromEntries(OPEN_GROUPS.map((id) => [id, { open: true }])) } },
     linting: { bpmnlint: lintConfig, active: true },
     moddleExtensions: { spiffworkflow: spiffModdle },
     additionalModules: [BpmnPropertiesPanelModule, caseflowPropertiesModule(config.panel), translateModule(config.panel.translations), lintModule],
