@@ -25,9 +25,11 @@ $(VENDOR)/.installed: package-lock.json
 	touch $@
 
 # The process studio's modeler (bpmn-js Modeler and its styles), bundled by esbuild (a pinned
-# devDependency) from a small entry file; only the studio's edit page loads it (docs/adr/0013).
+# devDependency) from a small entry file and the modules it imports (the properties panel, the
+# translations, the lint rules); only the studio's edit page loads it (docs/adr/0013).
 MODELER_ENTRY := portal/studio/js/modeler.js
-$(VENDOR)/studio-modeler.js: $(VENDOR)/.installed $(MODELER_ENTRY)
+MODELER_SOURCES := $(wildcard portal/studio/js/*.js)
+$(VENDOR)/studio-modeler.js: $(VENDOR)/.installed $(MODELER_SOURCES)
 	node_modules/.bin/esbuild $(MODELER_ENTRY) --bundle --minify --format=iife --target=es2020 --legal-comments=none \
 		--loader:.woff2=file --loader:.woff=file --loader:.ttf=file --loader:.eot=file --loader:.svg=file \
 		--asset-names=studio-[name]-[hash] --log-level=warning --outfile=$@

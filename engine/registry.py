@@ -280,6 +280,25 @@ def demo_commands() -> list[str]:
     return [command for _users, command in _demo.values() if command]
 
 
+_code_variables: dict[str, set[str]] = {}
+
+
+def register_variables(process_key: str, names) -> None:
+    """The workflow variables a process's own code sets (`ctx.set_variable` in its hooks and
+    services). Deploy cannot see into code, so without this a gateway condition reading one of them
+    would look like a typo (parser: a condition may read only variables something puts there)."""
+    _code_variables.setdefault(process_key, set()).update(names)
+
+
+def code_variables(process_key: str) -> set[str]:
+    return set(_code_variables.get(process_key, ()))
+
+
+def code_variables_key() -> frozenset:
+    """Every declared (process key, variable): part of what a cached deploy check depends on."""
+    return frozenset((key, name) for key, names in _code_variables.items() for name in names)
+
+
 def task_hook_targets() -> list[tuple[str, str]]:
     """(process key, element id) of every task hook: what the diagrams must keep."""
     return list(_task_hooks)

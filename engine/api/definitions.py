@@ -85,13 +85,23 @@ def validate_definition(*, bpmn_xml: bytes | str, forms_by_element: dict[str, di
     must not deploy over another). The answer's `.warnings` are what deploy would decide for the admin
     and deploy anyway (`ElementWarning`s); they are known only once there are no problems."""
     try:
+        if process_key is not None:
+            # Another process's diagram: that alone is the answer (its other problems are noise here,
+            # e.g. conditions reading fields of forms this editor does not have).
+            process_id, _elements = parser.process_elements(bpmn_xml)
+            if process_id is not None and process_id != process_key:
+                return ProblemList([_other_process(process_key, process_id)])
         _bpmn, _checksum, parsed = _validated(bpmn_xml, forms_by_element)
     except DefinitionInvalid as exc:
         return ProblemList(exc.problems)
     if process_key is not None and parsed.process_id != process_key:
-        return ProblemList([ElementProblem(parsed.process_id, _("The process id must stay '%(key)s' (this diagram's is '%(id)s'); a new id would deploy another process.") % {
-            "key": process_key, "id": parsed.process_id})])
+        return ProblemList([_other_process(process_key, parsed.process_id)])
     return ProblemList([], warnings=parsed.warnings)
+
+
+def _other_process(process_key: str, process_id: str) -> ElementProblem:
+    return ElementProblem(process_id, _("The process id must stay '%(key)s' (this diagram's is '%(id)s'); a new id would deploy another process.") % {
+        "key": process_key, "id": process_id})
 
 
 def forms_carried_over(*, bpmn_xml: bytes | str) -> dict[str, dict]:

@@ -26,7 +26,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR, Spi
 from engine import registry
 from engine.errors import DefinitionInvalid, ElementProblem, ElementWarning
 
-from . import scripting, serializer
+from . import scripting, serializer, variables
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -238,7 +238,8 @@ def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services:
     if checksum is None:
         return _validate_and_parse(xml, forms, known_services, form_checker, generic_form)
     key = (checksum, frozenset(known_services), tuple(sorted(registry.task_hook_targets())), tuple(sorted(registry.roles())),
-           frozenset(registry.option_source_names()), get_language(), generic_form is not None)
+           frozenset(registry.option_source_names()), get_language(), generic_form is not None,
+           registry.code_variables_key())
     hit = _parsed.get(key)
     if hit is None:
         hit = _validate_and_parse(xml, forms, known_services, form_checker, generic_form)
@@ -398,6 +399,10 @@ def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=N
         if key == process_id and bpmn_id not in element_ids:
             problems.append(ElementProblem(bpmn_id, _("Code of this process runs when the task %(id)s completes, but the diagram has no such element; keep its id or change the code.") % {
                 "id": bpmn_id}))
+
+    # A condition may read only what the forms (process_variable fields), services, scripts and the
+    # process's code put into the workflow.
+    problems.extend(variables.condition_problems(process, resolved_forms, process_id))
 
     # Only now hand the tree to SpiffWorkflow (XSD validation and its own structural checks).
     spec_dict = None

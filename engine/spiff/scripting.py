@@ -322,6 +322,22 @@ def check_script(source: str, limits: Limits = Limits()) -> None:
     _parse(source, "exec", limits)
 
 
+def names_read(source: str, limits: Limits = Limits()) -> set[str]:
+    """The workflow variables an expression reads: its free names, without the sandbox's functions
+    and constants or a comprehension's own loop names. Deploy compares them with what the process's
+    forms, services and scripts put into the workflow, so a misspelt field is caught before a case
+    reaches the gateway. Raises ExpressionRefused like `check_expression`."""
+    tree = _parse(source, "eval", limits)
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound - set(_SAFE_FUNCTIONS) - set(_SAFE_CONSTANTS)
+
+
+def names_assigned(source: str, limits: Limits = Limits()) -> set[str]:
+    """The variables a script sets (its assignment targets): what later conditions may read."""
+    tree = _parse(source, "exec", limits)
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
 def evaluate_expression(source: str, names: dict[str, Any], limits: Limits = Limits()) -> Any:
     tree = _parse(source, "eval", limits)
     return _Interpreter(dict(names), limits).eval(tree.body)

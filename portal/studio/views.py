@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from engine import api, selectors
 from engine.errors import CaseflowError, DefinitionInvalid, ElementProblem, NotFound, NotPermitted
 
-from . import archive, drafts, listing
+from . import archive, drafts, listing, panel
 
 # An uploaded file larger than this is refused before it is read (the engine's own cap is larger).
 IMPORT_MAX_BYTES = getattr(settings, "CASEFLOW_STUDIO_IMPORT_MAX_BYTES", 1024 * 1024)
@@ -136,6 +136,7 @@ def edit(request, key: str):
             "openVersion": _("Open the new version"),
             "leave": _("The diagram has changes that were not saved yet."),
         },
+        "panel": panel.panel_config(draft),
     }
     from .form_views import form_steps  # (the form editor's module imports this one)
 

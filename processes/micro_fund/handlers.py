@@ -69,6 +69,9 @@ registry.register_option_source("my_organisations", my_organisations)
 registry.register_option_source("reviewers", reviewers)
 registry.register_option_source("panel_candidates", panel_candidates)
 registry.register_option_source("pending_reviewers", pending_reviewers)
+# What the hooks and services below put into the workflow's data (ctx.set_variable), for deploy's
+# check of the gateway conditions that read them.
+registry.register_variables(KEY, {"applicant_group", "application_id", "requested_amount", "panel_complete", "evaluation_reviewer"})
 registry.register_group_label(lambda group: Organisation.objects.filter(group_name=group).values_list("name", flat=True).first())
 
 

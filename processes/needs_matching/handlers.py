@@ -69,6 +69,10 @@ def case_resources(user, variables) -> list[tuple[str, str]]:
 registry.register_option_source("household_members", household_members)
 registry.register_option_source("case_needs", case_needs)
 registry.register_option_source("case_resources", case_resources)
+# What the hooks and services below put into the workflow's data (ctx.set_variable), for deploy's
+# check of the gateway conditions that read them.
+registry.register_variables(KEY, {"household_id", "needs_case", "needs_count", "has_matches", "plan_total", "plan_rows",
+                                  "referral_ids", "provider_groups", "needs_rematch", "monitoring_status"})
 registry.register_group_label(lambda group: Resource.objects.filter(provider_group=group).values_list("provider", flat=True).first())
 
 

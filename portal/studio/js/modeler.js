@@ -3,13 +3,25 @@
 // on the diagram are a convenience; the server checks again at deploy). Each save names the draft
 // revision it started from, so a stale tab cannot overwrite a newer draft. Bundled by
 // esbuild (`make static`) into portal/static/vendor/studio-modeler.{js,css}; loaded by the studio's
-// edit page only. Every text shown here comes translated from the page (#studio-config).
+// edit page only. Every text shown here comes translated from the page (#studio-config): the
+// studio's own messages, and bpmn-js's through the `translate` override (./i18n.js). Beside the
+// canvas: the Caseflow properties panel (./caseflow-properties.js) and bpmnlint's suggestions (./lint.js).
 import Modeler from "bpmn-js/lib/Modeler";
+import { BpmnPropertiesPanelModule } from "bpmn-js-properties-panel";
+import lintModule from "bpmn-js-bpmnlint";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
 import "bpmn-js/dist/assets/bpmn-font/css/bpmn.css";
+import "@bpmn-io/properties-panel/dist/assets/properties-panel.css";
+import "bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css";
+
+import { caseflowPropertiesModule } from "./caseflow-properties";
+import { translateModule } from "./i18n";
+import lintConfig from "./lint";
+import spiffModdle from "./spiff-moddle";
 
 const PROBLEM = "cf-problem";
+const OPEN_GROUPS = ["cf-general", "cf-role", "cf-form", "cf-sla", "cf-routing", "cf-review", "cf-timer", "cf-condition", "cf-service", "cf-parameters"];
 const WARNING = "cf-warning";
 
 function format(text, values) {
@@ -30,7 +42,14 @@ function start() {
   const warningSection = document.getElementById("studio-warnings");
   const warningList = warningSection.querySelector("ol");
   const buttons = [document.getElementById("studio-check"), document.getElementById("studio-deploy")];
-  const modeler = new Modeler({ container: box });
+  const modeler = new Modeler({
+    container: box,
+    // Caseflow's groups start open: an admin should not have to hunt for a task's deadline.
+    propertiesPanel: { parent: "#studio-properties", layout: { groups: Object.fromEntries(OPEN_GROUPS.map((id) => [id, { open: true }])) } },
+    linting: { bpmnlint: lintConfig, active: true },
+    moddleExtensions: { spiffworkflow: spiffModdle },
+    additionalModules: [BpmnPropertiesPanelModule, caseflowPropertiesModule(config.panel), translateModule(config.panel.translations), lintModule],
+  });
   const canvas = modeler.get("canvas");
   const registry = modeler.get("elementRegistry");
   let marked = [];
