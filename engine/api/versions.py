@@ -32,8 +32,15 @@ def _version(key: str, version: int):
     return catalog.definition(row)
 
 
+# What a component carries that the portal never renders: form-js's editor gives every component it
+# loads a row (`layout: {"row": "Row_<random>"}`), so a form saved once from the studio would otherwise
+# count every one of its fields as changed.
+IGNORED_IN_DIFF = ("layout",)
+
+
 def _fields(definition) -> dict[str, dict[str, dict]]:
-    return {element: {c["key"]: c for c in forms.fields_of(form or {}) if c.get("key")}
+    return {element: {c["key"]: {k: v for k, v in c.items() if k not in IGNORED_IN_DIFF}
+                      for c in forms.fields_of(form or {}) if c.get("key")}
             for element, form in (definition.forms or {}).items()}
 
 

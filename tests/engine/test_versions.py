@@ -52,6 +52,19 @@ def test_the_diff_names_the_changed_timer_and_the_added_field(deployed, users):
     assert diff.fields_added == [("Task_Intake", "school_contact")] and not diff.fields_removed and not diff.added and not diff.removed
 
 
+def test_the_form_editors_row_layout_is_no_field_change(deployed, users):
+    """form-js's editor stamps every component it loads with `layout: {"row": "Row_<random>"}`; the
+    portal ignores layout, so a form saved from the studio after adding one field has one field added,
+    not every field of the form changed."""
+    bpmn, forms = longer_escalation_and_a_new_intake_field()
+    for n, component in enumerate(forms["Task_Intake"]["components"]):
+        component["layout"] = {"row": f"Row_{n:07d}"}
+    new = deploy_v2(users, bpmn=bpmn, forms=forms)
+    diff = api.diff_versions(key="child_protection", old_version=new.version - 1, new_version=new.version, actor=users["admin"])
+    assert diff.fields_added == [("Task_Intake", "school_contact")]
+    assert diff.fields_changed == [] and diff.fields_removed == []
+
+
 def test_a_waiting_case_moves_keeps_its_task_and_counts_the_longer_timer_from_the_report(deployed, users):
     instance_id = case_waiting_for_response(users)
     task_id = open_task(instance_id, "Task_Respond")
