@@ -147,8 +147,11 @@ def _choice_label(form_name: str, key: str, value: str) -> str:
 
 
 def _hours(delta: dt.timedelta) -> str:
-    hours = int(abs(delta.total_seconds()) // 3600)
-    return _("%(n)d h") % {"n": hours} if hours else _("%(n)d min") % {"n": int(abs(delta.total_seconds()) // 60)}
+    """Rounded to the nearest hour (or minute), as the task's deadline badge rounds: the summary and
+    the badge on one page must not say 35 and 36 hours left."""
+    seconds = abs(delta.total_seconds())
+    hours = round(seconds / 3600)
+    return _("%(n)d h") % {"n": hours} if hours else _("%(n)d min") % {"n": max(round(seconds / 60), 1)}
 
 
 def case_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str]]:
