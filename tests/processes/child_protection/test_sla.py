@@ -176,3 +176,16 @@ def test_a_sweeper_never_steps_a_case_whose_timer_another_fired_after_it_looked(
     assert raced[1].timers_fired == 3 and mine.timers_fired == 0
     assert len(stepped) == 3  # the other sweeper's steps only
     assert {i: r - revisions[i] for i, r in ProcessInstance.objects.values_list("pk", "revision") if i in revisions} == {i: 1 for i, _ in cases}
+
+
+def test_the_summary_rounds_time_left_as_the_deadline_badge_does():
+    """A report due in 35 h 59 min reads "36 h" in the case summary, as in the badge beside it."""
+    from django.utils import translation
+
+    from processes.child_protection.handlers import _hours
+
+    with translation.override("en"):
+        assert _hours(dt.timedelta(hours=35, minutes=59)) == "36 h"
+        assert _hours(dt.timedelta(hours=35, minutes=20)) == "35 h"
+        assert _hours(dt.timedelta(minutes=20)) == "20 min"
+        assert _hours(dt.timedelta(seconds=5)) == "1 min"
