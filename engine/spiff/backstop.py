@@ -24,6 +24,7 @@ from pathlib import Path
 
 _HEADER = struct.Struct("!Q")
 MAX_IDLE = 4  # workers kept warm per process
+STARTUP_SECONDS = 30.0  # a worker's imports, on a loaded machine
 MEMORY_BYTES = 512 * 1024 * 1024  # address space a worker may add to what it needs at start
 _ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -37,6 +38,7 @@ class _Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             cwd=_ROOT, env=env, close_fds=True, start_new_session=True)
         self.out = self.proc.stdout.fileno()
+        self.ready = False  # until it has said so, after its imports: start-up is not the expression's time
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -50,31 +52,37 @@ class _Worker:
         self.proc.stdin.close()
         self.proc.stdout.close()
 
-    def ask(self, payload: bytes, timeout: float) -> bytes | None:
-        """The worker's answer, or None when it did not answer in time or died."""
+    def ask(self, payload: bytes, timeout: float) -> tuple[str, bytes | None]:
+        """("ok", the worker's answer), ("gone", None) when it was dead before it read the request,
+        ("died", None) when it died on it, or ("late", None) when it did not answer in time."""
+        if not self.ready:
+            status, _hello = self._read(1, time.monotonic() + STARTUP_SECONDS)
+            if status != "ok":
+                return "gone", None
+            self.ready = True
         deadline = time.monotonic() + timeout
         try:
             self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
-            return None
-        header = self._read(_HEADER.size, deadline)
+            return "gone", None
+        status, header = self._read(_HEADER.size, deadline)
         if header is None:
-            return None
+            return status, None
         return self._read(_HEADER.unpack(header)[0], deadline)
 
-    def _read(self, size: int, deadline: float) -> bytes | None:
+    def _read(self, size: int, deadline: float) -> tuple[str, bytes | None]:
         chunks, left = [], size
         while left:
             wait = deadline - time.monotonic()
             if wait <= 0 or not select.select([self.out], [], [], wait)[0]:
-                return None
+                return "late", None
             chunk = os.read(self.out, min(left, 1 << 20))
             if not chunk:
-                return None  # the worker died (memory limit, or killed)
+                return "died", None
             chunks.append(chunk)
             left -= len(chunk)
-        return b"".join(chunks)
+        return "ok", b"".join(chunks)
 
 
 class _Pool:
@@ -124,18 +132,25 @@ def run(mode: str, source, names: dict, limits):
         payload = pickle.dumps((mode, source, names, limits), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # noqa: BLE001 - whatever cannot be pickled cannot be case data either
         raise ExpressionRefused(f"the data cannot be handed to the sandbox: {exc}") from None
-    worker = POOL.take()
-    answer = worker.ask(payload, limits.hard_seconds)
+    for _attempt in range(2):
+        worker = POOL.take()
+        status, answer = worker.ask(payload, limits.hard_seconds)
+        if status != "gone":
+            break
+        worker.kill()  # it had died idle (killed from outside): a fresh one takes the request
     if answer is None:
-        died = not worker.alive()
         worker.kill()
         POOL.refill()
-        if died:
+        if status == "died":
             raise ExpressionLimitExceeded("expression ran out of memory and was stopped")
         raise ExpressionLimitExceeded(f"expression exceeded {limits.hard_seconds}s and was stopped")
-    POOL.give(worker)
     status, value = _SafeUnpickler(io.BytesIO(answer)).load()
-    if status == "err":
+    if status == "fatal":
+        worker.kill()  # it ran out of memory: its heap is not to be trusted with the next request
+        POOL.refill()
+    else:
+        POOL.give(worker)
+    if status != "ok":
         raise value
     return value
 
@@ -174,6 +189,8 @@ def serve() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (start + MEMORY_BYTES, start + MEMORY_BYTES))
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing printed may corrupt the answers
+    out.write(b"R")
+    out.flush()
     while True:
         header = inp.read(_HEADER.size)
         if len(header) < _HEADER.size:
@@ -189,7 +206,7 @@ def serve() -> None:
                 raise scripting.ExpressionRefused("a function is not a value")
             answer = ("ok", value)
         except MemoryError:
-            answer, fatal = ("err", scripting.ExpressionLimitExceeded("expression ran out of memory")), True
+            answer, fatal = ("fatal", scripting.ExpressionLimitExceeded("expression ran out of memory")), True
         except RecursionError:
             answer = ("err", scripting.ExpressionRefused("expression nested too deeply"))
         except Exception as exc:  # noqa: BLE001 - the caller raises it in its own process
