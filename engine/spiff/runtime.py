@@ -52,11 +52,21 @@ log = logging.getLogger("caseflow.engine")
 
 
 def _limits() -> scripting.Limits:
+    defaults = scripting.Limits()
     return scripting.Limits(
         max_steps=settings.CASEFLOW_EXPRESSION_MAX_STEPS,
         max_seconds=settings.CASEFLOW_EXPRESSION_MAX_SECONDS,
         max_size=settings.CASEFLOW_EXPRESSION_MAX_SIZE,
+        max_work=getattr(settings, "CASEFLOW_EXPRESSION_MAX_WORK", defaults.max_work),
+        max_output_bytes=getattr(settings, "CASEFLOW_EXPRESSION_MAX_OUTPUT_BYTES", defaults.max_output_bytes),
+        max_cardinality=getattr(settings, "CASEFLOW_EXPRESSION_MAX_CARDINALITY", defaults.max_cardinality),
+        hard_seconds=getattr(settings, "CASEFLOW_EXPRESSION_HARD_SECONDS", defaults.hard_seconds),
     )
+
+
+def _state_max_bytes() -> int:
+    """The byte budget of one instance's saved state, checked by a bounded walk before it is encoded."""
+    return getattr(settings, "CASEFLOW_STATE_MAX_BYTES", 8_000_000)
 
 
 # -- the live workflows of this process ------------------------------------------------------------
@@ -443,6 +453,9 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
     old_revision = instance.revision if expected_revision is None else expected_revision
     pruning.prune(workflow)
     state = serializer.workflow_to_state(workflow)
+    budget = _state_max_bytes()
+    if scripting.weight(state, budget) > budget:  # before json.dumps, which would expand shared references
+        raise _Unstorable(_latest_element(workflow), f"the case's data would take more than {budget} bytes to store")
     text, problem = serializer.encode_storable(state)
     if problem:
         raise _Unstorable(_unstorable_element(workflow), problem)
@@ -459,6 +472,13 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
     if instance.status in (InstanceStatus.RUNNING, InstanceStatus.ERROR):
         revision = instance.revision
         transaction.on_commit(lambda: WORKFLOWS.put(instance.pk, revision, workflow))
+
+
+def _latest_element(workflow: BpmnWorkflow) -> str:
+    """The element of the task that changed last: where a step that grew the data too much stopped."""
+    tasks = [t for t in workflow.get_tasks() if getattr(t.task_spec, "bpmn_id", None)]
+    latest = max(tasks, key=lambda t: t.last_state_change or 0, default=None)
+    return latest.task_spec.bpmn_id if latest is not None else ""
 
 
 def _unstorable_element(workflow: BpmnWorkflow) -> str:

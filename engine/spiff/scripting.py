@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 import decimal
+import functools
 import operator
 import time
 from dataclasses import dataclass
@@ -40,8 +41,19 @@ class ExpressionLimitExceeded(ExpressionRefused):
 class Limits:
     max_steps: int = 20_000
     max_seconds: float = 0.5
-    max_size: int = 100_000  # longest string / largest container / digits of an int
+    max_size: int = 100_000  # longest string / largest container / bits of an int
     max_source_chars: int = 10_000
+    # Work done inside one builtin, comparison or hash is charged before it runs: the operands'
+    # deep weight (see `weight`), summed over the evaluation, may not exceed this.
+    max_work: int = 2_000_000
+    # The estimated JSON size of what an evaluation hands back (a script's task data, an
+    # expression's value), measured deeply with shared references counted each time.
+    max_output_bytes: int = 1_000_000
+    max_digits: int = 4_300  # of an int or Decimal that int()/str()/round() may produce (CPython's own str limit)
+    max_cardinality: int = 200  # children of one multi-instance activity
+    # The backstop (engine/spiff/backstop.py): evaluate in a worker process that is killed after
+    # this many seconds, even inside one builtin call. None evaluates in this process.
+    hard_seconds: float | None = 0.75
 
 
 _BIN_OPS = {
@@ -86,6 +98,7 @@ class _Interpreter:
         self.names = names
         self.limits = limits
         self.steps = 0
+        self.work = 0
         self.deadline = time.monotonic() + limits.max_seconds
 
     # -- budget ---------------------------------------------------------------------------------
@@ -102,7 +115,20 @@ class _Interpreter:
             raise ExpressionLimitExceeded(f"value larger than {size} items")
         if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > size:
             raise ExpressionLimitExceeded("number too large")
+        if isinstance(value, decimal.Decimal) and value.is_finite():
+            _check_decimal(value, self.limits)
         return value
+
+    def charge(self, *values):
+        """Charge the deep weight of `values` against the work budget before an operation whose
+        cost grows with it (a builtin, a comparison, a hash). Plain scalars are free."""
+        for value in values:
+            if value is None or isinstance(value, (bool, int, float, str, decimal.Decimal)):
+                continue
+            left = self.limits.max_work - self.work
+            self.work += weight(value, left)
+            if self.work > self.limits.max_work:
+                raise ExpressionLimitExceeded(f"expression exceeded its work budget ({self.limits.max_work} units)")
 
     # -- statements -----------------------------------------------------------------------------
     def run(self, body):
@@ -132,7 +158,18 @@ class _Interpreter:
             container = self.eval(target.value)
             if not isinstance(container, (dict, list)):
                 raise ExpressionRefused("only dicts and lists can be assigned into")
-            container[self.eval(target.slice)] = value
+            key = self.eval(target.slice)
+            if isinstance(key, slice):
+                if not isinstance(container, list) or not isinstance(value, (list, tuple, str)):
+                    raise ExpressionRefused("a slice can be assigned only a list, tuple or text")
+                replaced = len(range(*key.indices(len(container))))
+                if len(container) - replaced + len(value) > self.limits.max_size:
+                    raise ExpressionLimitExceeded(f"value larger than {self.limits.max_size} items")
+            else:
+                self.charge(key)
+                if isinstance(container, dict) and key not in container and len(container) >= self.limits.max_size:
+                    raise ExpressionLimitExceeded(f"value larger than {self.limits.max_size} items")
+            container[key] = value
         else:
             raise ExpressionRefused(f"cannot assign to {type(target).__name__}")
 
@@ -172,6 +209,8 @@ class _Interpreter:
             left = self.eval(node.left)
             for op, comparator in zip(node.ops, node.comparators):
                 right = self.eval(comparator)
+                if not isinstance(op, (ast.Is, ast.IsNot)):
+                    self.charge(left, right)
                 if not _CMP_OPS[type(op)](left, right):
                     return False
                 left = right
@@ -180,11 +219,20 @@ class _Interpreter:
             return self.eval(node.body) if self.eval(node.test) else self.eval(node.orelse)
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             items = [self.eval(e) for e in node.elts]
+            if isinstance(node, ast.Set):
+                self.charge(*items)
             return self.checked({ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)](items))
         if isinstance(node, ast.Dict):
-            return self.checked({self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values)})
+            if any(k is None for k in node.keys):
+                raise ExpressionRefused("** in a dict display is not allowed")
+            pairs = [(self.eval(k), self.eval(v)) for k, v in zip(node.keys, node.values)]
+            self.charge(*(k for k, _v in pairs))
+            return self.checked(dict(pairs))
         if isinstance(node, ast.Subscript):
-            return self.checked(self.eval(node.value)[self.eval(node.slice)])
+            container, key = self.eval(node.value), self.eval(node.slice)
+            if isinstance(container, dict):
+                self.charge(key)
+            return self.checked(container[key])
         if isinstance(node, ast.Slice):
             return slice(*(self.eval(p) if p is not None else None for p in (node.lower, node.upper, node.step)))
         if isinstance(node, ast.Attribute):
@@ -193,18 +241,63 @@ class _Interpreter:
             func = self.eval(node.func)
             if not (func in _SAFE_FUNCTIONS.values() or isinstance(func, _BoundSafeMethod)):
                 raise ExpressionRefused("only whitelisted functions may be called")
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                raise ExpressionRefused("* and ** in calls are not allowed")
             args = [self.eval(a) for a in node.args]
-            kwargs = {k.arg: self.eval(k.value) for k in node.keywords if k.arg is not None}
+            kwargs = {k.arg: self.eval(k.value) for k in node.keywords}
             for value in args:
                 self.checked(value)
+            self.before_call(func, args, kwargs)
             return self.checked(func(*args, **kwargs))
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
             return self.checked(self.comprehension(node))
         raise ExpressionRefused(f"{type(node).__name__} is not allowed")
 
+    def before_call(self, func, args, kwargs):
+        """Bound what one builtin call can cost before it runs: its cost grows with its operands."""
+        if func is len or func is bool:
+            return
+        if isinstance(func, _BoundSafeMethod):
+            owner = func.method.__self__
+            # list/tuple count and index compare every item; str methods are bounded by max_size;
+            # dict methods hash their argument only
+            self.charge(*((owner, *args) if isinstance(owner, (list, tuple)) else args))
+            return
+        self.charge(*args, *kwargs.values())
+        if func in (sorted, max, min) and len(args) == 1 and isinstance(args[0], (list, tuple, set, dict)):
+            # Comparing two containers walks them: max/min compare each item once (charged above),
+            # sorted about log2(n) times. Scalars compare in constant time.
+            items = args[0]
+            if any(type(item) in _CONTAINERS for item in items):
+                for _ in range(len(items).bit_length() if func is sorted else 1):
+                    self.charge(items)
+        if func is sum:
+            start = args[1] if len(args) > 1 else kwargs.get("start", 0)
+            if not isinstance(start, (int, float, decimal.Decimal)):
+                raise ExpressionRefused("sum() adds numbers only")
+        if func is round:
+            ndigits = args[1] if len(args) > 1 else kwargs.get("ndigits")
+            if isinstance(ndigits, int) and abs(ndigits) > 100:
+                raise ExpressionLimitExceeded("round() to more than 100 digits")
+        if func is int and args and isinstance(args[0], decimal.Decimal) and args[0].is_finite():
+            if args[0].adjusted() > self.limits.max_digits:
+                raise ExpressionLimitExceeded("number too large")
+        if func in (int, decimal.Decimal) and args and isinstance(args[0], str) and len(args[0]) > self.limits.max_digits:
+            raise ExpressionLimitExceeded(f"a number longer than {self.limits.max_digits} characters")
+
     def binop(self, op, left, right):
         if isinstance(op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
             raise ExpressionLimitExceeded("exponent too large")
+        if isinstance(op, ast.Pow) and isinstance(left, int) and isinstance(right, int) and right > 0 \
+                and left.bit_length() * right > self.limits.max_size:
+            raise ExpressionLimitExceeded("number too large")
+        if isinstance(left, decimal.Decimal) or isinstance(right, decimal.Decimal):
+            for number in (left, right):
+                if isinstance(number, decimal.Decimal) and number.is_finite():
+                    _check_decimal(number, self.limits)
+        if isinstance(op, ast.Mult) and isinstance(left, int) and isinstance(right, int) \
+                and left.bit_length() + right.bit_length() > self.limits.max_size + 1:
+            raise ExpressionLimitExceeded("number too large")
         if isinstance(op, ast.Mult):
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, int) and len(seq) * n > self.limits.max_size:
@@ -212,7 +305,7 @@ class _Interpreter:
         if isinstance(op, ast.Add) and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
             if len(left) + len(right) > self.limits.max_size:
                 raise ExpressionLimitExceeded(f"value larger than {self.limits.max_size} items")
-        if isinstance(op, ast.Mod) and isinstance(left, str):
+        if isinstance(op, ast.Mod) and isinstance(left, (str, bytes, bytearray)):
             raise ExpressionRefused("string formatting with % is not allowed")
         return self.checked(_BIN_OPS[type(op)](left, right))
 
@@ -258,6 +351,56 @@ class _BoundSafeMethod:
 
 
 _MISSING = object()
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+
+
+def _check_decimal(value: decimal.Decimal, limits: Limits) -> None:
+    """A Decimal is stored as digits and an exponent: '1e999999999' is short but int() of it is not."""
+    if abs(value.adjusted()) > limits.max_digits:
+        raise ExpressionLimitExceeded("number too large")
+    if len(value.as_tuple().digits) > limits.max_digits:
+        raise ExpressionLimitExceeded("number too large")
+
+
+_SCALAR_WEIGHT = {bool: 5, type(None): 4, float: 24}
+
+
+def weight(value, cap: int) -> int:
+    """About how many characters `value` would take as JSON, walked deeply with shared references
+    counted each time they would be serialized (a cycle never ends, so it weighs more than any cap).
+    Stops as soon as the total passes `cap` and returns it then: the walk costs at most `cap` nodes,
+    so measuring is bounded by the budget it measures against."""
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            total += len(item) + 2
+        elif kind is int:
+            total += item.bit_length() // 3 + 1
+        elif kind in _SCALAR_WEIGHT:
+            total += _SCALAR_WEIGHT[kind]
+        elif kind in (list, tuple, set, frozenset):
+            total += len(item) + 2
+            stack.extend(item)
+        elif kind is dict:
+            total += 2 * len(item) + 2
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (bytes, bytearray)):
+            total += len(item) + 2
+        elif isinstance(item, decimal.Decimal):
+            total += len(item.as_tuple().digits) + 8
+        elif isinstance(item, (dict, list, tuple)):  # subclasses (a workflow's DataObject dicts ...)
+            total += len(item) + 2
+            stack.extend(item.values() if isinstance(item, dict) else item)
+            if isinstance(item, dict):
+                stack.extend(item.keys())
+        else:
+            total += 16
+        if total > cap:
+            return total
+    return total
 
 
 def _as_load(target):
@@ -273,8 +416,15 @@ def _check_name(name: str):
 def _parse(source: str, mode: str, limits: Limits) -> ast.AST:
     if not isinstance(source, str):
         raise ExpressionRefused("expression must be text")
-    if len(source) > limits.max_source_chars:
-        raise ExpressionLimitExceeded(f"expression longer than {limits.max_source_chars} characters")
+    return _parse_checked(source, mode, limits.max_source_chars)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_checked(source: str, mode: str, max_source_chars: int) -> ast.AST:
+    """Parsed and checked once per text: a diagram's conditions run again and again. Refusals
+    raise and are not cached; the interpreter never changes a tree."""
+    if len(source) > max_source_chars:
+        raise ExpressionLimitExceeded(f"expression longer than {max_source_chars} characters")
     try:
         tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
     except SyntaxError as exc:
@@ -339,16 +489,39 @@ def names_assigned(source: str, limits: Limits = Limits()) -> set[str]:
 
 
 def evaluate_expression(source: str, names: dict[str, Any], limits: Limits = Limits()) -> Any:
-    tree = _parse(source, "eval", limits)
-    return _Interpreter(dict(names), limits).eval(tree.body)
+    if limits.hard_seconds is not None:
+        from . import backstop
+        return backstop.run("eval", source, names, limits)
+    return _evaluate_here(source, names, limits)
 
 
 def execute_script(source: str, names: dict[str, Any], limits: Limits = Limits()) -> dict[str, Any]:
     """Run a script; returns the names it leaves behind (the task data after the script)."""
+    if limits.hard_seconds is not None:
+        from . import backstop
+        return backstop.run("exec", source, names, limits)
+    return _execute_here(source, names, limits)
+
+
+def _evaluate_here(source: str, names: dict[str, Any], limits: Limits) -> Any:
+    tree = _parse(source, "eval", limits)
+    value = _Interpreter(dict(names), limits).eval(tree.body)
+    _check_output(value, limits)
+    return value
+
+
+def _execute_here(source: str, names: dict[str, Any], limits: Limits) -> dict[str, Any]:
     tree = _parse(source, "exec", limits)
     scope = dict(names)
     _Interpreter(scope, limits).run(tree.body)
+    _check_output(scope, limits)
     return scope
+
+
+def _check_output(value, limits: Limits) -> None:
+    """What goes back into the case must fit the byte budget, measured before anything serializes it."""
+    if weight(value, limits.max_output_bytes) > limits.max_output_bytes:
+        raise ExpressionLimitExceeded(f"the result would take more than {limits.max_output_bytes} bytes to store")
 
 
 def normalize_timer_literal(expression: str) -> str:
@@ -440,9 +613,21 @@ class ExpressionEngine(PythonScriptEngine):
         names = dict(task.data)
         names.update(external_context or {})
         try:
-            return evaluate_expression(expression, names, self.limits)
+            value = evaluate_expression(expression, names, self.limits)
         except Exception as exc:
             raise WorkflowTaskException(f"Error evaluating expression '{expression}': {exc}", task=task, exception=exc)
+        if expression is getattr(getattr(task, "task_spec", None), "cardinality", _MISSING):
+            self._check_cardinality(task, value)
+        return value
+
+    def _check_cardinality(self, task, value):
+        """A multi-instance activity makes one child task per count, each carrying a copy of the data:
+        the count is bounded before SpiffWorkflow builds them."""
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise WorkflowTaskException(f"Multi-instance cardinality must be a whole number, not {type(value).__name__}", task=task)
+        if value > self.limits.max_cardinality:
+            raise WorkflowTaskException(
+                f"Multi-instance cardinality {value} is more than the {self.limits.max_cardinality} allowed", task=task)
 
     def execute(self, task, script, external_context=None):
         names = dict(task.data)

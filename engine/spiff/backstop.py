@@ -1,0 +1,221 @@
+"""The sandbox's hard limit (ADR 0017): every evaluation runs in a persistent worker process that is
+killed when it overruns, so no single builtin call, hash or comparison can hold a step — and with
+it the database's write lock on the embedded default — beyond `Limits.hard_seconds`.
+
+The interpreter (scripting.py) bounds what it can before an operation runs; this is the part that
+cannot be walked around. A worker is a plain `python -c` child with an address-space limit
+(`RLIMIT_AS`), fed one pickled request at a time over a pipe. Workers are kept in a small pool per
+process and reused; one that overruns is killed (SIGKILL) and a fresh one is started in the
+background. What comes back is unpickled with a whitelist of classes: even a worker whose sandbox
+were broken could not hand this process anything but plain data and exceptions.
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+_HEADER = struct.Struct("!Q")
+MAX_IDLE = 4  # workers kept warm per process
+STARTUP_SECONDS = 30.0  # a worker's imports, on a loaded machine
+MEMORY_BYTES = 512 * 1024 * 1024  # address space a worker may add to what it needs at start
+_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class _Worker:
+    def __init__(self):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = _ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from engine.spiff.backstop import serve; serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd=_ROOT, env=env, close_fds=True, start_new_session=True)
+        self.out = self.proc.stdout.fileno()
+        self.ready = False  # until it has said so, after its imports: start-up is not the expression's time
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+    def ask(self, payload: bytes, timeout: float) -> tuple[str, bytes | None]:
+        """("ok", the worker's answer), ("gone", None) when it was dead before it read the request,
+        ("died", None) when it died on it, or ("late", None) when it did not answer in time."""
+        if not self.ready:
+            status, _hello = self._read(1, time.monotonic() + STARTUP_SECONDS)
+            if status != "ok":
+                return "gone", None
+            self.ready = True
+        deadline = time.monotonic() + timeout
+        try:
+            self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return "gone", None
+        status, header = self._read(_HEADER.size, deadline)
+        if header is None:
+            return status, None
+        return self._read(_HEADER.unpack(header)[0], deadline)
+
+    def _read(self, size: int, deadline: float) -> tuple[str, bytes | None]:
+        chunks, left = [], size
+        while left:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([self.out], [], [], wait)[0]:
+                return "late", None
+            chunk = os.read(self.out, min(left, 1 << 20))
+            if not chunk:
+                return "died", None
+            chunks.append(chunk)
+            left -= len(chunk)
+        return "ok", b"".join(chunks)
+
+
+class _Pool:
+    def __init__(self):
+        self.idle: list[_Worker] = []
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+
+    def take(self) -> _Worker:
+        with self.lock:
+            if self.pid != os.getpid():  # forked (a server's worker): the parent's pipes are not ours
+                self.idle, self.pid = [], os.getpid()
+            while self.idle:
+                worker = self.idle.pop()
+                if worker.alive():
+                    return worker
+        return _Worker()
+
+    def give(self, worker: _Worker) -> None:
+        with self.lock:
+            if len(self.idle) < MAX_IDLE and self.pid == os.getpid():
+                self.idle.append(worker)
+                return
+        worker.kill()
+
+    def refill(self) -> None:
+        """Start a replacement in the background, so the next evaluation does not wait for one."""
+        def start():
+            self.give(_Worker())
+        threading.Thread(target=start, name="sandbox-worker-start", daemon=True).start()
+
+    def close(self) -> None:
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for worker in idle:
+            worker.kill()
+
+
+POOL = _Pool()
+
+
+def run(mode: str, source, names: dict, limits):
+    """Evaluate (mode "eval") or execute ("exec") in a worker; the result, or the sandbox's error."""
+    from .scripting import ExpressionLimitExceeded, ExpressionRefused
+
+    try:
+        payload = pickle.dumps((mode, source, names, limits), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - whatever cannot be pickled cannot be case data either
+        raise ExpressionRefused(f"the data cannot be handed to the sandbox: {exc}") from None
+    for _attempt in range(2):
+        worker = POOL.take()
+        status, answer = worker.ask(payload, limits.hard_seconds)
+        if status != "gone":
+            break
+        worker.kill()  # it had died idle (killed from outside): a fresh one takes the request
+    if answer is None:
+        worker.kill()
+        POOL.refill()
+        if status == "died":
+            raise ExpressionLimitExceeded("expression ran out of memory and was stopped")
+        raise ExpressionLimitExceeded(f"expression exceeded {limits.hard_seconds}s and was stopped")
+    status, value = _SafeUnpickler(io.BytesIO(answer)).load()
+    if status == "fatal":
+        worker.kill()  # it ran out of memory: its heap is not to be trusted with the next request
+        POOL.refill()
+    else:
+        POOL.give(worker)
+    if status != "ok":
+        raise value
+    return value
+
+
+_ALLOWED = {
+    "builtins": {"set", "frozenset", "bytearray", "complex", "slice", "range"},
+    "decimal": {"Decimal"},
+    "datetime": {"date", "datetime", "time", "timedelta", "timezone"},
+    "engine.spiff.scripting": {"ExpressionRefused", "ExpressionLimitExceeded"},
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        import builtins
+        import decimal
+
+        if name in _ALLOWED.get(module, ()):
+            return super().find_class(module, name)
+        found = getattr({"builtins": builtins, "decimal": decimal}.get(module), name, None)
+        if isinstance(found, type) and issubclass(found, Exception):
+            return found  # NameError, ZeroDivisionError, decimal.InvalidOperation ...
+        raise pickle.UnpicklingError(f"the sandbox may not return {module}.{name}")
+
+
+# -- the worker's side ------------------------------------------------------------------------------
+
+def serve() -> None:
+    """The worker's loop: read a request, answer it, forever; exit when the parent goes away."""
+    import resource
+
+    from . import scripting
+
+    with open("/proc/self/statm") as statm:
+        start = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    resource.setrlimit(resource.RLIMIT_AS, (start + MEMORY_BYTES, start + MEMORY_BYTES))
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing printed may corrupt the answers
+    out.write(b"R")
+    out.flush()
+    while True:
+        header = inp.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return
+        mode, source, names, limits = pickle.loads(inp.read(_HEADER.unpack(header)[0]))
+        fatal = False
+        try:
+            if mode == "eval":
+                value = scripting._evaluate_here(source, names, limits)
+            else:
+                value = scripting._execute_here(source, names, limits)
+            if callable(value):
+                raise scripting.ExpressionRefused("a function is not a value")
+            answer = ("ok", value)
+        except MemoryError:
+            answer, fatal = ("fatal", scripting.ExpressionLimitExceeded("expression ran out of memory")), True
+        except RecursionError:
+            answer = ("err", scripting.ExpressionRefused("expression nested too deeply"))
+        except Exception as exc:  # noqa: BLE001 - the caller raises it in its own process
+            answer = ("err", exc)
+        try:
+            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001
+            data = pickle.dumps(("err", scripting.ExpressionRefused(f"the result cannot leave the sandbox: {type(exc).__name__}")))
+        out.write(_HEADER.pack(len(data)) + data)
+        out.flush()
+        if fatal:
+            return
