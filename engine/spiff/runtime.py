@@ -452,11 +452,14 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
         step.audit(AuditKind.INSTANCE_COMPLETED, {})
     old_revision = instance.revision if expected_revision is None else expected_revision
     pruning.prune(workflow)
+    # SpiffWorkflow's converter has already copied every shared reference by the time the state is a
+    # dict, so the budget is checked on the JSON text (json.dumps in C costs less than that copy);
+    # what keeps a shared-reference bomb from reaching here is the sandbox's budget on each result.
     state = serializer.workflow_to_state(workflow)
     budget = _state_max_bytes()
-    if scripting.weight(state, budget) > budget:  # before json.dumps, which would expand shared references
+    text, problem = serializer.encode_storable(state, max_chars=budget)
+    if problem == serializer.TOO_LARGE:
         raise _Unstorable(_latest_element(workflow), f"the case's data would take more than {budget} bytes to store")
-    text, problem = serializer.encode_storable(state)
     if problem:
         raise _Unstorable(_unstorable_element(workflow), problem)
     step.journal.flush()

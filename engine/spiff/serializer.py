@@ -128,14 +128,20 @@ def storable_problem(value, *, max_depth: int = 200) -> str | None:
     return None
 
 
-def encode_storable(value) -> tuple[str | None, str | None]:
-    """(the JSON text of `value`, None), or (None, why it cannot be stored). One encode and one
-    decode in C decide the common case; the walk above runs only to explain a refusal, or when
-    the decoded copy differs (keys that were not text, tuples) to tell which."""
+TOO_LARGE = "larger than the budget"
+
+
+def encode_storable(value, *, max_chars: int | None = None) -> tuple[str | None, str | None]:
+    """(the JSON text of `value`, None), or (None, why it cannot be stored): `TOO_LARGE` when the
+    text is longer than `max_chars` (then it is not decoded again). One encode and one decode in C
+    decide the common case; the walk above runs only to explain a refusal, or when the decoded copy
+    differs (keys that were not text, tuples) to tell which."""
     try:
         text = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return None, storable_problem(value) or "a value JSON cannot hold"
+    if max_chars is not None and len(text) > max_chars:
+        return None, TOO_LARGE
     if json.loads(text) != value:
         problem = storable_problem(value)
         if problem:

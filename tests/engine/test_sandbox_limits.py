@@ -156,3 +156,18 @@ def test_a_slow_expression_on_one_case_does_not_hold_up_the_others(users, monkey
     assert len(others) == 3 and all(ProcessInstance.objects.get(pk=o.id).status == "running" for o in others)
     slow = ProcessInstance.objects.get(pk=slow_id)
     assert slow.status == "error" and slow.error_element == "Script_1"
+
+
+@pytest.mark.django_db
+def test_a_case_whose_data_outgrows_the_state_budget_is_not_stored(users, settings):
+    """Each script result fits its own budget, but the case's stored state has one too: checked on
+    the JSON text before it is written, naming the element, and nothing of the step stays."""
+    from engine.errors import StepFailed
+
+    settings.CASEFLOW_STATE_MAX_BYTES = 40_000
+    samples.deploy(samples.script_task("bulky", "x = 'a' * 50000"), users["admin"])
+    before = ProcessInstance.objects.count()
+    with pytest.raises(StepFailed) as refused:
+        api.start_instance(process_key="bulky", data={}, actor=users["worker"])
+    assert "Task_A" in str(refused.value) and "40000 bytes" in str(refused.value)  # where the case would stop
+    assert ProcessInstance.objects.count() == before
