@@ -277,7 +277,7 @@ def transform_columns(connection, table: str, columns: list[str], transform, *, 
                 return changed
             last = rows[-1][0]
             for row in rows:
-                sets, params = [], []
+                sets, params, guards, olds = [], [], [], []
                 for column, value in zip(columns, row[1:]):
                     if value is None:
                         continue
@@ -285,9 +285,13 @@ def transform_columns(connection, table: str, columns: list[str], transform, *, 
                     if new is not None:
                         sets.append(f"{quote(column)} = %s")
                         params.append(new)
+                        guards.append(f" AND {quote(column)} = %s")
+                        olds.append(value)
                 if sets:
-                    cursor.execute(f"UPDATE {quote(table)} SET {', '.join(sets)} WHERE {quote(pk)} = %s", params + [row[0]])
-                    changed += len(sets)
+                    # Guarded by the values read: a row a step rewrote meanwhile (with the newest key) is left as it is.
+                    cursor.execute(f"UPDATE {quote(table)} SET {', '.join(sets)} WHERE {quote(pk)} = %s{''.join(guards)}",
+                                   params + [row[0]] + olds)
+                    changed += len(sets) if cursor.rowcount else 0
 
 
 def encrypt_if_clear(text: str) -> str | None:
@@ -296,6 +300,35 @@ def encrypt_if_clear(text: str) -> str | None:
 
 def decrypt_if_token(text: str) -> str | None:
     return decrypt_text(text, what="a stored value") if is_token(text) else None
+
+
+def rotate_or_encrypt(text: str) -> str | None:
+    """rotate_keys: the value under the newest key (a value still in clear is encrypted)."""
+    return rotate_token(text) if is_token(text) else encrypt_text(text)
+
+
+def rotate_everything(connection, storage=None, *, log=lambda line: None) -> dict:
+    """Re-encrypt every encrypted column of every installed model, and every file of the storage,
+    under the newest key. Returns {table or "files": values changed}."""
+    from django.apps import apps
+
+    result = {}
+    for model in apps.get_models():
+        fields = encrypted_fields(model)
+        if not fields or model._meta.proxy:
+            continue
+        table = model._meta.db_table
+        result[table] = transform_columns(connection, table, [f.column for f in fields], rotate_or_encrypt, pk=model._meta.pk.column)
+        log(f"{table}: {result[table]} values re-encrypted")
+    if storage is not None and isinstance(storage, EncryptedFileSystemStorage):
+        count = 0
+        root = Path(storage.location)
+        for path in sorted(root.rglob("*")) if root.exists() else ():
+            if path.is_file() and not path.name.endswith(".rotating"):
+                count += storage.rotate(str(path.relative_to(root)))
+        result["files"] = count
+        log(f"files: {count} re-encrypted")
+    return result
 
 
 def encrypt_columns(table: str, columns: list[str]):
