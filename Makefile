@@ -6,6 +6,8 @@ VENDOR := portal/static/vendor
 # Tests run on PostgreSQL (row locks and SKIP LOCKED are the point); point elsewhere to override.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/caseflow
 ADDR ?= 127.0.0.1:8000
+# A fixed, public Fernet key for test and benchmark databases only (production sets CASEFLOW_ENCRYPTION_KEYS).
+TEST_ENCRYPTION_KEY ?= dGVzdC1vbmx5LWtleS1jYXNlZmxvdy1lbmNyeXB0aW8=
 
 .PHONY: install static run test bench smoke
 
@@ -60,19 +62,19 @@ run: install
 
 test: install
 	$(VENV)/bin/lint-imports
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=test-only-secret $(VENV)/bin/pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=test-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) $(VENV)/bin/pytest
 
 # Each benchmark creates and drops its own test_caseflow_bench_* database and prints one JSON object
 # (numbers beside baselines measured in the same run). Scale down with the BENCH_* variables named
 # in each file's docstring, e.g. `BENCH_SWEEP_CASES=2000 BENCH_INBOX_DONE=200000 make bench`.
 bench: install
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/run.py
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/step.py
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/loop.py
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/throughput.py
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/sweep.py
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/inbox.py
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/matching.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/run.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/step.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/loop.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/throughput.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/sweep.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/inbox.py
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) CASEFLOW_VAR_DIR=/tmp/var_bench $(PY) bench/matching.py
 
 smoke: install
 	bash .ci/smoke

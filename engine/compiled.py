@@ -67,11 +67,12 @@ class ByKey:
 
 
 class Encoded(str):
-    """JSON text already encoded (and checked) by the caller, for a JSON column: written as it is."""
+    """JSON text already encoded (and checked) by the caller, for a JSON column: written as it is
+    (an encrypted JSON field, engine.crypto, encrypts the text as it is)."""
 
 
 def _prepare(field, value, connection):
-    if isinstance(value, Encoded):
+    if isinstance(value, Encoded) and field.get_internal_type() == "JSONField":  # an encrypted field encrypts it
         if connection.vendor == "postgresql":
             from psycopg.types.json import Jsonb
 

@@ -8,6 +8,10 @@ date fields. Caseflow also reads a few string properties on a component:
 - `process_variable` ("true"): the value is copied into the workflow's data, for gateway conditions
   and timers — nothing else is;
 - `sensitive` ("true"): personal data, marked on the pages;
+- `mask` ("id_number" or "phone"): the value is shown masked (4401**********1234, 138****5678) on
+  every page, in the history and in the command line to anyone who is not one of the case's holders
+  (those who may hold its tasks, supervisors of its village); exports mask it by the same rule
+  (`mask_value`, `masked_data`);
 - `visible_to` ("intake_desk,supervisor"): only these roles read the value once submitted (the
   reporter's identity); everyone else sees the rest of the form without it, on every page, in the
   history and in the command line's JSON;
@@ -143,6 +147,9 @@ def check_form_definition(form: Any) -> list[str]:
             elif value == key or not (value in DATE_LIMIT_WORDS or re.fullmatch(r"[a-z][a-z0-9_]{0,63}", value)):
                 problems.append(_("Field '%(key)s': %(limit)s must be 'today', another field or a workflow variable, not '%(value)s'.") % {
                     "key": key, "limit": limit, "value": value[:40]})
+        if props.get("mask") is not None and props.get("mask") not in MASKS:
+            problems.append(_("Field '%(key)s': mask must be 'id_number' or 'phone', not '%(value)s'.") % {
+                "key": key, "value": str(props.get("mask"))[:40]})
         if "decimalDigits" in component and component["type"] != "number":
             problems.append(_("Field '%(key)s': decimal places only apply to number fields.") % {"key": key})
     return problems
@@ -361,6 +368,45 @@ def field_choices(component: dict) -> list[tuple[str, str]]:
         return registry.option_source(source, context.user, context.variables or {}) or []
     english = (get_language() or "zh-hans").startswith("en")
     return [(v["value"], (v.get("label_en") if english and v.get("label_en") else v["label"])) for v in component.get("values", [])]
+
+
+# mask kind -> (characters kept at the start, at the end): 4401**********1234, 138****5678
+MASKS = {"id_number": (4, 4), "phone": (3, 4)}
+
+
+def mask_value(kind: str, value) -> str:
+    """An ID or phone number as a non-holder sees it: the middle replaced by as many asterisks
+    (a value too short to keep both ends is all asterisks)."""
+    text = "" if value is None else str(value)
+    head, tail = MASKS.get(kind, (0, 0))
+    if len(text) <= head + tail:
+        return "*" * len(text)
+    return text[:head] + "*" * (len(text) - head - tail) + text[len(text) - tail:]
+
+
+def mask_of(component: dict) -> str | None:
+    kind = (component.get("properties") or {}).get("mask")
+    return kind if kind in MASKS else None
+
+
+def masked_data(form: dict | None, data: dict | None) -> dict | None:
+    """`data` with the values of masked fields (and masked list columns) masked."""
+    if not isinstance(data, dict):
+        return data
+    result = dict(data)
+    for component in fields_of(form or {}):
+        key = component.get("key")
+        if key not in result or result[key] in (None, ""):
+            continue
+        kind = mask_of(component)
+        if kind:
+            result[key] = mask_value(kind, result[key])
+        elif component["type"] == "dynamiclist" and isinstance(result[key], list):
+            columns = {c["key"]: mask_of(c) for c in component.get("components") or [] if c.get("key") and mask_of(c)}
+            if columns:
+                result[key] = [{k: (mask_value(columns[k], v) if k in columns and v not in (None, "") else v) for k, v in row.items()}
+                               if isinstance(row, dict) else row for row in result[key]]
+    return result
 
 
 def display_value(component: dict, value) -> str:

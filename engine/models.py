@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from engine.crypto import EncryptedJSONField
+
 
 class ProcessDefinition(models.Model):
     """One deployed, numbered, never-changed version of a process key."""
@@ -98,8 +100,9 @@ class HumanTask(models.Model):
     sla_breached_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="completed_tasks")
     completed_at = models.DateTimeField(null=True, blank=True)
-    form_data = models.JSONField(null=True, blank=True)
-    draft_data = models.JSONField(null=True, blank=True, help_text="saved but not submitted; never validated")
+    # Personal data: encrypted at rest (engine/crypto.py, ADR 0019); the columns above stay in clear for queries.
+    form_data = EncryptedJSONField(null=True, blank=True)
+    draft_data = EncryptedJSONField(null=True, blank=True, help_text="saved but not submitted; never validated")
     named = models.BooleanField(default=False, help_text="routed to a named person (assignee_from): never open to the whole group")
     context = models.JSONField(null=True, blank=True, help_text="what this task is about (context_from), e.g. a referral id")
 
@@ -181,7 +184,7 @@ class AuditEvent(models.Model):
     actor_name = models.CharField(max_length=150, blank=True, help_text="username at the time, or 'system'")
     bpmn_id = models.CharField(max_length=128, blank=True)
     at = models.DateTimeField()
-    data = models.JSONField(default=dict, blank=True)
+    data = EncryptedJSONField(default=dict, blank=True, help_text="encrypted at rest: carries submitted form data")
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -210,7 +213,7 @@ class OutboxMessage(models.Model):
 
     key = models.CharField(max_length=255, unique=True)
     channel = models.CharField(max_length=64)
-    payload = models.JSONField(default=dict)
+    payload = EncryptedJSONField(default=dict, help_text="encrypted at rest: a police notice carries the case's facts")
     instance = models.ForeignKey(ProcessInstance, null=True, on_delete=models.PROTECT, related_name="outbox")
     status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     created_at = models.DateTimeField()

@@ -32,6 +32,20 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,1
 VAR_DIR = Path(os.environ.get("CASEFLOW_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+# Encryption at rest of personal data (engine/crypto.py, ADR 0019): Fernet keys, newest first. The
+# embedded default generates one into var/encryption.key (0600) on first run; production must set them.
+from engine.crypto import key_file_keys, parse_keys  # noqa: E402  (no Django state at import)
+
+CASEFLOW_ENCRYPTION_KEYS = parse_keys(os.environ.get("CASEFLOW_ENCRYPTION_KEYS", ""))
+if not CASEFLOW_ENCRYPTION_KEYS:
+    if os.environ.get("DATABASE_URL"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "CASEFLOW_ENCRYPTION_KEYS must be set when DATABASE_URL is set (production mode): comma-separated Fernet keys, "
+            "newest first; make one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
+    CASEFLOW_ENCRYPTION_KEYS = key_file_keys(VAR_DIR)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -121,7 +135,7 @@ STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 # Static files are collected (make run / make test do it), fingerprinted and compressed: WhiteNoise
 # serves them gzipped with a year's immutable cache, so a phone loads htmx and the diagram viewer once.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "engine.crypto.EncryptedFileSystemStorage"},  # uploads encrypted at rest (ADR 0019)
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG

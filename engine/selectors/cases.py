@@ -17,7 +17,7 @@ from engine.models import (
     ProcessDefinition, ProcessInstance, TaskStatus,
 )
 from engine.people import display_name, role_label, sees_people
-from engine.permissions import in_scope, supervises, user_groups
+from engine.permissions import can_hold, in_scope, supervises, user_groups
 from engine.selectors.tasks import _scope
 from engine.types import DiagramState, EventInfo, FieldValue, InstanceInfo, Person, SubmittedForm, TaskInfo
 
@@ -98,6 +98,25 @@ def get_instance(*, instance_id: int, with_history: bool = True, viewer=None) ->
     )
 
 
+def holds_case(viewer, instance_id: int, village: str) -> bool:
+    """Whether the viewer is one of the case's holders, who read ID and phone numbers unmasked
+    (forms' `mask`): a supervisor of its village, or someone who may hold one of its tasks (its role
+    in its village), was given one or completed one. Nobody (the system) holds everything."""
+    if viewer is None:
+        return True
+    if supervises(viewer, village):
+        return True
+    for row in HumanTask.objects.filter(instance_id=instance_id).only("candidate_group", "village", "assignee_id", "completed_by_id", "named"):
+        if viewer.pk in (row.assignee_id, row.completed_by_id) or (not row.named and can_hold(viewer, row)):
+            return True
+    return False
+
+
+def _has_masks(definition_forms: dict) -> bool:
+    return any(forms.mask_of(c) or any(forms.mask_of(col) for col in c.get("components") or [])
+               for form in definition_forms.values() for c in forms.fields_of(form or {}))
+
+
 CASE_LEVEL_EVENTS = {AuditKind.STARTED, AuditKind.INSTANCE_COMPLETED, AuditKind.CANCELLED}
 INTERNAL_EVENT_FIELDS = {"reason", "assignee", "shared_with", "candidate_group", "across_villages"}
 
@@ -113,6 +132,7 @@ def _history_for(instance: ProcessInstance, definition: catalog.Definition, even
     targets = {e.data.get("assignee") or e.data.get("shared_with") for e in events if isinstance(e.data, dict)}
     names = {u.get_username(): display_name(u) for u in User.objects.filter(username__in={e.actor_name for e in events} | targets)}
     open_sealed = _open_sealed_tasks(instance.pk, definition_forms)
+    unmasked = not _has_masks(definition_forms) or holds_case(viewer, instance.pk, instance.village)
     result = []
     for event in events:
         if not people and not _concerns_outsider(event, viewer, groups):
@@ -126,6 +146,8 @@ def _history_for(instance: ProcessInstance, definition: catalog.Definition, even
             readable = form is None or event.actor_name == me or (forms.visible_to(form, groups) and not (
                 event.bpmn_id in open_sealed))
             data = {**data, "data": forms.redact(form, data["data"], groups) if readable else {}}
+            if not unmasked:
+                data["data"] = forms.masked_data(form, data["data"])
         if event.actor_name == "system":
             label = _("system")
         elif people or event.actor_name == me:
@@ -176,6 +198,7 @@ def submitted_forms(*, instance_id: int, viewer=None) -> list[SubmittedForm]:
     people = sees_people(viewer)
     definition_forms = catalog.definition(rows[0].instance.definition_id).forms or {}
     open_sealed = _open_sealed_tasks(instance_id, definition_forms)
+    unmasked = not _has_masks(definition_forms) or holds_case(viewer, instance_id, rows[0].instance.village)
     result = []
     for row in rows:
         form = definition_forms.get(row.bpmn_id) or {"components": []}
@@ -190,6 +213,8 @@ def submitted_forms(*, instance_id: int, viewer=None) -> list[SubmittedForm]:
             if key not in (row.form_data or {}) or not forms.field_visible_to(component, viewer_groups):
                 continue
             value = row.form_data[key]
+            if not unmasked:
+                value = forms.masked_data({"components": [component]}, {key: value})[key]
             files = tuple(v for v in value if isinstance(v, str)) if component["type"] == "filepicker" and isinstance(value, list) else ()
             fields.append(FieldValue(key, forms.field_label(component), forms.display_value(component, value),
                                      (component.get("properties") or {}).get("sensitive") == "true", files,

@@ -4,6 +4,8 @@ lists show the case number, never the child's name."""
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from engine.crypto import EncryptedJSONField, EncryptedTextField
+
 
 class CaseStatus(models.TextChoices):
     OPEN = "open", _("open")
@@ -18,15 +20,16 @@ class ChildProtectionCase(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN)
     received_at = models.DateTimeField(_("report received at"))
     channel = models.CharField(_("channel"), max_length=32)
-    reporter = models.JSONField(_("reporter (confidential)"), default=dict, blank=True)
-    child = models.JSONField(_("child (confidential)"), default=dict, blank=True)
-    situations = models.JSONField(_("reportable situations"), default=list, blank=True)
+    # Personal: encrypted at rest (ADR 0019). Number, village, status and dates stay in clear for lists.
+    reporter = EncryptedJSONField(_("reporter (confidential)"), default=dict, blank=True)
+    child = EncryptedJSONField(_("child (confidential)"), default=dict, blank=True)
+    situations = EncryptedJSONField(_("reportable situations"), default=list, blank=True)
     present_danger = models.BooleanField(_("present danger"), default=False)
     risk_level = models.CharField(_("risk level"), max_length=16, blank=True)
     police_station = models.CharField(_("police station"), max_length=100, blank=True)
     police_reported_at = models.DateTimeField(_("reported to police at"), null=True, blank=True)
     police_receipt_no = models.CharField(_("police receipt number"), max_length=40, blank=True)
-    police_feedback = models.TextField(_("police feedback"), blank=True)
+    police_feedback = EncryptedTextField(_("police feedback"), blank=True)
     responded_at = models.DateTimeField(_("responded at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from engine.crypto import EncryptedCharField, EncryptedDecimalField, EncryptedJSONField
+
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
@@ -31,12 +33,13 @@ class MonitoringStatus(models.TextChoices):
 class Household(models.Model):
     code = models.CharField(_("household number"), max_length=32, unique=True)
     village = models.CharField(_("village"), max_length=64, db_index=True)
-    head_name = models.CharField(_("head of household"), max_length=50)
-    annual_income = models.DecimalField(_("household income a year"), default=Decimal("0"), **MONEY)
-    medical_expenses = models.DecimalField(_("medical expenses a year"), default=Decimal("0"), **MONEY)
-    schooling_expenses = models.DecimalField(_("schooling expenses a year"), default=Decimal("0"), **MONEY)
-    benefits = models.JSONField(_("current benefits"), default=list, blank=True, help_text="e.g. dibao, temporary_relief")
-    risk_flags = models.JSONField(_("risk flags"), default=list, blank=True, help_text="illness, schooling, disaster")
+    # Personal: encrypted at rest (ADR 0019); code, village and monitoring status stay in clear for lists.
+    head_name = EncryptedCharField(_("head of household"), max_length=50)
+    annual_income = EncryptedDecimalField(_("household income a year"), default=Decimal("0"), **MONEY)
+    medical_expenses = EncryptedDecimalField(_("medical expenses a year"), default=Decimal("0"), **MONEY)
+    schooling_expenses = EncryptedDecimalField(_("schooling expenses a year"), default=Decimal("0"), **MONEY)
+    benefits = EncryptedJSONField(_("current benefits"), default=list, blank=True, help_text="e.g. dibao, temporary_relief")
+    risk_flags = EncryptedJSONField(_("risk flags"), default=list, blank=True, help_text="illness, schooling, disaster")
     resident = models.BooleanField(_("registered resident of the township"), default=True)
     monitoring_status = models.CharField(_("monitoring status"), max_length=16, blank=True, choices=MonitoringStatus.choices)
     updated_at = models.DateTimeField(auto_now=True)
@@ -63,7 +66,7 @@ class Household(models.Model):
 
 class Member(models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
-    name = models.CharField(_("name"), max_length=50)
+    name = EncryptedCharField(_("name"), max_length=50)  # encrypted at rest (ADR 0019)
     relation = models.CharField(_("relation to the head"), max_length=20)
     age = models.PositiveSmallIntegerField(_("age"))
     sex = models.CharField(_("sex"), max_length=8)
@@ -148,9 +151,9 @@ class Need(models.Model):
     instance_id = models.BigIntegerField(db_index=True)
     number = models.PositiveSmallIntegerField(_("need number"))
     category = models.CharField(_("category"), max_length=24, choices=NeedCategory.choices)
-    description = models.CharField(_("description"), max_length=200)
+    description = EncryptedCharField(_("description"), max_length=200)  # encrypted at rest (ADR 0019)
     urgency = models.CharField(_("urgency"), max_length=8)
-    member = models.CharField(_("member concerned"), max_length=40, blank=True)
+    member = EncryptedCharField(_("member concerned"), max_length=40, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=NeedStatus.choices, default=NeedStatus.OPEN)
     proposals = models.JSONField(_("matching result"), default=list, blank=True)
     declined_resources = models.JSONField(default=list, blank=True)
