@@ -113,6 +113,14 @@ def test_admin_must_enrol_a_second_factor_then_verify_it_at_each_sign_in(client,
         assert other.post("/accounts/2fa/verify/", {"token": current_code(device, later + 5), "next": "/studio/"}).status_code == 302
         assert other.get("/studio/").status_code == 200
 
+    # A lost phone: the device is removed on the server; the next sign-in asks to enrol again.
+    from django.core.management import call_command
+
+    call_command("reset_2fa", "admin", stdout=open(os.devnull, "w"))
+    third = Client()
+    sign_in(third, "admin")
+    assert third.get("/studio/")["Location"].startswith("/accounts/2fa/?")
+
 
 def test_the_second_factor_is_required_of_civil_affairs_but_only_offered_to_workers(client, users, settings):
     settings.CASEFLOW_REQUIRE_2FA = True
