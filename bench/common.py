@@ -40,6 +40,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/caseflow")
 os.environ.setdefault("CASEFLOW_VAR_DIR", "/tmp/var_bench")
+# Benchmarks request pages over Django's plain-HTTP test client: no redirect to https (docs/adr/0018).
+os.environ.setdefault("CASEFLOW_HTTPS", "0")
+os.environ.setdefault("CASEFLOW_REQUIRE_2FA", "0")
 os.environ.setdefault("CASEFLOW_LOG_LEVEL", "WARNING")  # per-step INFO lines would be measured too
 OUTBOX_EAGER = os.environ.get("BENCH_OUTBOX_EAGER", "") not in ("", "0")
 if not OUTBOX_EAGER:

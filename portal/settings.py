@@ -19,14 +19,8 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or (
-    # Only the embedded default may run without a key; production must set one.
-    "embedded-insecure-key-set-SECRET_KEY-in-production" if not os.environ.get("DATABASE_URL") else ""
-)
-if not SECRET_KEY:
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (production mode).")
+# Production mode is PostgreSQL (DATABASE_URL set); the embedded default (`make run`) is SQLite in var/.
+PRODUCTION = bool(os.environ.get("DATABASE_URL"))
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 
 VAR_DIR = Path(os.environ.get("CASEFLOW_VAR_DIR", BASE_DIR / "var"))
@@ -38,13 +32,38 @@ from engine.crypto import key_file_keys, parse_keys  # noqa: E402  (no Django st
 
 CASEFLOW_ENCRYPTION_KEYS = parse_keys(os.environ.get("CASEFLOW_ENCRYPTION_KEYS", ""))
 if not CASEFLOW_ENCRYPTION_KEYS:
-    if os.environ.get("DATABASE_URL"):
+    if PRODUCTION:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(
             "CASEFLOW_ENCRYPTION_KEYS must be set when DATABASE_URL is set (production mode): comma-separated Fernet keys, "
             "newest first; make one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
     CASEFLOW_ENCRYPTION_KEYS = key_file_keys(VAR_DIR)
+
+
+def embedded_secret_key(var_dir: Path) -> str:
+    """The embedded default's own key: made at random on first run, kept in var/secret-key (0600) and
+    read on every later run, so sessions survive a restart and no installation shares a public key."""
+    from django.core.management.utils import get_random_secret_key
+
+    path = var_dir / "secret-key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if key:
+            return key
+        raise
+    with os.fdopen(fd, "w") as out:
+        out.write(get_random_secret_key() + "\n")
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or (embedded_secret_key(VAR_DIR) if not PRODUCTION else "")
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (production mode).")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -55,6 +74,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "guardian",
     "django_htmx",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "engine",
     "integrations",
     *processes.discovered(),  # every folder of processes/ with an apps.py
@@ -68,16 +91,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "portal.accounts.middleware.UserLanguageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.accounts.middleware.SessionLimitsMiddleware",
+    "portal.accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.BusyDatabaseMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -113,13 +141,67 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username before any password check
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Accounts and the web (docs/adr/0018) ---
+# Lock-out: after AXES_FAILURE_LIMIT failed sign-ins of one username from one address, that pair is
+# refused until an administrator unlocks it (Django admin → Access attempts → "Unlock") or the
+# cool-off passes.
+AXES_FAILURE_LIMIT = int(os.environ.get("CASEFLOW_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("CASEFLOW_LOGIN_LOCKOUT_HOURS", "1"))  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not logged by axes (failures are)
+AXES_CLIENT_IP_CALLABLE = "portal.accounts.security.client_ip"
+# Second factor (TOTP): required of these roles when CASEFLOW_REQUIRE_2FA is on (the default in
+# production mode); offered to everyone, and asked at every sign-in of anyone who enrolled.
+CASEFLOW_REQUIRE_2FA = env_bool("CASEFLOW_REQUIRE_2FA", PRODUCTION)
+CASEFLOW_2FA_ROLES = {"admin", "civil_affairs"}
+OTP_TOTP_ISSUER = os.environ.get("CASEFLOW_OTP_ISSUER", "Caseflow")
+# Sessions: an absolute lifetime from sign-in and an idle timeout, both checked on every request.
+CASEFLOW_SESSION_MAX_SECONDS = int(float(os.environ.get("CASEFLOW_SESSION_HOURS", "8")) * 3600)
+CASEFLOW_SESSION_IDLE_SECONDS = int(float(os.environ.get("CASEFLOW_SESSION_IDLE_MINUTES", "30")) * 60)
+SESSION_COOKIE_AGE = CASEFLOW_SESSION_MAX_SECONDS
+SESSION_COOKIE_SAMESITE = "Lax"
+# HTTPS: on in production (secure cookies, HSTS, redirect to https); CASEFLOW_HTTPS=0 turns it off,
+# e.g. behind nothing on a closed network. Behind a TLS-terminating proxy set CASEFLOW_TRUST_X_FORWARDED_PROTO=1.
+CASEFLOW_HTTPS = env_bool("CASEFLOW_HTTPS", PRODUCTION)
+SECURE_SSL_REDIRECT = CASEFLOW_HTTPS
+SESSION_COOKIE_SECURE = CASEFLOW_HTTPS
+CSRF_COOKIE_SECURE = CASEFLOW_HTTPS
+SECURE_HSTS_SECONDS = int(os.environ.get("CASEFLOW_HSTS_SECONDS", "31536000")) if CASEFLOW_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CASEFLOW_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("CASEFLOW_HSTS_PRELOAD", True)
+if env_bool("CASEFLOW_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"  # the studio's form preview is a srcdoc frame, which loads no page of ours
+# Content-Security-Policy: scripts only from this site (no inline script, no eval); styles also
+# inline, for the diagram and form libraries (bpmn-js, form-js) that style their SVG and editors so.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    },
+}
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -144,6 +226,9 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # one file
 MAX_FILES_PER_FIELD = 10
 MAX_TASK_REQUEST_BYTES = int(os.environ.get("CASEFLOW_MAX_TASK_REQUEST_MB", "60")) * 1024 * 1024  # one submission, all files
 UPLOAD_QUOTA_BYTES_PER_DAY = int(os.environ.get("CASEFLOW_UPLOAD_QUOTA_MB", "200")) * 1024 * 1024  # per person
+# An antivirus hook: the dotted path of a callable(name: str, data: bytes) -> str | None that returns
+# why a file is refused (None = clean), e.g. a wrapper around clamd. Unset: no scan.
+CASEFLOW_UPLOAD_SCANNER = os.environ.get("CASEFLOW_UPLOAD_SCANNER", "")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"

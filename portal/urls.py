@@ -28,6 +28,8 @@ urlpatterns = [
     path("language/", accounts.set_language, name="set-language"),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/2fa/", accounts.otp_enrol, name="otp-enrol"),
+    path("accounts/2fa/verify/", accounts.otp_verify, name="otp-verify"),
     path("admin/", admin.site.urls),
     path("studio/", include("portal.studio.urls")),  # studio/incidents/ is portal.incidents'
 ]

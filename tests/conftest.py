@@ -121,3 +121,18 @@ def _fast_password_hashing():
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http_test_server():
+    """Tests run with DATABASE_URL set, i.e. in production mode, but against plain-HTTP test servers
+    (Django's client, the browser tests' live server): no redirect to https, cookies sent over http, and
+    the second factor off unless a test turns it on (tests/portal/test_hardening.py does, and runs
+    `check --deploy` with the real production settings in a subprocess)."""
+    from django.conf import settings
+
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
+    settings.CASEFLOW_REQUIRE_2FA = False

@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from engine.station import StaffProfile
@@ -25,3 +26,89 @@ def set_language(request):
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language)
     translation.activate(language)
     return response
+
+
+# --- Second factor (TOTP): enrolment and verification at sign-in (docs/adr/0018) ----------------
+
+def _safe_next(request, default: str = "/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or default
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return default
+    return target
+
+
+def _token(request) -> str:
+    return "".join(ch for ch in request.POST.get("token", "") if ch.isdigit())[:8]
+
+
+@login_required
+def otp_enrol(request):
+    """Set up an authenticator app: the QR code (and, for typing in, the otpauth URI and the secret),
+    then one code from the app confirms the device and verifies this session. Someone already
+    enrolled sees that, and may remove it unless their role requires it."""
+    from base64 import b32encode
+
+    import segno
+    from django.contrib import messages
+    from django.shortcuts import redirect, render
+    from django.utils.translation import gettext as _
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from portal.accounts.security import second_factor_required
+
+    confirmed = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    if confirmed is not None:
+        if not request.user.is_verified():
+            return redirect(f"{reverse('otp-verify')}?{urlencode({'next': _safe_next(request)})}")
+        required = second_factor_required(request.user)
+        if request.method == "POST" and request.POST.get("_action") == "remove" and not required:
+            TOTPDevice.objects.filter(user=request.user).delete()
+            messages.success(request, _("Two-step sign-in is off."))
+            return redirect("otp-enrol")
+        return render(request, "portal/otp_enrol.html", {"enrolled": True, "required": required})
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=request.user, name="authenticator", confirmed=False)
+    error = ""
+    if request.method == "POST":
+        if device.verify_token(_token(request)):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            TOTPDevice.objects.filter(user=request.user, confirmed=False).delete()
+            otp_login(request, device)
+            messages.success(request, _("Two-step sign-in is on. From now on, you will be asked for a code from your app at every sign-in."))
+            return redirect(_safe_next(request))
+        error = _("That code is not right. Check the time on your phone and enter the code now shown.")
+    uri = device.config_url
+    return render(request, "portal/otp_enrol.html", {
+        "enrolled": False, "required": second_factor_required(request.user), "uri": uri,
+        "secret": b32encode(device.bin_key).decode(), "qr_svg": segno.make(uri, error="m").svg_inline(scale=4, omitsize=False),
+        "error": error, "next": _safe_next(request, "")}, status=400 if error else 200)
+
+
+@login_required
+def otp_verify(request):
+    """The second step of signing in: a code from the enrolled authenticator app."""
+    from django.shortcuts import redirect, render
+    from django.utils.translation import gettext as _
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if request.user.is_verified():
+        return redirect(_safe_next(request))
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    if device is None:
+        return redirect(f"{reverse('otp-enrol')}?{urlencode({'next': _safe_next(request)})}")
+    error = ""
+    if request.method == "POST":
+        allowed, _details = device.verify_is_allowed()
+        if not allowed:
+            error = _("Too many wrong codes. Wait a minute, then enter the code now shown.")
+        elif device.verify_token(_token(request)):
+            otp_login(request, device)
+            return redirect(_safe_next(request))
+        else:
+            error = _("That code is not right. Enter the code now shown in your authenticator app.")
+    return render(request, "portal/otp_verify.html", {"error": error, "next": _safe_next(request, "")},
+                  status=400 if error else 200)

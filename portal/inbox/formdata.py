@@ -20,6 +20,65 @@ from portal.cases.models import Attachment
 ALLOWED_TYPES = {"image/jpeg", "image/png", "image/webp", "application/pdf", "text/plain"}
 
 
+def sniff(head: bytes) -> str | None:
+    """The type of a file by its first bytes (never by its name or the browser's say-so), among the
+    types we keep; None when it is none of them. Text is UTF-8 or GB18030 without control bytes."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:5] == b"%PDF-":
+        return "application/pdf"
+    if _is_text(head):
+        return "text/plain"
+    return None
+
+
+def _is_text(head: bytes) -> bool:
+    if any(b < 32 and b not in (9, 10, 12, 13) or b == 127 for b in head):
+        return False
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            head.decode(encoding)
+            return True
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 4:  # a character cut by the end of the sample
+                return True
+    return False
+
+
+def _head(upload, size: int = 4096) -> bytes:
+    upload.seek(0)
+    head = upload.read(size)
+    upload.seek(0)
+    return head
+
+
+def _scanner():
+    path = getattr(settings, "CASEFLOW_UPLOAD_SCANNER", "")
+    if not path:
+        return None
+    from django.utils.module_loading import import_string
+
+    return import_string(path)
+
+
+def _scan(scanner, upload) -> str | None:
+    """What the antivirus hook says of a file: None if clean, else its reason. The hook gets the name
+    and the whole content (at most MAX_UPLOAD_BYTES)."""
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    return scanner(upload.name, data)
+
+
+def _type_name(content_type: str) -> str:
+    return {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "application/pdf": "PDF",
+            "text/plain": _("text")}.get(content_type, content_type)
+
+
 class UploadRefused(ValueError):
     def __init__(self, key: str, message: str):
         super().__init__(message)
@@ -73,9 +132,11 @@ def _kept_tokens(request, key: str, task) -> list[str]:
 
 
 def check_uploads(fields, request, user) -> None:
-    """Refuse before anything is stored: too many, too large, of a type we do not keep, or over the
-    uploader's quota for the day."""
+    """Refuse before anything is stored: too many, too large, of a type we do not keep (by content),
+    refused by the antivirus hook, or over the uploader's quota for the day. The stored content type
+    is the sniffed one."""
     total = 0
+    scanner = _scanner()
     for field in fields:
         if field.kind != "filepicker":
             continue
@@ -89,6 +150,18 @@ def check_uploads(fields, request, user) -> None:
             if (upload.content_type or "") not in ALLOWED_TYPES:
                 raise UploadRefused(field.key, _("“%(name)s”: only photos (JPEG, PNG, WebP), PDF and text files can be attached.") % {
                     "name": upload.name})
+            sniffed = sniff(_head(upload))
+            if sniffed is None:
+                raise UploadRefused(field.key, _("“%(name)s” is not a photo (JPEG, PNG, WebP), PDF or text file by its content, whatever its name says.") % {
+                    "name": upload.name})
+            if sniffed != upload.content_type:
+                raise UploadRefused(field.key, _("“%(name)s” is named as %(claimed)s but its content is %(actual)s. Save it again in its real format, or rename it.") % {
+                    "name": upload.name, "claimed": _type_name(upload.content_type), "actual": _type_name(sniffed)})
+            if scanner is not None:
+                verdict = _scan(scanner, upload)
+                if verdict:
+                    raise UploadRefused(field.key, _("“%(name)s” was refused by the virus check: %(reason)s") % {
+                        "name": upload.name, "reason": verdict})
             total += upload.size
     if total:
         since = timezone.now() - dt.timedelta(days=1)

@@ -72,10 +72,16 @@ class BrowserLog:
     def __init__(self):
         self.page_errors: list[str] = []
         self.static: dict[str, int] = {}  # path under /static/ -> last HTTP status
+        self.csp_violations: list[str] = []  # what the Content-Security-Policy refused (docs/adr/0018)
 
     def watch(self, page):
         page.on("pageerror", lambda exc: self.page_errors.append(f"{page.url}: {exc}"))
         page.on("response", self._response)
+        page.on("console", lambda message: self._console(page, message))
+
+    def _console(self, page, message):
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.csp_violations.append(f"{page.url}: {message.text}")
 
     def _response(self, response):
         path = response.url.split("://", 1)[-1].partition("/")[2]
@@ -115,6 +121,8 @@ def sign_in(browser, live_server, browser_log):
     yield sign_in
     for context in contexts:
         context.close()
+    # Every page works under the portal's Content-Security-Policy: nothing it refused, in any test.
+    assert not browser_log.csp_violations, "\n".join(browser_log.csp_violations)
 
 
 @pytest.fixture

@@ -179,3 +179,15 @@ class Findings:
 
     def assert_none(self):
         assert not self.items, "What a user of these pages would stumble over:\n" + "\n".join(self.items)
+
+
+def wait_until(page, expression: str, timeout_ms: int = 10_000) -> None:
+    """page.wait_for_function without its in-page eval, which the portal's Content-Security-Policy
+    (script-src 'self', no 'unsafe-eval') refuses: evaluate the expression from outside until it holds."""
+    import time
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(50)

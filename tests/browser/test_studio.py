@@ -8,7 +8,7 @@ import pytest
 
 from engine.models import ProcessDefinition
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.steps import name_people
+from tests.browser.steps import name_people, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,7 +58,7 @@ def test_admin_lists_versions_opens_one_and_checks_child_protection_in_the_model
     assert admin.locator(".djs-palette").is_visible()  # the modeler's tools, not the viewer
     admin.click('[data-testid="check"]')
     status = admin.locator('[data-testid="status"]')
-    admin.wait_for_function("document.getElementById('studio-status').dataset.kind === 'ok'")
+    wait_until(admin, "document.getElementById('studio-status').dataset.kind === 'ok'")
     assert "没有问题，可以部署。" in status.inner_text()
     assert admin.locator("#studio-problems").is_hidden()
     screenshot(admin, "studio-03-modeler-1280", reload=False)
@@ -71,7 +71,7 @@ def test_admin_lists_versions_opens_one_and_checks_child_protection_in_the_model
     admin.keyboard.type("民政办")
     admin.mouse.click(5, 5)
     admin.click('[data-testid="check"]')
-    admin.wait_for_function("document.getElementById('studio-status').dataset.kind === 'error'")
+    wait_until(admin, "document.getElementById('studio-status').dataset.kind === 'error'")
     problems = admin.locator('[data-testid="problems"] li')
     assert problems.count() == 1, admin.locator("#studio-problems").inner_text()
     assert problems.first.get_attribute("data-element") == "Task_CivilAffairsEscalation"
@@ -100,7 +100,7 @@ def test_check_lists_the_warnings_of_a_camunda_modeler_diagram_apart_from_proble
     admin.wait_for_selector('#modeler[data-ready="true"]')
     assert "入户走访" in admin.locator("#modeler").inner_text()
     admin.click('[data-testid="check"]')
-    admin.wait_for_function("document.getElementById('studio-status').dataset.kind === 'ok'")
+    wait_until(admin, "document.getElementById('studio-status').dataset.kind === 'ok'")
     assert "3" in admin.locator('[data-testid="status"]').inner_text()
     assert admin.locator("#studio-problems").is_hidden()
     warnings = admin.locator('[data-testid="warnings"] li')

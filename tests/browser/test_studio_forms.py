@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import DESKTOP
+from tests.browser.steps import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,14 +64,14 @@ def test_admin_adds_a_required_field_sees_it_in_the_phone_preview_and_saves_it(s
     # The preview shows it, required, as the task page will.
     field = frame.locator('[data-field="village_contact_phone"]')
     field.wait_for()
-    admin.wait_for_function(
+    wait_until(admin, 
         "() => (document.getElementById('form-preview').contentDocument.querySelector('[data-field=village_contact_phone] label') || {}).textContent"
         f" === '{LABEL} *'")
     assert field.locator(".req").count() == 1
     screenshot(admin, "studio-forms-02-added-1280", reload=False)
 
     admin.click('[data-testid="save-form"]')
-    admin.wait_for_function("document.getElementById('form-status').dataset.kind === 'ok'")
+    wait_until(admin, "document.getElementById('form-status').dataset.kind === 'ok'")
     assert "已保存" in admin.locator('[data-testid="status"]').inner_text()
     saved = Draft.objects.get(key="child_protection").forms["Task_Intake"]["components"]
     added = [c for c in saved if c.get("key") == "village_contact_phone"]
@@ -81,7 +82,7 @@ def test_admin_adds_a_required_field_sees_it_in_the_phone_preview_and_saves_it(s
 
     # The English preview reads the English label.
     admin.select_option("#preview-lang", "en")
-    admin.wait_for_function(
+    wait_until(admin, 
         "() => ((document.getElementById('form-preview').contentDocument.querySelector('[data-field=village_contact_phone] label') || {}).textContent || '')"
         ".startsWith('Village contact phone')")
 

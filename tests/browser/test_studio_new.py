@@ -8,7 +8,7 @@ import pytest
 
 from portal.studio.models import Draft
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.steps import name_people
+from tests.browser.steps import name_people, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +53,7 @@ def test_admin_creates_a_process_from_the_approval_template_and_lands_in_the_mod
     assert_template_drawn(admin)
     assert "助学金申请" in admin.locator("#modeler").inner_text()  # the pool carries the process's name
     admin.click('[data-testid="check"]')
-    admin.wait_for_function("document.getElementById('studio-status').dataset.kind === 'ok'")
+    wait_until(admin, "document.getElementById('studio-status').dataset.kind === 'ok'")
     assert admin.locator("#studio-problems").is_hidden() and admin.locator("#studio-warnings").is_hidden()
     screenshot(admin, "studio-new-02-modeler-1280", reload=False)
 
@@ -107,6 +107,6 @@ def test_the_other_templates_are_drawn_in_the_modeler(sign_in, screenshot, brows
     for element in elements:
         assert admin.locator(f'#modeler .djs-element[data-element-id="{element}"]').is_visible(), element
     admin.click('[data-testid="check"]')
-    admin.wait_for_function("document.getElementById('studio-status').dataset.kind === 'ok'")
+    wait_until(admin, "document.getElementById('studio-status').dataset.kind === 'ok'")
     screenshot(admin, f"studio-new-05-{template}-1280", reload=False)
     assert not browser_log.page_errors, browser_log.page_errors

@@ -21,6 +21,20 @@ STATION_USERS = [
 ]
 
 
+def demo_password(user) -> str:
+    """A random 12-character password that passes the password policy (AUTH_PASSWORD_VALIDATORS)."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    while True:
+        candidate = secrets.token_urlsafe(9)
+        try:
+            validate_password(candidate, user)
+        except ValidationError:
+            continue
+        return candidate
+
+
 def set_villages(user, villages):
     """Where a user works: a list of village codes, or None for the whole township."""
     profile, _ = StaffProfile.objects.get_or_create(user=user)
@@ -42,7 +56,7 @@ class Command(BaseCommand):
         for username, role, display, villages in demo_users:
             user, created = User.objects.get_or_create(username=username, defaults={"first_name": display})
             if created or username not in known:
-                known[username] = secrets.token_urlsafe(9)
+                known[username] = demo_password(user)
                 user.set_password(known[username])
                 user.is_staff = role == "admin"
                 user.is_superuser = role == "admin"
