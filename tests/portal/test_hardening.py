@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 import time_machine
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -165,6 +166,7 @@ def production_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEFLOW_", "DEBUG", "SECURE_"))}
     env.update({"DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://caseflow@127.0.0.1:5432/caseflow"),
                 "SECRET_KEY": "k" + os.urandom(40).hex(), "ALLOWED_HOSTS": "caseflow.example.cn",
+                "CASEFLOW_ENCRYPTION_KEYS": Fernet.generate_key().decode(),  # production refuses to start without
                 "CASEFLOW_VAR_DIR": extra.pop("var_dir")})
     env.update(extra)
     return env
