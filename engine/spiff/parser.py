@@ -295,6 +295,11 @@ def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=N
                 options[name] = value
         if options:
             timers[event.get("id")] = options
+        if not any(timer.find(f"bpmn:{kind}", NS) is not None for kind in ("timeDuration", "timeDate", "timeCycle")):
+            # A timer just drawn in the modeler: say so in the admin's words, not SpiffWorkflow's.
+            problems.append(ElementProblem(event.get("id"), _(
+                "The timer %(name)s has no time yet: choose after how long, at what date or how often it fires.") % {
+                "name": event.get("name") or event.get("id")}))
         for kind in ("timeDuration", "timeDate", "timeCycle"):
             for expr in timer.findall(f"bpmn:{kind}", NS):
                 try:
@@ -308,6 +313,17 @@ def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=N
                     # Camunda writes P3D, Caseflow "P3D": SpiffWorkflow gets the quoted literal either
                     # way, so both spellings make the same spec (the stored XML stays as uploaded).
                     expr.text = f'"{literal}"'
+
+    # A gateway that chooses one way needs a condition on each way but its default: said here in the
+    # admin's words (SpiffWorkflow would refuse it too, in English, naming only the flow's id).
+    for gateway in process.iter(f"{{{NS['bpmn']}}}exclusiveGateway"):
+        ways = [f for f in process.iter(f"{{{NS['bpmn']}}}sequenceFlow") if f.get("sourceRef") == gateway.get("id")]
+        for flow in ways if len(ways) > 1 else []:
+            cond = flow.find("bpmn:conditionExpression", NS)
+            if flow.get("id") != gateway.get("default") and (cond is None or not (cond.text or "").strip()):
+                problems.append(ElementProblem(flow.get("id"), _(
+                    "This way out of %(gateway)s has no condition and is not its default flow: give it a condition, "
+                    "or make it the default flow.") % {"gateway": gateway.get("name") or gateway.get("id")}))
 
     # Conditions, scripts, loop and multi-instance expressions: must pass the sandbox's checks.
     for flow in process.iter(f"{{{NS['bpmn']}}}sequenceFlow"):
@@ -413,7 +429,9 @@ def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=N
         subprocess_specs = parser.get_subprocess_specs(process_id)
         spec_dict = serializer.spec_to_dict(spec, subprocess_specs)
     except ValidationException as exc:
-        problems.append(ElementProblem(getattr(exc, "id", None) or None, _("BPMN is not valid: %(error)s") % {"error": _first_line(exc)}))
+        if not (getattr(exc, "id", None) and exc.id in {p.element_id for p in problems}):
+            # (an element already named above is not named again in SpiffWorkflow's English)
+            problems.append(ElementProblem(getattr(exc, "id", None) or None, _("BPMN is not valid: %(error)s") % {"error": _first_line(exc)}))
     except Exception as exc:  # SpiffWorkflow raises plain exceptions for some structural errors
         problems.append(ElementProblem(None, _("BPMN could not be parsed: %(error)s") % {"error": _first_line(exc)}))
 
