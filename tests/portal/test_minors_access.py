@@ -19,7 +19,7 @@ from engine.station import AccessLog, AccessRequest
 from portal.notifications.models import Notification
 from tests.conftest import is_postgres
 from tests.minors import approve_access, give_reason
-from tests.processes.child_protection.flows import FORMS, complete, open_task, start_case
+from tests.processes.child_protection.flows import complete, open_task, start_case
 
 pytestmark = pytest.mark.django_db
 
