@@ -18,6 +18,7 @@ from portal.notifications.models import Notification
 from tests.conftest import make_user
 from tests.dates import today
 from tests.engine import samples
+from tests.minors import give_reason
 from tests.portal import pageform
 from tests.processes.child_protection.flows import FORMS, complete, open_task, start_case
 
@@ -262,6 +263,7 @@ def test_pages_read_as_people_write(client, users, case):
     page = client.get(f"/tasks/{respond}/").content.decode()
     assert "None" not in re.sub(r"<script.*?</script>", "", page, flags=re.S)
     assert "剩余 7 天" in page and "李明" in page
+    give_reason(client, case)  # a minor's file: the supervisor says why (ADR 0020)
     case_page = client.get(f"/cases/{case}/").content.decode()
     timeline = case_page.split('class="timeline"', 1)[1].split("</ol>", 1)[0]
     assert "周督导" in timeline and ">supervisor<" not in timeline
