@@ -204,7 +204,7 @@ def open_tasks(instance_id: int) -> list:
     """The instance's open tasks, read through the facade (engine.api.get_instance)."""
     from engine import api
 
-    return list(api.get_instance(instance_id=instance_id, with_history=False).open_tasks)
+    return list(api.get_instance(instance_id=instance_id, viewer=api.SYSTEM, with_history=False).open_tasks)
 
 
 def open_task_id(instance_id: int, bpmn_id: str | None = None) -> int:

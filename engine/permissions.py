@@ -5,6 +5,30 @@ from __future__ import annotations
 SUPERVISING_ROLES = {"supervisor", "admin"}
 
 
+class _System:
+    """The engine reading for itself (a step's answer, a sweep, an operator's script, a test's
+    assertion): every read of the facade takes a viewer, and this one reads everything, unredacted.
+    Pages and the command line pass the signed-in user instead."""
+    pk = None
+    is_active = True
+    is_authenticated = False
+    _caseflow_groups: set = set()
+    _caseflow_villages = None
+
+    def get_username(self) -> str:
+        return "system"
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM = _System()
+
+
+def is_system(viewer) -> bool:
+    return viewer is SYSTEM
+
+
 def _identity(user) -> None:
     """Load a user's roles and villages once, in one query, and keep them on the user object for the
     rest of the request (a test or a command that changes them makes a fresh user object)."""

@@ -47,6 +47,9 @@ class ProcessApp(AppConfig):
     nav: tuple = ()
     # (username, role, display name, village codes or None for township-wide) made by `manage.py demo`
     demo_users: tuple = ()
+    # its cases are minors' files (PIPL sensitive personal information): opening one needs a reason,
+    # and outside the case's holders a supervisor's approval (ADR 0020)
+    minors_files: bool = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -88,6 +91,8 @@ class ProcessApp(AppConfig):
             importlib.import_module(f"{self.name}.handlers")
         registry.register_process(self.key, self.diagram_path, self.forms_dir)
         registry.register_roles(self.roles, involvement_only=self.involvement_only_roles)
+        if self.minors_files:
+            registry.register_minors_process(self.key)
         for entry in self.nav:
             registry.register_nav(entry)
         registry.register_demo(self.key, users=tuple(self.demo_users), command=self.demo_command)

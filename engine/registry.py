@@ -238,6 +238,20 @@ _nav: list[Any] = []
 _demo: dict[str, tuple[tuple, str | None]] = {}
 
 
+_minors: set[str] = set()
+
+
+def register_minors_process(key: str) -> None:
+    """The cases of process `key` are minors' files: need-to-know access (ADR 0020)."""
+    _minors.add(key)
+
+
+def minors_processes() -> set[str]:
+    from django.conf import settings
+
+    return set(getattr(settings, "CASEFLOW_MINORS_PROCESSES", ())) | _minors
+
+
 def register_roles(roles: dict, *, involvement_only=()) -> None:
     """Roles a process brings (code -> label); `involvement_only` see cases only through their tasks."""
     _roles.update(roles)

@@ -65,12 +65,77 @@ def identity(user) -> tuple[set[str], set[str] | None]:
     return groups, None if township_wide else villages
 
 
+class AccessPurpose(models.TextChoices):
+    """Why someone opens a minor's file (the list the reason form offers; free text goes with it)."""
+    CASEWORK = "casework", _("Casework on this case (visit, assessment, plan, follow-up)")
+    SUPERVISION = "supervision", _("Supervision or quality review")
+    COVER = "cover", _("Covering for a colleague or taking the case over")
+    OVERSIGHT = "oversight", _("Oversight by the civil-affairs office")
+    LEGAL = "legal", _("Request from the police, procuratorate or court")
+    COMPLAINT = "complaint", _("Complaint, appeal or audit")
+    SUPPORT = "support", _("Technical support of the system")
+    OWN_TASK = "own_task", _("Working on a task of this case")  # recorded by the task page; never offered on the form
+
+
+class AccessRequestStatus(models.TextChoices):
+    PENDING = "pending", _("waiting for approval")
+    APPROVED = "approved", _("approved")
+    REFUSED = "refused", _("refused")
+
+
+class AccessRequest(models.Model):
+    """A request to open a minor's file by someone outside its holders, and the supervisor's decision
+    (ADR 0020). An approval opens the case to its requester until `expires_at`; nothing else."""
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by"))
+    instance_id = models.BigIntegerField(db_index=True)
+    process_key = models.CharField(max_length=64)
+    village = models.CharField(max_length=64, blank=True)
+    subject = models.CharField(max_length=200, blank=True)  # the case number, never the child's name
+    purpose = models.CharField(_("purpose"), max_length=32, choices=AccessPurpose.choices)
+    reason = models.CharField(_("reason"), max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=AccessRequestStatus.choices, default=AccessRequestStatus.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "cases_accessrequest"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "instance_id", "status"]), models.Index(fields=["status", "village"])]
+        verbose_name = _("access request")
+        verbose_name_plural = _("access requests")
+
+
+class AccessOutcome(models.TextChoices):
+    GRANTED = "granted", _("opened")
+    REFUSED = "refused", _("refused")
+
+
+class _AppendOnly(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValueError("The access log is append-only.")
+
+    def delete(self):
+        raise ValueError("The access log is append-only.")
+
+
 class AccessLog(models.Model):
+    """One read (or export) of a case, or one refused attempt: who, what, when, why, under which
+    approval. Append-only: the ORM refuses changes, and the database refuses UPDATE (and, on
+    PostgreSQL, DELETE) with a trigger (engine migration 0009)."""
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     instance_id = models.BigIntegerField(db_index=True)
     process_key = models.CharField(max_length=64)
     view = models.CharField(max_length=32)
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    outcome = models.CharField(max_length=16, choices=AccessOutcome.choices, default=AccessOutcome.GRANTED)
+    purpose = models.CharField(max_length=32, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    approval = models.ForeignKey(AccessRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="reads")
+
+    objects = _AppendOnly.as_manager()
 
     class Meta:
         db_table = "cases_accesslog"
@@ -82,3 +147,6 @@ class AccessLog(models.Model):
         if self.pk is not None:
             raise ValueError("The access log is append-only.")
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("The access log is append-only.")

@@ -11,7 +11,14 @@ def portal(request):
     from engine.station import Village
     from portal.notifications.models import Notification
 
+    from engine.selectors import roles_of
+
+    groups = roles_of(user)
+    decides = "supervisor" in groups
     return {
+        "decides_access": decides,
+        "pending_access": len(api.access_requests_to_decide(user)) if decides else 0,
+        "reads_audit": api.may_read_minors_audit(user),
         "unread_count": Notification.objects.filter(user=user, read_at__isnull=True).count(),
         "languages": settings.LANGUAGES,
         "village_names": dict(Village.objects.values_list("code", "name")),

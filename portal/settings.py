@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
+    "pgtrigger",  # PostgreSQL triggers; on SQLite its migration operations do nothing (ADR 0020)
+    "pghistory",  # row history of case records, households, resources, ledger entries, users
     "engine",
     "integrations",
     *processes.discovered(),  # every folder of processes/ with an apps.py
@@ -87,6 +89,7 @@ INSTALLED_APPS = [
     "portal.inbox",
     "portal.incidents",
     "portal.studio",
+    "portal.audit",
 ]
 
 MIDDLEWARE = [
@@ -132,6 +135,10 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Who changed a tracked row, and on which page: pghistory attaches the request's user and URL to the
+    # history rows its triggers write. It sets a PostgreSQL session variable, so only there.
+    MIDDLEWARE.append("pghistory.middleware.HistoryMiddleware")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # SQLite has one writer. Every transaction takes the write lock when it begins (IMMEDIATE), so two
     # people completing tasks at once queue for up to 20 s instead of failing with "database is locked"
@@ -281,6 +288,8 @@ CASEFLOW_NOTIFIER_BACKEND = os.environ.get(
     "CASEFLOW_NOTIFIER_BACKEND", "integrations.notifications.backends.LogNotifier"
 )
 # The embedded default sweeps due timers in-process every few seconds (no broker needed).
+# An approval to open a minor's file outside its holders lasts this long (ADR 0020).
+CASEFLOW_MINORS_APPROVAL_HOURS = float(os.environ.get("CASEFLOW_MINORS_APPROVAL_HOURS", "24"))
 CASEFLOW_INPROCESS_SWEEP_SECONDS = float(os.environ.get("CASEFLOW_INPROCESS_SWEEP_SECONDS", "5"))
 # Limits of the restricted expression evaluator (engine/spiff/scripting.py).
 CASEFLOW_EXPRESSION_MAX_STEPS = 20_000

@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal.accounts import views as accounts
+from portal.cases import access
 from portal.cases import views as cases
 from portal.inbox import views as inbox
 from portal.notifications import views as notifications
@@ -20,6 +21,10 @@ urlpatterns = [
     path("cases/<int:instance_id>/", cases.case_page, name="case"),
     path("cases/<int:instance_id>/diagram/", cases.case_diagram, name="case-diagram"),
     path("cases/<int:instance_id>/share/", cases.share, name="case-share"),
+    path("cases/<int:instance_id>/access/", access.case_access, name="case-access"),
+    path("access/requests/", access.access_requests, name="access-requests"),
+    path("access/requests/<int:request_id>/decide/", access.decide, name="access-decide"),
+    path("audit/", include("portal.audit.urls")),
     path("files/<str:token>/", cases.attachment, name="attachment"),
     path("start/", cases.start_list, name="start"),
     path("start/<slug:key>/", cases.start_form, name="start-form"),

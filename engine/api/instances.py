@@ -9,7 +9,7 @@ from engine import catalog, forms
 from engine.errors import FormInvalid, InvalidState, NotFound, NotPermitted
 from engine.models import AuditKind, InstanceStatus, ProcessInstance
 from engine.people import display_name
-from engine.permissions import in_scope, supervises, user_groups
+from engine.permissions import SYSTEM, in_scope, supervises, user_groups
 from engine.selectors.cases import get_instance, staff_roles_of
 from engine.selectors.definitions import latest
 from engine.spiff import runtime
@@ -70,7 +70,7 @@ def cancel_instance(*, instance_id: int, actor, reason: str, only_in_error: bool
         runtime.cancel(step, reason.strip())
 
     runtime.run_step(instance_id, actor, act, require_running=False)
-    return get_instance(instance_id=instance_id, with_history=False)
+    return get_instance(instance_id=instance_id, viewer=SYSTEM, with_history=False)
 
 
 def retry_instance(*, instance_id: int, actor) -> InstanceInfo:
@@ -93,7 +93,7 @@ def retry_instance(*, instance_id: int, actor) -> InstanceInfo:
         runtime.retry(step)
 
     runtime.run_step(instance_id, actor, act, require_running=False)
-    return get_instance(instance_id=instance_id, with_history=False)
+    return get_instance(instance_id=instance_id, viewer=SYSTEM, with_history=False)
 
 
 def share_instance(*, instance_id: int, username: str, actor) -> None:

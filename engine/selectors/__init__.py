@@ -21,4 +21,10 @@ from engine.selectors.tasks import (  # noqa: F401
     open_task_count, open_tasks_due_between, open_tasks_for_user, open_tasks_of, overdue_tasks, previous_submission,
     return_notice, task_draft, task_for_user, task_form, task_row, task_variables, tasks_for_user,
 )
+from engine.permissions import SYSTEM  # noqa: F401,E402 - the viewer the engine reads as (every read takes one)
 from engine.permissions import user_groups as roles_of  # noqa: F401,E402 - the roles (groups) a user holds
+from engine.selectors.access import (  # noqa: F401,E402
+    APPROVAL, NONE, PURPOSES_OFFERED, REASON, AccessAuditRow, AccessRequestInfo, access_need, access_request, access_requests_to_decide,
+    active_approval, approval_hours, holds_case, is_minors_file, latest_request, may_decide, may_read_minors_audit, minors_audit,
+    minors_audit_years, minors_requests,
+)

@@ -11,14 +11,14 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from engine import catalog, clock, forms, registry
-from engine.errors import NotFound
+from engine.errors import NotFound, NotPermitted
 from engine.models import (
     AuditEvent, AuditKind, HumanTask, InstanceGroupObjectPermission, InstanceStatus, InstanceUserObjectPermission,
     ProcessDefinition, ProcessInstance, TaskStatus,
 )
 from engine.people import display_name, role_label, sees_people
-from engine.permissions import can_hold, in_scope, supervises, user_groups
-from engine.selectors.tasks import _scope
+from engine.permissions import SYSTEM, can_hold, in_scope, is_system, supervises, user_groups
+from engine.selectors.tasks import _scope, _task_visibility
 from engine.types import DiagramState, EventInfo, FieldValue, InstanceInfo, Person, SubmittedForm, TaskInfo
 
 User = get_user_model()
@@ -52,14 +52,36 @@ def visible_instances(user) -> QuerySet[ProcessInstance]:
     return ProcessInstance.objects.filter(by_role | Exists(involved) | Exists(shared_user) | Exists(shared_group))
 
 
+def _not_found(instance_id) -> NotFound:
+    return NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id})
+
+
+def _reader(viewer, instance_id, *, through_tasks: bool = False):
+    """The facade's own check before any read of an instance (docs/adr/0020): SYSTEM reads everything
+    (answered as None: nothing redacted); a signed-in user only an instance they may open (else
+    NotFound, the answer a missing id gets) — or, with `through_tasks`, one whose task they may open
+    (a partner office answering its referral reads what the referral is about); anyone else NotPermitted."""
+    if is_system(viewer):
+        return None
+    if viewer is None or not getattr(viewer, "is_active", False) or getattr(viewer, "pk", None) is None:
+        raise NotPermitted(_("Sign in to read this case."))
+    try:
+        instance_id = int(instance_id)
+    except (TypeError, ValueError):
+        raise _not_found(instance_id) from None
+    if visible_instances(viewer).filter(pk=instance_id).exists():
+        return viewer
+    if through_tasks and HumanTask.objects.filter(instance_id=instance_id).filter(_task_visibility(viewer)).exists():
+        return viewer
+    raise _not_found(instance_id)
+
+
 def instance_for_user(user, instance_id) -> InstanceInfo:
     """The instance (status, open tasks, history) if visible to the user, else NotFound."""
     try:
         instance_id = int(instance_id)
     except (TypeError, ValueError):
-        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id}) from None
-    if not visible_instances(user).filter(pk=instance_id).exists():
-        raise NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id})
+        raise _not_found(instance_id) from None
     return get_instance(instance_id=instance_id, viewer=user)
 
 
@@ -75,13 +97,15 @@ def instances_exist(process_key: str | None = None) -> bool:
     return (found.filter(process_key=process_key) if process_key else found).exists()
 
 
-def get_instance(*, instance_id: int, with_history: bool = True, viewer=None) -> InstanceInfo:
+def get_instance(*, instance_id: int, viewer, with_history: bool = True) -> InstanceInfo:
     """Status, open tasks and (unless told not to) history of an instance.
 
-    Callers check visibility (engine.selectors). With a `viewer`, the history is what that person
-    may read: submitted data without the fields and forms their roles may not see (the reporter's
-    identity, a panel's scores), and actors as names or, for outsiders, as roles. The changing calls
-    below answer without history: it grows with every step and the hot path should not pay for it."""
+    The viewer is checked here (NotFound unless they may open the case, NotPermitted without a
+    signed-in user; `SYSTEM` for the engine's own reads). The history is what that person may read:
+    submitted data without the fields and forms their roles may not see (the reporter's identity, a
+    panel's scores), and actors as names or, for outsiders, as roles. The changing calls answer
+    without history: it grows with every step and the hot path should not pay for it."""
+    viewer = _reader(viewer, instance_id)
     try:
         instance = ProcessInstance.objects.defer("state").get(pk=instance_id)
     except (ProcessInstance.DoesNotExist, ValueError, TypeError):
@@ -181,13 +205,15 @@ def _open_sealed_tasks(instance_id: int, definition_forms: dict) -> set[str]:
 
 # -- tasks ---------------------------------------------------------------------------------------
 
-def submitted_forms(*, instance_id: int, viewer=None) -> list[SubmittedForm]:
-    """What was entered earlier in the instance, labelled from each task's own form version.
+def submitted_forms(*, instance_id: int, viewer) -> list[SubmittedForm]:
+    """What was entered earlier in the instance, labelled from each task's own form version, for a
+    viewer who may open the instance or one of its tasks (NotFound otherwise; `SYSTEM`: everything).
 
     What the viewer may not read is left out: a form whose properties say `visible_to:
     "reviewer,supervisor"` is shown only to those roles (and administrators); a field marked
     `visible_to` only to its roles (the reporter's identity); a `sealed` form's submissions only to
     their author while another instance of the same task is open (a panel's scores)."""
+    viewer = _reader(viewer, instance_id, through_tasks=True)
     rows = (HumanTask.objects.filter(instance_id=instance_id, status=TaskStatus.COMPLETED)
             .select_related("completed_by", "instance").defer("instance__state")
             .order_by("completed_at", "pk"))
@@ -239,9 +265,11 @@ def _list_rows(component: dict, value) -> tuple:
 _LANE_ROLE_SUFFIX = re.compile(r'(<(?:bpmn:)?lane\b[^>]*\bname="[^"]*?)\s*\(\s*[a-z][a-z0-9_]*\s*\)(")')
 
 
-def diagram_state(*, instance_id: int) -> DiagramState:
-    """The diagram of the instance's version, and which elements are done, active, overdue. Lanes
-    are shown by their people's name (接待岗), without the role code the engine maps them by."""
+def diagram_state(*, instance_id: int, viewer) -> DiagramState:
+    """The diagram of the instance's version, and which elements are done, active, overdue, for a
+    viewer who may open the instance (NotFound otherwise). Lanes are shown by their people's name
+    (接待岗), without the role code the engine maps them by."""
+    _reader(viewer, instance_id)
     instance = ProcessInstance.objects.select_related("definition").only("pk", "definition__bpmn_xml").get(pk=instance_id)
     now = clock.now()
     completed, active, overdue = set(), set(), set()

@@ -12,10 +12,12 @@ from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from engine import catalog, clock, forms
-from engine.errors import NotFound
+from engine.errors import NotFound, NotPermitted
 from engine.models import HumanTask, TaskStatus
 from engine.people import display_name, role_label, sees_people
-from engine.permissions import SUPERVISING_ROLES, can_hold, in_scope, supervises, user_groups, user_villages
+from engine.permissions import (
+    SUPERVISING_ROLES, SYSTEM, can_hold, can_work_on, in_scope, is_system, supervises, user_groups, user_villages,
+)
 from engine.types import FieldValue, Person, ReturnNotice, SubmittedForm, TaskInfo
 
 DUE_SOON = dt.timedelta(hours=6)
@@ -223,19 +225,34 @@ def _decode_cursor(text: str, keys):
     return values
 
 
+def _task_visibility(user) -> Q:
+    """The tasks a user may open: held, done, or of their role and villages (never a task routed to a
+    named colleague); supervisors any task of their villages, to reassign it."""
+    groups = user_groups(user)
+    # A task routed to a named person (a reviewer of this panel) is theirs alone, never the group's.
+    visible = Q(assignee=user) | (Q(candidate_group__in=groups, named=False) & _scope(user)) | Q(completed_by=user)
+    if groups & SUPERVISING_ROLES:
+        villages = user_villages(user)
+        visible |= Q(pk__isnull=False) if villages is None else Q(village__in=villages) | Q(village="")
+    return visible
+
+
+def _task_reader(viewer, task_id) -> None:
+    """The facade's own check before a read of one task: SYSTEM, or a signed-in user who may open it."""
+    if is_system(viewer):
+        return
+    if viewer is None or not getattr(viewer, "is_active", False) or getattr(viewer, "pk", None) is None:
+        raise NotPermitted(_("Sign in to read this task."))
+    task_for_user(viewer, task_id)
+
+
 def task_for_user(user, task_id: int) -> TaskInfo:
     """The task if this user may act on it or did it, else NotFound (the same answer as a missing id)."""
     try:
         task_id = int(task_id)
     except (TypeError, ValueError):
         raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id}) from None
-    groups = user_groups(user)
-    # A task routed to a named person (a reviewer of this panel) is theirs alone, never the group's.
-    visible = Q(assignee=user) | (Q(candidate_group__in=groups, named=False) & _scope(user)) | Q(completed_by=user)
-    if groups & SUPERVISING_ROLES:  # supervisors open any task of their villages, to reassign it
-        villages = user_villages(user)
-        visible |= Q(pk__isnull=False) if villages is None else Q(village__in=villages) | Q(village="")
-    row = _annotated(HumanTask.objects.filter(pk=task_id)).filter(visible).first()
+    row = _annotated(HumanTask.objects.filter(pk=task_id)).filter(_task_visibility(user)).first()
     if row is None:
         raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
     return _info(row)
@@ -268,7 +285,9 @@ def task_row(task_id) -> HumanTask:
         raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id}) from None
 
 
-def task_form(*, task_id: int) -> dict | None:
+def task_form(*, task_id: int, viewer) -> dict | None:
+    """The form of a task, for a viewer who may open the task (NotFound otherwise)."""
+    _task_reader(viewer, task_id)
     row = HumanTask.objects.filter(pk=task_id).values("bpmn_id", "instance__definition_id").first()
     if row is None:
         raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
@@ -289,8 +308,15 @@ def can_supervise(*, user, village: str) -> bool:
     return supervises(user, village)
 
 
-def task_draft(*, task_id: int) -> dict:
-    return task_row(task_id).draft_data or {}
+def task_draft(*, task_id: int, viewer) -> dict:
+    """The draft saved on an open task: only for whoever may complete it — its holder, or anyone of
+    its role and village while nobody holds it (NotPermitted for others who may open the task,
+    NotFound for the rest)."""
+    row = task_row(task_id)
+    if not is_system(viewer) and not can_work_on(viewer, row):
+        _task_reader(viewer, task_id)
+        raise NotPermitted(_("This draft is not yours to read."))
+    return row.draft_data or {}
 
 
 def task_variables(*, task_id: int) -> dict:
@@ -367,7 +393,7 @@ def focus_forms(*, task_id: int, viewer) -> list[SubmittedForm]:
     wanted = [i for i in str(((user_tasks.get(row.bpmn_id) or {}).get("properties") or {}).get("review_of", "")).split(",") if i]
     from engine.selectors.cases import submitted_forms
 
-    earlier = [f for f in submitted_forms(instance_id=row.instance_id, viewer=viewer)
+    earlier = [f for f in submitted_forms(instance_id=row.instance_id, viewer=SYSTEM if viewer is None else viewer)
                if not f.superseded and f.completed_at <= row.created_at and f.bpmn_id != row.bpmn_id]
     if wanted:
         return [f for f in earlier if f.bpmn_id in wanted]

@@ -11,8 +11,7 @@ from django.views.decorators.http import require_POST
 from engine import api, selectors
 from engine.errors import CaseflowError, FormInvalid, NotFound
 
-from engine.station import AccessLog
-
+from .access import gate
 from .models import Attachment
 
 
@@ -26,7 +25,9 @@ def _visible_instance(user, instance_id):
 @login_required
 def case_page(request, instance_id: int):
     instance = _visible_instance(request.user, instance_id)
-    AccessLog.objects.create(user=request.user, instance_id=instance.id, process_key=instance.process_key, view="case")
+    refused = gate(request, instance_id=instance.id, process_key=instance.process_key, village=instance.village, view="case")
+    if refused is not None:
+        return refused
     earlier = api.submitted_forms(instance_id=instance.id, viewer=request.user)
     tokens = {t for form in earlier for f in form.fields for t in f.files}
     return render(request, "portal/case.html", {
@@ -41,7 +42,10 @@ def case_page(request, instance_id: int):
 @login_required
 def case_diagram(request, instance_id: int):
     instance = _visible_instance(request.user, instance_id)
-    state = api.diagram_state(instance_id=instance.id)
+    # Drawn by the case page's script after the page itself was opened (and logged): the same gate, not logged again.
+    if gate(request, instance_id=instance.id, process_key=instance.process_key, village=instance.village, view="diagram", log=False):
+        return JsonResponse({"error": _("Give your reason for opening this case first.")}, status=403)
+    state = api.diagram_state(instance_id=instance.id, viewer=request.user)
     return JsonResponse({"xml": state.bpmn_xml, "completed": state.completed, "active": state.active, "overdue": state.overdue,
                          "latest": state.latest})
 
@@ -65,8 +69,10 @@ def attachment(request, token: str):
     item = Attachment.objects.filter(token=token).first()
     if item is None:
         raise Http404(_("No such file."))
-    _visible_instance(request.user, item.instance_id)
-    AccessLog.objects.create(user=request.user, instance_id=item.instance_id, process_key="", view="attachment")
+    instance = _visible_instance(request.user, item.instance_id)
+    refused = gate(request, instance_id=instance.id, process_key=instance.process_key, village=instance.village, view="attachment")
+    if refused is not None:
+        return refused
     return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.original_name, content_type=item.content_type)
 
 

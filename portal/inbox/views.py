@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from engine import api, selectors
 from engine.errors import AlreadyCompleted, CaseflowError, FormInvalid, NotFound, NotPermitted
-from engine.station import AccessLog
+from portal.cases.access import gate
 
 from . import formdata
 
@@ -45,13 +45,19 @@ def inbox(request):
 def task_page(request, task_id: int):
     task = _visible_task(request.user, task_id)
     can_act = api.may_complete(user=request.user, task=task)
-    form = api.task_form(task_id=task.id)
+    if request.method == "POST" and task.status != "open":  # a step done meanwhile: the answer names the task only
+        return _task_gone(request, task, _("This task is no longer open."))
+    refused = gate(request, instance_id=task.instance_id, process_key=task.process_key, village=task.village, view="task",
+                   task_name=task.name, log=False)
+    if refused is not None:
+        return refused
+    form = api.task_form(task_id=task.id, viewer=request.user)
     variables = api.task_variables(task_id=task.id) if can_act else {}
     fields = api.describe_form(form, user=request.user, variables=variables)
     errors: dict[str, list[str]] = {}
     values = {}
     if can_act:
-        values = api.task_draft(task_id=task.id) or api.previous_submission(task_id=task.id, viewer=request.user)
+        values = api.task_draft(task_id=task.id, viewer=request.user) or api.previous_submission(task_id=task.id, viewer=request.user)
 
     if request.method == "POST":
         if task.status != "open":
@@ -96,7 +102,7 @@ def task_page(request, task_id: int):
             messages.success(request, _("Task “%(name)s” completed.") % {"name": task.name})
             return redirect(_next_page_after(request.user, task))
 
-    AccessLog.objects.create(user=request.user, instance_id=task.instance_id, process_key=task.process_key, view="task")
+    gate(request, instance_id=task.instance_id, process_key=task.process_key, village=task.village, view="task", task_name=task.name)
     earlier = api.submitted_forms(instance_id=task.instance_id, viewer=request.user)
     can_assign = task.status == "open" and api.can_supervise(user=request.user, village=task.village)
     return render(request, "portal/task.html", {

@@ -67,7 +67,7 @@ def retry(request, instance_id: int):
 def cancel(request, instance_id: int):
     reason = request.POST.get("reason", "").strip()
     if not reason:
-        messages.error(request, _("Give a reason for cancelling %(case)s; nothing was changed.") % {"case": _label(instance_id)})
+        messages.error(request, _("Give a reason for cancelling %(case)s; nothing was changed.") % {"case": _label(request, instance_id)})
         return _back(request)
     if len(reason) > REASON_MAX:
         messages.error(request, _("The reason may be at most %(n)d characters long; nothing was changed.") % {"n": REASON_MAX})
@@ -95,10 +95,10 @@ def _case(info) -> str:
     return _("Case %(id)s") % {"id": info.id}
 
 
-def _label(instance_id: int) -> str:
+def _label(request, instance_id: int) -> str:
     """The case as the list names it (its number), for a message before anything was done."""
     try:
-        return _case(api.get_instance(instance_id=instance_id, with_history=False))
+        return _case(api.get_instance(instance_id=instance_id, viewer=request.user, with_history=False))
     except NotFound:
         return _("Case %(id)s") % {"id": instance_id}
 
@@ -107,7 +107,7 @@ def _already_handled(request, instance_id: int, exc: Exception) -> None:
     """A retry or cancel of a case that is no longer in error (a double submit, another administrator
     first) is no failure: say what the case is now. Any other refusal is shown as it is."""
     try:
-        info = api.get_instance(instance_id=instance_id, with_history=False)
+        info = api.get_instance(instance_id=instance_id, viewer=request.user, with_history=False)
     except CaseflowError:
         messages.error(request, str(exc))
         return

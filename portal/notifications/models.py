@@ -10,6 +10,8 @@ class Kind(models.TextChoices):
     ASSIGNED = "assigned", _("assigned to you")
     DUE_SOON = "due_soon", _("due soon")
     BREACHED = "breached", _("overdue")
+    ACCESS_REQUEST = "access_request", _("access request")
+    ACCESS_DECIDED = "access_decided", _("access decided")
 
 
 class Notification(models.Model):

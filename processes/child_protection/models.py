@@ -1,6 +1,7 @@
 """The child-protection case record. It outlives any process instance (a case is reopened, audited, reported on): the process
 drives the procedure around it and its hooks keep it in step. Reporter and child are confidential:
 lists show the case number, never the child's name."""
+import pghistory
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +14,7 @@ class CaseStatus(models.TextChoices):
     CANCELLED = "cancelled", _("cancelled")
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)  # row history (ADR 0020)
 class ChildProtectionCase(models.Model):
     case_no = models.CharField(_("case number"), max_length=32, unique=True)
     instance_id = models.BigIntegerField(_("process instance"), unique=True)

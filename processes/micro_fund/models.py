@@ -4,6 +4,7 @@ in ledger.py and a CHECK constraint here both refuse it."""
 from decimal import Decimal
 
 from django.conf import settings
+import pghistory
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -136,6 +137,7 @@ class EntryKind(models.TextChoices):
     RETURN = "return", _("returned")
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)  # row history (ADR 0020)
 class LedgerEntry(models.Model):
     """Every movement of the fund, with who and why. Never updated or deleted."""
 

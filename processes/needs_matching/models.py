@@ -3,6 +3,7 @@ referrals between them (the work plan's needs-resources matching). Eligibility r
 from decimal import Decimal
 
 from django.conf import settings
+import pghistory
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,7 @@ class MonitoringStatus(models.TextChoices):
     EXIT = "exit", _("exit monitoring")
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)  # row history (ADR 0020)
 class Household(models.Model):
     code = models.CharField(_("household number"), max_length=32, unique=True)
     village = models.CharField(_("village"), max_length=64, db_index=True)
@@ -64,6 +66,7 @@ class Household(models.Model):
         return self.per_capita_income < Decimal(settings.NEEDS_MATCHING["income_line"])
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)  # row history (ADR 0020)
 class Member(models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
     name = EncryptedCharField(_("name"), max_length=50)  # encrypted at rest (ADR 0019)
@@ -90,6 +93,7 @@ class CapacityUnit(models.TextChoices):
     YUAN = "yuan", _("yuan")
 
 
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)  # row history (ADR 0020)
 class Resource(models.Model):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=ResourceKind.choices)

@@ -191,3 +191,14 @@ def wait_until(page, expression: str, timeout_ms: int = 10_000) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
         page.wait_for_timeout(50)
+
+
+def give_reason(page, purpose: str, reason: str) -> None:
+    """On the access page of a minor's file (ADR 0020): choose the purpose by what the person reads, say
+    why, and send the form (a holder goes on to the case; anyone else's request goes to a supervisor)."""
+    assert "/access/" in page.url, (page.url, page.locator("main").inner_text())
+    form = page.locator("form[data-need]")
+    choose(form.locator("select[name=purpose]"), purpose)
+    form.locator("textarea[name=reason]").fill(reason)
+    with page.expect_navigation():
+        form.locator("button.primary").click()

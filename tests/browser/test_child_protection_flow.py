@@ -26,6 +26,7 @@ from tests.browser.steps import (
     COMPLETE,
     case_url_of,
     choose,
+    give_reason,
     inbox_tab,
     name_people,
     on_task,
@@ -257,8 +258,14 @@ def test_report_escalations_plan_and_closure_returned_once_each_on_phones(sign_i
     form.locator("textarea[name=comments]").fill("")
     submit(supervisor)
 
-    # 6. The case page: completed, no open task, and the whole story in the timeline.
+    # 6. The case page: completed, no open task, and the whole story in the timeline. A minor's file: the
+    # supervisor says why first, once for the day (ADR 0020).
     supervisor.goto(case_url)
+    assert supervisor.locator("[data-testid=minors-notice]").count() == 1, supervisor.locator("main").inner_text()
+    findings.check(supervisor, "supervisor")
+    screenshot(supervisor, "cp-14a-reason-360")
+    give_reason(supervisor, "督导或质量检查", "结案后复核个案记录")
+    assert supervisor.url.endswith(case_url), supervisor.url
     assert supervisor.locator("[data-testid=case-status]").inner_text().strip() == "已完成"
     assert supervisor.locator("section ul.tasks").count() == 0  # no open task left
     supervisor.wait_for_selector("#diagram[data-ready]", state="attached")
@@ -308,9 +315,41 @@ def test_report_escalations_plan_and_closure_returned_once_each_on_phones(sign_i
         assert response.status == 404, (url, response.status)
         assert CHILD not in outsider.content()
     assert outsider.locator("h1").inner_text().strip() == "未找到"
+    # The colleague it was shared with is outside the case's holders: she asks a supervisor, on her phone.
     colleague = sign_in("worker_xishui", PHONE)
+    colleague.goto(case_url)
+    assert "/access/" in colleague.url and CHILD not in colleague.content(), colleague.url
+    findings.check(colleague, "worker_xishui")
+    screenshot(colleague, "cp-16-ask-360")
+    give_reason(colleague, "顶岗或接手个案", "接手东山村个案前了解情况")
+    assert colleague.locator("[data-testid=access-status]").count() == 1 and CHILD not in colleague.content()
+    findings.check(colleague, "worker_xishui")
+    screenshot(colleague, "cp-17-waiting-360")
+    # The supervisor, at the desk (1280 px), sees the request in the header and approves it with a note.
+    desk = sign_in("supervisor", DESKTOP)
+    assert desk.locator('a[data-nav="access-requests"] .badge').inner_text().strip() == "1"
+    with desk.expect_navigation():
+        desk.click('a[data-nav="access-requests"]')
+    request = desk.locator("li.access-request")
+    assert request.count() == 1 and "接手东山村个案前了解情况" in request.inner_text() and "社工 钱进" in request.inner_text()
+    findings.check(desk, "supervisor")
+    screenshot(desk, "cp-18-approve-1280")
+    request.locator("input[name=note]").fill("限查阅，不得导出")
+    with desk.expect_navigation():
+        request.locator("button[name=decision][value=approve]").click()
+    assert desk.locator(".msg.success").count() == 1 and desk.locator("li.access-request").count() == 0
+    screenshot(desk, "cp-19-approved-360", PHONE)
+    # Now she may read the case, until the approval lapses; the read is logged with who approved it.
     assert colleague.goto(case_url).status == 200
     assert colleague.locator("[data-testid=case-status]").inner_text().strip() == "已完成"
+    findings.check(colleague, "worker_xishui")
+    screenshot(colleague, "cp-20-opened-360", ready=DIAGRAM_READY)
+    screenshot(colleague, "cp-20-opened-1280", DESKTOP, ready=DIAGRAM_READY)
+    from engine.station import AccessLog
+
+    reads = AccessLog.objects.filter(user__username="worker_xishui", instance_id=instance_id, outcome="granted")
+    assert reads.count() == 2  # the page at 360 px, then reloaded at 1280 px
+    assert all(r.approval.decided_by.username == "supervisor" and r.reason == "接手东山村个案前了解情况" for r in reads)
 
     assert not browser_log.page_errors
     assert not browser_log.failed_static

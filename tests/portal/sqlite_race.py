@@ -35,7 +35,7 @@ api.deploy_bundled(actor=users["admin"])
 def awaiting_response():
     instance_id = api.start_instance(process_key="child_protection", data=START, actor=users["intake"]).id
     complete(users, instance_id, "Task_Intake")
-    return api.get_instance(instance_id=instance_id).open_tasks
+    return api.get_instance(instance_id=instance_id, viewer=api.SYSTEM).open_tasks
 
 
 def respond_tasks(n):

@@ -185,6 +185,15 @@ CASE_VIEWERS = {
     "nm_ds": {"worker_ds", "sup_ds", "admin"},
     "nm_xs": {"worker_xs", "worker_xs2", "sup_xs", "admin", "worker_ds"},  # shared with worker_ds by sup_xs
 }
+# Minors' files (ADR 0020): among a child-protection case's viewers, its holders give a reason; the
+# others need a supervisor's approval. The world approves the others once (so the sections above test
+# visibility as before); the "minors" section takes those approvals away and tests the gate itself.
+HOLDERS = {
+    "cp_ds": {"intake_ds", "worker_ds", "sup_ds", "civil"},  # civil: the 48-hour escalation is in its inbox
+    "cp_xs": {"intake_xs", "worker_xs", "sup_xs"},  # worker_xs2 (the response is worker_xs's) and civil are not
+}
+APPROVED = {"cp_ds": {"admin": "sup_ds"}, "cp_xs": {"admin": "sup_xs", "worker_xs2": "sup_xs", "civil": "sup_xs"}}
+AUDIT_READERS = {"admin", "civil"}
 CASE_VILLAGE = {"cp_ds": DS, "cp_xs": XS, "app_A": DS, "app_B": XS, "new_A": DS, "new_B": XS, "nm_ds": DS, "nm_xs": XS}
 FILES = {"att_A": "app_A", "att_B": "app_B"}  # uploaded with each application, through the task page
 
@@ -431,6 +440,31 @@ def _rows() -> list[Row]:
     for case, offered in SHARE_OPTIONS.items():  # for the case's viewers; the rest get a 404
         for user in sorted(CASE_VIEWERS[case] - {"admin"}):
             add(Row("share", "GET /cases/{obj}/ share options", case, user, frozenset(offered.get(user, set()))))
+
+    # Minors' files: without today's reason or an approval in force, the case page sends each viewer to
+    # the access page — "reason" for its holders, "approval" for everyone else (logged as refused).
+    for case, viewers in HOLDERS.items():
+        for user in USERS:
+            if user == "anon":
+                gate, ask = "login", "login"
+            elif user not in CASE_VIEWERS[case]:
+                gate = ask = "404"
+            else:
+                gate = "reason" if user in viewers else "approval"
+                ask = "reason-kept" if user in viewers else "ok"  # a holder's answer is their reason for the day
+            add(Row("minors", "GET /cases/{obj}/ (no reason given, no approval)", case, user, gate))
+            add(Row("minors", "GET /cases/{obj}/diagram/ (no reason given, no approval)", case, user,
+                    "403" if gate in ("reason", "approval") else gate))
+            add(Row("minors", "POST /cases/{obj}/access/ (ask for access)", case, user, ask))
+            add(Row("minors", "POST /access/requests/{{admin's request for {obj}}}/decide/ (approve)", case, user,
+                    "login" if user == "anon" else "ok" if user in SUPERVISES[CASE_VILLAGE[case]] - {"admin"} else "404"))
+            add(Row("minors", "POST /access/requests/{{admin's request for {obj}}}/decide/ (refuse without a note)", case, user,
+                    "login" if user == "anon" else "msg" if user in SUPERVISES[CASE_VILLAGE[case]] - {"admin"} else "404"))
+    for user in USERS:
+        add(Row("minors", "GET /access/requests/", "-", user, _read(user, user in {"sup_ds", "sup_xs"})))
+        add(Row("minors", "GET /audit/minors/", "-", user, _read(user, user in AUDIT_READERS)))
+        add(Row("minors", "GET /audit/minors/export.xlsx", "-", user, _read(user, user in AUDIT_READERS)))
+        add(Row("minors", "GET /audit/history/", "-", user, _read(user, user == "admin")))
 
     # Files: only with the case they belong to.
     for name, case in FILES.items():
@@ -703,6 +737,13 @@ def build_world() -> World:
     samples.deploy((xml.replace("社工 (worker)", "管理员 (admin)"), forms), admin)
     instances["err"] = api.start_instance(process_key="incident_matrix", data={}, actor=admin).id
 
+    # Minors' files: the viewers outside each report's holders hold an approval from its village's supervisor.
+    from tests.minors import approve_access
+
+    for case, approvals in APPROVED.items():
+        for who, approver in approvals.items():
+            approve_access(users[who], instances[case], approver=users[approver])
+
     # Name every task row after its case and step (a review after its reviewer, a referral after its resource).
     by_instance = {pk: key for key, pk in instances.items()}
     by_referral = {str(r.pk): name for r in Referral.objects.select_related("resource")
@@ -763,6 +804,11 @@ class Runner:
             if user != "anon":
                 client.force_login(world.users[user])
             self.clients[user] = client
+        from tests.minors import give_reason
+
+        for case, holders in HOLDERS.items():  # today's reason, as each holder gives it on the form
+            for user in holders:
+                give_reason(self.clients[user], world.instances[case])
 
     def run(self, row: Row):
         """The cell's actual outcome; whatever it did is rolled back."""
@@ -980,13 +1026,80 @@ def a_share(r: Runner, row):
     response = r.post(row, f"/cases/{instance_id}/share/", {"username": row.arg})
     effect = _granted(instance_id, target) and not error_shown(response)
     outcome = write_outcome(response, before, effect)
-    if effect and status(r.clients[row.arg].get(f"/cases/{instance_id}/")) != "200":
+    reached = r.clients[row.arg].get(f"/cases/{instance_id}/")
+    # A minor's file opens to the colleague through the need-to-know gate (ADR 0020): its access page.
+    if effect and status(reached) != "200" and not (status(reached) == "302" and "/access/" in reached["Location"]):
         return "ok, but the colleague still cannot open the case", ""
     return outcome
 
 
 def a_share_options(r: Runner, row):
     return options(r.get(row, f"/cases/{r.instance_id(row.obj)}/"), "username")
+
+
+def _without_clearance(r: Runner, row) -> Client:
+    """A fresh session of the user (no reason given today) after the world's approvals have lapsed."""
+    from engine.station import AccessRequest
+
+    AccessRequest.objects.filter(status="approved").update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    client = Client(raise_request_exception=False)
+    if row.user != "anon":
+        client.force_login(r.w.users[row.user])
+    return client
+
+
+def a_minors_gate(r: Runner, row):
+    from engine.station import AccessLog
+
+    client = _without_clearance(r, row)
+    instance_id = r.instance_id(row.obj)
+    refused = AccessLog.objects.filter(instance_id=instance_id, outcome="refused").count()
+    response = client.get(f"/cases/{instance_id}/")
+    if status(response) != "302" or not response["Location"].startswith(f"/cases/{instance_id}/access/"):
+        return status(response)
+    page = client.get(response["Location"])
+    need = re.search(r'data-need="(\w+)"', page.content.decode())
+    if need is None:
+        return f"access page {status(page)} without a form"
+    logged = AccessLog.objects.filter(instance_id=instance_id, outcome="refused").count() - refused
+    if need.group(1) == "approval" and logged != 1:
+        return "approval, but the refusal was not logged", ""
+    return need.group(1)
+
+
+def a_minors_diagram(r: Runner, row):
+    return status(_without_clearance(r, row).get(f"/cases/{r.instance_id(row.obj)}/diagram/"))
+
+
+def a_minors_ask(r: Runner, row):
+    from engine.station import AccessRequest
+
+    client = _without_clearance(r, row)
+    instance_id = r.instance_id(row.obj)
+    before = snapshot()
+    response = client.post(f"/cases/{instance_id}/access/", {"purpose": "cover", "reason": "顶岗需要了解个案"})
+    user = r.w.users.get(row.user)
+    made = user is not None and AccessRequest.objects.filter(user=user, instance_id=instance_id, status="pending").exists()
+    if not made and status(response) == "302" and response["Location"] == f"/cases/{instance_id}/" and snapshot() == before:
+        return "reason-kept" if status(client.get(response["Location"])) == "200" else "302 but the case still does not open"
+    return write_outcome(response, before, made and status(response) == "302")
+
+
+def a_minors_decide(r: Runner, row):
+    from engine.station import AccessRequest
+
+    instance_id = r.instance_id(row.obj)
+    request = AccessRequest.objects.create(user=r.w.users["admin"], instance_id=instance_id, process_key="child_protection",
+                                           village=CASE_VILLAGE[row.obj], purpose="support", reason="排查报错")
+    approve = "(approve)" in row.action
+    before = snapshot()
+    response = r.post(row, f"/access/requests/{request.pk}/decide/", {"decision": "approve" if approve else "refuse", "note": ""})
+    decided = AccessRequest.objects.get(pk=request.pk).status != "pending"
+    return write_outcome(response, before, decided)
+
+
+def a_get_status(r: Runner, row):
+    return status(r.get(row, row.action.split(" ")[1]))
 
 
 def a_file(r: Runner, row):
@@ -1416,6 +1529,15 @@ ACTIONS = {
     "POST /cases/{obj}/share/ with {arg}": a_share,
     "GET /cases/{obj}/ share options": a_share_options,
     "GET /files/{obj}/": a_file,
+    "GET /cases/{obj}/ (no reason given, no approval)": a_minors_gate,
+    "GET /cases/{obj}/diagram/ (no reason given, no approval)": a_minors_diagram,
+    "POST /cases/{obj}/access/ (ask for access)": a_minors_ask,
+    "POST /access/requests/{{admin's request for {obj}}}/decide/ (approve)": a_minors_decide,
+    "POST /access/requests/{{admin's request for {obj}}}/decide/ (refuse without a note)": a_minors_decide,
+    "GET /access/requests/": a_get_status,
+    "GET /audit/minors/": a_get_status,
+    "GET /audit/minors/export.xlsx": a_get_status,
+    "GET /audit/history/": a_get_status,
     "GET /start/ offers": a_start_list,
     "GET /start/{obj}/": a_start_form,
     "GET /start/{obj}/ options of {arg}": a_start_options,

@@ -14,7 +14,7 @@ def test_whole_case_from_report_to_closure(deployed, users, sent, django_capture
     with django_capture_on_commit_callbacks(execute=True):  # on-commit delivery: the outbox is sent after each step commits
         instance_id = run_whole_case(users)
 
-    info = api.get_instance(instance_id=instance_id)
+    info = api.get_instance(instance_id=instance_id, viewer=api.SYSTEM)
     assert info.status == "completed"
     assert info.open_tasks == []
     case = ChildProtectionCase.objects.get(instance_id=instance_id)
