@@ -309,8 +309,12 @@ def rotate_or_encrypt(text: str) -> str | None:
 
 def rotate_everything(connection, storage=None, *, log=lambda line: None) -> dict:
     """Re-encrypt every encrypted column of every installed model, and every file of the storage,
-    under the newest key. Returns {table or "files": values changed}."""
+    under the newest key, one table per transaction (the audit and history tables with their
+    triggers lifted for it: engine.append_only). Returns {table or "files": values changed}."""
     from django.apps import apps
+    from django.db import transaction
+
+    from engine import append_only
 
     result = {}
     for model in apps.get_models():
@@ -318,7 +322,9 @@ def rotate_everything(connection, storage=None, *, log=lambda line: None) -> dic
         if not fields or model._meta.proxy:
             continue
         table = model._meta.db_table
-        result[table] = transform_columns(connection, table, [f.column for f in fields], rotate_or_encrypt, pk=model._meta.pk.column)
+        with transaction.atomic(using=connection.alias), append_only.suspended(connection, table):
+            # (the audit tables refuse UPDATE, and history triggers would record a re-encryption as a change)
+            result[table] = transform_columns(connection, table, [f.column for f in fields], rotate_or_encrypt, pk=model._meta.pk.column)
         log(f"{table}: {result[table]} values re-encrypted")
     if storage is not None and isinstance(storage, EncryptedFileSystemStorage):
         count = 0

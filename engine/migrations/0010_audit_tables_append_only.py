@@ -12,7 +12,7 @@ SQLite (the embedded default): a trigger raises on UPDATE. DELETE is left to the
 because Django's test runner empties tables between transactional tests with DELETE."""
 from django.db import migrations
 
-TABLES = ["engine_auditevent", "cases_accesslog"]
+from engine.append_only import TABLES, sqlite_trigger
 
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION caseflow_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -35,8 +35,7 @@ def install(apps, schema_editor):
     elif vendor == "sqlite":
         for table in TABLES:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only")
-            schema_editor.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} "
-                                  f"BEGIN SELECT RAISE(ABORT, 'caseflow: {table} is append-only (UPDATE refused)'); END")
+            schema_editor.execute(sqlite_trigger(table))
 
 
 def uninstall(apps, schema_editor):

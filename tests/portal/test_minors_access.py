@@ -121,6 +121,7 @@ def test_holders_give_a_reason_once_a_day_others_need_an_approval_that_expires(c
 
     # 24 hours later the approval has lapsed.
     with time_machine.travel(timezone.now() + dt.timedelta(hours=25)):
+        client.force_login(users["admin"])  # (the session itself ended after 8 hours: sign in again)
         assert client.get(f"/cases/{case}/")["Location"].startswith(f"/cases/{case}/access/")
 
 

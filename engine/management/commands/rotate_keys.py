@@ -3,7 +3,8 @@
 
 Rotation: put a new key in front of CASEFLOW_ENCRYPTION_KEYS (keep the old ones behind it), restart,
 run this command, then remove the old keys and restart again. Rows are rewritten one at a time,
-each guarded by the value it read, so the command can run while the station works."""
+each guarded by the value it read, one table per transaction; the audit and history tables are
+locked while theirs runs (their triggers are lifted for it), so run it when the station is quiet."""
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
