@@ -226,6 +226,42 @@ def _element_name(node) -> str:
     return node.get("name") or node.get("id")
 
 
+FLOW_NODE_TAGS = {
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "task", "userTask", "manualTask",
+    "scriptTask", "serviceTask", "sendTask", "receiveTask", "businessRuleTask", "exclusiveGateway", "parallelGateway",
+    "inclusiveGateway", "eventBasedGateway", "complexGateway", "subProcess", "callActivity", "transaction",
+}
+
+
+def _unreachable(container) -> list[ElementProblem]:
+    """Elements no path reaches, each a problem naming it: within the process and within each
+    sub-process reached, from its start events (and event sub-processes, which their event starts),
+    along sequence flows, and to the boundary events of every activity reached. An element that can
+    never run is a drawing left half-done (a task not yet connected, an end event left behind)."""
+    nodes = {n.get("id"): n for n in container if isinstance(n.tag, str) and etree.QName(n).localname in FLOW_NODE_TAGS and n.get("id")}
+    successors: dict[str, list[str]] = {}
+    for flow in container.findall("bpmn:sequenceFlow", NS):
+        successors.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+    for node_id, node in nodes.items():
+        if etree.QName(node).localname == "boundaryEvent" and node.get("attachedToRef"):
+            successors.setdefault(node.get("attachedToRef"), []).append(node_id)
+    roots = [i for i, n in nodes.items() if etree.QName(n).localname == "startEvent"
+             or (etree.QName(n).localname == "subProcess" and n.get("triggeredByEvent", "false").lower() == "true")]
+    reached, stack = set(), list(roots)
+    while stack:
+        node_id = stack.pop()
+        if node_id in reached or node_id not in nodes:
+            continue
+        reached.add(node_id)
+        stack.extend(successors.get(node_id, []))
+    problems = [ElementProblem(i, _("%(name)s cannot be reached: no path from the start leads to it. Connect it, or delete it.") % {
+        "name": n.get("name") or i}) for i, n in nodes.items() if i not in reached]
+    for node_id in reached:
+        if etree.QName(nodes[node_id]).localname in ("subProcess", "transaction"):
+            problems.extend(_unreachable(nodes[node_id]))
+    return problems
+
+
 def validate_and_parse(xml: bytes | str, forms: dict[str, dict], known_services: set[str], form_checker, *,
                        checksum: str | None = None, generic_form=None) -> ParsedDefinition:
     """Validate a diagram and its forms; return what deploy stores. Raises DefinitionInvalid.
@@ -324,6 +360,17 @@ def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=N
                 problems.append(ElementProblem(flow.get("id"), _(
                     "This way out of %(gateway)s has no condition and is not its default flow: give it a condition, "
                     "or make it the default flow.") % {"gateway": gateway.get("name") or gateway.get("id")}))
+
+    # A choice with a condition on every way and no default can find no way at all: the case would
+    # stop at the gateway in the error state the first time no condition holds.
+    for gateway in process.iter(f"{{{NS['bpmn']}}}exclusiveGateway"):
+        ways = [f for f in process.iter(f"{{{NS['bpmn']}}}sequenceFlow") if f.get("sourceRef") == gateway.get("id")]
+        conditional = [f for f in ways if (f.findtext("bpmn:conditionExpression", "", NS) or "").strip()]
+        if len(ways) > 1 and not gateway.get("default") and len(conditional) == len(ways):
+            problems.append(ElementProblem(gateway.get("id"), _(
+                "%(gateway)s has no default flow: when none of its conditions holds, the case would stop here. "
+                "Make one way its default flow.") % {"gateway": gateway.get("name") or gateway.get("id")}))
+    problems.extend(_unreachable(process))
 
     # Conditions, scripts, loop and multi-instance expressions: must pass the sandbox's checks.
     for flow in process.iter(f"{{{NS['bpmn']}}}sequenceFlow"):

@@ -33,3 +33,45 @@ def test_a_timer_without_a_time_and_a_gateway_way_without_a_condition_are_named_
     with_default = xml.replace('<bpmn:exclusiveGateway id="G"', '<bpmn:exclusiveGateway id="G" default="F3"')
     found = {p.element_id for p in api.validate_definition(bpmn_xml=with_default, forms_by_element={})}
     assert found == {"T", "F2"}, found
+
+
+def _empty(key: str) -> str:
+    xml, _forms = process_templates.instantiate(process_templates.TEMPLATES["empty"], key=key, name="检查")
+    return xml
+
+
+def test_an_element_no_path_reaches_is_a_problem_naming_it():
+    """A task drawn but not connected, and an end event left behind after the flow into it was
+    deleted: neither can ever run. Boundary events of reached tasks and sub-process contents count
+    as reached."""
+    xml = _empty("elder_unreached").replace('<bpmn:sequenceFlow id="Flow_Start_Done" sourceRef="StartEvent_Start" targetRef="EndEvent_Done" />', """
+    <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_Start" targetRef="Sub" />
+    <bpmn:subProcess id="Sub" name="探访">
+      <bpmn:startEvent id="SubStart" /><bpmn:sequenceFlow id="S1" sourceRef="SubStart" targetRef="SubEnd" /><bpmn:endEvent id="SubEnd" />
+      <bpmn:endEvent id="SubOrphan" name="孤立的结束" />
+    </bpmn:subProcess>
+    <bpmn:boundaryEvent id="Late" attachedToRef="Sub" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeDuration>"P1D"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="F2" sourceRef="Late" targetRef="LateEnd" /><bpmn:endEvent id="LateEnd" />
+    <bpmn:sequenceFlow id="F3" sourceRef="Sub" targetRef="EndEvent_Done" />
+    <bpmn:scriptTask id="Loose" name="未连接的任务"><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="Left" />""")
+    refs = "".join(f"<bpmn:flowNodeRef>{i}</bpmn:flowNodeRef>" for i in ("Sub", "Late", "LateEnd", "Loose", "Left"))
+    xml = xml.replace("<bpmn:flowNodeRef>EndEvent_Done</bpmn:flowNodeRef>", "<bpmn:flowNodeRef>EndEvent_Done</bpmn:flowNodeRef>" + refs)
+    with translation.override("en"):
+        found = {p.element_id: str(p.message) for p in api.validate_definition(bpmn_xml=xml, forms_by_element={})}
+    assert set(found) == {"Loose", "Left", "SubOrphan"}, found
+    assert "未连接的任务 cannot be reached" in found["Loose"] and "孤立的结束 cannot be reached" in found["SubOrphan"]
+
+
+def test_an_exclusive_choice_with_a_condition_on_every_way_needs_a_default():
+    xml = _empty("elder_choice").replace('<bpmn:sequenceFlow id="Flow_Start_Done" sourceRef="StartEvent_Start" targetRef="EndEvent_Done" />', """
+    <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_Start" targetRef="G" />
+    <bpmn:exclusiveGateway id="G" name="血压是否异常?" />
+    <bpmn:sequenceFlow id="F2" sourceRef="G" targetRef="EndEvent_Done"><bpmn:conditionExpression>1 &gt; 2</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="F3" sourceRef="G" targetRef="EndEvent_Done"><bpmn:conditionExpression>2 &gt; 3</bpmn:conditionExpression></bpmn:sequenceFlow>""")
+    xml = xml.replace("<bpmn:flowNodeRef>EndEvent_Done</bpmn:flowNodeRef>", "<bpmn:flowNodeRef>EndEvent_Done</bpmn:flowNodeRef><bpmn:flowNodeRef>G</bpmn:flowNodeRef>")
+    with translation.override("en"):
+        found = {p.element_id: str(p.message) for p in api.validate_definition(bpmn_xml=xml, forms_by_element={})}
+    assert set(found) == {"G"} and "has no default flow" in found["G"], found
+    assert api.validate_definition(bpmn_xml=xml.replace('<bpmn:exclusiveGateway id="G"', '<bpmn:exclusiveGateway id="G" default="F3"'),
+                                   forms_by_element={}) == []
