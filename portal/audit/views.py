@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from engine import api, selectors
 from engine.errors import NotPermitted
 from engine.station import AccessOutcome
+from integrations.spreadsheets import make_text_safe
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _year(request) -> int:
@@ -57,19 +57,6 @@ def minors_audit(request):
     })
 
 
-def _safe(sheet) -> None:
-    """Every text cell is text: a reason typed as =HYPERLINK(…) is stored as a string with Excel's quote
-    prefix, never as a formula."""
-    for cells in sheet.iter_rows():
-        for cell in cells:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
-                if cell.value.startswith(FORMULA_STARTS):
-                    cell.quotePrefix = True
-            elif hasattr(cell.value, "hour"):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-
-
 def _local(moment):
     return timezone.localtime(moment).replace(tzinfo=None) if moment else None
 
@@ -103,7 +90,7 @@ def minors_audit_xlsx(request):
         asked.append([_local(q.created_at), q.requester, q.requester_label, q.subject or str(q.instance_id), q.purpose_label, q.reason,
                       q.status, q.decided_by_label, _local(q.decided_at), q.note, _local(q.expires_at)])
     for sheet in (reads, asked):
-        _safe(sheet)
+        make_text_safe(sheet, datetime_format="yyyy-mm-dd hh:mm")
     buffer = BytesIO()
     book.save(buffer)
     api.record_access(instance_id=0, process_key="", viewer=request.user, view="minors_audit_xlsx", reason=str(year))

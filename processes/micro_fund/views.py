@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from engine import clock
+from integrations.spreadsheets import make_text_safe
 
 from .handlers import applications_visible_to, panel_summary, scores_complete
 from .ledger import fund_for
@@ -51,20 +52,6 @@ def fund_page(request):
         # A panel's score appears only once every member has scored: no running average to anyone.
         "summaries": {a.pk: panel_summary(a) for a in applications if a.stage != Stage.APPLYING and scores_complete(a)},
     })
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def make_text_safe(sheet) -> None:
-    """Every text cell stays text: a title such as =HYPERLINK(…) is stored as a string (never a
-    formula) and marked with Excel's quote prefix, so no spreadsheet program runs it."""
-    for cells in sheet.iter_rows():
-        for cell in cells:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
-                if cell.value.startswith(FORMULA_STARTS):
-                    cell.quotePrefix = True
 
 
 @login_required
