@@ -1,15 +1,20 @@
-"""Two adjustments to SpiffWorkflow 3.2.0, made once, here, and pinned to that exact version.
+"""Three adjustments to SpiffWorkflow 3.2.0, made once, here, and pinned to that exact version.
 
 1. Task look-ups stop at depth 1000 by default, which silently stalls a gateway loop after about
    333 rounds (measured on 3.2.0): follow-ups and revision rounds loop, so the depth is
    lifted. The iterator is iterative (no recursion), so a deep tree costs time, not stack.
 2. Timer events read `datetime.now(timezone.utc)` themselves; they are pointed at engine.clock so a
    sweep "as of" an instant and tests agree with the engine on what time it is.
+3. A multi-instance activity over a collection (one child per item, each with a copy of the data)
+   reads its input without the script engine, so the sandbox's bound on cardinality never saw it:
+   the collection's size is checked against the same bound before any child is made.
 """
 import datetime as _dt
 
 import SpiffWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator
 
@@ -45,3 +50,18 @@ _check_version()
 _lift_max_depth(TaskIterator)
 _lift_max_depth(BpmnTaskIterator)
 _timer.datetime = _EngineClockDatetime
+
+
+def _bounded_update_hook(self, my_task):
+    result = super(MultiInstanceTask, self)._update_hook(my_task)  # (the task takes its data here)
+    if self.data_input is not None and self.data_input.exists(my_task):
+        items = self.data_input.get(my_task)
+        limits = getattr(getattr(my_task.workflow, "script_engine", None), "limits", None)
+        limit = getattr(limits, "max_cardinality", 200)
+        if hasattr(items, "__len__") and len(items) > limit:
+            raise WorkflowTaskException(
+                f"Multi-instance input '{self.data_input.bpmn_id}' has {len(items)} items, more than the {limit} allowed", task=my_task)
+    return result
+
+
+MultiInstanceTask._update_hook = _bounded_update_hook

@@ -92,6 +92,24 @@ def cardinality(key: str, expression: str) -> tuple[str, dict]:
     return process(key, body, ["Task_A", "EndEvent_1"]), {"Task_A": form()}
 
 
+def collection(key: str, script: str) -> tuple[str, dict]:
+    """A script makes `items`; a parallel multi-instance user task then runs once per item."""
+    from xml.sax.saxutils import escape
+
+    body = f"""
+<bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:scriptTask id="Script_1" name="S"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing><bpmn:script>{escape(script)}</bpmn:script></bpmn:scriptTask>
+<bpmn:userTask id="Task_A" name="A"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing>
+<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>items</bpmn:loopDataInputRef><bpmn:inputDataItem id="item" name="item"/></bpmn:multiInstanceLoopCharacteristics>
+</bpmn:userTask>
+<bpmn:endEvent id="EndEvent_1"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="F1" sourceRef="StartEvent_1" targetRef="Script_1"/>
+<bpmn:sequenceFlow id="F2" sourceRef="Script_1" targetRef="Task_A"/>
+<bpmn:sequenceFlow id="F3" sourceRef="Task_A" targetRef="EndEvent_1"/>
+"""
+    return process(key, body, ["Script_1", "Task_A", "EndEvent_1"]), {"Task_A": form()}
+
+
 def service(key: str, operation: str) -> tuple[str, dict]:
     middle = (f'<bpmn:serviceTask id="Service_1" name="call"><bpmn:extensionElements>'
               f'<spiffworkflow:serviceTaskOperator id="{operation}" resultVariable="result"><spiffworkflow:parameters/>'

@@ -110,6 +110,20 @@ def test_a_huge_cardinality_stops_the_case_at_its_element(users):
     assert "10000" in instance.error_message
 
 
+@pytest.mark.django_db
+def test_a_huge_input_collection_stops_the_case_at_its_element(users):
+    """One child task per item: the collection's size is bounded like a cardinality, before any child
+    is made (SpiffWorkflow reads it without the script engine)."""
+    samples.deploy(samples.collection("many_items", "items = [0] * 5000"), users["admin"])
+    info = api.start_instance(process_key="many_items", data={}, actor=users["worker"])
+    instance = ProcessInstance.objects.get(pk=info.id)
+    assert instance.status == "error" and instance.error_element == "Task_A", instance.error_message
+    assert "5000 items" in instance.error_message
+    samples.deploy(samples.collection("few_items", "items = [1, 2, 3]"), users["admin"])
+    info = api.start_instance(process_key="few_items", data={}, actor=users["worker"])
+    assert ProcessInstance.objects.get(pk=info.id).status == "running"
+
+
 SLOW_SCRIPT = "big = [0] * 100000\nx = max([big] * 100000)"
 
 
