@@ -313,6 +313,11 @@ def task_draft(*, task_id: int, viewer) -> dict:
     its role and village while nobody holds it (NotPermitted for others who may open the task,
     NotFound for the rest)."""
     row = task_row(task_id)
+    if not is_system(viewer) and row.status != TaskStatus.OPEN:
+        # Completed meanwhile (by someone else a moment ago): nobody works on it now, so there is no
+        # draft to read; the page's submit then answers "no longer open" instead of failing here.
+        _task_reader(viewer, task_id)
+        return {}
     if not is_system(viewer) and not can_work_on(viewer, row):
         _task_reader(viewer, task_id)
         raise NotPermitted(_("This draft is not yours to read."))

@@ -10,6 +10,7 @@ from lxml import etree
 
 from portal.studio.models import Draft
 from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.steps import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,12 +26,12 @@ def _select(page, element_id: str):
       return [p.x, p.y];
     }""", element_id)
     page.mouse.click(*point)
-    page.wait_for_function(f"(document.getElementById('bio-properties-panel-cf-id') || {{}}).value === '{element_id}'")
+    wait_until(page, f"(document.getElementById('bio-properties-panel-cf-id') || {{}}).value === '{element_id}'")
 
 
 def _saved(page, before: int) -> int:
     """Wait for the auto-save after a change; the draft revision it saved."""
-    page.wait_for_function(f"Number(document.getElementById('modeler').dataset.checked || 0) > {before}")
+    wait_until(page, f"Number(document.getElementById('modeler').dataset.checked || 0) > {before}")
     return int(page.locator("#modeler").get_attribute("data-checked"))
 
 
@@ -67,7 +68,7 @@ def test_panel_changes_a_timer_in_plain_words_and_builds_a_condition(sign_in, sc
     panel.locator("#bio-properties-panel-cf-cond-op").select_option("in")
     revision = _saved(admin, revision)
     screenshot(admin, "studio-panel-02-condition-1280", reload=False)
-    admin.wait_for_function("document.getElementById('studio-status').dataset.kind === 'ok'")
+    wait_until(admin, "document.getElementById('studio-status').dataset.kind === 'ok'")
 
     draft = Draft.objects.get(key="child_protection")
     root = etree.fromstring(draft.bpmn_xml.encode())

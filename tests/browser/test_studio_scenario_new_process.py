@@ -20,7 +20,7 @@ from engine import api, clock
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from portal.studio.models import Draft
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.steps import choose, name_people, open_task, submit, task_row
+from tests.browser.steps import choose, name_people, open_task, submit, task_row, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,10 +68,10 @@ def select(page, element_id: str, at: tuple[float, float] | None = None):
             point = at
         page.mouse.click(*point)
         try:
-            page.wait_for_function(f"(document.getElementById('bio-properties-panel-cf-id') || {{}}).value === '{element_id}'",
-                                   timeout=1500 if attempt == 0 else None)
+            wait_until(page, f"(document.getElementById('bio-properties-panel-cf-id') || {{}}).value === '{element_id}'",
+                       timeout_ms=1500 if attempt == 0 else 10_000)
             return
-        except PlaywrightTimeout:
+        except (PlaywrightTimeout, AssertionError):
             if attempt:
                 raise
 
@@ -90,7 +90,7 @@ def append(page, action: str, name: str | None = None) -> str:
     label for typing. Returns the new element's id."""
     before = ids(page)
     pad(page, action)
-    page.wait_for_function(f"document.querySelectorAll('#modeler .djs-element[data-element-id]').length > {len(before)}")
+    wait_until(page, f"document.querySelectorAll('#modeler .djs-element[data-element-id]').length > {len(before)}")
     new = selected_after(page, before)
     if name is not None:
         type_label(page, name)
@@ -98,7 +98,7 @@ def append(page, action: str, name: str | None = None) -> str:
 
 
 def selected_after(page, before: set[str]) -> str:
-    page.wait_for_function("() => !!document.getElementById('bio-properties-panel-cf-id')")
+    wait_until(page, "() => !!document.getElementById('bio-properties-panel-cf-id')")
     new = selected(page)
     assert new not in before, (new, before)
     return new
@@ -129,7 +129,7 @@ def connect(page, source: str, target: str):
     page.mouse.move(x - 5, y - 5)
     page.mouse.move(x, y, steps=4)
     page.mouse.click(x, y)
-    page.wait_for_function(f"document.querySelectorAll('#modeler .djs-element[data-element-id]').length > {len(before)}")
+    wait_until(page, f"document.querySelectorAll('#modeler .djs-element[data-element-id]').length > {len(before)}")
     return (ids(page) - before).pop()
 
 
@@ -177,8 +177,8 @@ def drag_segment(page, flow_id: str, dy: float):
 
 def saved(page, before: int) -> int:
     """Wait for the auto-save (and its server check) after a change; the draft revision it saved."""
-    page.wait_for_function(f"Number(document.getElementById('modeler').dataset.checked || 0) > {before}")
-    page.wait_for_function("!['', undefined].includes(document.getElementById('studio-status').dataset.kind)"
+    wait_until(page, f"Number(document.getElementById('modeler').dataset.checked || 0) > {before}")
+    wait_until(page, "!['', undefined].includes(document.getElementById('studio-status').dataset.kind)"
                            " && !document.getElementById('studio-check').disabled")
     return int(page.locator("#modeler").get_attribute("data-checked"))
 
@@ -223,7 +223,7 @@ def add_field(page, kind: str, label: str, key: str, required: bool = False, var
 
 def save_form(page):
     page.click('[data-testid="save-form"]')
-    page.wait_for_function("['ok', 'error'].includes(document.getElementById('form-status').dataset.kind)")
+    wait_until(page, "['ok', 'error'].includes(document.getElementById('form-status').dataset.kind)")
     assert page.locator("#form-status").get_attribute("data-kind") == "ok", page.locator("main").inner_text()[:2000]
 
 
@@ -281,12 +281,12 @@ def test_admin_builds_a_monthly_elderly_visit_from_scratch_and_a_worker_records_
     select(admin, "Lane_Start", at=(lane_box["x"] + 12, lane_box["y"] + lane_box["height"] / 2))
     before = ids(admin)
     pad(admin, "lane-insert-below")
-    admin.wait_for_function(f"document.querySelectorAll('#modeler .djs-element[data-element-id]').length > {len(before)}")
+    wait_until(admin, f"document.querySelectorAll('#modeler .djs-element[data-element-id]').length > {len(before)}")
     (lane,) = [i for i in ids(admin) - before if i.startswith("Lane_")]
     new_box = shape(admin, lane).bounding_box()
     select(admin, lane, at=(new_box["x"] + 12, new_box["y"] + new_box["height"] / 2))
     admin.locator("#bio-properties-panel-cf-lane-role").select_option("supervisor")
-    admin.wait_for_function(f"document.querySelector('#modeler .djs-element[data-element-id=\"{lane}\"]').textContent.includes('(supervisor)')")
+    wait_until(admin, f"document.querySelector('#modeler .djs-element[data-element-id=\"{lane}\"]').textContent.includes('(supervisor)')")
     # The referral is moved down into it with the mouse.
     x, y = center(admin, referral)
     drag(admin, referral, 0, new_box["y"] + new_box["height"] / 2 - y)
@@ -327,7 +327,7 @@ def test_admin_builds_a_monthly_elderly_visit_from_scratch_and_a_worker_records_
     amount.fill("1")
     amount.press("Tab")
     admin.locator("#bio-properties-panel-cf-timer-unit").select_option("months")
-    admin.wait_for_function("document.getElementById('studio-properties').innerText.includes('P1M')")
+    wait_until(admin, "document.getElementById('studio-properties').innerText.includes('P1M')")
     revision = saved(admin, revision)
     assert "1 个月" in panel.inner_text(), panel.inner_text()
     assert set(problems(admin)) == {to_referral, to_timer}, problems(admin)
@@ -335,7 +335,7 @@ def test_admin_builds_a_monthly_elderly_visit_from_scratch_and_a_worker_records_
 
     # The normal path is the gateway's default flow.
     admin.locator(f'[data-testid="problems"] li[data-element="{to_timer}"] button').click()  # the problem selects its flow
-    admin.wait_for_function(f"(document.getElementById('bio-properties-panel-cf-id') || {{}}).value === '{to_timer}'")
+    wait_until(admin, f"(document.getElementById('bio-properties-panel-cf-id') || {{}}).value === '{to_timer}'")
     admin.locator("#bio-properties-panel-cf-default").check()
     revision = saved(admin, revision)
     assert draft_root().find(f".//bpmn:exclusiveGateway[@id='{gateway}']", NS).get("default") == to_timer
@@ -382,7 +382,7 @@ def test_admin_builds_a_monthly_elderly_visit_from_scratch_and_a_worker_records_
     revision = saved(admin, 0)
     assert set(problems(admin)) == {to_referral}, problems(admin)
     admin.locator(f'[data-testid="problems"] li[data-element="{to_referral}"] button').click()
-    admin.wait_for_function(f"(document.getElementById('bio-properties-panel-cf-id') || {{}}).value === '{to_referral}'")
+    wait_until(admin, f"(document.getElementById('bio-properties-panel-cf-id') || {{}}).value === '{to_referral}'")
     admin.locator("#bio-properties-panel-cf-cond-field").select_option("systolic")
     revision = saved(admin, revision)
     admin.locator("#bio-properties-panel-cf-cond-op").select_option(">=")
@@ -391,7 +391,7 @@ def test_admin_builds_a_monthly_elderly_visit_from_scratch_and_a_worker_records_
     value.fill("140")
     value.press("Tab")
     revision = saved(admin, revision)
-    admin.wait_for_function("document.getElementById('studio-status').dataset.kind === 'ok'")
+    wait_until(admin, "document.getElementById('studio-status').dataset.kind === 'ok'")
     condition = draft_root().find(f".//bpmn:sequenceFlow[@id='{to_referral}']/bpmn:conditionExpression", NS)
     assert condition.text == "systolic >= 140", condition.text
     assert problems(admin) == {}

@@ -86,10 +86,11 @@ def test_each_step_in_a_fresh_process_through_the_cli(tmp_path):
         tasks = json.loads(_cli(db, "caseflow", "tasks", "--user", user, "--json").stdout)
         task = next(t for t in tasks if t["bpmn_id"] == bpmn_id and t["instance_id"] == instance_id)
         _cli(db, "caseflow", "complete", str(task["id"]), "--user", user, "--data", json.dumps(FORMS[bpmn_id]))
-    shown = json.loads(_cli(db, "caseflow", "show", str(instance_id), "--user", "admin", "--json").stdout)
+    # A child's file: the supervisor who approved its closure reads it with a purpose and a reason (ADR 0020).
+    shown = json.loads(_cli(db, "caseflow", "show", str(instance_id), "--user", "supervisor", "--json",
+                            "--purpose", "supervision", "--reason", "结案后复核").stdout)
     assert shown["status"] == "completed"
 
-    # Errors are sentences on stderr with a non-zero exit, never a traceback.
     # Errors are sentences on stderr (in the station's language) with a non-zero exit, never a traceback.
     bad = _cli(db, "caseflow", "complete", "1", "--user", "worker", "--data", "{not json", check=False)
     assert bad.returncode != 0 and "JSON" in bad.stderr and "Traceback" not in bad.stderr
