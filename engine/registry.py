@@ -125,6 +125,24 @@ def case_summary(process_key: str, instance_id: int, viewer, task=None) -> list[
     return list(provider(instance_id, viewer))
 
 
+_person_facets: list[Callable[[str, Any], list[tuple[str, str]]]] = []
+
+
+def register_person_facet(provider: Callable[[str, Any], list[tuple[str, str]]]) -> None:
+    """provider(person_key, viewer) -> [(label, value)] that another process holds about one person
+    (a time-bank balance on an elder's page). A person key names a process's own record,
+    "<process key>:<id>", so processes show each other's facts without importing each other; the
+    provider decides what this viewer may see and answers [] for a key it does not know."""
+    _person_facets.append(provider)
+
+
+def person_facets(person_key: str, viewer) -> list[tuple[str, str]]:
+    facts: list[tuple[str, str]] = []
+    for provider in _person_facets:
+        facts.extend(provider(person_key, viewer))
+    return facts
+
+
 def villages_for(user) -> set[str] | None:
     """The village codes a user works in (None: the whole township) — as the engine applies them."""
     from engine.permissions import user_villages
