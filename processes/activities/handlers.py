@@ -1,0 +1,119 @@
+"""Hooks and option lists of the activities process. The start form plans a session; the session's
+attendance is either the roster's members ticked present or plain counts; the supervisor approves
+or returns it. The records here are what the station's yearly figures count."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from engine import clock, registry
+from engine.errors import FormInvalid
+
+from .models import Activity, ActivityStatus, Attendance, Roster, RosterMember
+
+KEY = "activities"
+# How far from today a session may be planned or recorded: a typo of a year is refused, not kept.
+PLANNING_HORIZON = dt.timedelta(days=366)
+
+
+def rosters(user) -> list[tuple[str, str]]:
+    villages = registry.villages_for(user) if user is not None else set()
+    query = Roster.objects.filter(active=True)
+    if villages is not None:
+        query = query.filter(village__in=villages)
+    return [(str(r.pk), r.name) for r in query.order_by("village", "name")]
+
+
+def roster_members(user, variables) -> list[tuple[str, str]]:
+    """The roster's active members, by number: attendance names a member, never a typed name."""
+    roster_id = (variables or {}).get("roster_id")
+    if not roster_id:
+        return []
+    members = RosterMember.objects.filter(roster_id=roster_id, active=True).order_by("pk")
+    return [(str(m.pk), m.name) for m in members]
+
+
+registry.register_option_source("activity_rosters", rosters)
+registry.register_option_source("roster_members", roster_members)
+# What the start hook puts into the workflow's data, for deploy's check of the gateway's condition.
+registry.register_variables(KEY, {"has_roster", "roster_id", "activity_id"})
+
+
+def _date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+@registry.on_start(KEY)
+def plan_session(ctx, data):
+    errors: dict[str, list[str]] = {}
+    held_on = _date(data["held_on"])
+    today = clock.now().date()
+    if abs(held_on - today) > PLANNING_HORIZON:
+        errors["held_on"] = [_("Give a date within a year of today.")]
+    villages = registry.villages_for(ctx.actor) if ctx.actor is not None else None
+    if villages is not None and data["village"] not in villages:
+        errors["village"] = [_("You can plan sessions only in your own villages.")]
+    roster = None
+    if data.get("roster"):
+        roster = Roster.objects.filter(pk=int(data["roster"]), active=True).first()
+        if roster is None or roster.village != data["village"]:
+            errors["roster"] = [_("Choose a group of the same village.")]
+    if errors:
+        raise FormInvalid(errors)
+    activity = Activity.objects.create(
+        instance_id=ctx.instance_id, kind=data["kind"], title=data["title"], village=data["village"], place=data["place"],
+        held_on=held_on, facilitator=data["facilitator"], partner=data.get("partner") or "", roster=roster)
+    ctx.set_subject(f"{held_on:%m-%d} {activity.title}")
+    ctx.set_village(activity.village)
+    ctx.set_variable("activity_id", activity.pk)
+    ctx.set_variable("has_roster", roster is not None)
+    ctx.set_variable("roster_id", roster.pk if roster else None)
+
+
+def _held(activity: Activity, field: str) -> None:
+    if activity.held_on > clock.now().date():
+        raise FormInvalid({field: [_("This session is planned for %(date)s: record it once it has taken place.") % {
+            "date": activity.held_on.isoformat()}]})
+
+
+@registry.on_task_completed(KEY, "Task_Attendance")
+def record_attendance(ctx, data):
+    activity = Activity.objects.select_for_update().get(instance_id=ctx.instance_id)
+    _held(activity, "present")
+    ids = {int(v) for v in data.get("present") or []}
+    members = list(RosterMember.objects.filter(roster_id=activity.roster_id, pk__in=ids))
+    if len(members) != len(ids):
+        raise FormInvalid({"present": [_("Someone ticked is not in this group any more; reload the page.")]})
+    with transaction.atomic():
+        activity.attendance.all().delete()  # a returned record is recorded again, not added to
+        Attendance.objects.bulk_create([Attendance(activity=activity, member=m) for m in members])
+    activity.participants = len(members)
+    activity.children = sum(1 for m in members if m.minor)
+    _recorded(activity)
+
+
+@registry.on_task_completed(KEY, "Task_Counts")
+def record_counts(ctx, data):
+    activity = Activity.objects.select_for_update().get(instance_id=ctx.instance_id)
+    _held(activity, "participants")
+    participants, children = int(data["participants"]), int(data.get("children") or 0)
+    if children > participants:
+        raise FormInvalid({"children": [_("There cannot be more children than participants.")]})
+    activity.participants, activity.children = participants, children
+    _recorded(activity)
+
+
+def _recorded(activity: Activity) -> None:
+    activity.status = ActivityStatus.RECORDED
+    activity.recorded_at = clock.now()
+    activity.save(update_fields=["participants", "children", "status", "recorded_at"])
+
+
+@registry.on_task_completed(KEY, "Task_Review")
+def review(ctx, data):
+    if data["decision"] == "approve":
+        Activity.objects.filter(instance_id=ctx.instance_id).update(status=ActivityStatus.APPROVED, approved_at=clock.now())
+    else:
+        Activity.objects.filter(instance_id=ctx.instance_id).update(status=ActivityStatus.PLANNED, approved_at=None)

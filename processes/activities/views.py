@@ -1,0 +1,155 @@
+"""The activities' own pages: the sessions of the user's villages with this year's totals by kind,
+and the standing groups (an after-school point's class) with their members.
+
+Group members are mostly children: staff only (worker, supervisor, admin), each within their own
+villages, anything else a 404 — even a guessed id — and every view of a group's names is logged."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from engine import clock, registry
+from engine.station import AccessLog, Village
+
+from .models import Activity, ActivityKind, Roster, RosterMember
+
+KEY = "activities"
+STAFF_ROLES = ("worker", "supervisor", "admin")
+PAGE_SIZE = 50
+NAME_MAX = 50
+
+
+def _scope(user) -> set[str] | None:
+    """The villages this user may see (None: the whole township); a 404 for anyone not staff."""
+    if not (user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists()):
+        raise Http404(_("No such page, or not yours to see."))
+    return registry.villages_for(user)
+
+
+def _in(query, villages: set[str] | None):
+    return query if villages is None else query.filter(village__in=villages)
+
+
+def _village_choices(villages: set[str] | None) -> list[tuple[str, str]]:
+    query = Village.objects.all() if villages is None else Village.objects.filter(code__in=villages)
+    return list(query.order_by("position", "code").values_list("code", "name"))
+
+
+def _month(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(f"{text}-01") if text else None
+    except ValueError:
+        return None
+
+
+@login_required
+def activity_list(request):
+    villages = _scope(request.user)
+    choices = _village_choices(villages)
+    village = request.GET.get("village", "")
+    if village not in {code for code, _name in choices}:
+        village = ""
+    kind = request.GET.get("kind", "")
+    if kind not in ActivityKind.values:
+        kind = ""
+    month = _month(request.GET.get("month", ""))
+    query = _in(Activity.objects.all(), villages)
+    if village:
+        query = query.filter(village=village)
+    year = (month or clock.now().date()).year
+    totals = {row["kind"]: row for row in query.filter(held_on__year=year).values("kind").annotate(
+        sessions=Count("pk"), done=Count("pk", filter=Q(status="approved")), people=Sum("participants", filter=Q(status="approved")))}
+    if kind:
+        query = query.filter(kind=kind)
+    if month:
+        query = query.filter(held_on__year=month.year, held_on__month=month.month)
+    page = Paginator(query.order_by("-held_on", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    names = dict(Village.objects.values_list("code", "name"))
+    params = "&".join(f"{k}={v}" for k, v in (("village", village), ("kind", kind), ("month", request.GET.get("month", "") if month else "")) if v)
+    return render(request, "activities/list.html", {
+        "page": page, "village": village, "kind": kind, "month": f"{month:%Y-%m}" if month else "", "year": year,
+        "village_choices": choices, "kinds": ActivityKind.choices, "village_names": names, "query": params,
+        "totals": [(label, totals.get(code, {})) for code, label in ActivityKind.choices],
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def roster_list(request):
+    villages = _scope(request.user)
+    choices = _village_choices(villages)
+    errors: dict[str, str] = {}
+    typed = {"name": "", "village": "", "kind": ActivityKind.AFTER_SCHOOL}
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "").strip() for k in typed}
+        if not typed["name"] or len(typed["name"]) > 60:
+            errors["name"] = _("Give the group a name of at most 60 characters.")
+        if typed["village"] not in {code for code, _name in choices}:
+            errors["village"] = _("Choose one of your villages.")
+        if typed["kind"] not in ActivityKind.values:
+            errors["kind"] = _("Choose a kind.")
+        if not errors:
+            try:
+                with transaction.atomic():
+                    roster = Roster.objects.create(name=typed["name"], village=typed["village"], kind=typed["kind"])
+            except IntegrityError:
+                errors["name"] = _("This village already has a group of that name.")
+            else:
+                messages.success(request, _("Group created. Add its members."))
+                return redirect("activity-roster", roster.pk)
+    rosters = _in(Roster.objects.all(), villages).annotate(
+        size=Count("members", filter=Q(members__active=True))).order_by("-active", "village", "name")
+    return render(request, "activities/rosters.html", {
+        "rosters": rosters, "village_choices": choices, "kinds": ActivityKind.choices, "errors": errors, "typed": typed,
+        "village_names": dict(Village.objects.values_list("code", "name")),
+    }, status=400 if errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def roster_page(request, roster_id: int):
+    villages = _scope(request.user)
+    roster = _in(Roster.objects.all(), villages).filter(pk=roster_id).first()
+    if roster is None:
+        raise Http404(_("No such group, or not yours to see."))
+    errors: dict[str, str] = {}
+    typed = {"name": "", "minor": True, "guardian_consent": False}
+    if request.method == "POST":
+        action = request.POST.get("_action", "")
+        if action == "add":
+            typed = {"name": request.POST.get("name", "").strip(), "minor": bool(request.POST.get("minor")),
+                     "guardian_consent": bool(request.POST.get("guardian_consent"))}
+            if not typed["name"] or len(typed["name"]) > NAME_MAX:
+                errors["name"] = _("Give a name of at most %(n)d characters.") % {"n": NAME_MAX}
+            elif typed["minor"] and not typed["guardian_consent"]:
+                errors["guardian_consent"] = _("A child joins a group only with the guardian's consent on record.")
+            else:
+                RosterMember.objects.create(roster=roster, joined_on=clock.now().date(), **typed)
+                messages.success(request, _("%(name)s added.") % {"name": typed["name"]})
+                return redirect("activity-roster", roster.pk)
+        elif action in ("leave", "rejoin"):
+            changed = roster.members.filter(pk=request.POST.get("member") or 0).update(active=action == "rejoin")
+            if changed:
+                messages.success(request, _("Saved."))
+            return redirect("activity-roster", roster.pk)
+        elif action in ("close", "reopen"):
+            Roster.objects.filter(pk=roster.pk).update(active=action == "reopen")
+            return redirect("activity-roster", roster.pk)
+        else:
+            errors["name"] = _("Unknown action.")
+    AccessLog.objects.create(user=request.user, instance_id=0, process_key=KEY, view="roster")
+    members = list(roster.members.order_by("-active", "pk"))
+    sessions = roster.activities.order_by("-held_on")[:20]
+    return render(request, "activities/roster.html", {
+        "roster": roster, "members": members, "sessions": sessions, "errors": errors, "typed": typed,
+        "village_name": Village.objects.filter(code=roster.village).values_list("name", flat=True).first() or roster.village,
+    }, status=400 if errors else 200)
