@@ -143,6 +143,45 @@ def person_facets(person_key: str, viewer) -> list[tuple[str, str]]:
     return facts
 
 
+@dataclass(frozen=True)
+class Figure:
+    """One number of the station's year that a process counts (awareness sessions held, yuan
+    committed, elders screened), for the dashboard against the year's targets.
+
+    compute(year, villages) -> FigureValues over the villages given (None: the whole township);
+    `kind` says how months add up: "count" sums them (sessions, person-times, yuan), "share" is a
+    percentage at the end of the period (screened of those to screen), so the year's value is the
+    latest month's. `drill` is the URL name of the page listing the records behind the number, with
+    a fixed query of its own if it needs one ("activities?kind=training"); the dashboard adds
+    year= and village=."""
+
+    code: str
+    label: Any
+    unit: Any
+    compute: Callable[[int, Any], "FigureValues"]
+    kind: str = "count"
+    drill: str = ""
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class FigureValues:
+    total: Any
+    by_month: dict  # month (1-12) -> value in that month (a count) or at its end (a share)
+    by_village: dict  # village code -> the year's value there
+
+
+_figures: dict[str, Figure] = {}
+
+
+def register_figure(figure: Figure) -> None:
+    _figures[figure.code] = figure
+
+
+def figures() -> list[Figure]:
+    return sorted(_figures.values(), key=lambda f: (f.order, f.code))
+
+
 def villages_for(user) -> set[str] | None:
     """The village codes a user works in (None: the whole township) — as the engine applies them."""
     from engine.permissions import user_villages

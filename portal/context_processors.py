@@ -19,6 +19,7 @@ def portal(request):
         "decides_access": decides,
         "pending_access": len(api.access_requests_to_decide(user)) if decides else 0,
         "reads_audit": api.may_read_minors_audit(user),
+        "sees_year": bool(groups & {"worker", "supervisor", "civil_affairs", "admin"}) or user.is_superuser,
         "unread_count": Notification.objects.filter(user=user, read_at__isnull=True).count(),
         "languages": settings.LANGUAGES,
         "village_names": dict(Village.objects.values_list("code", "name")),

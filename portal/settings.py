@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "portal.incidents",
     "portal.studio",
     "portal.audit",
+    "portal.dashboard",
 ]
 
 MIDDLEWARE = [

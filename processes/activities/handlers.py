@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import Count, Sum
+from django.db.models.functions import ExtractMonth
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext as _
 
 from engine import clock, registry
 from engine.errors import FormInvalid
 
-from .models import Activity, ActivityStatus, Attendance, Roster, RosterMember
+from .models import Activity, ActivityKind, ActivityStatus, Attendance, Roster, RosterMember
 
 KEY = "activities"
 # How far from today a session may be planned or recorded: a typo of a year is refused, not kept.
@@ -117,3 +120,43 @@ def review(ctx, data):
         Activity.objects.filter(instance_id=ctx.instance_id).update(status=ActivityStatus.APPROVED, approved_at=clock.now())
     else:
         Activity.objects.filter(instance_id=ctx.instance_id).update(status=ActivityStatus.PLANNED, approved_at=None)
+
+
+# -- the station's year: what the activities count towards the work plan's targets ---------------
+
+def _approved(year: int, villages, **filters):
+    query = Activity.objects.filter(status=ActivityStatus.APPROVED, held_on__year=year, **filters)
+    return query if villages is None else query.filter(village__in=villages)
+
+
+def _counted(kind: str, measure):
+    def compute(year: int, villages) -> registry.FigureValues:
+        query = _approved(year, villages, kind=kind)
+        by_month = {m: v or 0 for m, v in query.annotate(m=ExtractMonth("held_on")).values("m").annotate(v=measure).values_list("m", "v")}
+        by_village = {code: v or 0 for code, v in query.values("village").annotate(v=measure).values_list("village", "v")}
+        return registry.FigureValues(sum(by_month.values()), by_month, by_village)
+    return compute
+
+
+def _points(year: int, villages) -> registry.FigureValues:
+    """After-school points at work: groups that held an approved class (in the year, in each month)."""
+    query = _approved(year, villages, kind=ActivityKind.AFTER_SCHOOL, roster__isnull=False)
+    by_month = {m: n for m, n in query.annotate(m=ExtractMonth("held_on")).values("m").annotate(
+        n=Count("roster", distinct=True)).values_list("m", "n")}
+    by_village = {code: n for code, n in query.values("village").annotate(n=Count("roster", distinct=True)).values_list("village", "n")}
+    return registry.FigureValues(query.values("roster").distinct().count(), by_month, by_village)
+
+
+for order, (code, label, unit, compute, drill) in enumerate([
+        ("activities.awareness_sessions", gettext_lazy("Child-protection awareness sessions"), gettext_lazy("sessions held"),
+         _counted(ActivityKind.AWARENESS, Count("pk")), "activities?kind=awareness"),
+        ("activities.trainings", gettext_lazy("Skills trainings"), gettext_lazy("sessions held"),
+         _counted(ActivityKind.TRAINING, Count("pk")), "activities?kind=training"),
+        ("activities.training_people", gettext_lazy("People trained"), gettext_lazy("person-times"),
+         _counted(ActivityKind.TRAINING, Sum("participants")), "activities?kind=training"),
+        ("activities.after_school_points", gettext_lazy("After-school points at work"), gettext_lazy("points"),
+         _points, "activities?kind=after_school"),
+        ("activities.coaching_sessions", gettext_lazy("Coaching of community organisations"), gettext_lazy("sessions held"),
+         _counted(ActivityKind.COACHING, Count("pk")), "activities?kind=coaching"),
+]):
+    registry.register_figure(registry.Figure(code=code, label=label, unit=unit, compute=compute, drill=drill, order=20 + order))

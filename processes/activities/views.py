@@ -62,19 +62,24 @@ def activity_list(request):
     if kind not in ActivityKind.values:
         kind = ""
     month = _month(request.GET.get("month", ""))
+    year_asked = request.GET.get("year", "")
+    year_only = int(year_asked) if year_asked.isdigit() and 2000 <= int(year_asked) <= 2100 and not month else None
     query = _in(Activity.objects.all(), villages)
     if village:
         query = query.filter(village=village)
-    year = (month or clock.now().date()).year
+    year = year_only or (month or clock.now().date()).year
     totals = {row["kind"]: row for row in query.filter(held_on__year=year).values("kind").annotate(
         sessions=Count("pk"), done=Count("pk", filter=Q(status="approved")), people=Sum("participants", filter=Q(status="approved")))}
     if kind:
         query = query.filter(kind=kind)
     if month:
         query = query.filter(held_on__year=month.year, held_on__month=month.month)
+    elif year_only:
+        query = query.filter(held_on__year=year_only)
     page = Paginator(query.order_by("-held_on", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     names = dict(Village.objects.values_list("code", "name"))
-    params = "&".join(f"{k}={v}" for k, v in (("village", village), ("kind", kind), ("month", request.GET.get("month", "") if month else "")) if v)
+    params = "&".join(f"{k}={v}" for k, v in (("village", village), ("kind", kind), ("month", request.GET.get("month", "") if month else ""),
+                                                  ("year", year_only or "")) if v)
     return render(request, "activities/list.html", {
         "page": page, "village": village, "kind": kind, "month": f"{month:%Y-%m}" if month else "", "year": year,
         "village_choices": choices, "kinds": ActivityKind.choices, "village_names": names, "query": params,

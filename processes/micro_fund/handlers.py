@@ -386,3 +386,36 @@ def _open_reviews(instance_id: int) -> int:
 
 
 registry.register_case_summary(KEY, application_summary)
+
+
+# -- the station's year: money committed to projects, against the fund's budget -------------------
+
+def _committed(year: int, villages) -> registry.FigureValues:
+    """Yuan committed to approved projects in the year's fund, less what was released back, by the
+    month of the ledger entry (Beijing time) and the project's village."""
+    from django.utils import timezone
+
+    from .models import EntryKind, LedgerEntry
+
+    entries = LedgerEntry.objects.filter(fund__year=year, kind__in=[EntryKind.COMMIT, EntryKind.RELEASE])
+    if villages is not None:
+        entries = entries.filter(application__village__in=villages)
+    by_month: dict[int, Decimal] = {}
+    by_village: dict[str, Decimal] = {}
+    for kind, amount, at, village in entries.values_list("kind", "amount", "at", "application__village"):
+        signed = amount if kind == EntryKind.COMMIT else -amount
+        month = timezone.localtime(at).month
+        by_month[month] = by_month.get(month, Decimal(0)) + signed
+        by_village[village or ""] = by_village.get(village or "", Decimal(0)) + signed
+    return registry.FigureValues(sum(by_month.values(), Decimal(0)), by_month, by_village)
+
+
+def _register_figures() -> None:
+    from django.utils.translation import gettext_lazy
+
+    registry.register_figure(registry.Figure(
+        code="micro_fund.committed", label=gettext_lazy("Micro-fund money committed to projects"), unit=gettext_lazy("yuan"),
+        compute=_committed, drill="fund", order=10))
+
+
+_register_figures()

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from io import BytesIO
 
@@ -47,6 +47,7 @@ from engine.models import (
     AuditEvent, HumanTask, InstanceGroupObjectPermission, InstanceUserObjectPermission, ProcessDefinition, ProcessInstance,
 )
 from portal.cases.models import Attachment
+from processes.activities.models import Roster, RosterMember
 from processes.micro_fund.models import Application, Fund, LedgerEntry
 from processes.needs_matching.models import Household, Member, Referral, Resource
 from tests.conftest import make_user
@@ -312,6 +313,12 @@ FUND = {"worker_ds": {"app_A", "new_A"}, "sup_ds": {"app_A", "new_A"}, "worker_x
 HH = {"worker_ds": {"hh_ds", "hh_ds2"}, "sup_ds": {"hh_ds", "hh_ds2"}, "worker_xs": {"hh_xs", "hh_xs2"},
       "worker_xs2": {"hh_xs", "hh_xs2"}, "sup_xs": {"hh_xs", "hh_xs2"}, "admin": set(HOUSEHOLDS)}
 HH_VILLAGE = {"hh_ds": DS, "hh_ds2": DS, "hh_xs": XS, "hh_xs2": XS}
+# The station's year (/year/): staff over their own villages; its targets edited by administrators only.
+YEAR_STAFF = {"worker_ds", "worker_xs", "worker_xs2", "sup_ds", "sup_xs", "civil", "admin"}
+# Activities and their standing groups (children's names): staff (worker, supervisor, admin), each their villages.
+ROSTERS = {"grp_ds": DS, "grp_xs": XS}
+GRP = {"worker_ds": {"grp_ds"}, "sup_ds": {"grp_ds"}, "worker_xs": {"grp_xs"}, "worker_xs2": {"grp_xs"}, "sup_xs": {"grp_xs"},
+       "admin": set(ROSTERS)}
 ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/engine/staffprofile/",
               "/admin/needs_matching/household/", "/admin/needs_matching/resource/"]
 # The process studio: administrators only, every page and action (GETs on child_protection's v1).
@@ -514,6 +521,26 @@ def _rows() -> list[Row]:
         for hh in HOUSEHOLDS:
             add(Row("households", "GET /households/{obj}/", hh, user, _read(user, hh in HH.get(user, set()))))
 
+    # Activities and standing groups: staff, their villages; a group's names and changes to it likewise.
+    for user in USERS:
+        allowed = user in GRP
+        add(Row("activities", "GET /activities/", "-", user, _read(user, allowed)))
+        add(Row("activities", "GET /activities/groups/", "-", user, _read(user, allowed)))
+        if allowed:
+            add(Row("activities", "GET /activities/groups/ lists", "-", user, frozenset(GRP[user])))
+        for group in ROSTERS:
+            mine = group in GRP.get(user, set())
+            add(Row("activities", "GET /activities/groups/{obj}/", group, user, _read(user, mine)))
+            add(Row("activities", "POST /activities/groups/{obj}/ (add a member)", group, user,
+                    "login" if user == "anon" else "ok" if mine else "404"))
+
+    # The station's year: figures for staff; the targets for administrators.
+    for user in USERS:
+        for url in ("/year/", "/year/export.xlsx", "/year/report.pdf"):
+            add(Row("year", "GET {arg}", "-", user, _read(user, user in YEAR_STAFF), url))
+        add(Row("year", "GET {arg}", "-", user, _read(user, user == "admin"), "/year/targets/"))
+        add(Row("year", "POST /year/targets/ (a target)", "-", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
+
     # Incidents (/studio/incidents/): the cases in error, retry, cancel with a reason — administrators only.
     for user in USERS:
         refused = "login" if user == "anon" else "403"
@@ -591,6 +618,7 @@ class World:
     households: dict
     orgs: dict
     resources: dict
+    rosters: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.task_names = {pk: key for key, pk in self.tasks.items()}
@@ -757,7 +785,12 @@ def build_world() -> World:
             key += f"#{by_referral.get(str(row.context), row.context)}"
         assert key not in tasks, f"two tasks named {key}"
         tasks[key] = row.pk
-    return World(users, instances, tasks, files, households, orgs, resources)
+    rosters = {}
+    for key, village in ROSTERS.items():
+        roster = Roster.objects.create(village=village, name=f"课后课堂-{key}")
+        RosterMember.objects.create(roster=roster, name=f"小组成员{key}", guardian_consent=True, joined_on=dt.date(2026, 9, 1))
+        rosters[key] = roster.pk
+    return World(users, instances, tasks, files, households, orgs, resources, rosters)
 
 
 @pytest.fixture(scope="module")
@@ -858,6 +891,7 @@ SNAPSHOT = [  # (model, columns) whose rows a write could change; reads only add
     (LedgerEntry, ["id"]),
     (Application, ["id", "stage"]),
     (ProcessDefinition, ["id"]),
+    (RosterMember, ["id", "active"]),
 ]
 
 
@@ -1232,6 +1266,44 @@ def a_household(r: Runner, row):
     return status(r.get(row, f"/households/{r.w.households[row.obj]}/"))
 
 
+def a_activities(r: Runner, row):
+    return status(r.get(row, "/activities/"))
+
+
+def a_groups(r: Runner, row):
+    return status(r.get(row, "/activities/groups/"))
+
+
+def a_group_list(r: Runner, row):
+    response = r.get(row, "/activities/groups/")
+    if status(response) != "200":
+        return status(response)
+    names = {pk: key for key, pk in r.w.rosters.items()}
+    return frozenset(names.get(int(pk), f"group#{pk}") for pk in re.findall(r'href="/activities/groups/(\d+)/"', response.content.decode()))
+
+
+def a_group(r: Runner, row):
+    return status(r.get(row, f"/activities/groups/{r.w.rosters[row.obj]}/"))
+
+
+def a_group_add(r: Runner, row):
+    roster = r.w.rosters[row.obj]
+    count = RosterMember.objects.filter(roster_id=roster).count()
+    before = snapshot()
+    response = r.post(row, f"/activities/groups/{roster}/", {"_action": "add", "name": "矩阵新成员", "minor": "on", "guardian_consent": "on"})
+    return write_outcome(response, before, RosterMember.objects.filter(roster_id=roster).count() == count + 1)
+
+
+def a_year_target(r: Runner, row):
+    from portal.dashboard.models import YearTarget
+
+    response = r.post(row, "/year/targets/?year=2026", {"activities.trainings": "6"})
+    saved = YearTarget.objects.filter(year=2026, figure="activities.trainings", target=6).exists()
+    if response.status_code == 302 and saved:
+        return "ok"
+    return status(response) if not saved else f"{status(response)} but it saved!"
+
+
 def a_gaps(r: Runner, row):
     return status(r.get(row, "/resources/gaps/"))
 
@@ -1553,6 +1625,12 @@ ACTIONS = {
     "GET /households/": a_households,
     "GET /households/ lists": a_household_list,
     "GET /households/{obj}/": a_household,
+    "GET /activities/": a_activities,
+    "POST /year/targets/ (a target)": a_year_target,
+    "GET /activities/groups/": a_groups,
+    "GET /activities/groups/ lists": a_group_list,
+    "GET /activities/groups/{obj}/": a_group,
+    "POST /activities/groups/{obj}/ (add a member)": a_group_add,
     "GET /resources/gaps/": a_gaps,
     "GET /resources/gaps/ villages": a_gaps_villages,
     "GET /studio/incidents/": a_incidents,

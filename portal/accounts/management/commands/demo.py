@@ -15,3 +15,18 @@ class Command(BaseCommand):
         call_command("caseflow", "deploy-bundled", "--user", "admin", stdout=self.stdout)
         for command in registry.demo_commands():
             call_command(command, stdout=self.stdout)
+        self._targets()
+
+    def _targets(self) -> None:
+        """The work plan's targets for this year, where none are set: what the dashboard measures against."""
+        from engine import clock
+        from portal.dashboard.models import YearTarget
+
+        year = clock.now().year
+        if YearTarget.objects.filter(year=year).exists():
+            return
+        plan = {"micro_fund.committed": 150000, "activities.awareness_sessions": 12, "activities.trainings": 6,
+                "activities.training_people": 120, "activities.after_school_points": 7}
+        known = {f.code for f in registry.figures()}
+        YearTarget.objects.bulk_create([YearTarget(year=year, figure=code, target=value) for code, value in plan.items() if code in known])
+        self.stdout.write(f"Demo targets for {year}: {len(plan)} figures of the work plan.")

@@ -1,0 +1,131 @@
+"""The station's year: every figure the processes count, against the year's targets, by month and
+village, with the records behind each number one tap away; the targets page for administrators;
+the same figures as a spreadsheet and as the year-end report in PDF.
+
+Staff only (worker, supervisor, civil affairs, admin), each over their own villages (the
+township for those who work township-wide); anything else a 404."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from engine import clock, registry
+
+from . import charts, figures, report
+from .models import YearTarget
+
+STAFF_ROLES = ("worker", "supervisor", "civil_affairs", "admin")
+TARGET_MAX = Decimal("1000000000")
+
+
+def _scope(user) -> set[str] | None:
+    if not (user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists()):
+        raise Http404(_("No such page, or not yours to see."))
+    return registry.villages_for(user)
+
+
+def _year(request) -> int:
+    this_year = clock.now().year
+    try:
+        year = int(request.GET.get("year", this_year))
+    except (TypeError, ValueError):
+        return this_year
+    return year if 2000 <= year <= this_year + 1 else this_year
+
+
+def _village(request, villages: set[str] | None) -> str:
+    village = request.GET.get("village", "")
+    allowed = set(figures.village_names()) if villages is None else villages
+    return village if village in allowed else ""
+
+
+def _is_admin(user) -> bool:
+    return user.is_superuser or user.groups.filter(name="admin").exists()
+
+
+@login_required
+def dashboard(request):
+    villages = _scope(request.user)
+    year, village = _year(request), _village(request, villages)
+    rows = figures.rows(year, villages, village=village)
+    names = figures.village_names()
+    choices = [(code, name) for code, name in names.items() if villages is None or code in villages]
+    for row in rows:
+        label = str(row.figure.label)
+        row.progress_svg = charts.progress(row.values.total, row.target, label=label)
+        row.months_svg = charts.months(row.values.by_month, label=label)
+    return render(request, "portal/dashboard.html", {
+        "rows": rows, "year": year, "village": village, "village_choices": choices, "years": range(clock.now().year, 2023, -1),
+        "can_edit": _is_admin(request.user), "query": f"year={year}" + (f"&village={village}" if village else ""),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def targets(request):
+    _scope(request.user)
+    if not _is_admin(request.user):
+        raise Http404(_("No such page, or not yours to see."))
+    year = _year(request)
+    known = {f.code: f for f in registry.figures()}
+    current = {t.figure: t.target for t in YearTarget.objects.filter(year=year, village="")}
+    typed = {code: request.POST.get(code, "") for code in known} if request.method == "POST" else {
+        code: ("" if current.get(code) is None else f"{current[code].normalize():f}") for code in known}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        parsed = {}
+        for code, text in typed.items():
+            text = text.strip().replace(",", "")
+            if not text:
+                parsed[code] = None
+                continue
+            try:
+                value = Decimal(text)
+            except InvalidOperation:
+                errors[code] = _("Type a number, such as 12 or 150000.")
+                continue
+            if not value.is_finite() or value < 0 or value > TARGET_MAX or value != value.quantize(Decimal("0.01")):
+                errors[code] = _("A target is a number from 0 to 1,000,000,000 with at most two decimals.")
+                continue
+            parsed[code] = value
+        if not errors:
+            with transaction.atomic():
+                for code, value in parsed.items():
+                    if value is None:
+                        YearTarget.objects.filter(year=year, figure=code, village="").delete()
+                    else:
+                        YearTarget.objects.update_or_create(year=year, figure=code, village="",
+                                                            defaults={"target": value, "updated_by": request.user})
+            messages.success(request, _("The targets of %(year)s are saved.") % {"year": year})
+            return redirect(f"{request.path}?year={year}")
+    return render(request, "portal/dashboard_targets.html", {
+        "year": year, "figures": list(known.values()), "typed": typed, "errors": errors,
+        "years": range(clock.now().year + 1, 2023, -1),
+    }, status=400 if errors else 200)
+
+
+@login_required
+def export_xlsx(request):
+    villages = _scope(request.user)
+    year, village = _year(request), _village(request, villages)
+    content = report.workbook(year, figures.rows(year, villages, village=village), village=figures.village_names().get(village, ""))
+    response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="caseflow-{year}.xlsx"'
+    return response
+
+
+@login_required
+def export_pdf(request):
+    villages = _scope(request.user)
+    year, village = _year(request), _village(request, villages)
+    content = report.pdf(year, figures.rows(year, villages, village=village), village=figures.village_names().get(village, ""))
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="caseflow-{year}.pdf"'
+    return response
