@@ -16,18 +16,17 @@ def _num(value) -> str:
 
 
 def progress(actual, target, *, label: str) -> SafeString:
-    """A bar filled to actual / target (capped at the bar's end), with the percentage written on it."""
+    """A bar filled to actual / target (capped at the bar's end); it stretches to the card's width,
+    so it carries no text (the percentage is written beside it on the page)."""
     actual, target = Decimal(actual or 0), Decimal(target or 0)
     share = (actual / target) if target > 0 else Decimal(0)
     filled = int(min(share, 1) * (WIDTH - 2))
     colour = "#1b7f4c" if share >= 1 else "#c77c02" if share >= Decimal("0.5") else "#b3261e"
-    text = f"{share * 100:.0f}%" if target > 0 else "—"
     return format_html(
-        '<svg class="chart progress" viewBox="0 0 {w} 24" width="100%" height="24" role="img" aria-label="{label} {text}">'
-        '<rect x="0" y="0" width="{w}" height="24" rx="4" fill="#e8ece9"/>'
-        '<rect x="1" y="1" width="{f}" height="22" rx="3" fill="{c}"/>'
-        '<text x="{tx}" y="16" font-size="13" fill="#1d2521">{text}</text></svg>',
-        w=WIDTH, f=filled, c=colour, tx=WIDTH - 44, text=text, label=label)
+        '<svg class="chart progress" viewBox="0 0 {w} 16" preserveAspectRatio="none" width="100%" height="16" role="img" '
+        'aria-label="{label}"><rect x="0" y="0" width="{w}" height="16" fill="#e8ece9"/>'
+        '<rect x="1" y="1" width="{f}" height="14" fill="{c}"/></svg>',
+        w=WIDTH, f=filled, c=colour, label=label)
 
 
 def months(by_month: dict, *, label: str) -> SafeString:

@@ -25,6 +25,10 @@ class Row:
     drill_url: str
     township_target: Decimal | None = None  # shown beside a village's figure when the village has no target of its own
 
+    @property
+    def share_percent(self) -> int | None:
+        return None if self.share is None else int((self.share * 100).to_integral_value(rounding="ROUND_HALF_UP"))
+
 
 def village_names() -> dict[str, str]:
     return dict(Village.objects.order_by("position", "code").values_list("code", "name"))
