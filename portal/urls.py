@@ -9,6 +9,7 @@ from django.urls import include, path
 from portal.accounts import views as accounts
 from portal.cases import access
 from portal.cases import views as cases
+from portal.dashboard import views as dashboard
 from portal.inbox import views as inbox
 from portal.notifications import views as notifications
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path("access/requests/<int:request_id>/decide/", access.decide, name="access-decide"),
     path("audit/", include("portal.audit.urls")),
     path("year/", include("portal.dashboard.urls")),
+    path("villages/<slug:code>/", dashboard.village_page, name="village"),
     path("files/<str:token>/", cases.attachment, name="attachment"),
     path("start/", cases.start_list, name="start"),
     path("start/<slug:key>/", cases.start_form, name="start-form"),

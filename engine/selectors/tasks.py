@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -256,6 +257,22 @@ def task_for_user(user, task_id: int) -> TaskInfo:
     if row is None:
         raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
     return _info(row)
+
+
+@dataclass(frozen=True)
+class VillageWork:
+    open_by_process: dict  # process key -> open tasks the viewer may open in the village
+    overdue: list  # TaskInfo, most overdue first (at most `limit`)
+    overdue_count: int
+
+
+def village_work(user, village: str, *, limit: int = 20) -> VillageWork:
+    """The open work of one village that this user may open: counts by process, and what is overdue."""
+    open_rows = HumanTask.objects.filter(status=TaskStatus.OPEN, village=village).filter(_task_visibility(user))
+    counts = dict(open_rows.order_by().values_list("process_key").annotate(n=models.Count("pk")).values_list("process_key", "n"))
+    late = open_rows.filter(due_at__lt=clock.now())
+    rows = _annotated(late).order_by("due_at", "pk")[:limit]
+    return VillageWork(counts, [_info(r) for r in rows], late.count())
 
 
 def overdue_tasks() -> QuerySet[HumanTask]:

@@ -13,10 +13,13 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from engine import clock, registry
+from engine import clock, registry, selectors
+from engine.station import Village
 
 from . import charts, figures, report
 from .models import YearTarget
@@ -129,3 +132,31 @@ def export_pdf(request):
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="caseflow-{year}.pdf"'
     return response
+
+
+# Pages of a process that list a village's records, when that process is installed: (URL name, label).
+VILLAGE_LINKS = (("households", gettext_lazy("Households")), ("activities", gettext_lazy("Activities")), ("activity-rosters", gettext_lazy("Standing groups")),
+                 ("fund", gettext_lazy("Micro-fund")))
+
+
+@login_required
+def village_page(request, code: str):
+    """One village: the open work the viewer may open there (by process, and what is overdue), this
+    year's figures for the village, and the pages of its records."""
+    villages = _scope(request.user)
+    village = Village.objects.filter(code=code).first()
+    if village is None or (villages is not None and code not in villages):
+        raise Http404(_("No such village, or not yours to see."))
+    work = selectors.village_work(request.user, code)
+    year = clock.now().year
+    names = selectors.process_names()
+    links = []
+    for url_name, label in VILLAGE_LINKS:
+        try:
+            links.append((label, f"{reverse(url_name)}?village={code}"))
+        except NoReverseMatch:
+            continue
+    return render(request, "portal/village.html", {
+        "village": village, "year": year, "work": work, "rows": figures.rows(year, villages, village=code), "links": links,
+        "open_by_process": sorted(((names.get(key, key), n) for key, n in work.open_by_process.items()), key=lambda item: item[0]),
+    })

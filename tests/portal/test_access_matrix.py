@@ -540,6 +540,8 @@ def _rows() -> list[Row]:
             add(Row("year", "GET {arg}", "-", user, _read(user, user in YEAR_STAFF), url))
         add(Row("year", "GET {arg}", "-", user, _read(user, user == "admin"), "/year/targets/"))
         add(Row("year", "POST /year/targets/ (a target)", "-", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
+        for code, own in ((DS, {"worker_ds", "sup_ds", "civil", "admin"}), (XS, {"worker_xs", "worker_xs2", "sup_xs", "civil", "admin"})):
+            add(Row("year", "GET {arg}", "-", user, _read(user, user in own), f"/villages/{code}/"))
 
     # Incidents (/studio/incidents/): the cases in error, retry, cancel with a reason — administrators only.
     for user in USERS:
