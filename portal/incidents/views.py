@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from engine import api, selectors
 from engine.errors import CaseflowError, InvalidState, NotFound, NotPermitted, StepFailed
+from integrations.notifications.messages import TITLES
 
 REASON_MAX = api.CANCEL_REASON_MAX_LENGTH
 
@@ -26,6 +27,17 @@ def admins_only(view):
     def wrapped(request, *args, **kwargs):
         if not selectors.may_read_incidents(request.user):
             return _refused(request, _("Only an administrator may see the cases that stopped with an error."))
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+def admins_only_messages(view):
+    """As admins_only, for the undelivered messages (the refusal names them)."""
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not selectors.may_read_incidents(request.user):
+            return _refused(request, _("Only an administrator may see the messages that could not be delivered."))
         return view(request, *args, **kwargs)
 
     return login_required(wrapped)
@@ -90,13 +102,15 @@ def cancel(request, instance_id: int):
 
 # -- messages that did not go out ---------------------------------------------------------------
 
-@admins_only
+@admins_only_messages
 def message_list(request):
     page = selectors.undelivered_messages(request.user, page=_int(request.GET.get("page"), 1))
-    return render(request, "incidents/messages.html", {"page": page, "incidents": selectors.incidents(request.user).total})
+    labels = {item.channel: str(TITLES[item.channel]) for item in page.messages if item.channel in TITLES}
+    return render(request, "incidents/messages.html", {"page": page, "incidents": selectors.incidents(request.user).total,
+                                                       "labels": labels})
 
 
-@admins_only
+@admins_only_messages
 @require_POST
 def message_retry(request, message_id: int):
     try:
