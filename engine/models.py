@@ -164,6 +164,7 @@ class AuditKind(models.TextChoices):
     TIMER_FIRED = "timer_fired", _("timer fired")
     ESCALATED = "escalated", _("escalated")
     SERVICE_CALLED = "service_called", _("service called")
+    SERVICE_QUEUED = "service_queued", _("service call queued")
     CANCELLED = "cancelled", _("cancelled")
     SHARED = "shared", _("shared")
     ERROR = "error", _("error")

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils.module_loading import import_string
 
-from engine import clock
+from engine import clock, service_calls
 from engine.errors import DeliveryDeferred, DeliveryIncomplete
 from engine.models import OutboxMessage, OutboxStatus
 
@@ -103,9 +103,13 @@ def claim(size: int, *, config: dict | None = None) -> list[OutboxMessage]:
         ids = list(query.values_list("pk", flat=True)[:size])
         if not ids:
             return []
-        OutboxMessage.objects.filter(due, pk__in=ids, status=OutboxStatus.SENDING, attempts__gte=config["max_attempts"]).update(
-            status=OutboxStatus.FAILED, claim_token="", lease_until=None,
-            last_error="the deliverer stopped while sending the last attempt (its lease ran out); it may have been sent")
+        spent = OutboxMessage.objects.filter(due, pk__in=ids, status=OutboxStatus.SENDING, attempts__gte=config["max_attempts"])
+        for message in spent.select_for_update() if spent.exists() else ():
+            message.status, message.claim_token, message.lease_until = OutboxStatus.FAILED, "", None
+            message.last_error = "the deliverer stopped while sending the last attempt (its lease ran out); it may have been sent"
+            message.save(update_fields=["status", "claim_token", "lease_until", "last_error"])
+            if service_calls.is_service_call(message):
+                service_calls.give_up(message, message.last_error)
         # The guard repeats `due`: on a database without row locks, a message another deliverer
         # claimed since the SELECT no longer matches and stays theirs.
         OutboxMessage.objects.filter(due, pk__in=ids).update(
@@ -118,7 +122,10 @@ def send(backend, message: OutboxMessage) -> Outcome:
     """Call the backend; `deliver_pending` does it with no transaction open (a test's own outer
     transaction aside). Any exception is an outcome, never lost."""
     try:
-        receipt = backend.send(channel=message.channel, payload=message.payload, key=message.key, done=tuple(message.delivered or ()))
+        if service_calls.is_service_call(message):
+            receipt = service_calls.perform(message)
+        else:
+            receipt = backend.send(channel=message.channel, payload=message.payload, key=message.key, done=tuple(message.delivered or ()))
     except DeliveryDeferred as exc:
         return Outcome("deferred", error=str(exc)[:2000], until=exc.until, done=exc.done)
     except Exception as exc:  # noqa: BLE001 - a provider failure must not lose the message: retry with back-off
@@ -143,6 +150,8 @@ def record(message: OutboxMessage, outcome: Outcome, *, config: dict | None = No
         changed = mine.update(status=OutboxStatus.FAILED, last_error=outcome.error, delivered=delivered, **released)
         if changed:
             log.error("outbox message %s failed for good after %d attempts: %s", message.key, message.attempts, outcome.error)
+            if service_calls.is_service_call(message):
+                service_calls.give_up(message, outcome.error)
     else:
         changed = mine.update(status=OutboxStatus.PENDING, next_attempt_at=now + backoff(message.attempts, config=config),
                               last_error=outcome.error, delivered=delivered, **released)

@@ -50,9 +50,11 @@ class UndeliveredPage:
 
 
 def undelivered_condition(now: dt.datetime) -> Q:
-    """Failed; pending after at least one failed attempt; sending with a lease that ran out."""
-    return (Q(status=OutboxStatus.FAILED) | Q(status=OutboxStatus.PENDING, attempts__gt=0)
-            | Q(status=OutboxStatus.SENDING, lease_until__lte=now))
+    """Failed; pending after at least one failed attempt; sending with a lease that ran out. Not the
+    calls of asynchronous service tasks: one that fails for good stops its case, which the incidents
+    page lists and retries."""
+    return ((Q(status=OutboxStatus.FAILED) | Q(status=OutboxStatus.PENDING, attempts__gt=0)
+             | Q(status=OutboxStatus.SENDING, lease_until__lte=now)) & ~Q(channel__startswith="service:"))
 
 
 def undelivered_messages(viewer, *, page: int = 1, per_page: int = PER_PAGE) -> UndeliveredPage:
