@@ -233,3 +233,25 @@ def test_a_slow_provider_blocks_neither_a_step_nor_a_sweep_on_the_same_case(sett
     assert delivered == [1]
     assert [seen["in_atomic_block"] for seen in HeldNotifier.seen.values()] == [False]
     assert OutboxMessage.objects.filter(channel="sla.breach", instance_id=instance_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the sweeper thread has its own connection
+def test_the_embedded_server_delivers_in_its_sweeper_thread_when_kicked_not_in_the_request(sent):
+    import time
+
+    from engine.management.commands.serve import sweep_forever
+
+    (message,) = queue(at=clock.now())
+    stop, kicked = threading.Event(), threading.Event()
+    sweeper = threading.Thread(target=lambda: (sweep_forever(3600, stop, kicked), connection.close()), daemon=True)
+    sweeper.start()
+    try:
+        kicked.set()  # what the kicker `serve` installs does after a step's commit
+        deadline = time.monotonic() + 30
+        while OutboxMessage.objects.get(pk=message.pk).status != OutboxStatus.SENT and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set(), kicked.set()
+        sweeper.join(30)
+    assert OutboxMessage.objects.get(pk=message.pk).status == OutboxStatus.SENT
+    assert [m["key"] for m in sent] == [message.key]
