@@ -120,7 +120,7 @@ def test_failing_provider_backs_off_with_jitter_then_fails_and_admins_can_retry(
     assert first.status_code == second.status_code == 200
     message.refresh_from_db()
     assert message.status == OutboxStatus.SENT and message.attempts == 1  # the kick after the retry delivered it
-    assert "delivered" in second.content.decode()
+    assert "已送达" in second.content.decode()  # "This message was delivered; nothing was done."
     retried = AuditEvent.objects.filter(kind="message_retried")
     assert retried.count() == 1 and retried.get().data["error"] == "ConnectionError: gateway down" and retried.get().actor == users["admin"]
     assert "notify.reminder" not in client.get("/studio/incidents/messages/").content.decode()
