@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ DEFAULTS = {
     "send_seconds": 60,  # the longest one send may take (a provider's timeout): no send starts later than lease - this
     "backoff_seconds": 30,  # first retry after about this long, doubling each attempt
     "backoff_max_seconds": 6 * 3600,
+    "run_seconds": 120,  # one run claims no new batch after this long (a Celery job stays inside its time limit)
 }
 
 
@@ -73,7 +75,8 @@ def deliver_pending(*, limit: int = 100) -> int:
     config = outbox_settings()
     backend = notifier()
     sent = handled = 0
-    while handled < limit:
+    stop_claiming = time.monotonic() + config["run_seconds"]
+    while handled < limit and time.monotonic() < stop_claiming:
         claimed = claim(min(config["batch"], limit - handled), config=config)
         if not claimed:
             break
@@ -115,7 +118,7 @@ def claim(size: int, *, config: dict | None = None) -> list[OutboxMessage]:
         OutboxMessage.objects.filter(due, pk__in=ids).update(
             status=OutboxStatus.SENDING, claim_token=token, lease_until=now + dt.timedelta(seconds=config["lease_seconds"]),
             attempts=F("attempts") + 1, last_attempt_at=now)
-        return list(OutboxMessage.objects.filter(claim_token=token).order_by("next_attempt_at", "pk"))
+        return list(OutboxMessage.objects.filter(pk__in=ids, claim_token=token).order_by("next_attempt_at", "pk"))
 
 
 def send(backend, message: OutboxMessage) -> Outcome:
@@ -178,4 +181,6 @@ def backoff(attempts: int, *, config: dict | None = None) -> dt.timedelta:
 
 
 def _may_still_send(message: OutboxMessage, config: dict) -> bool:
-    return clock.now() + dt.timedelta(seconds=config["send_seconds"]) < message.lease_until
+    """At least `send_seconds` of the lease left (at most half the lease, so a short lease still sends)."""
+    margin = min(config["send_seconds"], config["lease_seconds"] / 2)
+    return clock.now() + dt.timedelta(seconds=margin) < message.lease_until
