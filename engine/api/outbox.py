@@ -27,6 +27,8 @@ def retry_message(*, message_id: int, actor) -> str:
         message = OutboxMessage.objects.select_for_update().defer("payload").filter(pk=message_id).first()
         if message is None:
             raise NotFound(_("Message %(id)s does not exist.") % {"id": message_id})
+        if message.channel.startswith("service:"):
+            raise InvalidState(_("This is the call of a service task: retry its case on the incidents page."))
         if not OutboxMessage.objects.filter(undelivered_condition(now), pk=message.pk).exists():
             if message.status == OutboxStatus.SENT:
                 raise InvalidState(_("This message was delivered; nothing was done."))

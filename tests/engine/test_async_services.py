@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 
 from engine import api, clock, registry, selectors
+from engine.errors import InvalidState
 from engine.models import AuditEvent, HumanTask, OutboxMessage, ProcessInstance
 from tests.engine import samples
 
@@ -87,6 +88,8 @@ def test_a_call_that_keeps_failing_stops_the_case_visibly_and_a_retry_queues_it_
     # The case is on the incidents page; the call is not also among the undelivered messages.
     assert [i.instance_id for i in selectors.incidents(users["admin"]).incidents] == [instance_id]
     assert selectors.undelivered_messages(users["admin"]).total == 0
+    with pytest.raises(InvalidState, match="incidents page"):
+        api.retry_message(message_id=call.pk, actor=users["admin"])
 
     # The outside system is back: the administrator's retry queues the call again and the case goes on.
     registry.register_service("test.down_async", lookup, asynchronous=True)
