@@ -92,3 +92,23 @@ class DefinitionInvalid(CaseflowError):
 
     def __str__(self):
         return "\n".join([str(self.message), *(f"  {p}" for p in self.problems)])
+
+
+class DeliveryIncomplete(Exception):
+    """A notifier backend's answer when some targets of a message's route took it and others failed:
+    the outbox keeps `done` (their names) and a retry sends only to the rest. Not a CaseflowError:
+    it never reaches a person, it is the outbox's record of a partial send."""
+
+    def __init__(self, message: str, *, done: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.done = tuple(done)
+
+
+class DeliveryDeferred(Exception):
+    """A notifier backend's answer when a message may not go out yet (non-urgent SMS in quiet hours):
+    the outbox tries again at `until` without counting an attempt. `done` as for DeliveryIncomplete."""
+
+    def __init__(self, message: str, *, until, done: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.until = until
+        self.done = tuple(done)

@@ -16,6 +16,8 @@ def sweep_due_timers(limit: int = SWEEP_LIMIT) -> dict:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(Exception,), retry_backoff=True, retry_jitter=True, max_retries=5)
 def deliver_outbox(limit: int = 100) -> int:
+    """Outside messages and the calls of asynchronous service tasks (which continue their cases from
+    here): claimed with a lease, sent outside any transaction, retried with back-off (ADR 0022)."""
     return api.deliver_outbox(limit=limit)
 
 

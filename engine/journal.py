@@ -29,6 +29,12 @@ def set_outbox_kicker(kicker: Callable[[], None] | None) -> None:
     _kick_outbox = kicker
 
 
+def kick_after_commit() -> None:
+    """Deliver (or nudge a deliverer) once the caller's transaction commits: an administrator's retry."""
+    if _kick_outbox is not None:
+        transaction.on_commit(_kick_outbox, robust=True)
+
+
 def actor_name(actor) -> str:
     return actor.get_username() if actor is not None else "system"
 

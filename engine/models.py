@@ -164,12 +164,14 @@ class AuditKind(models.TextChoices):
     TIMER_FIRED = "timer_fired", _("timer fired")
     ESCALATED = "escalated", _("escalated")
     SERVICE_CALLED = "service_called", _("service called")
+    SERVICE_QUEUED = "service_queued", _("service call queued")
     CANCELLED = "cancelled", _("cancelled")
     SHARED = "shared", _("shared")
     ERROR = "error", _("error")
     RETRIED = "retried", _("retried")
     INSTANCE_COMPLETED = "instance_completed", _("instance completed")
     MIGRATED = "migrated", _("moved to another version")
+    MESSAGE_RETRIED = "message_retried", _("message sent again")
 
 
 class AuditEvent(models.Model):
@@ -203,13 +205,20 @@ class AuditEvent(models.Model):
 
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", _("pending")
+    SENDING = "sending", _("sending")
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
 
 
 class OutboxMessage(models.Model):
     """An outside effect (police notice, SMS, e-mail), written in the step's transaction and
-    delivered after commit. The unique key makes a retried step or a re-run delivery a no-op."""
+    delivered after commit. The unique key makes a retried step or a re-run delivery a no-op.
+
+    Delivery claims a message for a while (`sending`, `claim_token`, `lease_until`) in a short
+    transaction, sends it outside any transaction, and records the result only if it still holds the
+    claim: a deliverer that died mid-send leaves a lease that runs out, and the message is claimed
+    again (ADR 0022). `delivered` names the route's backends that already took it, so a retry after a
+    partial failure does not send the e-mail again because the SMS failed."""
 
     key = models.CharField(max_length=255, unique=True)
     channel = models.CharField(max_length=64)
@@ -222,9 +231,17 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     receipt = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    delivered = models.JSONField(default=list, blank=True, help_text="the route's backends that already took it")
 
     class Meta:
-        indexes = [models.Index(fields=["next_attempt_at"], name="pending_outbox", condition=Q(status="pending"))]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="pending_outbox", condition=Q(status="pending")),
+            models.Index(fields=["lease_until"], name="sending_outbox", condition=Q(status="sending")),
+            models.Index(fields=["-last_attempt_at"], name="failed_outbox", condition=Q(status="failed")),
+        ]
 
 
 

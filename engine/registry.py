@@ -52,6 +52,7 @@ class ProcessPackage:
 
 
 _services: dict[str, ServiceHandler] = {}
+_asynchronous_services: set[str] = set()
 _task_hooks: dict[tuple[str, str], list[TaskHook]] = {}
 _start_hooks: dict[str, list[TaskHook]] = {}
 _option_sources: dict[str, Callable[[], list[tuple[str, str]]]] = {}
@@ -213,17 +214,30 @@ def batch_listeners() -> list[Callable[[list[EngineEvent]], None]]:
     return list(_batch_listeners)
 
 
-def register_service(name: str, handler: ServiceHandler) -> None:
-    """A service task with `<spiffworkflow:serviceTaskOperator id="name">` calls `handler(ctx, params)`."""
+def register_service(name: str, handler, *, asynchronous: bool = False) -> None:
+    """A service task with `<spiffworkflow:serviceTaskOperator id="name">` calls `handler(ctx, params)`
+    inside the step's transaction. With `asynchronous=True` the step only queues the call (an outbox
+    row in its transaction) and the task waits; a worker then calls `handler(params, key=...)` outside
+    any transaction — it may take long or fail and be retried, `key` is the call's idempotency key for
+    the outside system — and continues the instance with the dict it answers (the task's result
+    variable). After the last failed attempt the case stops in the error state at that task."""
     _services[name] = handler
+    if asynchronous:
+        _asynchronous_services.add(name)
+    else:
+        _asynchronous_services.discard(name)
 
 
-def service(name: str):
-    def decorator(func: ServiceHandler) -> ServiceHandler:
-        register_service(name, func)
+def service(name: str, *, asynchronous: bool = False):
+    def decorator(func):
+        register_service(name, func, asynchronous=asynchronous)
         return func
 
     return decorator
+
+
+def is_asynchronous_service(name: str) -> bool:
+    return name in _asynchronous_services
 
 
 def on_task_completed(process_key: str, bpmn_id: str):

@@ -1,6 +1,7 @@
 """Settings, read from the environment so one code base runs embedded (SQLite, no broker) and in
 production (PostgreSQL, Redis, Celery worker and beat). See README.md, "Configuration"."""
 from pathlib import Path
+import json
 import os
 
 import dj_database_url
@@ -286,8 +287,36 @@ CASEFLOW_VILLAGES = {
 }
 # How outside effects leave the building (police notices, SMS, e-mail); swappable like EMAIL_BACKEND.
 CASEFLOW_NOTIFIER_BACKEND = os.environ.get(
-    "CASEFLOW_NOTIFIER_BACKEND", "integrations.notifications.backends.LogNotifier"
+    "CASEFLOW_NOTIFIER_BACKEND", "integrations.notifications.router.ChannelRouter"
 )
+# Outbox channel -> targets (log, email, sms); "*" for every other channel. JSON in the environment.
+CASEFLOW_CHANNEL_ROUTES = json.loads(os.environ.get("CASEFLOW_CHANNEL_ROUTES", "") or '{"*": [{"backend": "log"}]}')
+# Never held back by quiet hours (child-protection messages are urgent by their process too).
+CASEFLOW_URGENT_CHANNELS = {"sla.breach", "partner.police", "partner.civil_affairs"}
+# SMS: "console" (the log) or "http" (a signed JSON POST to CASEFLOW_SMS_URL).
+CASEFLOW_SMS = {"provider": os.environ.get("CASEFLOW_SMS_PROVIDER", "console")}
+if CASEFLOW_SMS["provider"] == "http":
+    CASEFLOW_SMS.update(url=os.environ.get("CASEFLOW_SMS_URL", ""), account=os.environ.get("CASEFLOW_SMS_ACCOUNT", ""),
+                        key=os.environ.get("CASEFLOW_SMS_KEY", ""), sender=os.environ.get("CASEFLOW_SMS_SENDER", ""),
+                        timeout=float(os.environ.get("CASEFLOW_SMS_TIMEOUT", "5")))
+CASEFLOW_SMS_QUIET_HOURS = os.environ.get("CASEFLOW_SMS_QUIET_HOURS", "")  # e.g. "22:00-07:00", station time
+CASEFLOW_PUBLIC_URL = os.environ.get("CASEFLOW_PUBLIC_URL", "")  # links in e-mail and SMS, e.g. https://caseflow.example
+# E-mail through Django's backends (the console one unless configured).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "caseflow@localhost")
+# Outbox delivery (engine/outbox.py, ADR 0022): attempts before `failed`, claim lease, back-off.
+CASEFLOW_OUTBOX = {
+    "max_attempts": int(os.environ.get("CASEFLOW_OUTBOX_MAX_ATTEMPTS", "8")),
+    "lease_seconds": int(os.environ.get("CASEFLOW_OUTBOX_LEASE_SECONDS", "300")),
+    "send_seconds": 60, "batch": 10, "backoff_seconds": 30, "backoff_max_seconds": 6 * 3600,
+}
 # The embedded default sweeps due timers in-process every few seconds (no broker needed).
 # An approval to open a minor's file outside its holders lasts this long (ADR 0020).
 CASEFLOW_MINORS_APPROVAL_HOURS = float(os.environ.get("CASEFLOW_MINORS_APPROVAL_HOURS", "24"))

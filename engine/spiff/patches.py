@@ -8,6 +8,10 @@
 3. A multi-instance activity over a collection (one child per item, each with a copy of the data)
    reads its input without the script engine, so the sandbox's bound on cardinality never saw it:
    the collection's size is checked against the same bound before any child is made.
+4. A service task whose operation is registered as asynchronous is queued instead of called: the
+   script engine's `queue_service` writes the call to the outbox and the task waits (STARTED, which
+   SpiffWorkflow's own `Task.run` makes of a `None` answer) until a worker continues the instance
+   with the result (`runtime.continue_service`).
 """
 import datetime as _dt
 
@@ -16,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.spiff.specs.mixins.service_task import ServiceTask as _SpiffServiceTask
 from SpiffWorkflow.util.task import TaskIterator
 
 from engine import clock
@@ -65,3 +70,16 @@ def _bounded_update_hook(self, my_task):
 
 
 MultiInstanceTask._update_hook = _bounded_update_hook
+
+
+_called_service = _SpiffServiceTask._execute
+
+
+def _queue_or_call_service(self, task):
+    queue = getattr(task.workflow.script_engine, "queue_service", None)
+    if queue is not None and queue(task, self.operation_name, self.evaluate_params(task)):
+        return None  # queued: the task waits (STARTED) for the worker's result
+    return _called_service(self, task)
+
+
+_SpiffServiceTask._execute = _queue_or_call_service

@@ -42,8 +42,10 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import catalog, clock, compiled, projections, registry
 from engine.errors import AlreadyCompleted, CaseflowError, ConcurrentUpdate, InvalidState, NotFound, StepFailed
-from engine.journal import Journal
-from engine.models import AuditKind, HumanTask, InstanceStatus, ProcessInstance, TaskStatus, Timer, TimerStatus
+from engine.journal import Journal, kick_after_commit
+from engine.models import (
+    AuditKind, HumanTask, InstanceStatus, OutboxMessage, OutboxStatus, ProcessInstance, TaskStatus, Timer, TimerStatus,
+)
 from engine.permissions import can_hold, in_scope, user_groups
 
 from . import migration, parser, pruning, scripting, serializer
@@ -239,6 +241,52 @@ class Step:
         return json.dumps(result)
 
 
+    def queue_service(self, spiff_task, name: str, params: dict) -> bool:
+        """An asynchronous operation: queue the call in the outbox (key `<instance>:<task>:service`,
+        so a step run again queues it once) and let the task wait. False for an ordinary operation."""
+        if not registry.is_asynchronous_service(name):
+            return False
+        spec = spiff_task.task_spec
+        values = {key: param.get("value") for key, param in params.items()}
+        with self.origin(str(spiff_task.id), bpmn_id=spec.bpmn_id):
+            key = self.enqueue(SERVICE_CHANNEL_PREFIX + name, {
+                "operation": name, "params": values, "task_id": str(spiff_task.id), "element": spec.bpmn_id,
+                "element_name": spec.bpmn_name or spec.bpmn_id}, effect="service")
+        self.audit(AuditKind.SERVICE_QUEUED, {"operation": name, "element": spec.bpmn_name or spec.bpmn_id, "key": key}, bpmn_id=spec.bpmn_id)
+        return True
+
+
+SERVICE_CHANNEL_PREFIX = "service:"
+
+
+def continue_service(task_id: str, operation: str, result: dict) -> Callable[[Step], None]:
+    """The act that hands an asynchronous service's result to its waiting task and lets the case go on.
+    A task no longer waiting (continued already by an earlier delivery of the same call, or withdrawn)
+    makes the step a no-op: the call was delivered at least once, the case moves on once."""
+
+    def act(step: Step) -> None:
+        task = _find_task(step.workflow, UUID(task_id))
+        if task is None or task.state != TaskState.STARTED:
+            step.noop = True
+            return
+        spec = task.task_spec
+        problem = serializer.storable_problem(result)
+        if problem:
+            raise _Unstorable(spec.bpmn_id, f"Service task '{operation}' answered a value that cannot be stored: {problem}")
+        task.data[spec.result_variable] = result
+        step.audit(AuditKind.SERVICE_CALLED, {"operation": operation, "element": spec.bpmn_name or spec.bpmn_id, "result": result},
+                   bpmn_id=spec.bpmn_id)
+        task.complete()
+
+    return act
+
+
+def stop_with_error(instance_id: int, element: str, message: str) -> None:
+    """Put a running instance into the visible error state at `element` (an asynchronous service that
+    failed for good): the incidents page lists it, `retry_instance` queues the call again."""
+    _stop_with_error(instance_id, element, message)
+
+
 def write_audit(instance: ProcessInstance, kind: str, actor, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> None:
     """Append one audit event outside a step and tell the registry's listeners, in the caller's transaction."""
     from engine.journal import record_now
@@ -247,7 +295,7 @@ def write_audit(instance: ProcessInstance, kind: str, actor, data: dict, *, bpmn
 
 
 def _script_engine(step: Step) -> scripting.ExpressionEngine:
-    return scripting.ExpressionEngine(limits=_limits(), service_caller=step.call_service)
+    return scripting.ExpressionEngine(limits=_limits(), service_caller=step.call_service, service_queuer=step.queue_service)
 
 
 def _spec_for(definition_id: int):
@@ -923,6 +971,13 @@ def retry(step: Step) -> None:
     """Run tasks that failed again (after the cause was fixed): ERROR tasks go back to READY."""
     for task in step.workflow.get_tasks(state=TaskState.ERROR):
         task._set_state(TaskState.READY)
+    # An asynchronous service that failed for good waits (STARTED) with its call `failed` in the
+    # outbox: the call is queued again, due now, its attempts counted afresh.
+    requeued = OutboxMessage.objects.filter(instance=step.instance, channel__startswith=SERVICE_CHANNEL_PREFIX,
+                                            status=OutboxStatus.FAILED).update(
+        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=clock.now(), claim_token="", lease_until=None)
+    if requeued:
+        kick_after_commit()
     step.instance.status = InstanceStatus.RUNNING
     step.instance.error_message = ""
     step.instance.error_element = ""

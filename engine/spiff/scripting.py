@@ -583,10 +583,11 @@ class ExpressionEngine(PythonScriptEngine):
     """SpiffWorkflow's script engine, with every evaluation routed to the interpreter above and
     service tasks routed to the engine's registry (through `service_caller`)."""
 
-    def __init__(self, limits: Limits = Limits(), service_caller=None):
+    def __init__(self, limits: Limits = Limits(), service_caller=None, service_queuer=None):
         super().__init__(environment=SandboxEnvironment(limits))
         self.limits = limits
         self.service_caller = service_caller
+        self.service_queuer = service_queuer
 
     def validate(self, expression):
         # SpiffWorkflow's DMN engine probes with validate() and expects SyntaxError for "not an
@@ -645,6 +646,15 @@ class ExpressionEngine(PythonScriptEngine):
         task.data.clear()
         task.data.update(result)
         return True
+
+    def queue_service(self, task, operation_name: str, operation_params: dict) -> bool:
+        """True if the operation is asynchronous and was queued (the task then waits); False to call it now."""
+        if self.service_queuer is None:
+            return False
+        try:
+            return self.service_queuer(task, operation_name, operation_params or {})
+        except Exception as exc:
+            raise WorkflowTaskException(f"Service task '{operation_name}' could not be queued: {exc}", task=task, exception=exc)
 
     def call_service(self, task, **kwargs):
         if self.service_caller is None:

@@ -7,4 +7,6 @@ urlpatterns = [
     path("", views.incident_list, name="incidents"),
     path("<int:instance_id>/retry/", views.retry, name="incident-retry"),
     path("<int:instance_id>/cancel/", views.cancel, name="incident-cancel"),
+    path("messages/", views.message_list, name="undelivered"),
+    path("messages/<int:message_id>/retry/", views.message_retry, name="undelivered-retry"),
 ]

@@ -1,6 +1,7 @@
 """Incidents: the cases that stopped with an error, for administrators — where and why each stopped,
 since when, and the two ways out: retry the failed step (after the cause was fixed) or cancel the
-case with a reason. Reads go through engine.selectors, changes through engine.api; every outcome is a
+case with a reason. Beside them, the outside messages (SMS, e-mail, partner notices) that could not be
+delivered, each with a Retry. Reads go through engine.selectors, changes through engine.api; every outcome is a
 message on the list, never a 500. A second retry or cancel of a case already handled says so."""
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from engine import api, selectors
 from engine.errors import CaseflowError, InvalidState, NotFound, NotPermitted, StepFailed
+from integrations.notifications.messages import TITLES
 
 REASON_MAX = api.CANCEL_REASON_MAX_LENGTH
 
@@ -30,10 +32,21 @@ def admins_only(view):
     return login_required(wrapped)
 
 
+def admins_only_messages(view):
+    """As admins_only, for the undelivered messages (the refusal names them)."""
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not selectors.may_read_incidents(request.user):
+            return _refused(request, _("Only an administrator may see the messages that could not be delivered."))
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
 @admins_only
 def incident_list(request):
     page = selectors.incidents(request.user, page=_int(request.GET.get("page"), 1))
-    return render(request, "incidents/incidents.html", {"page": page, "reason_max": REASON_MAX})
+    return render(request, "incidents/incidents.html", {"page": page, "reason_max": REASON_MAX, "undelivered": selectors.undelivered_count()})
 
 
 @admins_only
@@ -85,6 +98,36 @@ def cancel(request, instance_id: int):
     else:
         messages.success(request, _("%(case)s was cancelled: %(reason)s") % {"case": _case(info), "reason": reason})
     return _back(request)
+
+
+# -- messages that did not go out ---------------------------------------------------------------
+
+@admins_only_messages
+def message_list(request):
+    page = selectors.undelivered_messages(request.user, page=_int(request.GET.get("page"), 1))
+    labels = {item.channel: str(TITLES[item.channel]) for item in page.messages if item.channel in TITLES}
+    return render(request, "incidents/messages.html", {"page": page, "incidents": selectors.incidents(request.user).total,
+                                                       "labels": labels})
+
+
+@admins_only_messages
+@require_POST
+def message_retry(request, message_id: int):
+    try:
+        api.retry_message(message_id=message_id, actor=request.user)
+    except NotPermitted as exc:
+        return _refused(request, str(exc))
+    except InvalidState as exc:  # a double submit, another administrator first, or being sent right now
+        messages.info(request, str(exc))
+    except NotFound as exc:
+        messages.error(request, str(exc))
+    except CaseflowError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Message %(id)s is queued again and will be sent in a moment.") % {"id": message_id})
+    page = _int(request.POST.get("page"), 1)
+    url = reverse("undelivered")
+    return redirect(f"{url}?page={page}" if page > 1 else url)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

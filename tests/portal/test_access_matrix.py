@@ -44,7 +44,8 @@ from lxml import html as lxml_html
 
 from engine import api
 from engine.models import (
-    AuditEvent, HumanTask, InstanceGroupObjectPermission, InstanceUserObjectPermission, ProcessDefinition, ProcessInstance,
+    AuditEvent, HumanTask, InstanceGroupObjectPermission, InstanceUserObjectPermission, OutboxMessage, ProcessDefinition,
+    ProcessInstance,
 )
 from portal.cases.models import Attachment
 from processes.activities.models import Roster, RosterMember
@@ -59,6 +60,7 @@ from tests.processes.needs_matching.test_process import BELOW_LINE
 pytestmark = pytest.mark.django_db
 
 DS, XS = "dongshan", "xishui"
+MATRIX_MESSAGE = "matrix:police:failed"  # the key of the one undelivered message in the world
 
 # -- the people ---------------------------------------------------------------------------------------
 # name: (roles and groups, villages (None: township-wide), organisation they belong to)
@@ -551,6 +553,12 @@ def _rows() -> list[Row]:
         add(Row("incidents", "POST /studio/incidents/{obj}/cancel/ (with a reason)", "err", user, "ok" if user == "admin" else refused))
         add(Row("incidents", "POST /studio/incidents/{obj}/cancel/ (without a reason)", "err", user, "msg" if user == "admin" else refused))
     add(Row("incidents", "GET /studio/incidents/ lists", "-", "admin", frozenset({"err"})))
+    # Undelivered messages (/studio/incidents/messages/): the failed and stuck outbox rows, and Retry — administrators only.
+    for user in USERS:
+        refused = "login" if user == "anon" else "403"
+        add(Row("incidents", "GET /studio/incidents/messages/", "-", user, "200" if user == "admin" else refused))
+        add(Row("incidents", "POST /studio/incidents/messages/{obj}/retry/", MATRIX_MESSAGE, user, "ok" if user == "admin" else refused))
+    add(Row("incidents", "GET /studio/incidents/messages/ lists", "-", "admin", frozenset({MATRIX_MESSAGE})))
 
     # The Django admin: administrators only.
     for url in ADMIN_URLS:
@@ -766,6 +774,11 @@ def build_world() -> World:
     xml, forms = samples.service("incident_matrix", "matrix.partner_down")
     samples.deploy((xml.replace("社工 (worker)", "管理员 (admin)"), forms), admin)
     instances["err"] = api.start_instance(process_key="incident_matrix", data={}, actor=admin).id
+    # ... and a message to the same partner that failed for good (the undelivered-messages page).
+    now = timezone.now()
+    OutboxMessage.objects.create(key=MATRIX_MESSAGE, channel="partner.police", payload={}, instance_id=instances["err"],
+                                 status="failed", attempts=8, last_error="ConnectionError: partner down", created_at=now,
+                                 next_attempt_at=now, last_attempt_at=now)
 
     # Minors' files: the viewers outside each report's holders hold an approval from its village's supervisor.
     from tests.minors import approve_access
@@ -894,6 +907,7 @@ SNAPSHOT = [  # (model, columns) whose rows a write could change; reads only add
     (Application, ["id", "stage"]),
     (ProcessDefinition, ["id"]),
     (RosterMember, ["id", "active"]),
+    (OutboxMessage, ["id", "status", "attempts", "next_attempt_at"]),
 ]
 
 
@@ -1346,6 +1360,26 @@ def a_incident_cancel(r: Runner, row):
     return write_outcome(response, before, ProcessInstance.objects.get(pk=instance_id).status == "cancelled")
 
 
+def a_undelivered(r: Runner, row):
+    return status(r.get(row, "/studio/incidents/messages/"))
+
+
+def a_undelivered_listed(r: Runner, row):
+    response = r.get(row, "/studio/incidents/messages/")
+    if status(response) != "200":
+        return status(response)
+    ids = {int(pk) for pk in re.findall(r'data-message="(\d+)"', response.content.decode())}
+    return frozenset(OutboxMessage.objects.filter(pk__in=ids).values_list("key", flat=True))
+
+
+def a_undelivered_retry(r: Runner, row):
+    message = OutboxMessage.objects.get(key=row.obj)
+    before = snapshot()
+    response = r.post(row, f"/studio/incidents/messages/{message.pk}/retry/")
+    message.refresh_from_db()
+    return write_outcome(response, before, message.status == "pending" and message.attempts == 0)
+
+
 def a_admin(r: Runner, row):
     return status(r.get(row, row.arg))
 
@@ -1638,6 +1672,9 @@ ACTIONS = {
     "GET /studio/incidents/": a_incidents,
     "GET /studio/incidents/ lists": a_incidents_listed,
     "POST /studio/incidents/{obj}/retry/": a_incident_retry,
+    "GET /studio/incidents/messages/": a_undelivered,
+    "GET /studio/incidents/messages/ lists": a_undelivered_listed,
+    "POST /studio/incidents/messages/{obj}/retry/": a_undelivered_retry,
     "POST /studio/incidents/{obj}/cancel/ (with a reason)": a_incident_cancel,
     "POST /studio/incidents/{obj}/cancel/ (without a reason)": a_incident_cancel,
     "GET {arg}": a_admin,
