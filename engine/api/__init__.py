@@ -3,7 +3,7 @@ nothing outside engine/ touches SpiffWorkflow. Keyword-only arguments, ids and a
 None for the system) in; plain dataclasses out (engine.types); engine.errors raised.
 
 Writes live in `access` (asking for and deciding access to a minor's file, the access log), `definitions` (deploy), `testruns` (a studio draft run in memory, which writes nothing), `instances` (start, cancel, retry, share), `versions` (diff, migration preview and move), `tasks` (claim,
-release, assign, draft, complete) and `timers` (sweep, outbox); every read lives in engine.selectors
+release, assign, draft, complete) `timers` (sweep, outbox) and `sla` (warnings before a deadline); every read lives in engine.selectors
 and is re-exported here under the names pages have always used."""
 from engine.api.access import (  # noqa: F401
     REASON_MAX_LENGTH, clean_reason, decide_access, open_case_file, record_access, request_access,
@@ -17,6 +17,7 @@ from engine.api.forms import (  # noqa: F401
 from engine.api.instances import (  # noqa: F401
     CANCEL_REASON_MAX_LENGTH, cancel_instance, require_user, retry_instance, share_instance, start_instance,
 )
+from engine.api.sla import warn_before_deadlines, warning_percents  # noqa: F401
 from engine.api.tasks import assign_task, claim_task, complete_task, release_task, save_draft  # noqa: F401
 from engine.api.testruns import (  # noqa: F401
     MAX_JUMP_HOURS, advance_sandbox_clock, complete_sandbox_task, prepare_sandbox_run, sandbox_state, start_sandbox_run,

@@ -562,7 +562,7 @@ def _rows() -> list[Row]:
     # inbox (those they hold, and unheld ones of their role and villages) — never a named colleague's.
     for user in PEOPLE:
         warned = {k for k, t in OPEN.items() if t.holder == user or (t.holder is None and user in t.act)}
-        add(Row("scenarios", "every open task comes due within 2 hours, warn_due_soon runs; then warned about", "-", user,
+        add(Row("scenarios", "every open task has used 90 % of its time, the deadline-warning sweep runs; then warned about", "-", user,
                 frozenset(warned)))
     # A reviewer's conflict-of-interest reason is on a form only reviewers and supervisors read, even
     # when the application comes back to the applicant (returned without reasons of the supervisor's own).
@@ -1435,10 +1435,10 @@ def _replace_late_reviewer(r: Runner, row):
 
 def _warned_due_soon(r: Runner, row):
     from portal.notifications.models import Notification
-    from portal.notifications.services import warn_due_soon
-
-    HumanTask.objects.filter(status="open").update(due_at=timezone.now() + dt.timedelta(hours=1))
-    warn_due_soon()
+    now = timezone.now()
+    HumanTask.objects.filter(status="open").update(created_at=now - dt.timedelta(hours=9), due_at=now + dt.timedelta(hours=1),
+                                                   sla_breached_at=None)
+    api.warn_before_deadlines()
     ids = Notification.objects.filter(user=r.w.users[row.user], kind="due_soon").values_list("task_id", flat=True)
     return frozenset(r.w.task_name(pk) for pk in ids)
 
@@ -1583,7 +1583,7 @@ ACTIONS = {
     "rA2 declares a conflict, the panel is completed, the application is returned; then GET /cases/{obj}/ shows {arg}":
         _conflict_then_return,
     "rA3 misses the deadline and sup_ds replaces them; then GET /cases/{obj}/ shows {arg}": _replace_late_reviewer,
-    "every open task comes due within 2 hours, warn_due_soon runs; then warned about": _warned_due_soon,
+    "every open task has used 90 % of its time, the deadline-warning sweep runs; then warned about": _warned_due_soon,
 }
 
 
