@@ -21,6 +21,9 @@ def env_bool(name: str, default: bool) -> bool:
 DEBUG = env_bool("DEBUG", False)
 # Production mode is PostgreSQL (DATABASE_URL set); the embedded default (`make run`) is SQLite in var/.
 PRODUCTION = bool(os.environ.get("DATABASE_URL"))
+# System checks an operator has read and accepts, comma-separated (e.g. caseflow.W002 once the coming
+# year's holidays are entered on the calendar page while chinese-calendar has not been updated yet).
+SILENCED_SYSTEM_CHECKS = [c.strip() for c in os.environ.get("CASEFLOW_SILENCED_CHECKS", "").split(",") if c.strip()]
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 
 VAR_DIR = Path(os.environ.get("CASEFLOW_VAR_DIR", BASE_DIR / "var"))
@@ -90,6 +93,7 @@ INSTALLED_APPS = [
     "portal.incidents",
     "portal.studio",
     "portal.audit",
+    "portal.sla",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,7 @@ urlpatterns = [
     path("access/requests/", access.access_requests, name="access-requests"),
     path("access/requests/<int:request_id>/decide/", access.decide, name="access-decide"),
     path("audit/", include("portal.audit.urls")),
+    path("sla/", include("portal.sla.urls")),
     path("files/<str:token>/", cases.attachment, name="attachment"),
     path("start/", cases.start_list, name="start"),
     path("start/<slug:key>/", cases.start_form, name="start-form"),

@@ -8,6 +8,10 @@ and is re-exported here under the names pages have always used."""
 from engine.api.access import (  # noqa: F401
     REASON_MAX_LENGTH, clean_reason, decide_access, open_case_file, record_access, request_access,
 )
+from engine.api.calendar import (  # noqa: F401
+    NOTE_MAX_LENGTH, CalendarEntry, calendar_year, calendar_year_known, may_edit_calendar, remove_calendar_day, set_calendar_day, unknown_calendar_message,
+    unknown_calendar_years,
+)
 from engine.api.definitions import (  # noqa: F401
     deploy_bundled, deploy_definition, deploy_file, diagram_elements, forms_carried_over, read_forms_dir, require_deployer, validate_definition,
 )
@@ -34,6 +38,7 @@ from engine.selectors import (  # noqa: F401
     eligible_assignees, focus_forms, get_instance, instances_exist, may_complete, movable_cases, previous_submission, process_names,
     process_versions, return_notice, shareable_people, startable_processes, submitted_forms, task_draft, task_form,
     task_variables, version_labels,
+    MAX_MONTHS, SlaRow, may_read_sla_report, sla_report, sla_report_villages,
 )
 from engine.types import (  # noqa: F401
     DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, FormProblem, FormStep, InstanceInfo, MigrationPreview, MovableCase,
