@@ -43,6 +43,7 @@ from django.utils import timezone, translation
 from lxml import html as lxml_html
 
 from engine import api
+from engine.business_calendar import CalendarDay
 from engine.models import (
     AuditEvent, HumanTask, InstanceGroupObjectPermission, InstanceUserObjectPermission, ProcessDefinition, ProcessInstance,
 )
@@ -523,6 +524,18 @@ def _rows() -> list[Row]:
         add(Row("incidents", "POST /studio/incidents/{obj}/cancel/ (without a reason)", "err", user, "msg" if user == "admin" else refused))
     add(Row("incidents", "GET /studio/incidents/ lists", "-", "admin", frozenset({"err"})))
 
+    # Deadlines (/sla/): the compliance report for supervisors (their villages) and administrators; the
+    # working-day calendar for administrators only.
+    for user in USERS:
+        add(Row("deadlines", "GET /sla/", "-", user, _read(user, user in {"sup_ds", "sup_xs", "admin"})))
+        add(Row("deadlines", "GET /sla/export.xlsx", "-", user, _read(user, user in {"sup_ds", "sup_xs", "admin"})))
+        add(Row("deadlines", "GET /sla/calendar/", "-", user, _read(user, user == "admin")))
+        refused = "login" if user == "anon" else "404"
+        add(Row("deadlines", "POST /sla/calendar/ (a day off)", "-", user, "ok" if user == "admin" else refused))
+        add(Row("deadlines", "POST /sla/calendar/remove/", "-", user, "ok" if user == "admin" else refused))
+    for user, villages in {"sup_ds": {DS}, "sup_xs": {XS}, "admin": {DS, XS}}.items():
+        add(Row("deadlines", "GET /sla/ villages", "-", user, frozenset(villages)))
+
     # The Django admin: administrators only.
     for url in ADMIN_URLS:
         for user in USERS:
@@ -858,6 +871,7 @@ SNAPSHOT = [  # (model, columns) whose rows a write could change; reads only add
     (LedgerEntry, ["id"]),
     (Application, ["id", "stage"]),
     (ProcessDefinition, ["id"]),
+    (CalendarDay, ["id", "is_working_day"]),
 ]
 
 
@@ -1272,6 +1286,41 @@ def a_incident_cancel(r: Runner, row):
     return write_outcome(response, before, ProcessInstance.objects.get(pk=instance_id).status == "cancelled")
 
 
+def _sla_range() -> str:
+    """Six months either side of today: every deadline of the world."""
+    today = timezone.localdate()
+    month = today.year * 12 + today.month - 1
+
+    def text(m):
+        return f"{m // 12:04d}-{m % 12 + 1:02d}"
+
+    return f"from={text(month - 6)}&to={text(month + 6)}"
+
+
+def a_sla_villages(r: Runner, row):
+    response = r.get(row, f"/sla/?{_sla_range()}")
+    if status(response) != "200":
+        return status(response)
+    return frozenset(v for v in re.findall(r'data-village="([^"]*)"', response.content.decode()) if v)
+
+
+def a_calendar_day_off(r: Runner, row):
+    from engine.business_calendar import CalendarDay
+
+    before = snapshot()
+    response = r.post(row, "/sla/calendar/", {"date": "2026-10-09", "is_working_day": "no", "note": "庙会"})
+    return write_outcome(response, before, CalendarDay.objects.filter(date="2026-10-09", is_working_day=False).exists())
+
+
+def a_calendar_remove(r: Runner, row):
+    from engine.business_calendar import CalendarDay
+
+    CalendarDay.objects.create(date="2026-10-09", is_working_day=False, note="庙会")
+    before = snapshot()
+    response = r.post(row, "/sla/calendar/remove/", {"date": "2026-10-09"})
+    return write_outcome(response, before, not CalendarDay.objects.filter(date="2026-10-09").exists())
+
+
 def a_admin(r: Runner, row):
     return status(r.get(row, row.arg))
 
@@ -1555,6 +1604,12 @@ ACTIONS = {
     "GET /households/{obj}/": a_household,
     "GET /resources/gaps/": a_gaps,
     "GET /resources/gaps/ villages": a_gaps_villages,
+    "GET /sla/": a_get_status,
+    "GET /sla/export.xlsx": a_get_status,
+    "GET /sla/calendar/": a_get_status,
+    "GET /sla/ villages": a_sla_villages,
+    "POST /sla/calendar/ (a day off)": a_calendar_day_off,
+    "POST /sla/calendar/remove/": a_calendar_remove,
     "GET /studio/incidents/": a_incidents,
     "GET /studio/incidents/ lists": a_incidents_listed,
     "POST /studio/incidents/{obj}/retry/": a_incident_retry,
