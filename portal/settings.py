@@ -2,6 +2,7 @@
 production (PostgreSQL, Redis, Celery worker and beat). See README.md, "Configuration"."""
 from pathlib import Path
 import os
+import re
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -295,6 +296,14 @@ CASEFLOW_NOTIFIER_BACKEND = os.environ.get(
 # An approval to open a minor's file outside its holders lasts this long (ADR 0020).
 CASEFLOW_MINORS_APPROVAL_HOURS = float(os.environ.get("CASEFLOW_MINORS_APPROVAL_HOURS", "24"))
 CASEFLOW_INPROCESS_SWEEP_SECONDS = float(os.environ.get("CASEFLOW_INPROCESS_SWEEP_SECONDS", "5"))
+# Warnings before a deadline, at these shares (percent) of a task's time (engine/api/sla.py); a process
+# may have its own as CASEFLOW_SLA_WARNINGS_<PROCESS KEY> (its ProcessApp's settings_defaults).
+_warning_shares = os.environ.get("CASEFLOW_SLA_WARNINGS", "50,80")
+if not re.fullmatch(r"\s*(\d{1,2}\s*(,\s*\d{1,2}\s*)*)?", _warning_shares):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CASEFLOW_SLA_WARNINGS must be percents between 1 and 99 separated by commas (e.g. 50,80), not {_warning_shares!r}.")
+CASEFLOW_SLA_WARNINGS = [int(p) for p in _warning_shares.split(",") if p.strip() and int(p) > 0]
 # Limits of the restricted expression evaluator (engine/spiff/scripting.py).
 CASEFLOW_EXPRESSION_MAX_STEPS = 20_000
 CASEFLOW_EXPRESSION_MAX_SECONDS = 0.5
