@@ -28,22 +28,25 @@ def _require_reader(request):
 
 
 def _months_back(today: dt.date, count: int) -> str:
-    year, month = today.year, today.month - count
-    while month < 1:
-        year, month = year - 1, month + 12
-    return f"{year:04d}-{month:02d}"
+    """The month `count` months before today's ('YYYY-MM'); a negative count goes forward."""
+    index = today.year * 12 + today.month - 1 - count
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _default_months(today: dt.date) -> dict:
+    """The two months before this one, this one and the next (whose deadlines are coming up)."""
+    return {"month_from": _months_back(today, 2), "month_to": _months_back(today, -1)}
 
 
 def _filters(request) -> dict:
     """The report's filters from the query string; a month that is not YYYY-MM falls back to the
-    default (the current month and the two before), with a message saying so."""
-    today = timezone.localdate()
+    default (`_default_months`), with a message saying so."""
     wanted = {"month_from": request.GET.get("from", ""), "month_to": request.GET.get("to", "")}
-    defaults = {"month_from": _months_back(today, 2), "month_to": today.strftime("%Y-%m")}
+    defaults = _default_months(timezone.localdate())
     filters = {}
     for name, value in wanted.items():
         if value and not MONTH.fullmatch(value):
-            messages.error(request, _("'%(value)s' is not a month (YYYY-MM); showing the last three months.") % {"value": value[:20]})
+            messages.error(request, _("'%(value)s' is not a month (YYYY-MM); showing the months around this one.") % {"value": value[:20]})
             value = ""
         filters[name] = value or defaults[name]
     filters["process_key"] = request.GET.get("process", "")[:64]
@@ -59,8 +62,7 @@ def _rows(request, filters):
         raise Http404(_("No such page.")) from None
     except ValueError:
         messages.error(request, _("Choose at most %(count)s months at once.") % {"count": api.MAX_MONTHS})
-        today = timezone.localdate()
-        filters.update(month_from=_months_back(today, 2), month_to=today.strftime("%Y-%m"))
+        filters.update(_default_months(timezone.localdate()))
         return api.sla_report(viewer=request.user, **filters)
 
 
@@ -155,11 +157,11 @@ def calendar(request):
         messages.success(request, _("%(date)s saved.") % {"date": day.isoformat()})
         return redirect(f"{request.path}?year={day.year}")
     year = _year(request.GET.get("year"))
-    unknown = [y for y in api.unknown_calendar_years() if y != year]
     return render(request, "portal/sla_calendar.html", {
         "year": year, "entries": api.calendar_year(year, viewer=request.user), "note_max": api.NOTE_MAX_LENGTH,
-        "year_unknown": not api.calendar_year_known(year), "unknown_message": api.unknown_calendar_message([year]),
-        "unknown_soon": unknown,
+        # A year within reach is already named by the banner of every administrator's page.
+        "year_unknown": not api.calendar_year_known(year) and year not in api.unknown_calendar_years(),
+        "unknown_message": api.unknown_calendar_message([year]),
     })
 
 
