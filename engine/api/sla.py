@@ -3,8 +3,10 @@ has passed (by default 50 % and 80 %), once per task and share, however many swe
 
 The SLA of a task runs from when the task opened (`HumanTask.created_at`) to its deadline (`due_at`,
 the earliest of its boundary timers). The sweep reads open, not yet breached tasks with a deadline
-through a partial index in deadline order, a page at a time with a keyset (`due_at`, id), and skips
-the tasks whose warnings all exist (one query a page). A warning is the row `SlaWarning(task,
+through a partial index in deadline order, a page at a time with a keyset (`due_at`, id); the
+database leaves out the tasks not yet at the smallest share in use and those warned at the largest,
+so only tasks with a warning due, or nearly, reach Python (one more query a page for the warnings
+already given). A warning is the row `SlaWarning(task,
 percent)`, whose unique pair is what makes it happen once: inserted in its own transaction with
 the audit event `sla_warning` (shown on the case's timeline; the portal's listener turns it into an
 in-portal notice for the holder) and an `sla.warning` outbox message, so a second sweeper that meets
@@ -19,9 +21,11 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Exists, OuterRef
+from django.db.models.expressions import RawSQL
 
-from engine import clock, journal
+from engine import clock, journal, registry
 from engine.models import AuditKind, HumanTask, ProcessInstance, SlaWarning, TaskStatus
 
 log = logging.getLogger("caseflow.engine")
@@ -30,8 +34,9 @@ DEFAULT_PERCENTS = (50, 80)
 
 
 def warning_percents(process_key: str) -> tuple[int, ...]:
-    """The shares of the SLA (percents, ascending, each 1..99) at which a task of this process warns."""
-    value = getattr(settings, f"CASEFLOW_SLA_WARNINGS_{process_key.upper()}", None)
+    """The shares of the SLA (percents, ascending, each 1..99) at which a task of this process warns
+    ("" : the default)."""
+    value = getattr(settings, f"CASEFLOW_SLA_WARNINGS_{process_key.upper()}", None) if process_key else None
     if value is None:
         value = getattr(settings, "CASEFLOW_SLA_WARNINGS", DEFAULT_PERCENTS)
     return tuple(sorted({int(p) for p in value if 0 < int(p) < 100}))
@@ -50,8 +55,9 @@ def warn_before_deadlines(*, as_of: dt.datetime | None = None, page: int = PAGE)
     after: tuple[dt.datetime, int] | None = None
     with clock.frozen_at(as_of):
         now = clock.now()
-        while True:
-            rows = _open_page(now, after, page)
+        shares = _shares_in_use()
+        while shares is not None:
+            rows = _open_page(now, after, page, shares)
             if not rows:
                 break
             after = (rows[-1].due_at, rows[-1].pk)
@@ -66,10 +72,31 @@ def warn_before_deadlines(*, as_of: dt.datetime | None = None, page: int = PAGE)
     return given
 
 
-def _open_page(now: dt.datetime, after, page: int) -> list[HumanTask]:
+def _shares_in_use() -> tuple[int, int] | None:
+    """(the smallest, the largest) share any process warns at, or None if no process warns."""
+    shares = set(warning_percents(""))  # the default, for processes without their own
+    for key in registry.packages():
+        shares |= set(warning_percents(key))
+    return (min(shares), max(shares)) if shares else None
+
+
+def _zone_reached(share: int, now: dt.datetime) -> RawSQL:
+    """SQL: `share` percent of the task's time (created_at to due_at) has passed by `now`, so that
+    the tasks far from any warning never leave the database."""
+    if connection.vendor == "postgresql":
+        return RawSQL("engine_humantask.created_at + (engine_humantask.due_at - engine_humantask.created_at) * %s <= %s",
+                      (share / 100, now), output_field=BooleanField())
+    return RawSQL("julianday(engine_humantask.created_at) + (julianday(engine_humantask.due_at) - julianday(engine_humantask.created_at))"
+                  " * %s <= julianday(%s)", (share / 100, now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")),
+                  output_field=BooleanField())
+
+
+def _open_page(now: dt.datetime, after, page: int, shares: tuple[int, int]) -> list[HumanTask]:
     """Open, not yet breached tasks whose deadline is still ahead, in (due_at, id) order after `after`
-    (the partial index `open_task_due_warning`)."""
+    (the partial index `open_task_due_warning`), left out in SQL: those not yet at the smallest
+    share in use, and those already warned at the largest."""
     query = HumanTask.objects.filter(status=TaskStatus.OPEN, due_at__isnull=False, sla_breached_at__isnull=True, due_at__gt=now)
+    query = query.filter(_zone_reached(shares[0], now)).filter(~Exists(SlaWarning.objects.filter(task_id=OuterRef("pk"), percent__gte=shares[1])))
     if after is not None:
         due_at, pk = after
         query = query.filter(due_at__gte=due_at).exclude(due_at=due_at, pk__lte=pk)

@@ -155,3 +155,30 @@ def test_the_24_hour_clock_counts_calendar_time_over_national_day(deployed, user
     with time_machine.travel(received + dt.timedelta(minutes=20), tick=False):
         instance_id, respond = awaiting_response(users, {**START, "received_at": "2026-09-30T21:00"})
     assert respond.due_at == dt.datetime(2026, 10, 1, 21, 0, tzinfo=CST)  # on the holiday, 24 hours later
+
+
+def test_the_sweep_leaves_tasks_far_from_a_warning_in_the_database(deployed, users):
+    """The sweep's cost is the tasks inside the warning zone (past the first share, not yet warned at
+    the last): 120 open tasks with deadlines, none at 50 % yet, cost one query that returns nothing;
+    once 30 of them pass 50 %, pages of 20 read only those 30 — two pages, each with one read of the
+    warnings already given — before and after they are warned."""
+    import uuid
+
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    instance_id, respond = awaiting_response(users)
+    HumanTask.objects.filter(pk=respond.pk).update(status="completed")
+    now = timezone.now()
+    HumanTask.objects.bulk_create([HumanTask(
+        instance_id=instance_id, spiff_task_id=uuid.uuid4(), bpmn_id="Task_X", name="x", lane="社工", candidate_group="worker",
+        process_key="child_protection", village="dongshan", created_at=now, due_at=now + dt.timedelta(hours=10, minutes=i))
+        for i in range(120)])
+    with CaptureQueriesContext(connection) as queries:
+        assert api.warn_before_deadlines(as_of=now + H, page=20) == 0
+    assert len(queries.captured_queries) == 1
+    as_of = now + dt.timedelta(hours=5, minutes=14, seconds=45)  # 50 % of 10 h + i min, for i < 30
+    assert api.warn_before_deadlines(as_of=as_of, page=20) == 30
+    with CaptureQueriesContext(connection) as queries:
+        assert api.warn_before_deadlines(as_of=as_of, page=20) == 0
+    assert len(queries.captured_queries) == 4
