@@ -182,3 +182,13 @@ def test_the_sweep_leaves_tasks_far_from_a_warning_in_the_database(deployed, use
     with CaptureQueriesContext(connection) as queries:
         assert api.warn_before_deadlines(as_of=as_of, page=20) == 0
     assert len(queries.captured_queries) == 4
+
+
+def test_the_sweep_is_a_periodic_job_so_serve_and_celery_beat_both_run_it(deployed, users):
+    from engine import jobs, registry
+
+    assert registry.periodic_jobs()["warn_before_deadlines"] == api.warn_before_deadlines
+    instance_id, respond = awaiting_response(users)
+    HumanTask.objects.filter(pk=respond.pk).update(created_at=respond.created_at - 30 * H)  # about 30 of its 54 hours gone: 56 %
+    assert jobs.run_periodic_jobs()["warn_before_deadlines"] == 1
+    assert warnings_of(instance_id) == [50]
