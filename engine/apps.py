@@ -12,5 +12,9 @@ class EngineConfig(AppConfig):
 
         from engine import checks, jobs, journal, registry  # noqa: F401 - registers the system checks
 
+        from engine.api.sla import warn_before_deadlines
+
         journal.set_outbox_kicker(jobs.kick_outbox)
+        # Run by `serve`'s sweeper thread and by Celery beat's periodic-jobs nudge alike.
+        registry.register_periodic("warn_before_deadlines", warn_before_deadlines)
         registry.register_option_source("villages", lambda: list(settings.CASEFLOW_VILLAGES.items()))

@@ -39,3 +39,13 @@ def process_code_names_known_processes(app_configs, **kwargs):
     named += [("case summary", key) for key in registry.case_summary_processes()]
     return [Error(f"a {what} is registered for the process '{key}', which no process package provides", id="caseflow.E003")
             for what, key in named if key not in known]
+
+
+@register()
+def holiday_calendar_knows_the_coming_year(app_configs, **kwargs):
+    """A year within reach that chinese-calendar has no holidays for: working-day deadlines in it
+    would count Monday to Friday, which is a guess the operator must hear about (update the package)."""
+    from engine import business_calendar
+
+    missing = business_calendar.unknown_years()
+    return [Warning(business_calendar.unknown_year_message(missing), id="caseflow.W002")] if missing else []

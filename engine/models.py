@@ -116,6 +116,9 @@ class HumanTask(models.Model):
             models.Index(fields=["candidate_group", "due_at", "created_at", "id"], name="claimable_task_group_due",
                          condition=Q(status="open", assignee__isnull=True)),
             models.Index(fields=["completed_by", "-completed_at"], name="task_completed_by"),
+            # The deadline-warning sweep (engine/api/sla.py): open tasks with a deadline, in deadline order.
+            models.Index(fields=["due_at", "id"], name="open_task_due_warning",
+                         condition=Q(status="open", due_at__isnull=False, sla_breached_at__isnull=True)),
         ]
 
     def __str__(self):
@@ -172,6 +175,7 @@ class AuditKind(models.TextChoices):
     INSTANCE_COMPLETED = "instance_completed", _("instance completed")
     MIGRATED = "migrated", _("moved to another version")
     MESSAGE_RETRIED = "message_retried", _("message sent again")
+    SLA_WARNING = "sla_warning", _("deadline warning")
 
 
 class AuditEvent(models.Model):
@@ -201,6 +205,19 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only.")
+
+
+class SlaWarning(models.Model):
+    """One warning before a task's deadline, at one share of its SLA (50 %, 80 %): the unique pair
+    (task, percent) is what makes a warning happen once however many sweepers run (engine/api/sla.py)."""
+
+    task = models.ForeignKey(HumanTask, on_delete=models.CASCADE, related_name="sla_warnings")
+    percent = models.PositiveSmallIntegerField()
+    due_at = models.DateTimeField(help_text="the deadline the warning was about")
+    warned_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "percent"], name="one_sla_warning_per_task_percent")]
 
 
 class OutboxStatus(models.TextChoices):
@@ -257,4 +274,5 @@ class InstanceGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(ProcessInstance, on_delete=models.CASCADE)
 
 
+from engine.business_calendar import CalendarDay  # noqa: E402,F401 - the station's working days belong to this app
 from engine.station import AccessLog, StaffProfile, Village  # noqa: E402,F401 - the station's models belong to this app

@@ -25,7 +25,18 @@ def portal(request):
         "village_names": dict(Village.objects.values_list("code", "name")),
         "process_names": api.process_names(),
         "nav_entries": _nav_entries(user, registry.nav_entries()),
+        "calendar_warning": _calendar_warning(user),
     }
+
+
+def _calendar_warning(user) -> str:
+    """For administrators: a year within reach that the holiday package does not know yet."""
+    from engine import api
+
+    if not api.may_edit_calendar(user):
+        return ""
+    years = api.unknown_calendar_years()
+    return api.unknown_calendar_message(years) if years else ""
 
 
 def _nav_entries(user, entries) -> list[dict]:

@@ -3,6 +3,7 @@ production (PostgreSQL, Redis, Celery worker and beat). See README.md, "Configur
 from pathlib import Path
 import json
 import os
+import re
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +23,9 @@ def env_bool(name: str, default: bool) -> bool:
 DEBUG = env_bool("DEBUG", False)
 # Production mode is PostgreSQL (DATABASE_URL set); the embedded default (`make run`) is SQLite in var/.
 PRODUCTION = bool(os.environ.get("DATABASE_URL"))
+# System checks an operator has read and accepts, comma-separated (e.g. caseflow.W002 once the coming
+# year's holidays are entered on the calendar page while chinese-calendar has not been updated yet).
+SILENCED_SYSTEM_CHECKS = [c.strip() for c in os.environ.get("CASEFLOW_SILENCED_CHECKS", "").split(",") if c.strip()]
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 
 VAR_DIR = Path(os.environ.get("CASEFLOW_VAR_DIR", BASE_DIR / "var"))
@@ -92,6 +96,7 @@ INSTALLED_APPS = [
     "portal.studio",
     "portal.audit",
     "portal.dashboard",
+    "portal.sla",
 ]
 
 MIDDLEWARE = [
@@ -321,6 +326,14 @@ CASEFLOW_OUTBOX = {
 # An approval to open a minor's file outside its holders lasts this long (ADR 0020).
 CASEFLOW_MINORS_APPROVAL_HOURS = float(os.environ.get("CASEFLOW_MINORS_APPROVAL_HOURS", "24"))
 CASEFLOW_INPROCESS_SWEEP_SECONDS = float(os.environ.get("CASEFLOW_INPROCESS_SWEEP_SECONDS", "5"))
+# Warnings before a deadline, at these shares (percent) of a task's time (engine/api/sla.py); a process
+# may have its own as CASEFLOW_SLA_WARNINGS_<PROCESS KEY> (its ProcessApp's settings_defaults).
+_warning_shares = os.environ.get("CASEFLOW_SLA_WARNINGS", "50,80")
+if not re.fullmatch(r"\s*(\d{1,2}\s*(,\s*\d{1,2}\s*)*)?", _warning_shares):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"CASEFLOW_SLA_WARNINGS must be percents between 1 and 99 separated by commas (e.g. 50,80), not {_warning_shares!r}.")
+CASEFLOW_SLA_WARNINGS = [int(p) for p in _warning_shares.split(",") if p.strip() and int(p) > 0]
 # Limits of the restricted expression evaluator (engine/spiff/scripting.py).
 CASEFLOW_EXPRESSION_MAX_STEPS = 20_000
 CASEFLOW_EXPRESSION_MAX_SECONDS = 0.5

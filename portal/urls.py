@@ -28,6 +28,7 @@ urlpatterns = [
     path("audit/", include("portal.audit.urls")),
     path("year/", include("portal.dashboard.urls")),
     path("villages/<slug:code>/", dashboard.village_page, name="village"),
+    path("sla/", include("portal.sla.urls")),
     path("files/<str:token>/", cases.attachment, name="attachment"),
     path("start/", cases.start_list, name="start"),
     path("start/<slug:key>/", cases.start_form, name="start-form"),

@@ -3,10 +3,15 @@ nothing outside engine/ touches SpiffWorkflow. Keyword-only arguments, ids and a
 None for the system) in; plain dataclasses out (engine.types); engine.errors raised.
 
 Writes live in `access` (asking for and deciding access to a minor's file, the access log), `definitions` (deploy), `testruns` (a studio draft run in memory, which writes nothing), `instances` (start, cancel, retry, share), `versions` (diff, migration preview and move), `tasks` (claim,
-release, assign, draft, complete) `timers` (sweep, outbox delivery) and `outbox` (an administrator's retry of a message); every read lives in engine.selectors
+release, assign, draft, complete), `timers` (sweep, outbox delivery), `outbox` (an administrator's retry of a message) and
+`sla` (warnings before a deadline); every read lives in engine.selectors
 and is re-exported here under the names pages have always used."""
 from engine.api.access import (  # noqa: F401
     REASON_MAX_LENGTH, clean_reason, decide_access, open_case_file, record_access, request_access,
+)
+from engine.api.calendar import (  # noqa: F401
+    NOTE_MAX_LENGTH, CalendarEntry, calendar_year, calendar_year_known, may_edit_calendar, remove_calendar_day, set_calendar_day, unknown_calendar_message,
+    unknown_calendar_years,
 )
 from engine.api.definitions import (  # noqa: F401
     deploy_bundled, deploy_definition, deploy_file, diagram_elements, forms_carried_over, read_forms_dir, require_deployer, validate_definition,
@@ -18,6 +23,7 @@ from engine.api.instances import (  # noqa: F401
     CANCEL_REASON_MAX_LENGTH, cancel_instance, require_user, retry_instance, share_instance, start_instance,
 )
 from engine.api.outbox import retry_message  # noqa: F401
+from engine.api.sla import warn_before_deadlines, warning_percents  # noqa: F401
 from engine.api.tasks import assign_task, claim_task, complete_task, release_task, save_draft  # noqa: F401
 from engine.api.testruns import (  # noqa: F401
     MAX_JUMP_HOURS, advance_sandbox_clock, complete_sandbox_task, prepare_sandbox_run, sandbox_state, start_sandbox_run,
@@ -34,6 +40,7 @@ from engine.selectors import (  # noqa: F401
     eligible_assignees, focus_forms, get_instance, instances_exist, may_complete, movable_cases, previous_submission, process_names,
     process_versions, return_notice, shareable_people, startable_processes, submitted_forms, task_draft, task_form,
     task_variables, version_labels,
+    MAX_MONTHS, SlaRow, may_read_sla_report, sla_report, sla_report_villages,
 )
 from engine.types import (  # noqa: F401
     DefinitionInfo, DiagramState, ElementChange, EventInfo, FieldValue, FormProblem, FormStep, InstanceInfo, MigrationPreview, MovableCase,

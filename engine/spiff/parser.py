@@ -23,7 +23,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR, SpiffBpmnParser
 
-from engine import registry
+from engine import business_calendar, registry
 from engine.errors import DefinitionInvalid, ElementProblem, ElementWarning
 
 from . import scripting, serializer, variables
@@ -168,7 +168,9 @@ TASK_PROPERTIES = {"assignee_from", "candidate_group_from", "context_from", "rev
 # spiffworkflow:property names on a timer event:
 #   clock_starts_from    - a workflow variable holding the moment the timer's duration counts from
 #                          (the report's received_at), instead of the moment the timer is reached
-TIMER_PROPERTIES = {"clock_starts_from"}
+#   calendar             - "working_days": the duration (whole days, PnD) counts the station's working days
+#                          (engine/business_calendar.py) instead of calendar time
+TIMER_PROPERTIES = {"clock_starts_from", "calendar"}
 # Names SpiffWorkflow gives its own task specs; an element with one of them breaks every start.
 RESERVED_ELEMENT_IDS = {"Start", "End", "Root"}
 
@@ -322,6 +324,16 @@ def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=N
         for prop in event.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
             name, value = prop.get("name", ""), (prop.get("value") or "").strip()
             if name not in TIMER_PROPERTIES:
+                continue
+            if name == "calendar":
+                problem = _calendar_problem(timer, value)
+                if problem:
+                    problems.append(ElementProblem(event.get("id"), problem))
+                else:
+                    options[name] = value
+                    missing = business_calendar.unknown_years()
+                    if missing:
+                        warnings.append(ElementWarning(event.get("id"), business_calendar.unknown_year_message(missing)))
                 continue
             if not re.fullmatch(r"[a-z][A-Za-z0-9_]{0,63}", value):
                 problems.append(ElementProblem(event.get("id"), _("Property %(name)s must name a workflow variable, not '%(value)s'.") % {"name": name, "value": value[:40]}))
@@ -489,6 +501,21 @@ def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=N
         user_tasks=user_tasks, start_group=start_group, start_event_id=start_event_id, timers=timers,
         forms=resolved_forms, warnings=warnings,
     )
+
+
+def _calendar_problem(timer, value: str) -> str | None:
+    """Why a timer's `calendar` property cannot be used, or None: only working days, only for a
+    duration in whole days (P3D), which is what a working-day count means."""
+    if value != business_calendar.WORKING_DAYS:
+        return _("Property calendar can only be '%(value)s' (count working days), not '%(given)s'.") % {
+            "value": business_calendar.WORKING_DAYS, "given": value[:40]}
+    duration = timer.find("bpmn:timeDuration", NS)
+    literal = (duration.text or "").strip().strip('"') if duration is not None else ""
+    match = re.fullmatch(r"P(\d{1,3})D", literal)
+    if not match or not 0 < int(match.group(1)) <= business_calendar.MAX_DAYS:
+        return _("A timer that counts working days needs a duration in whole days (for example P3D), not '%(expr)s'.") % {
+            "expr": literal[:40] or "-"}
+    return None
 
 
 def _task_role(node, lane, problems, warnings) -> str | None:

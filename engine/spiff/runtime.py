@@ -40,7 +40,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine import catalog, clock, compiled, projections, registry
+from engine import business_calendar, catalog, clock, compiled, projections, registry
 from engine.errors import AlreadyCompleted, CaseflowError, ConcurrentUpdate, InvalidState, NotFound, StepFailed
 from engine.journal import Journal, kick_after_commit
 from engine.models import (
@@ -618,8 +618,11 @@ def _boundary_hosts(task) -> list[UUID]:
 
 
 def _start_timer_clocks(step: Step) -> bool:
-    """Timers whose clock starts at a moment in the workflow's data (`clock_starts_from`, e.g. the
-    report's received_at) rather than when the timer is reached. Returns whether any was set."""
+    """Timers whose deadline is not "the duration after the timer was reached": those whose clock
+    starts at a moment in the workflow's data (`clock_starts_from`, e.g. the report's received_at),
+    and those that count working days (`calendar = working_days`: the n-th working day after the
+    start, engine/business_calendar.py). Each is set once, in the step that reaches it. Returns
+    whether any was set."""
     settings_by_timer = step.definition.timers or {}
     if not settings_by_timer:
         return False
@@ -627,17 +630,28 @@ def _start_timer_clocks(step: Step) -> bool:
     for task in _waiting_timers(step.workflow).values():
         options = settings_by_timer.get(task.task_spec.bpmn_id) or {}
         variable = options.get("clock_starts_from")
-        if not variable or task.internal_data.get("caseflow_clock_started"):
+        working_days = options.get("calendar") == business_calendar.WORKING_DAYS
+        if not (variable or working_days) or task.internal_data.get("caseflow_clock_started"):
             continue
         definition = task.task_spec.event_definition
-        try:
-            started_at = datetime.fromisoformat(str(task.data.get(variable)).replace("Z", "+00:00"))
-        except ValueError:
-            started_at = None
-        if started_at is None or started_at.tzinfo is None or not isinstance(definition, DurationTimerEventDefinition):
+        if not isinstance(definition, DurationTimerEventDefinition):
+            continue
+        started_at = None
+        if variable:
+            try:
+                started_at = datetime.fromisoformat(str(task.data.get(variable)).replace("Z", "+00:00"))
+            except ValueError:
+                started_at = None
+            if started_at is not None and started_at.tzinfo is None:
+                started_at = None
+        if started_at is None and not working_days:
             continue  # no moment to start from: the timer keeps the clock it started when reached
+        started_at = started_at or clock.now()
         duration = TimerEventDefinition.parse_iso_duration(scripting.normalize_timer_literal(definition.expression))
-        due_at = started_at.astimezone(timezone.utc) + TimerEventDefinition.get_timedelta_from_start(duration, started_at)
+        if working_days:
+            due_at = business_calendar.add_working_days(started_at, int(duration.get("days", 0)))
+        else:
+            due_at = started_at.astimezone(timezone.utc) + TimerEventDefinition.get_timedelta_from_start(duration, started_at)
         task.internal_data["event_value"] = due_at.isoformat()
         task.internal_data["caseflow_clock_started"] = True
         changed = True

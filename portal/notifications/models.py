@@ -1,4 +1,4 @@
-"""Notifications in the portal: new tasks and assignments, SLA warnings and breaches."""
+"""Notifications in the portal: new tasks and assignments, SLA warnings (one per share of the SLA) and breaches."""
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -21,11 +21,12 @@ class Notification(models.Model):
     instance_id = models.BigIntegerField(null=True, blank=True)
     task_name = models.CharField(max_length=200, blank=True)
     subject = models.CharField(max_length=200, blank=True)
+    percent = models.PositiveSmallIntegerField(default=0, help_text="a deadline warning: the share of the SLA that had passed")
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        constraints = [models.UniqueConstraint(fields=["user", "kind", "task_id"], name="one_notification_per_task_kind")]
+        constraints = [models.UniqueConstraint(fields=["user", "kind", "task_id", "percent"], name="one_notification_per_task_kind")]
         indexes = [models.Index(fields=["user"], name="unread_notifications", condition=models.Q(read_at__isnull=True)),
                    models.Index(fields=["task_id", "kind"], name="notification_task_kind")]

@@ -1,20 +1,16 @@
-"""Turn engine events into notifications for the people concerned, in the step's transaction, and
-warn about tasks whose deadline is near (run by the sweeper every few seconds). A step's events are
-handled together: one query for the people concerned, one INSERT for their notices (a repeat is
-dropped by the unique (user, kind, task) constraint)."""
+"""Turn engine events into notifications for the people concerned, in the step's (or the deadline
+warning's) transaction. A step's events are handled together: one query for the people concerned,
+one INSERT for their notices (a repeat is dropped by the unique (user, kind, task, percent)
+constraint). Deadline warnings are the engine's (`sla_warning` events from engine/api/sla.py): the
+holder is told — the assignee, or the task's role in its village."""
 from __future__ import annotations
-
-import datetime as dt
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.utils import timezone
 
-from engine import compiled, registry, selectors
+from engine import compiled, registry
 
 from .models import Kind, Notification
-
-WARN_BEFORE = dt.timedelta(hours=2)
 
 
 def people_with_role(group: str, village: str):
@@ -23,15 +19,6 @@ def people_with_role(group: str, village: str):
     if village:
         people = people.filter(Q(staff_profile__township_wide=True) | Q(staff_profile__villages__code=village))
     return people.distinct()
-
-
-def _notify(users, kind: str, *, task_id, instance_id, task_name: str, subject: str = "") -> int:
-    """Create each user's notification once per (kind, task); returns how many were new."""
-    already = set(Notification.objects.filter(task_id=task_id, kind=kind).values_list("user_id", flat=True)) if task_id else set()
-    rows = [Notification(user_id=u.pk, kind=kind, task_id=task_id, instance_id=instance_id, task_name=task_name[:200],
-                         subject=subject[:200]) for u in users if u.pk not in already]
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent duplicate is dropped by the constraint
-    return len(rows)
 
 
 def _recipients(events: list[registry.EngineEvent]) -> list[tuple[registry.EngineEvent, str, set[int]]]:
@@ -51,6 +38,10 @@ def _recipients(events: list[registry.EngineEvent]) -> list[tuple[registry.Engin
             wanted.append((event, Kind.ASSIGNED, None, event.village, set(), data["assignee"]))
         elif event.kind == "escalated":
             wanted.append((event, Kind.BREACHED, "supervisor", event.village, set(), data.get("assignee")))
+        elif event.kind == "sla_warning" and (event.assignee_id or data.get("assignee")):
+            wanted.append((event, Kind.DUE_SOON, None, event.village, {event.assignee_id} if event.assignee_id else set(), data.get("assignee")))
+        elif event.kind == "sla_warning" and data.get("candidate_group"):
+            wanted.append((event, Kind.DUE_SOON, data["candidate_group"], event.village, set(), None))
     if not wanted:
         return []
     groups = {w[2] for w in wanted if w[2]}
@@ -77,22 +68,8 @@ def _recipients(events: list[registry.EngineEvent]) -> list[tuple[registry.Engin
 @registry.on_events
 def notify_on_engine_events(events: list[registry.EngineEvent]) -> None:
     rows = [Notification(user_id=pk, kind=kind, task_id=event.task_id, instance_id=event.instance_id,
-                         task_name=str(event.data.get("task") or event.bpmn_id)[:200], subject=(event.subject or "")[:200])
+                         task_name=str(event.data.get("task") or event.bpmn_id)[:200], subject=(event.subject or "")[:200],
+                         percent=int(event.data.get("percent") or 0) if event.kind == "sla_warning" else 0)
             for event, kind, ids in _recipients(events) for pk in sorted(ids)]
     if rows:
         compiled.insert(rows, ignore_conflicts=True)  # the step's hot path: compiled once (engine/compiled.py)
-
-
-def warn_due_soon() -> int:
-    """Each open task due within two hours warns its holder (or its role) once."""
-    now = timezone.now()
-    created = 0
-    for task in selectors.open_tasks_due_between(now, now + WARN_BEFORE):
-        people = (get_user_model().objects.filter(username=task.assignee) if task.assignee
-                  else people_with_role(task.candidate_group, task.village))
-        created += _notify(people, Kind.DUE_SOON, task_id=task.id, instance_id=task.instance_id,
-                           task_name=task.name, subject=task.subject)
-    return created
-
-
-registry.register_periodic("warn_due_soon", warn_due_soon)

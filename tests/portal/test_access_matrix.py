@@ -43,6 +43,7 @@ from django.utils import timezone, translation
 from lxml import html as lxml_html
 
 from engine import api
+from engine.business_calendar import CalendarDay
 from engine.models import (
     AuditEvent, HumanTask, InstanceGroupObjectPermission, InstanceUserObjectPermission, OutboxMessage, ProcessDefinition,
     ProcessInstance,
@@ -560,6 +561,18 @@ def _rows() -> list[Row]:
         add(Row("incidents", "POST /studio/incidents/messages/{obj}/retry/", MATRIX_MESSAGE, user, "ok" if user == "admin" else refused))
     add(Row("incidents", "GET /studio/incidents/messages/ lists", "-", "admin", frozenset({MATRIX_MESSAGE})))
 
+    # Deadlines (/sla/): the compliance report for supervisors (their villages) and administrators; the
+    # working-day calendar for administrators only.
+    for user in USERS:
+        add(Row("deadlines", "GET /sla/", "-", user, _read(user, user in {"sup_ds", "sup_xs", "admin"})))
+        add(Row("deadlines", "GET /sla/export.xlsx", "-", user, _read(user, user in {"sup_ds", "sup_xs", "admin"})))
+        add(Row("deadlines", "GET /sla/calendar/", "-", user, _read(user, user == "admin")))
+        refused = "login" if user == "anon" else "404"
+        add(Row("deadlines", "POST /sla/calendar/ (a day off)", "-", user, "ok" if user == "admin" else refused))
+        add(Row("deadlines", "POST /sla/calendar/remove/", "-", user, "ok" if user == "admin" else refused))
+    for user, villages in {"sup_ds": {DS}, "sup_xs": {XS}, "admin": {DS, XS}}.items():
+        add(Row("deadlines", "GET /sla/ villages", "-", user, frozenset(villages)))
+
     # The Django admin: administrators only.
     for url in ADMIN_URLS:
         for user in USERS:
@@ -599,7 +612,7 @@ def _rows() -> list[Row]:
     # inbox (those they hold, and unheld ones of their role and villages) — never a named colleague's.
     for user in PEOPLE:
         warned = {k for k, t in OPEN.items() if t.holder == user or (t.holder is None and user in t.act)}
-        add(Row("scenarios", "every open task comes due within 2 hours, warn_due_soon runs; then warned about", "-", user,
+        add(Row("scenarios", "every open task has used 90 % of its time, the deadline-warning sweep runs; then warned about", "-", user,
                 frozenset(warned)))
     # A reviewer's conflict-of-interest reason is on a form only reviewers and supervisors read, even
     # when the application comes back to the applicant (returned without reasons of the supervisor's own).
@@ -908,6 +921,7 @@ SNAPSHOT = [  # (model, columns) whose rows a write could change; reads only add
     (ProcessDefinition, ["id"]),
     (RosterMember, ["id", "active"]),
     (OutboxMessage, ["id", "status", "attempts", "next_attempt_at"]),
+    (CalendarDay, ["id", "is_working_day"]),
 ]
 
 
@@ -1378,6 +1392,39 @@ def a_undelivered_retry(r: Runner, row):
     response = r.post(row, f"/studio/incidents/messages/{message.pk}/retry/")
     message.refresh_from_db()
     return write_outcome(response, before, message.status == "pending" and message.attempts == 0)
+def _sla_range() -> str:
+    """Six months either side of today: every deadline of the world."""
+    today = timezone.localdate()
+    month = today.year * 12 + today.month - 1
+
+    def text(m):
+        return f"{m // 12:04d}-{m % 12 + 1:02d}"
+
+    return f"from={text(month - 6)}&to={text(month + 6)}"
+
+
+def a_sla_villages(r: Runner, row):
+    response = r.get(row, f"/sla/?{_sla_range()}")
+    if status(response) != "200":
+        return status(response)
+    return frozenset(v for v in re.findall(r'data-village="([^"]*)"', response.content.decode()) if v)
+
+
+def a_calendar_day_off(r: Runner, row):
+    from engine.business_calendar import CalendarDay
+
+    before = snapshot()
+    response = r.post(row, "/sla/calendar/", {"date": "2026-10-09", "is_working_day": "no", "note": "庙会"})
+    return write_outcome(response, before, CalendarDay.objects.filter(date="2026-10-09", is_working_day=False).exists())
+
+
+def a_calendar_remove(r: Runner, row):
+    from engine.business_calendar import CalendarDay
+
+    CalendarDay.objects.create(date="2026-10-09", is_working_day=False, note="庙会")
+    before = snapshot()
+    response = r.post(row, "/sla/calendar/remove/", {"date": "2026-10-09"})
+    return write_outcome(response, before, not CalendarDay.objects.filter(date="2026-10-09").exists())
 
 
 def a_admin(r: Runner, row):
@@ -1543,10 +1590,10 @@ def _replace_late_reviewer(r: Runner, row):
 
 def _warned_due_soon(r: Runner, row):
     from portal.notifications.models import Notification
-    from portal.notifications.services import warn_due_soon
-
-    HumanTask.objects.filter(status="open").update(due_at=timezone.now() + dt.timedelta(hours=1))
-    warn_due_soon()
+    now = timezone.now()
+    HumanTask.objects.filter(status="open").update(created_at=now - dt.timedelta(hours=9), due_at=now + dt.timedelta(hours=1),
+                                                   sla_breached_at=None)
+    api.warn_before_deadlines()
     ids = Notification.objects.filter(user=r.w.users[row.user], kind="due_soon").values_list("task_id", flat=True)
     return frozenset(r.w.task_name(pk) for pk in ids)
 
@@ -1669,6 +1716,12 @@ ACTIONS = {
     "POST /activities/groups/{obj}/ (add a member)": a_group_add,
     "GET /resources/gaps/": a_gaps,
     "GET /resources/gaps/ villages": a_gaps_villages,
+    "GET /sla/": a_get_status,
+    "GET /sla/export.xlsx": a_get_status,
+    "GET /sla/calendar/": a_get_status,
+    "GET /sla/ villages": a_sla_villages,
+    "POST /sla/calendar/ (a day off)": a_calendar_day_off,
+    "POST /sla/calendar/remove/": a_calendar_remove,
     "GET /studio/incidents/": a_incidents,
     "GET /studio/incidents/ lists": a_incidents_listed,
     "POST /studio/incidents/{obj}/retry/": a_incident_retry,
@@ -1700,7 +1753,7 @@ ACTIONS = {
     "rA2 declares a conflict, the panel is completed, the application is returned; then GET /cases/{obj}/ shows {arg}":
         _conflict_then_return,
     "rA3 misses the deadline and sup_ds replaces them; then GET /cases/{obj}/ shows {arg}": _replace_late_reviewer,
-    "every open task comes due within 2 hours, warn_due_soon runs; then warned about": _warned_due_soon,
+    "every open task has used 90 % of its time, the deadline-warning sweep runs; then warned about": _warned_due_soon,
 }
 
 

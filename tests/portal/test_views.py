@@ -227,13 +227,12 @@ def test_new_tasks_and_breaches_notify_the_right_people(client, users, case):
 
 
 def test_due_soon_warning_is_sent_once(users, case):
-    from portal.notifications.services import warn_due_soon
-
     respond = open_task(case, "Task_Respond")
-    HumanTask.objects.filter(pk=respond).update(due_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
-    assert warn_due_soon() >= 1
-    assert warn_due_soon() == 0
-    assert Notification.objects.filter(user=users["worker"], kind="due_soon", task_id=respond).count() == 1
+    now = dt.datetime.now(dt.timezone.utc)
+    HumanTask.objects.filter(pk=respond).update(created_at=now - dt.timedelta(hours=9), due_at=now + dt.timedelta(hours=1))
+    assert api.warn_before_deadlines() >= 2  # 50 % and 80 %
+    assert api.warn_before_deadlines() == 0
+    assert Notification.objects.filter(user=users["worker"], kind="due_soon", task_id=respond).count() == 2
 
 
 def test_attachments_are_stored_and_only_visible_with_the_case(client, users, settings, tmp_path):

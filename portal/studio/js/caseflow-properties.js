@@ -268,6 +268,19 @@ function ClockEntry(props) {
   });
 }
 
+function CalendarEntry(props) {
+  const translate = useService("translate");
+  const injector = useService("injector");
+  const timer = props.timer || props.element;
+  const get = () => getProperty(timer, "calendar");
+  return select(props, {
+    label: translate("Count"),
+    description: translate("Working days skip weekends and public holidays and count adjusted working days (the station's calendar); only for a number of days."),
+    get, set: (value) => setProperty(injector, timer, "calendar", value),
+    options: () => withCurrent([{ value: "", label: translate("calendar time") }, { value: "working_days", label: translate("working days") }], get(), translate),
+  });
+}
+
 function timerEntries(element, timer, prefix) {
   const spec = timers.read(timer, null);
   const entries = [{ id: `${prefix}-kind`, component: TimerKindEntry, timer }];
@@ -278,7 +291,7 @@ function timerEntries(element, timer, prefix) {
     entries.push({ id: `${prefix}-date`, component: TimerDateEntry, timer });
   }
   if (spec.kind === "duration") {
-    entries.push({ id: `${prefix}-clock`, component: ClockEntry, timer });
+    entries.push({ id: `${prefix}-clock`, component: ClockEntry, timer }, { id: `${prefix}-calendar`, component: CalendarEntry, timer });
   }
   return entries;
 }
