@@ -4,6 +4,7 @@ from pathlib import Path
 import os
 
 import dj_database_url
+import structlog
 from django.utils.translation import gettext_lazy as _
 
 import processes
@@ -66,6 +67,7 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (production mode).")
 
 INSTALLED_APPS = [
+    "django_prometheus",  # request, response and database metrics at /metrics (portal/operations)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -93,6 +95,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -108,7 +111,8 @@ MIDDLEWARE = [
     "portal.accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.BusyDatabaseMiddleware",
-    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
+    "axes.middleware.AxesMiddleware",  # last of ours, as django-axes asks: answers a locked-out login
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -189,6 +193,8 @@ CSRF_COOKIE_SECURE = CASEFLOW_HTTPS
 SECURE_HSTS_SECONDS = int(os.environ.get("CASEFLOW_HSTS_SECONDS", "31536000")) if CASEFLOW_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CASEFLOW_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("CASEFLOW_HSTS_PRELOAD", True)
+# Probes and the metrics scraper talk plain HTTP to the process, behind the TLS proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 if env_bool("CASEFLOW_TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"  # the studio's form preview is a srcdoc frame, which loads no page of ours
@@ -253,6 +259,11 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}  # longer than the longest task
 CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING below (structured, with job ids)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits out a broker outage instead of exiting
+CELERY_BROKER_CONNECTION_TIMEOUT = 2  # a web request's after-commit nudge gives up fast when Redis is down
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-timers": {"task": "engine.jobs.sweep_due_timers", "schedule": 15.0},
     "deliver-outbox": {"task": "engine.jobs.deliver_outbox", "schedule": 30.0},
@@ -291,16 +302,49 @@ CASEFLOW_NOTIFIER_BACKEND = os.environ.get(
 # An approval to open a minor's file outside its holders lasts this long (ADR 0020).
 CASEFLOW_MINORS_APPROVAL_HOURS = float(os.environ.get("CASEFLOW_MINORS_APPROVAL_HOURS", "24"))
 CASEFLOW_INPROCESS_SWEEP_SECONDS = float(os.environ.get("CASEFLOW_INPROCESS_SWEEP_SECONDS", "5"))
+# Operations (portal/operations): /metrics is answered to these addresses (comma-separated, CIDR allowed)
+# or to a bearer token; /readyz fails when the oldest waiting timer is past due by more than this.
+CASEFLOW_METRICS_ALLOW = [a.strip() for a in os.environ.get("CASEFLOW_METRICS_ALLOW", "127.0.0.1,::1").split(",") if a.strip()]
+CASEFLOW_METRICS_TOKEN = os.environ.get("CASEFLOW_METRICS_TOKEN", "")
+CASEFLOW_READY_MAX_SWEEP_LAG_SECONDS = float(os.environ.get("CASEFLOW_READY_MAX_SWEEP_LAG_SECONDS", "120"))
 # Limits of the restricted expression evaluator (engine/spiff/scripting.py).
 CASEFLOW_EXPRESSION_MAX_STEPS = 20_000
 CASEFLOW_EXPRESSION_MAX_SECONDS = 0.5
 CASEFLOW_EXPRESSION_MAX_SIZE = 100_000
 CASEFLOW_BPMN_MAX_BYTES = 2 * 1024 * 1024
 
+# --- Logs: structlog through Django's LOGGING. Every line (structlog's and the standard library's) goes
+# through one formatter that adds the context bound on the step path (instance_id, task_id, act) and in
+# Celery jobs (job, job_id): JSON lines in production, readable lines on the embedded default.
+# CASEFLOW_LOG_FORMAT=json|console overrides the choice.
+CASEFLOW_LOG_FORMAT = os.environ.get("CASEFLOW_LOG_FORMAT", "json" if PRODUCTION else "console")
+_LOG_PRE_CHAIN = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "structured": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "foreign_pre_chain": _LOG_PRE_CHAIN,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *([structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer(ensure_ascii=False)]
+                  if CASEFLOW_LOG_FORMAT == "json" else [structlog.dev.ConsoleRenderer(colors=False)]),
+            ],
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
     "loggers": {"caseflow": {"level": os.environ.get("CASEFLOW_LOG_LEVEL", "INFO")}},
 }
+structlog.configure(
+    processors=[structlog.stdlib.filter_by_level, *_LOG_PRE_CHAIN, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)
