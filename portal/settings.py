@@ -264,9 +264,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits out a broker outage instead of exiting
 CELERY_BROKER_CONNECTION_TIMEOUT = 2  # a web request's after-commit nudge gives up fast when Redis is down
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# Beat only nudges: the database says what is due. The sweep's interval bounds how late a timer fires
+# while workers are up (the 24-hour escalation: at most this plus one sweep).
 CELERY_BEAT_SCHEDULE = {
-    "sweep-due-timers": {"task": "engine.jobs.sweep_due_timers", "schedule": 15.0},
-    "deliver-outbox": {"task": "engine.jobs.deliver_outbox", "schedule": 30.0},
+    "sweep-due-timers": {"task": "engine.jobs.sweep_due_timers", "schedule": float(os.environ.get("CASEFLOW_SWEEP_SECONDS", "15"))},
+    "deliver-outbox": {"task": "engine.jobs.deliver_outbox", "schedule": float(os.environ.get("CASEFLOW_OUTBOX_SECONDS", "30"))},
     "periodic-jobs": {"task": "engine.jobs.run_periodic_jobs", "schedule": 60.0},
 }
 
