@@ -267,7 +267,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 # Beat only nudges: the database says what is due. The sweep's interval bounds how late a timer fires
 # while workers are up (the 24-hour escalation: at most this plus one sweep).
 CELERY_BEAT_SCHEDULE = {
-    "sweep-due-timers": {"task": "engine.jobs.sweep_due_timers", "schedule": float(os.environ.get("CASEFLOW_SWEEP_SECONDS", "15"))},
+    "sweep-due-timers": {"task": "engine.jobs.sweep_due_timers", "schedule": float(os.environ.get("CASEFLOW_SWEEP_SECONDS", "3"))},
     "deliver-outbox": {"task": "engine.jobs.deliver_outbox", "schedule": float(os.environ.get("CASEFLOW_OUTBOX_SECONDS", "30"))},
     "periodic-jobs": {"task": "engine.jobs.run_periodic_jobs", "schedule": 60.0},
 }

@@ -151,3 +151,15 @@ def wait_for(predicate, seconds: float = 60, every: float = 0.2) -> bool:
             return True
         time.sleep(every)
     return predicate()
+
+
+def sweeping(db: dict) -> bool:
+    """Whether another connection to this database is inside a transaction on the engine's tables
+    right now (a worker in the middle of a sweep batch): the moment a kill is meant to hit."""
+    import psycopg
+
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], password=db.get("PASSWORD") or None,
+                         autocommit=True) as conn:
+        return bool(conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+            "AND xact_start IS NOT NULL AND query ILIKE %s LIMIT 1", [db["NAME"], "%engine_%"]).fetchone())
