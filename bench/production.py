@@ -19,6 +19,10 @@ guarantee's count is printed (and a broken one makes the run exit 1).
    outbox is at least once with an idempotency key: a kill between a send and its commit repeats it);
 5. Redis stopped for BENCH_PROD_OUTAGE_SECONDS (60) while timers come due and people complete tasks:
    nothing lost, seconds from Redis's return to the last due timer fired (one sweep is the target);
+0. race: BENCH_PROD_RACERS (100) threads completing one child-protection intake at the same moment,
+   BENCH_PROD_ROUNDS (20) rounds, at most BENCH_PROD_RACE_CONNECTIONS (40) database connections at
+   once (PostgreSQL here allows 100 for everyone on the machine): one success and 99 clear refusals
+   each round, the step applied once;
 6. every worker down at the 24-hour escalation's due time, back BENCH_PROD_DOWN_SECONDS (20) later:
    how late the escalation fired (target: at most 60 s).
 
@@ -48,6 +52,9 @@ LAG_PER_MINUTE = int(os.environ.get("BENCH_PROD_LAG_PER_MINUTE", "50"))
 OUTAGE_SECONDS = float(os.environ.get("BENCH_PROD_OUTAGE_SECONDS", "60"))
 DOWN_SECONDS = float(os.environ.get("BENCH_PROD_DOWN_SECONDS", "20"))
 WORKER_COUNTS = [int(n) for n in os.environ.get("BENCH_PROD_WORKERS", "1,2,4").split(",")]
+RACERS = int(os.environ.get("BENCH_PROD_RACERS", "100"))
+ROUNDS = int(os.environ.get("BENCH_PROD_ROUNDS", "20"))
+RACE_CONNECTIONS = int(os.environ.get("BENCH_PROD_RACE_CONNECTIONS", "40"))
 ONLY = {p for p in os.environ.get("BENCH_PROD_ONLY", "").split(",") if p}
 TEST_DB_NAME = os.environ.get("BENCH_PROD_DB", "test_caseflow_bench_production")
 broken: list[str] = []
@@ -205,6 +212,40 @@ def steady_load(users, stop: threading.Event, done: list) -> None:
 
 
 # -- the parts ---------------------------------------------------------------------------------------
+
+def race(users) -> dict:
+    from engine import api
+    from engine.errors import AlreadyCompleted, ConcurrentUpdate
+    from engine.models import AuditEvent, HumanTask, OutboxMessage, ProcessInstance
+    from tests.threads import race as run_race
+
+    rounds, seconds = [], []
+    form = common.cp_form("Task_Intake")
+    for _ in range(ROUNDS):
+        instance_id = common.cp_start(users)
+        task_id = common.open_task_id(instance_id, "Task_Intake")
+        revision = ProcessInstance.objects.get(pk=instance_id).revision
+        started = time.monotonic()
+        outcomes = run_race(RACERS, lambda i: api.complete_task(task_id=task_id, data=form, actor=users["intake"]),
+                            connections=RACE_CONNECTIONS)
+        seconds.append(time.monotonic() - started)
+        refusals = [v for k, v in outcomes if k == "error"]
+        rounds.append({
+            "successes": sum(1 for k, _ in outcomes if k == "ok"),
+            "clear_refusals": sum(1 for v in refusals if isinstance(v, (AlreadyCompleted, ConcurrentUpdate)) and str(v)),
+            "other_errors": [repr(v)[:200] for v in refusals if not isinstance(v, (AlreadyCompleted, ConcurrentUpdate))][:3],
+            "steps_applied": ProcessInstance.objects.get(pk=instance_id).revision - revision,
+            "completion_events": AuditEvent.objects.filter(instance_id=instance_id, kind="completed", task_id=task_id).count(),
+            "police_notices": OutboxMessage.objects.filter(instance_id=instance_id, channel="partner.police").count(),
+            "receipt_tasks": HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_PoliceReceipt").count(),
+        })
+    good = [r for r in rounds if r["successes"] == 1 and r["clear_refusals"] == RACERS - 1 and r["steps_applied"] == 1
+            and r["completion_events"] == 1 and r["police_notices"] == 1 and r["receipt_tasks"] == 1]
+    check(len(good) == ROUNDS, "race: a round without exactly one winner and clear refusals")
+    return {"racers": RACERS, "rounds": ROUNDS, "max_connections": RACE_CONNECTIONS, "rounds_exactly_one_winner": len(good),
+            "seconds_per_round_median": round(statistics.median(seconds), 2),
+            "rounds_not_right": [r for r in rounds if r not in good][:3]}
+
 
 def throughput(users) -> dict:
     from bench.step import STEPS, RawSpiff
@@ -409,7 +450,7 @@ def main() -> int:
         users = common.make_users()
         common.deploy_bundled(users)
         result = {"environment": common.environment(), "cases": CASES}
-        for name, run in [("throughput", throughput), ("lag", lag), ("one_moment", one_moment), ("kills", kills),
+        for name, run in [("race", race), ("throughput", throughput), ("lag", lag), ("one_moment", one_moment), ("kills", kills),
                           ("redis_outage", redis_outage), ("workers_down", workers_down)]:
             if part(name):
                 started = time.monotonic()

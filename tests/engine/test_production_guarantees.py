@@ -107,11 +107,11 @@ def fleet(tmp_path, redis_server):
 
     yield Fleet()
     for process in started:
-        process.stop()
+        process.kill()  # nothing of theirs is needed any more: no warm shutdown to wait for
 
 
 def test_timers_due_at_one_moment_fire_once_with_two_workers_and_two_beats(deployed, users, fleet):
-    ids = cases_due_at(users, 60, past_minute())
+    ids = cases_due_at(users, 40, past_minute())
     revisions = dict(ProcessInstance.objects.filter(pk__in=ids).values_list("pk", "revision"))
     for name in ("w1", "w2"):
         fleet.worker(name)
@@ -129,13 +129,13 @@ def test_timers_due_at_one_moment_fire_once_with_two_workers_and_two_beats(deplo
 
 
 def test_workers_killed_with_sigkill_while_advancing_lose_nothing(deployed, users, fleet):
-    ids = cases_due_at(users, 60, past_minute())
+    ids = cases_due_at(users, 30, past_minute())
     revisions = dict(ProcessInstance.objects.filter(pk__in=ids).values_list("pk", "revision"))
     fleet.beat()
     worker = fleet.worker()
     kills = 0
     rng = random.Random(12)
-    while kills < 3 and waiting_due(ids) > 0:
+    while kills < 2 and waiting_due(ids) > 0:
         # Kill this life of the worker in the middle of a sweep batch (its transaction open).
         if not production.wait_for(lambda: production.sweeping(connection.settings_dict), 60, every=0.02):
             break
@@ -146,7 +146,7 @@ def test_workers_killed_with_sigkill_while_advancing_lose_nothing(deployed, user
 
     assert production.wait_for(lambda: waiting_due(ids) == 0, 120), fleet.output()
     assert production.wait_for(lambda: len(production.notices(fleet.notices)) == len(ids), 60), fleet.output()
-    assert kills >= 2
+    assert kills == 2
     assert_each_escalated_once(ids, revisions)
     sent = production.notices(fleet.notices)
     assert {key for _channel, key in sent} == breach_keys(ids)
@@ -155,13 +155,21 @@ def test_workers_killed_with_sigkill_while_advancing_lose_nothing(deployed, user
     assert sum(sent.values()) - len(sent) <= kills
 
 
-def test_redis_stopped_and_every_worker_down_lose_nothing_and_due_work_is_done_when_they_return(deployed, users, fleet, monkeypatch):
+@pytest.fixture
+def publishing(fleet):
+    """This process publishes its jobs to our Redis, as a web process does (the suite otherwise runs
+    them eagerly, in process)."""
     from portal.celery import app
 
-    # This process publishes to our Redis too, as a web process does (the suite otherwise runs jobs eagerly).
-    monkeypatch.setattr(app.conf, "task_always_eager", False)
-    monkeypatch.setattr(app.conf, "broker_url", fleet.redis.url)
-    monkeypatch.setattr(app, "_pool", None)
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
+    app.conf.update(task_always_eager=False, broker_url=fleet.redis.url)
+    app._pool = None
+    yield
+    app.conf.update(saved)
+    app._pool = None
+
+
+def test_redis_stopped_and_every_worker_down_lose_nothing_and_due_work_is_done_when_they_return(deployed, users, fleet, publishing):
     fleet.beat()
     worker = fleet.worker()
 
@@ -175,7 +183,7 @@ def test_redis_stopped_and_every_worker_down_lose_nothing_and_due_work_is_done_w
         instance_id = start_case(users)
         complete(users, instance_id, "Task_Intake")
         recorded.append(instance_id)
-    due_during_outage = cases_due_at(users, 20, past_minute())
+    due_during_outage = cases_due_at(users, 10, past_minute())
     revisions = dict(ProcessInstance.objects.filter(pk__in=due_during_outage).values_list("pk", "revision"))
     time.sleep(max(0.0, 10 - (time.monotonic() - outage_started)))
     assert waiting_due(due_during_outage) == len(due_during_outage)  # nothing could sweep
