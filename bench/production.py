@@ -33,6 +33,7 @@ are part of it).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import statistics
@@ -152,6 +153,8 @@ def sends(notices_file, ids) -> dict:
 
 
 class Fleet:
+    """Our Redis, and the workers and beats started against it (stopped by close)."""
+
     def __init__(self, name: str):
         from django.db import connection
 
@@ -444,19 +447,22 @@ def workers_down(users) -> dict:
 
 
 def main() -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still stop our workers, beats and Redis
     common.require_postgres("production")
     common.configure()
     with common.test_database(TEST_DB_NAME):
         users = common.make_users()
         common.deploy_bundled(users)
         result = {"environment": common.environment(), "cases": CASES}
-        for name, run in [("race", race), ("throughput", throughput), ("lag", lag), ("one_moment", one_moment), ("kills", kills),
-                          ("redis_outage", redis_outage), ("workers_down", workers_down)]:
+        for name, run in [("kills", kills), ("one_moment", one_moment), ("redis_outage", redis_outage), ("workers_down", workers_down),
+                          ("lag", lag), ("throughput", throughput), ("race", race)]:
             if part(name):
                 started = time.monotonic()
                 result[name] = run(users)
                 result[name]["bench_seconds"] = round(time.monotonic() - started, 1)
-                print(f"# {name} done", file=sys.stderr, flush=True)
+                print(f"# {name}: " + json.dumps(result[name], default=str, ensure_ascii=False), file=sys.stderr, flush=True)
         result["broken_guarantees"] = broken
         common.emit(result, "production: " + ("all guarantees held" if not broken else "BROKEN: " + "; ".join(broken)))
     return 1 if broken else 0
