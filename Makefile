@@ -9,7 +9,7 @@ ADDR ?= 127.0.0.1:8000
 # A fixed, public Fernet key for test and benchmark databases only (production sets CASEFLOW_ENCRYPTION_KEYS).
 TEST_ENCRYPTION_KEY ?= dGVzdC1vbmx5LWtleS1jYXNlZmxvdy1lbmNyeXB0aW8=
 
-.PHONY: install static run test bench smoke
+.PHONY: install static run test bench smoke prod
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,17 @@ run: install
 	$(PY) manage.py demo
 	@echo "Caseflow runs at http://$(ADDR)/ (embedded: SQLite in var/, timers swept in-process)"
 	$(PY) manage.py serve $(ADDR)
+
+# Production mode on one machine: gunicorn, a Celery worker and one beat (deploy/Procfile, run by honcho)
+# against the PostgreSQL and Redis named in the environment; the database is migrated first. More
+# machines: README, "Production mode" (deploy/systemd/). The processes share one metrics directory.
+prod: install
+	@test -n "$$DATABASE_URL" || { echo "make prod: set DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY and CASEFLOW_ENCRYPTION_KEYS (see deploy/env.example)" >&2; exit 2; }
+	@test -n "$$CELERY_BROKER_URL" || { echo "make prod: set CELERY_BROKER_URL (Redis), e.g. redis://127.0.0.1:6379/0" >&2; exit 2; }
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	metrics="$${PROMETHEUS_MULTIPROC_DIR:-$${CASEFLOW_VAR_DIR:-$(CURDIR)/var}/metrics}" && rm -rf "$$metrics" && mkdir -p "$$metrics" && \
+		PROMETHEUS_MULTIPROC_DIR="$$metrics" exec $(VENV)/bin/honcho -f deploy/Procfile -d $(CURDIR) start
 
 test: install
 	$(VENV)/bin/lint-imports

@@ -110,6 +110,20 @@ class SweepResult:
 
 
 @dataclass(frozen=True)
+class OperationalNumbers:
+    """What /metrics and /readyz report (engine.selectors.operations): counts and ages in seconds."""
+
+    open_tasks: int
+    overdue_tasks: int
+    timers_due: int
+    sweep_lag_seconds: float
+    outbox_backlog: int
+    outbox_oldest_seconds: float
+    outbox_failed: int
+    instances_in_error: int
+
+
+@dataclass(frozen=True)
 class StartableProcess:
     key: str
     name: str

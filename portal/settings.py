@@ -6,6 +6,7 @@ import os
 import re
 
 import dj_database_url
+import structlog
 from django.utils.translation import gettext_lazy as _
 
 import processes
@@ -71,6 +72,7 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set (production mode).")
 
 INSTALLED_APPS = [
+    "django_prometheus",  # request, response and database metrics at /metrics (portal/operations)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -100,6 +102,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -115,7 +118,8 @@ MIDDLEWARE = [
     "portal.accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.BusyDatabaseMiddleware",
-    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
+    "axes.middleware.AxesMiddleware",  # last of ours, as django-axes asks: answers a locked-out login
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -196,6 +200,8 @@ CSRF_COOKIE_SECURE = CASEFLOW_HTTPS
 SECURE_HSTS_SECONDS = int(os.environ.get("CASEFLOW_HSTS_SECONDS", "31536000")) if CASEFLOW_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CASEFLOW_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("CASEFLOW_HSTS_PRELOAD", True)
+# Probes and the metrics scraper talk plain HTTP to the process, behind the TLS proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 if env_bool("CASEFLOW_TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"  # the studio's form preview is a srcdoc frame, which loads no page of ours
@@ -260,9 +266,16 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}  # longer than the longest task
 CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING below (structured, with job ids)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits out a broker outage instead of exiting
+CELERY_BROKER_CONNECTION_TIMEOUT = 2  # a web request's after-commit nudge gives up fast when Redis is down
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# Beat only nudges: the database says what is due. The sweep's interval bounds how late a timer fires
+# while workers are up (the 24-hour escalation: at most this plus one sweep).
 CELERY_BEAT_SCHEDULE = {
-    "sweep-due-timers": {"task": "engine.jobs.sweep_due_timers", "schedule": 15.0},
-    "deliver-outbox": {"task": "engine.jobs.deliver_outbox", "schedule": 30.0},
+    "sweep-due-timers": {"task": "engine.jobs.sweep_due_timers", "schedule": float(os.environ.get("CASEFLOW_SWEEP_SECONDS", "3"))},
+    "deliver-outbox": {"task": "engine.jobs.deliver_outbox", "schedule": float(os.environ.get("CASEFLOW_OUTBOX_SECONDS", "30"))},
     "periodic-jobs": {"task": "engine.jobs.run_periodic_jobs", "schedule": 60.0},
 }
 
@@ -334,16 +347,49 @@ if not re.fullmatch(r"\s*(\d{1,2}\s*(,\s*\d{1,2}\s*)*)?", _warning_shares):
 
     raise ImproperlyConfigured(f"CASEFLOW_SLA_WARNINGS must be percents between 1 and 99 separated by commas (e.g. 50,80), not {_warning_shares!r}.")
 CASEFLOW_SLA_WARNINGS = [int(p) for p in _warning_shares.split(",") if p.strip() and int(p) > 0]
+# Operations (portal/operations): /metrics is answered to these addresses (comma-separated, CIDR allowed)
+# or to a bearer token; /readyz fails when the oldest waiting timer is past due by more than this.
+CASEFLOW_METRICS_ALLOW = [a.strip() for a in os.environ.get("CASEFLOW_METRICS_ALLOW", "127.0.0.1,::1").split(",") if a.strip()]
+CASEFLOW_METRICS_TOKEN = os.environ.get("CASEFLOW_METRICS_TOKEN", "")
+CASEFLOW_READY_MAX_SWEEP_LAG_SECONDS = float(os.environ.get("CASEFLOW_READY_MAX_SWEEP_LAG_SECONDS", "120"))
 # Limits of the restricted expression evaluator (engine/spiff/scripting.py).
 CASEFLOW_EXPRESSION_MAX_STEPS = 20_000
 CASEFLOW_EXPRESSION_MAX_SECONDS = 0.5
 CASEFLOW_EXPRESSION_MAX_SIZE = 100_000
 CASEFLOW_BPMN_MAX_BYTES = 2 * 1024 * 1024
 
+# --- Logs: structlog through Django's LOGGING. Every line (structlog's and the standard library's) goes
+# through one formatter that adds the context bound on the step path (instance_id, task_id, act) and in
+# Celery jobs (job, job_id): JSON lines in production, readable lines on the embedded default.
+# CASEFLOW_LOG_FORMAT=json|console overrides the choice.
+CASEFLOW_LOG_FORMAT = os.environ.get("CASEFLOW_LOG_FORMAT", "json" if PRODUCTION else "console")
+_LOG_PRE_CHAIN = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "structured": {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "foreign_pre_chain": _LOG_PRE_CHAIN,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *([structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer(ensure_ascii=False)]
+                  if CASEFLOW_LOG_FORMAT == "json" else [structlog.dev.ConsoleRenderer(colors=False)]),
+            ],
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
     "loggers": {"caseflow": {"level": os.environ.get("CASEFLOW_LOG_LEVEL", "INFO")}},
 }
+structlog.configure(
+    processors=[structlog.stdlib.filter_by_level, *_LOG_PRE_CHAIN, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)

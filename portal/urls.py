@@ -12,8 +12,12 @@ from portal.cases import views as cases
 from portal.dashboard import views as dashboard
 from portal.inbox import views as inbox
 from portal.notifications import views as notifications
+from portal.operations import views as operations
 
 urlpatterns = [
+    path("healthz", operations.healthz, name="healthz"),
+    path("readyz", operations.readyz, name="readyz"),
+    path("metrics", operations.metrics, name="metrics"),
     path("", inbox.inbox, name="inbox"),
     path("tasks/<int:task_id>/", inbox.task_page, name="task"),
     path("tasks/<int:task_id>/claim/", inbox.claim, name="task-claim"),

@@ -5,15 +5,24 @@ import threading
 from django.db import connection
 
 
-def race(n, func):
-    """[("ok", result) or ("error", exception)] of n threads released together by a barrier."""
+def race(n, func, *, connections: int | None = None):
+    """[("ok", result) or ("error", exception)] of n threads released together by a barrier.
+
+    `connections` caps how many of them hold a database connection at once (PostgreSQL here allows
+    100 for everyone on the machine): the others wait their turn, already released, as requests
+    queue for a web server's workers."""
     barrier = threading.Barrier(n)
+    gate = threading.BoundedSemaphore(connections or n)
     outcomes = []
 
     def run(i):
         try:
             barrier.wait()
-            outcomes.append(("ok", func(i)))
+            with gate:
+                try:
+                    outcomes.append(("ok", func(i)))
+                finally:
+                    connection.close()
         except Exception as exc:
             outcomes.append(("error", exc))
         finally:

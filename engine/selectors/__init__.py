@@ -6,7 +6,8 @@ and pages built from indexed queries on the projection rows, each checking what 
   submitted forms, the diagram state, sharing;
 - `definitions`: which processes a user may start, their names; for administrators, every version
   of every process (the process studio);
-- `incidents`: the instances in error, for administrators; `outbox`: the messages that did not go out."""
+- `incidents`: the instances in error, for administrators; `outbox`: the messages that did not go out;
+- `operations`: counts an operator watches (/readyz, /metrics), no case content."""
 from engine.selectors.cases import (  # noqa: F401
     AUDIT_LABELS, STATUS_LABELS, case_summary, diagram_state, get_instance, instance_for_user, instances_exist,
     shareable_people, staff_roles_of, submitted_forms, visible_instances,
@@ -16,6 +17,7 @@ from engine.selectors.definitions import (  # noqa: F401
     version_labels,
 )
 from engine.selectors.sla import MAX_MONTHS, SlaRow, may_read_sla_report, sla_report, sla_report_villages  # noqa: F401
+from engine.selectors.operations import database_problem, operational_numbers, sweep_lag_seconds  # noqa: F401
 from engine.selectors.incidents import Incident, IncidentPage, incidents, may_read_incidents  # noqa: F401
 from engine.selectors.outbox import UndeliveredMessage, UndeliveredPage, undelivered_count, undelivered_messages  # noqa: F401
 from engine.selectors.tasks import (  # noqa: F401

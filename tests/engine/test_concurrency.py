@@ -88,6 +88,30 @@ def test_many_racers_on_one_task_still_one_winner(notifying, users):
 
 @pytest.mark.django_db(transaction=True)  # threads
 @pytest.mark.postgres
+@pytest.mark.slow
+def test_a_hundred_completions_of_one_task_one_wins_each_round(notifying, users):
+    """100 people submit one task at the same moment, round after round: each round exactly one step
+    is applied and the 99 others get a clear refusal (already completed, or changed meanwhile). The
+    suite runs 4 rounds; bench/production.py (part `race`) runs 20 on the child-protection intake."""
+    for round_ in range(4):
+        instance_id = start(users, notifying)
+        task_id = open_task(instance_id, "Task_A")
+        revision = ProcessInstance.objects.get(pk=instance_id).revision
+
+        outcomes = race(100, lambda i: api.complete_task(task_id=task_id, data=RECORD, actor=users["intake"]), connections=40)
+
+        kinds = [kind for kind, _ in outcomes]
+        assert (len(outcomes), kinds.count("ok")) == (100, 1), (round_, [v for k, v in outcomes if k == "error"][:3])
+        refusals = [value for kind, value in outcomes if kind == "error"]
+        assert all(isinstance(v, (AlreadyCompleted, ConcurrentUpdate)) and str(v) for v in refusals), (round_, refusals[:3])
+        assert ProcessInstance.objects.get(pk=instance_id).revision == revision + 1
+        assert AuditEvent.objects.filter(instance_id=instance_id, kind="completed").count() == 1
+        assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_B").count() == 1
+        assert OutboxMessage.objects.filter(instance_id=instance_id, channel="sample.notice").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # threads
+@pytest.mark.postgres
 def test_two_different_tasks_of_one_instance_both_complete(parallel, users):
     """Serialised by the row lock, not lost: two tasks of parallel branches completed at once."""
     instance_id = start(users, parallel)
