@@ -170,6 +170,7 @@ class AuditKind(models.TextChoices):
     RETRIED = "retried", _("retried")
     INSTANCE_COMPLETED = "instance_completed", _("instance completed")
     MIGRATED = "migrated", _("moved to another version")
+    SECOND_FACTOR_RESET = "second_factor_reset", _("two-step sign-in reset")  # an account's, by an administrator (no case)
 
 
 class AuditEvent(models.Model):

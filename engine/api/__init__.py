@@ -9,6 +9,7 @@ from engine.api.access import (  # noqa: F401
     REASON_MAX_LENGTH, clean_reason, decide_access, keep_reason, minors_record, open_case_file, open_record, reason_given_today,
     record_access, request_access, request_record_access,
 )
+from engine.api.accounts import record_second_factor_reset, second_factor_resets  # noqa: F401
 from engine.api.definitions import (  # noqa: F401
     deploy_bundled, deploy_definition, deploy_file, diagram_elements, forms_carried_over, read_forms_dir, require_deployer, validate_definition,
 )
