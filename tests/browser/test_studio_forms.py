@@ -63,6 +63,9 @@ def test_admin_adds_a_required_field_sees_it_in_the_phone_preview_and_saves_it(s
     # A phone number: masked for people outside the case (the select is offered for one-line text only).
     assert "脱敏" in admin.locator('label[for="cf-mask"]').inner_text()
     admin.select_option('[data-caseflow="cf-mask"]', "phone")
+    from tests.browser.conftest import SCREENSHOTS
+
+    admin.locator("#form-caseflow").screenshot(path=str(SCREENSHOTS / "studio-forms-02b-mask-1280.png"))
 
     # The preview shows it, required, as the task page will.
     field = frame.locator('[data-field="village_contact_phone"]')
