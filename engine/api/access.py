@@ -179,9 +179,10 @@ def open_record(*, record: registry.MinorsRecord, viewer, session, view: str) ->
     return None
 
 
-def request_record_access(*, record: registry.MinorsRecord, actor, purpose: str, reason: str) -> AccessRequestInfo:
+def request_record_access(*, kind: str, record_id, actor, purpose: str, reason: str) -> AccessRequestInfo:
     """Ask a supervisor of the record's village to open it (a household with children) to `actor`, who
-    may see it but does not hold it; a request still waiting is answered as it is."""
+    may see it (NotFound otherwise) but does not hold it; a request still waiting is answered as it is."""
+    record = minors_record(kind=kind, record_id=record_id, viewer=actor)
     if record_need(actor, record) != APPROVAL:
         raise InvalidState(_("You may open this record without an approval."))
     purpose, reason = clean_reason(purpose, reason)

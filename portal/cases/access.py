@@ -144,7 +144,8 @@ def record_access(request, kind: str, record_id: int):
                 api.keep_reason(request.session, record.key, purpose, reason)
                 return redirect(target)
             before = api.latest_request(request.user, record=record.key)
-            sent = api.request_record_access(record=record, actor=request.user, purpose=values["purpose"], reason=values["reason"])
+            sent = api.request_record_access(kind=record.kind, record_id=record.id, actor=request.user, purpose=values["purpose"],
+                                             reason=values["reason"])
             if before is None or before.id != sent.id:
                 _notify(_approvers(record.village, request.user), "access_request", instance_id=0, subject=record.subject,
                         text=_("Access to a minor's file requested by %(user)s") % {"user": sent.requester_label})

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from engine import api
-from engine.errors import InvalidState
+from engine.errors import InvalidState, NotFound
 from engine.station import AccessLog, AccessRequest
 from processes.needs_matching.models import Household, Member
 from tests.conftest import make_user
@@ -68,7 +68,7 @@ def test_holders_give_a_reason_once_a_day(client, users, homes, deployed):
     assert api.record_need(users["worker"], record) == api.REASON
     assert api.record_need(users["worker2"], record) == api.APPROVAL  # the assessment is the starter's: a colleague asks
     with pytest.raises(InvalidState):  # a holder does not ask for an approval
-        api.request_record_access(record=record, actor=users["worker"], purpose="casework", reason="家访")
+        api.request_record_access(kind="household", record_id=family.pk, actor=users["worker"], purpose="casework", reason="家访")
 
 
 def test_the_administrator_needs_an_approval_and_others_see_nothing(client, users, homes):
@@ -83,6 +83,8 @@ def test_the_administrator_needs_an_approval_and_others_see_nothing(client, user
         assert client.get(url(family)).status_code == 404
         assert client.get(f"/records/household/{family.pk}/access/").status_code == 404
         assert api.active_approval(who, record=f"household:{family.pk}") is None
+        with pytest.raises(NotFound):  # asking through the facade is refused as well: not theirs to see
+            api.request_record_access(kind="household", record_id=family.pk, actor=who, purpose="cover", reason="顶岗")
     assert not AccessLog.objects.filter(user__in=[partner, users["worker_xishui"], users["civil"]]).exists()
 
 
