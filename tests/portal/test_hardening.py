@@ -150,7 +150,7 @@ def test_a_recovery_code_signs_in_once_and_is_then_spent(client, users, settings
     assert len(set(codes)) == 10 and StaticToken.objects.filter(device__user=users["civil"]).count() == 10
     # Shown once: the page afterwards counts them and shows none.
     page = client.get("/accounts/2fa/").content.decode()
-    assert 'data-testid="codes-left">10' in page and codes[0] not in page
+    assert re.search(r'data-testid="codes-left">\D*10\D', page) and codes[0] not in page
     lost_phone = Client()
     sign_in(lost_phone, "civil")
     assert lost_phone.get("/")["Location"].startswith("/accounts/2fa/verify/")
