@@ -212,7 +212,43 @@ class EncryptedDecimalField(_NoLookups, models.DecimalField):
         return None if value is None else Decimal(decrypt_text(value, what=self._what()))
 
 
-ENCRYPTED_FIELD_TYPES = (EncryptedJSONField, EncryptedTextField, EncryptedCharField, EncryptedDecimalField)
+class EncryptedIntegerField(_NoLookups, models.IntegerField):
+    """A whole number (a household member's age) stored as a Fernet token of its text. Comparisons
+    happen in Python after reading (the matching rules), never in SQL."""
+
+    @property
+    def validators(self):
+        # IntegerField adds the column type's range, which a text column has not; limits are given explicitly.
+        return [*self.default_validators, *self._validators]
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        value = self.get_prep_value(value)
+        return None if value is None else encrypt_text(str(int(value)))
+
+    def get_db_prep_save(self, value, connection):
+        return self.get_db_prep_value(value, connection)
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else int(decrypt_text(value, what=self._what()))
+
+
+class EncryptedBooleanField(_NoLookups, models.BooleanField):
+    """A yes/no that is itself sensitive (a disability certificate, a chronic illness) stored as a
+    Fernet token of "1" or "0": equal values give different tokens, so the column tells nothing."""
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        value = self.get_prep_value(value)
+        return None if value is None else encrypt_text("1" if value else "0")
+
+    def get_db_prep_save(self, value, connection):
+        return self.get_db_prep_value(value, connection)
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else decrypt_text(value, what=self._what()) == "1"
+
+
+ENCRYPTED_FIELD_TYPES = (EncryptedJSONField, EncryptedTextField, EncryptedCharField, EncryptedDecimalField,
+                         EncryptedIntegerField, EncryptedBooleanField)
 
 
 def encrypted_fields(model) -> list:
@@ -337,13 +373,35 @@ def rotate_everything(connection, storage=None, *, log=lambda line: None) -> dic
     return result
 
 
-def encrypt_columns(table: str, columns: list[str]):
+def as_boolean_text(text: str) -> str:
+    """A boolean column turned to text reads 'true'/'false' (PostgreSQL) or '1'/'0' (SQLite); an
+    EncryptedBooleanField stores '1' or '0', which both databases cast back to a boolean."""
+    return "1" if text.strip().lower() in {"1", "t", "true"} else "0"
+
+
+def encrypt_columns(table: str, columns: list[str], *, clear_text=None, triggers_lifted: bool = False):
     """A migration's RunPython pair encrypting the columns' existing values in place (and, backwards,
-    decrypting them), e.g. `migrations.RunPython(*encrypt_columns("engine_humantask", ["form_data"]))`."""
+    decrypting them), e.g. `migrations.RunPython(*encrypt_columns("engine_humantask", ["form_data"]))`.
+    `clear_text` normalises a value before it is encrypted (booleans: `as_boolean_text`).
+    `triggers_lifted`: the table's own triggers are lifted for the rewrite (an append-only history
+    table refuses it; a tracked table would record the re-encryption as a change of content)."""
+    from engine import append_only
+
+    def encrypt(text):
+        return None if is_token(text) else encrypt_text(clear_text(text) if clear_text else text)
+
+    def run(schema_editor, transform):
+        connection = schema_editor.connection
+        if triggers_lifted:
+            with append_only.suspended(connection, table):
+                transform_columns(connection, table, columns, transform)
+        else:
+            transform_columns(connection, table, columns, transform)
+
     def forwards(apps, schema_editor):
-        transform_columns(schema_editor.connection, table, columns, encrypt_if_clear)
+        run(schema_editor, encrypt)
 
     def backwards(apps, schema_editor):
-        transform_columns(schema_editor.connection, table, columns, decrypt_if_token)
+        run(schema_editor, decrypt_if_token)
 
     return forwards, backwards

@@ -176,6 +176,7 @@ class AuditKind(models.TextChoices):
     MIGRATED = "migrated", _("moved to another version")
     MESSAGE_RETRIED = "message_retried", _("message sent again")
     SLA_WARNING = "sla_warning", _("deadline warning")
+    SECOND_FACTOR_RESET = "second_factor_reset", _("two-step sign-in reset")  # an account's, by an administrator (no case)
 
 
 class AuditEvent(models.Model):

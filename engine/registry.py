@@ -323,6 +323,48 @@ def minors_processes() -> set[str]:
     return set(getattr(settings, "CASEFLOW_MINORS_PROCESSES", ())) | _minors
 
 
+@dataclass(frozen=True)
+class MinorsRecord:
+    """A process's own record that is not a case but can hold a minor's data (a household with
+    children), as the need-to-know check sees it: where it is, how it is named in lists and the
+    audit (a number, never a name), whether it holds a minor now, and the cases whose holders hold it."""
+
+    kind: str
+    id: int
+    process_key: str
+    village: str
+    subject: str
+    has_minors: bool
+    instance_ids: tuple = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+_minors_records: dict[str, Callable[[int, Any], MinorsRecord | None]] = {}
+
+
+def register_minors_record(kind: str, resolver: Callable[[int, Any], "MinorsRecord | None"]) -> None:
+    """Records of `kind` get the minors' need-to-know rule when they hold a minor (ADR 0020 addendum).
+    `resolver(record_id, viewer)` answers the record, or None when there is none or the viewer may
+    not see it (`engine.permissions.SYSTEM` sees every record)."""
+    _minors_records[kind] = resolver
+
+
+def minors_record(kind: str, record_id, viewer) -> MinorsRecord | None:
+    resolver = _minors_records.get(kind)
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError):
+        return None
+    return resolver(record_id, viewer) if resolver else None
+
+
+def minors_record_kinds() -> set[str]:
+    return set(_minors_records)
+
+
 def register_roles(roles: dict, *, involvement_only=()) -> None:
     """Roles a process brings (code -> label); `involvement_only` see cases only through their tasks."""
     _roles.update(roles)

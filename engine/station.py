@@ -87,10 +87,12 @@ class AccessRequest(models.Model):
     """A request to open a minor's file by someone outside its holders, and the supervisor's decision
     (ADR 0020). An approval opens the case to its requester until `expires_at`; nothing else."""
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by"))
-    instance_id = models.BigIntegerField(db_index=True)
+    instance_id = models.BigIntegerField(db_index=True)  # 0 for a record that is not a case
     process_key = models.CharField(max_length=64)
+    # a process's own record instead of a case, "<kind>:<id>" (a household with children); empty for a case
+    record = models.CharField(max_length=64, blank=True, default="")
     village = models.CharField(max_length=64, blank=True)
-    subject = models.CharField(max_length=200, blank=True)  # the case number, never the child's name
+    subject = models.CharField(max_length=200, blank=True)  # the case or household number, never the child's name
     purpose = models.CharField(_("purpose"), max_length=32, choices=AccessPurpose.choices)
     reason = models.CharField(_("reason"), max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -129,6 +131,7 @@ class AccessLog(models.Model):
     instance_id = models.BigIntegerField(db_index=True)
     process_key = models.CharField(max_length=64)
     view = models.CharField(max_length=32)
+    record = models.CharField(max_length=64, blank=True, default="")  # "<kind>:<id>" for a record that is not a case
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     outcome = models.CharField(max_length=16, choices=AccessOutcome.choices, default=AccessOutcome.GRANTED)
     purpose = models.CharField(max_length=32, blank=True)

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",  # single-use recovery codes beside the authenticator app
     "csp",
     "pgtrigger",  # PostgreSQL triggers; on SQLite its migration operations do nothing (ADR 0020)
     "pghistory",  # row history of case records, households, resources, ledger entries, users

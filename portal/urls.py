@@ -27,6 +27,7 @@ urlpatterns = [
     path("cases/<int:instance_id>/diagram/", cases.case_diagram, name="case-diagram"),
     path("cases/<int:instance_id>/share/", cases.share, name="case-share"),
     path("cases/<int:instance_id>/access/", access.case_access, name="case-access"),
+    path("records/<slug:kind>/<int:record_id>/access/", access.record_access, name="record-access"),
     path("access/requests/", access.access_requests, name="access-requests"),
     path("access/requests/<int:request_id>/decide/", access.decide, name="access-decide"),
     path("audit/", include("portal.audit.urls")),

@@ -32,3 +32,16 @@ def clear(client, user, instance_id: int, *, approver=None) -> None:
     elif need == api.APPROVAL:
         assert approver is not None, f"{user} needs an approval to open case {instance_id}: name the approver"
         approve_access(user, instance_id, approver=approver)
+
+
+def give_record_reason(client, kind: str, record_id: int, *, next_url: str, purpose: str = PURPOSE, reason: str = REASON) -> None:
+    """A holder of a process's record that holds a minor (a household with children) gives the reason."""
+    response = client.post(f"/records/{kind}/{record_id}/access/", {"purpose": purpose, "reason": reason, "next": next_url})
+    assert response.status_code == 302 and response["Location"] == next_url, (response.status_code, response.content.decode()[:2000])
+
+
+def approve_record_access(user, kind: str, record_id: int, *, approver, purpose: str = "supervision", reason: str = "督导抽查家庭档案",
+                          note: str = "同意") -> api.AccessRequestInfo:
+    """`user`, outside the record's holders, asks; `approver` (a supervisor of its village) approves."""
+    request = api.request_record_access(kind=kind, record_id=record_id, actor=user, purpose=purpose, reason=reason)
+    return api.decide_access(request_id=request.id, actor=approver, approve=True, note=note)

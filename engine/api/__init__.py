@@ -7,12 +7,14 @@ release, assign, draft, complete), `timers` (sweep, outbox delivery), `outbox` (
 `sla` (warnings before a deadline); every read lives in engine.selectors
 and is re-exported here under the names pages have always used."""
 from engine.api.access import (  # noqa: F401
-    REASON_MAX_LENGTH, clean_reason, decide_access, open_case_file, record_access, request_access,
+    REASON_MAX_LENGTH, clean_reason, decide_access, keep_reason, minors_record, open_case_file, open_record, reason_given_today,
+    record_access, request_access, request_record_access,
 )
 from engine.api.calendar import (  # noqa: F401
     NOTE_MAX_LENGTH, CalendarEntry, calendar_year, calendar_year_known, may_edit_calendar, remove_calendar_day, set_calendar_day, unknown_calendar_message,
     unknown_calendar_years,
 )
+from engine.api.accounts import record_second_factor_reset, second_factor_resets  # noqa: F401
 from engine.api.definitions import (  # noqa: F401
     deploy_bundled, deploy_definition, deploy_file, diagram_elements, forms_carried_over, read_forms_dir, require_deployer, validate_definition,
 )
@@ -35,7 +37,7 @@ from engine.people import display_name, group_label, sees_people  # noqa: F401
 from engine.selectors import (  # noqa: F401
     APPROVAL, NONE, PURPOSES_OFFERED, REASON, SYSTEM, AccessAuditRow, AccessRequestInfo, access_need, access_request,
     access_requests_to_decide, active_approval, approval_hours, is_minors_file, latest_request, may_decide, may_read_minors_audit,
-    minors_audit, minors_audit_years, minors_requests,
+    minors_audit, minors_audit_years, minors_requests, record_need,
     AUDIT_LABELS, STATUS_LABELS, can_supervise, case_summary, definition_archive, definition_version, definition_xml, diagram_state,
     eligible_assignees, focus_forms, get_instance, instances_exist, may_complete, movable_cases, previous_submission, process_names,
     process_versions, return_notice, shareable_people, startable_processes, submitted_forms, task_draft, task_form,

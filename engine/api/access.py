@@ -9,10 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from engine import registry
 from engine.errors import FormInvalid, InvalidState, NotFound, NotPermitted
 from engine.models import ProcessInstance
 from engine.selectors.access import (
-    APPROVAL, NONE, REASON, AccessRequestInfo, access_need, active_approval, approval_hours, is_minors_file, may_decide,
+    APPROVAL, NONE, REASON, AccessRequestInfo, access_need, active_approval, approval_hours, is_minors_file, may_decide, record_need,
 )
 from engine.selectors.cases import visible_instances
 from engine.station import AccessLog, AccessOutcome, AccessPurpose, AccessRequest, AccessRequestStatus
@@ -49,9 +50,10 @@ def clean_reason(purpose: str, reason: str) -> tuple[str, str]:
 
 
 def record_access(*, instance_id: int, process_key: str, viewer, view: str, purpose: str = "", reason: str = "",
-                  approval_id: int | None = None, refused: bool = False) -> None:
-    """One row of the access log: a read, an export, or a refused attempt."""
-    AccessLog.objects.create(user=viewer, instance_id=instance_id, process_key=process_key, view=view[:32],
+                  approval_id: int | None = None, refused: bool = False, record: str = "") -> None:
+    """One row of the access log: a read, an export, or a refused attempt (of a case, or of a
+    process's record by its key "<kind>:<id>" with instance_id 0)."""
+    AccessLog.objects.create(user=viewer, instance_id=instance_id, process_key=process_key, view=view[:32], record=record[:64],
                              purpose=purpose[:32], reason=reason[:REASON_MAX_LENGTH], approval_id=approval_id,
                              outcome=AccessOutcome.REFUSED if refused else AccessOutcome.GRANTED)
 
@@ -118,3 +120,75 @@ def open_case_file(*, instance_id: int, viewer, view: str, purpose: str = "", re
         raise NotPermitted(_("This is a minor's file: give a purpose and a reason to open it.")) from None
     record_access(instance_id=instance.pk, process_key=instance.process_key, viewer=viewer, view=view, purpose=purpose, reason=reason)
     return REASON
+
+
+# -- records that are not cases (a household with children): the same rule, keyed by the record --
+
+SESSION_KEY = "caseflow_minors_reasons"
+
+
+def _today() -> str:
+    return timezone.localdate().isoformat()
+
+
+def reason_given_today(session, key: str) -> dict | None:
+    """The purpose and reason this session gave today for a case (its id) or record (its key)."""
+    entry = (session.get(SESSION_KEY) or {}).get(str(key))
+    return entry if entry and entry.get("day") == _today() else None
+
+
+def keep_reason(session, key: str, purpose: str, reason: str) -> None:
+    """Keep a holder's reason for the rest of the day in their session (earlier days dropped)."""
+    today = _today()
+    kept = {k: v for k, v in (session.get(SESSION_KEY) or {}).items() if v.get("day") == today}
+    kept[str(key)] = {"day": today, "purpose": purpose, "reason": reason}
+    session[SESSION_KEY] = kept
+
+
+def minors_record(*, kind: str, record_id, viewer) -> registry.MinorsRecord:
+    """The record as the need-to-know check sees it; NotFound when there is none or the viewer may not see it."""
+    if viewer is None or not getattr(viewer, "is_active", False):
+        raise NotPermitted(_("Sign in to open a case."))
+    record = registry.minors_record(kind, record_id, viewer)
+    if record is None:
+        raise NotFound(_("No such record, or not yours to see."))
+    return record
+
+
+def open_record(*, record: registry.MinorsRecord, viewer, session, view: str) -> str | None:
+    """The gate of a page showing a record that may hold a minor: None when the viewer may read it now
+    (the read is logged, with the reason or approval when it holds a minor); else what is missing,
+    REASON (a holder without today's reason) or APPROVAL (anyone else without one in force: the
+    refused attempt is logged)."""
+    need = record_need(viewer, record)
+    logged = dict(instance_id=0, process_key=record.process_key, viewer=viewer, view=view, record=record.key)
+    if need == NONE:
+        record_access(**logged)
+        return None
+    if need == REASON:
+        given = reason_given_today(session, record.key)
+        if given is None:
+            return REASON
+        record_access(**logged, purpose=given["purpose"], reason=given["reason"])
+        return None
+    approval = active_approval(viewer, record=record.key)
+    if approval is None:
+        record_access(**logged, refused=True)
+        return APPROVAL
+    record_access(**logged, purpose=approval.purpose, reason=approval.reason, approval_id=approval.id)
+    return None
+
+
+def request_record_access(*, kind: str, record_id, actor, purpose: str, reason: str) -> AccessRequestInfo:
+    """Ask a supervisor of the record's village to open it (a household with children) to `actor`, who
+    may see it (NotFound otherwise) but does not hold it; a request still waiting is answered as it is."""
+    record = minors_record(kind=kind, record_id=record_id, viewer=actor)
+    if record_need(actor, record) != APPROVAL:
+        raise InvalidState(_("You may open this record without an approval."))
+    purpose, reason = clean_reason(purpose, reason)
+    with transaction.atomic():
+        waiting = AccessRequest.objects.filter(user=actor, instance_id=0, record=record.key, status=AccessRequestStatus.PENDING).first()
+        row = waiting or AccessRequest.objects.create(
+            user=actor, instance_id=0, record=record.key, process_key=record.process_key, village=record.village,
+            subject=record.subject[:200], purpose=purpose, reason=reason)
+    return AccessRequestInfo.from_row(AccessRequest.objects.select_related("user", "decided_by").get(pk=row.pk))

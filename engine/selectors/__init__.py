@@ -29,6 +29,6 @@ from engine.permissions import SYSTEM  # noqa: F401,E402 - the viewer the engine
 from engine.permissions import user_groups as roles_of  # noqa: F401,E402 - the roles (groups) a user holds
 from engine.selectors.access import (  # noqa: F401,E402
     APPROVAL, NONE, PURPOSES_OFFERED, REASON, AccessAuditRow, AccessRequestInfo, access_need, access_request, access_requests_to_decide,
-    active_approval, approval_hours, holds_case, is_minors_file, latest_request, may_decide, may_read_minors_audit, minors_audit,
-    minors_audit_years, minors_requests,
+    active_approval, approval_hours, holds_case, holds_record, is_minors_file, latest_request, may_decide, may_read_minors_audit, minors_audit,
+    minors_audit_years, minors_requests, record_need,
 )

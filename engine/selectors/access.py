@@ -8,7 +8,11 @@ A case of a process registered as holding minors' files (`ProcessApp.minors_file
   (a purpose from `AccessPurpose` and a few words), once per session-day;
 - by anyone else who may see it (administrators, a colleague it was shared with, civil affairs
   outside its escalations, a worker of the village whose colleague holds the response) only with a
-  supervisor's approval, valid for `CASEFLOW_MINORS_APPROVAL_HOURS` (24) from the decision."""
+  supervisor's approval, valid for `CASEFLOW_MINORS_APPROVAL_HOURS` (24) from the decision.
+
+A process's own record that is not a case but holds a minor (a household with children,
+`registry.register_minors_record`) follows the same rule: its holders are the supervisors of its
+village and the holders of its cases; requests and reads carry the record's key ("household:12")."""
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +26,8 @@ from engine import clock, registry
 from engine.errors import NotFound, NotPermitted
 from engine.models import HumanTask, ProcessInstance, TaskStatus
 from engine.people import display_name
-from engine.permissions import in_scope, user_groups
-from engine.station import AccessLog, AccessPurpose, AccessRequest, AccessRequestStatus
+from engine.permissions import SYSTEM, in_scope, user_groups
+from engine.station import AccessLog, AccessOutcome, AccessPurpose, AccessRequest, AccessRequestStatus
 
 User = get_user_model()
 NONE, REASON, APPROVAL = "none", "reason", "approval"
@@ -39,6 +43,7 @@ class AccessRequestInfo:
     process_key: str
     village: str
     subject: str
+    record: str
     requester: str
     requester_label: str
     purpose: str
@@ -54,7 +59,7 @@ class AccessRequestInfo:
 
     @classmethod
     def from_row(cls, row: AccessRequest) -> "AccessRequestInfo":
-        return cls(row.pk, row.instance_id, row.process_key, row.village, row.subject, row.user.get_username(),
+        return cls(row.pk, row.instance_id, row.process_key, row.village, row.subject, row.record, row.user.get_username(),
                    display_name(row.user), row.purpose, str(AccessPurpose(row.purpose).label) if row.purpose in AccessPurpose.values else row.purpose,
                    row.reason, row.created_at, row.status,
                    row.decided_by.get_username() if row.decided_by_id else "", display_name(row.decided_by) if row.decided_by_id else "",
@@ -77,6 +82,7 @@ class AccessAuditRow:
     approved_at: dt.datetime | None
     approval_note: str
     approval_expires: dt.datetime | None
+    record: str = ""
 
 
 def approval_hours() -> float:
@@ -111,24 +117,42 @@ def access_need(viewer, *, instance_id: int, process_key: str, village: str) -> 
     return REASON if holds_case(viewer, instance_id=instance_id, village=village) else APPROVAL
 
 
-def _live(viewer, instance_id: int):
-    return AccessRequest.objects.filter(user=viewer, instance_id=instance_id).select_related("user", "decided_by")
+def holds_record(user, record: registry.MinorsRecord) -> bool:
+    """Whether the user holds a record that is not a case: a supervisor of its village, or a holder of
+    one of its cases (a worker who works or worked on the household's needs case)."""
+    if user is None or not getattr(user, "is_active", False) or getattr(user, "pk", None) is None:
+        return False
+    if user_groups(user) & APPROVERS and in_scope(user, record.village):
+        return True
+    return any(holds_case(user, instance_id=i, village=record.village) for i in record.instance_ids)
 
 
-def active_approval(viewer, *, instance_id: int) -> AccessRequestInfo | None:
-    """The viewer's approval to open this case, if one is in force now."""
+def record_need(viewer, record: registry.MinorsRecord) -> str:
+    """What a viewer who may see the record must do before reading it: NONE while it holds no minor,
+    REASON for its holders, APPROVAL for everyone else."""
+    if not record.has_minors:
+        return NONE
+    return REASON if holds_record(viewer, record) else APPROVAL
+
+
+def _live(viewer, instance_id: int, record: str):
+    return AccessRequest.objects.filter(user=viewer, instance_id=instance_id, record=record).select_related("user", "decided_by")
+
+
+def active_approval(viewer, *, instance_id: int = 0, record: str = "") -> AccessRequestInfo | None:
+    """The viewer's approval to open this case (or record, by its key), if one is in force now."""
     if viewer is None or getattr(viewer, "pk", None) is None:
         return None
-    row = (_live(viewer, instance_id).filter(status=AccessRequestStatus.APPROVED, expires_at__gt=timezone.now())
+    row = (_live(viewer, instance_id, record).filter(status=AccessRequestStatus.APPROVED, expires_at__gt=timezone.now())
            .order_by("-expires_at").first())
     return AccessRequestInfo.from_row(row) if row else None
 
 
-def latest_request(viewer, *, instance_id: int) -> AccessRequestInfo | None:
-    """The viewer's most recent request for this case (waiting, approved or refused)."""
+def latest_request(viewer, *, instance_id: int = 0, record: str = "") -> AccessRequestInfo | None:
+    """The viewer's most recent request for this case or record (waiting, approved or refused)."""
     if viewer is None or getattr(viewer, "pk", None) is None:
         return None
-    row = _live(viewer, instance_id).order_by("-created_at", "-pk").first()
+    row = _live(viewer, instance_id, record).order_by("-created_at", "-pk").first()
     return AccessRequestInfo.from_row(row) if row else None
 
 
@@ -156,9 +180,16 @@ def may_read_minors_audit(user) -> bool:
     return bool(user is not None and getattr(user, "is_active", False) and user_groups(user) & AUDIT_READERS)
 
 
+def _minors_reads():
+    """The access log's rows about minors' files: reads of a minors' process's cases, and the gated
+    reads of records holding a minor (a household view without children carries no purpose and was
+    no minor's file at the time)."""
+    records = Q(record__gt="") & (Q(purpose__gt="") | Q(outcome=AccessOutcome.REFUSED))
+    return AccessLog.objects.filter(Q(process_key__in=registry.minors_processes(), record="") | records)
+
+
 def minors_audit_years() -> list[int]:
-    keys = registry.minors_processes()
-    years = {d.year for d in AccessLog.objects.filter(process_key__in=keys).dates("at", "year")}
+    years = {d.year for d in _minors_reads().dates("at", "year")}
     return sorted(years | {timezone.localtime(clock.now()).year}, reverse=True)
 
 
@@ -171,20 +202,24 @@ def minors_audit(*, year: int, viewer) -> list[AccessAuditRow]:
     zone = timezone.get_current_timezone()
     start = dt.datetime(year, 1, 1, tzinfo=zone)
     end = dt.datetime(year + 1, 1, 1, tzinfo=zone)
-    rows = (AccessLog.objects.filter(process_key__in=registry.minors_processes(), at__gte=start, at__lt=end)
-            .select_related("user", "approval__decided_by").order_by("at", "pk"))
-    rows = list(rows)
+    rows = list(_minors_reads().filter(at__gte=start, at__lt=end).select_related("user", "approval__decided_by").order_by("at", "pk"))
     cases = dict(ProcessInstance.objects.filter(pk__in={r.instance_id for r in rows}).values_list("pk", "subject"))
     villages = dict(ProcessInstance.objects.filter(pk__in={r.instance_id for r in rows}).values_list("pk", "village"))
+    for key in {r.record for r in rows if r.record}:
+        kind, _sep, record_id = key.partition(":")
+        record = registry.minors_record(kind, record_id, SYSTEM)
+        cases[key], villages[key] = (record.subject, record.village) if record else (key, "")
     labels = dict(AccessPurpose.choices)
     result = []
     for r in rows:
         approval = r.approval
         result.append(AccessAuditRow(
-            r.at, r.user.get_username(), display_name(r.user), r.instance_id, cases.get(r.instance_id, ""), villages.get(r.instance_id, ""),
+            r.at, r.user.get_username(), display_name(r.user), r.instance_id, cases.get(r.record or r.instance_id, ""),
+            villages.get(r.record or r.instance_id, ""),
             r.view, r.outcome, str(labels.get(r.purpose, r.purpose)), r.reason,
             display_name(approval.decided_by) if approval and approval.decided_by_id else "",
-            approval.decided_at if approval else None, approval.note if approval else "", approval.expires_at if approval else None))
+            approval.decided_at if approval else None, approval.note if approval else "", approval.expires_at if approval else None,
+            r.record))
     return result
 
 

@@ -1,5 +1,5 @@
 """Helpers of the accounts hardening (docs/adr/0018): who must use a second factor, the client's
-address for the lock-out, and the TOTP device of a user."""
+address for the lock-out, the TOTP device of a user and their single-use recovery codes."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -39,3 +39,69 @@ def has_device(user) -> bool:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+RECOVERY_CODES = 10  # shown once at enrolment; each signs in once
+
+
+def normalised_code(text: str) -> str:
+    """A recovery code as typed: spaces, dashes and case do not matter."""
+    return "".join(ch for ch in (text or "").lower() if ch.isalnum())[:16]
+
+
+def new_recovery_codes(user) -> list[str]:
+    """Replace the user's recovery codes with RECOVERY_CODES new ones (django-otp's static device)
+    and answer them, to be shown once: only their holder sees them, on that one page."""
+    from django.db import transaction
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    with transaction.atomic():
+        StaticDevice.objects.filter(user=user).delete()
+        device = StaticDevice.objects.create(user=user, name="recovery", confirmed=True)
+        codes = []
+        while len(codes) < RECOVERY_CODES:
+            code = StaticToken.random_token()
+            if code not in codes:
+                codes.append(code)
+        StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return codes
+
+
+def recovery_codes_left(user) -> int:
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+
+
+def spend_recovery_code(user, text: str):
+    """The user's recovery device if `text` is one of their unspent codes, which is spent now (one
+    DELETE: of two sign-ins racing with the same code, only one gets the row); None otherwise.
+    Wrong codes count towards django-otp's growing wait, like wrong app codes."""
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    device = StaticDevice.objects.filter(user=user, confirmed=True).first()
+    code = normalised_code(text)
+    if device is None or not code:
+        return None
+    allowed, _details = device.verify_is_allowed()
+    if not allowed:
+        return None
+    deleted, _rows = StaticToken.objects.filter(device=device, token=code).delete()
+    if not deleted:
+        device.throttle_increment()
+        return None
+    device.throttle_reset(commit=False)
+    device.set_last_used_timestamp(commit=False)
+    device.save()
+    return device
+
+
+def reset_second_factor(user) -> int:
+    """Remove the user's authenticator app and recovery codes (a lost phone): they enrol again at
+    their next sign-in if their role requires it. Answers how many devices were removed."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    removed, _rows = TOTPDevice.objects.filter(user=user).delete()
+    static, _rows = StaticDevice.objects.filter(user=user).delete()
+    return removed + (1 if static else 0)

@@ -36,7 +36,7 @@ def _require_reader(request):
 
 def _view_label(view: str) -> str:
     labels = {"case": _("case page"), "task": _("task page"), "attachment": _("attachment"), "cli": _("command line"),
-              "diagram": _("diagram")}
+              "diagram": _("diagram"), "household": _("household page")}
     return labels.get(view, view)
 
 
@@ -53,7 +53,7 @@ def minors_audit(request):
     return render(request, "portal/audit_minors.html", {
         "year": year, "years": api.minors_audit_years(), "rows": rows, "requests": requests,
         "refused": sum(1 for r in rows if r.outcome == AccessOutcome.REFUSED), "people": len({r.username for r in rows}),
-        "cases": len({r.instance_id for r in rows}), "view_labels": {r.view: _view_label(r.view) for r in rows},
+        "cases": len({r.record or r.instance_id for r in rows}), "view_labels": {r.view: _view_label(r.view) for r in rows},
     })
 
 

@@ -19,24 +19,13 @@ from django.views.decorators.http import require_POST
 from engine import api, selectors
 from engine.errors import CaseflowError, FormInvalid, NotFound
 
-SESSION_KEY = "caseflow_minors_reasons"
-
-
-def _today() -> str:
-    return timezone.localdate().isoformat()
-
-
 def given_reason(request, instance_id: int) -> dict | None:
     """The purpose and reason this session gave today for this case, if any."""
-    entry = (request.session.get(SESSION_KEY) or {}).get(str(instance_id))
-    return entry if entry and entry.get("day") == _today() else None
+    return api.reason_given_today(request.session, str(instance_id))
 
 
 def _keep_reason(request, instance_id: int, purpose: str, reason: str) -> None:
-    today = _today()
-    kept = {k: v for k, v in (request.session.get(SESSION_KEY) or {}).items() if v.get("day") == today}
-    kept[str(instance_id)] = {"day": today, "purpose": purpose, "reason": reason}
-    request.session[SESSION_KEY] = kept
+    api.keep_reason(request.session, str(instance_id), purpose, reason)
 
 
 def gate(request, *, instance_id: int, process_key: str, village: str, view: str, task_name: str = "", log: bool = True):
@@ -126,8 +115,50 @@ def case_access(request, instance_id: int):
         except CaseflowError as exc:
             messages.error(request, str(exc))
     return render(request, "portal/case_access.html", {
-        "instance": instance, "need": need, "purposes": api.PURPOSES_OFFERED, "values": values, "errors": errors, "next": target,
+        "heading": instance.subject or instance.id, "instance": instance, "need": need, "purposes": api.PURPOSES_OFFERED, "values": values, "errors": errors, "next": target,
         "latest": api.latest_request(request.user, instance_id=instance.id) if need == api.APPROVAL else None,
+        "hours": api.approval_hours(),
+    }, status=400 if errors else 200)
+
+
+@login_required
+def record_access(request, kind: str, record_id: int):
+    """The same question for a process's own record that holds a minor (a household with children):
+    a holder gives the reason and goes on, anyone else asks a supervisor of the record's village."""
+    try:
+        record = api.minors_record(kind=kind, record_id=record_id, viewer=request.user)
+    except CaseflowError:
+        raise Http404(_("No such record, or not yours to see.")) from None
+    need = api.record_need(request.user, record)
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not (target and target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
+        target = reverse("inbox")
+    if need == api.NONE or (need == api.APPROVAL and api.active_approval(request.user, record=record.key)):
+        return redirect(target)
+    errors, values = {}, {"purpose": "", "reason": ""}
+    if request.method == "POST":
+        values = {"purpose": request.POST.get("purpose", ""), "reason": request.POST.get("reason", "")}
+        try:
+            if need == api.REASON:
+                purpose, reason = api.clean_reason(values["purpose"], values["reason"])
+                api.keep_reason(request.session, record.key, purpose, reason)
+                return redirect(target)
+            before = api.latest_request(request.user, record=record.key)
+            sent = api.request_record_access(kind=record.kind, record_id=record.id, actor=request.user, purpose=values["purpose"],
+                                             reason=values["reason"])
+            if before is None or before.id != sent.id:
+                _notify(_approvers(record.village, request.user), "access_request", instance_id=0, subject=record.subject,
+                        text=_("Access to a minor's file requested by %(user)s") % {"user": sent.requester_label})
+            messages.success(request, _("Your request was sent to the supervisors of the village."))
+            return redirect(f"{reverse('record-access', args=[record.kind, record.id])}?next={target}")
+        except FormInvalid as exc:
+            errors = exc.field_errors
+            messages.error(request, _("Please correct the fields marked below."))
+        except CaseflowError as exc:
+            messages.error(request, str(exc))
+    return render(request, "portal/case_access.html", {
+        "heading": record.subject, "record": record, "need": need, "purposes": api.PURPOSES_OFFERED, "values": values,
+        "errors": errors, "next": target, "latest": api.latest_request(request.user, record=record.key) if need == api.APPROVAL else None,
         "hours": api.approval_hours(),
     }, status=400 if errors else 200)
 

@@ -14,10 +14,11 @@ from django.utils.translation import gettext as _
 from engine import clock, registry
 from engine.errors import FormInvalid
 
-from . import matching
+from . import access, matching
 from .models import CapacityUnit, Household, HouseholdCase, Need, NeedStatus, Referral, ReferralStatus, Resource
 
 KEY = "needs_matching"
+registry.register_minors_record(access.KIND, access.household_record)  # households with children (ADR 0020 addendum)
 
 
 def households(user) -> list[tuple[str, str]]:

@@ -8,7 +8,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from engine.crypto import EncryptedCharField, EncryptedDecimalField, EncryptedJSONField
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+from engine.crypto import (
+    EncryptedBooleanField, EncryptedCharField, EncryptedDecimalField, EncryptedIntegerField, EncryptedJSONField, EncryptedTextField,
+)
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -71,10 +75,12 @@ class Member(models.Model):
     household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="members")
     name = EncryptedCharField(_("name"), max_length=50)  # encrypted at rest (ADR 0019)
     relation = models.CharField(_("relation to the head"), max_length=20)
-    age = models.PositiveSmallIntegerField(_("age"))
+    # Age and health are sensitive too (ADR 0019 addendum): encrypted; the matching rules compare them
+    # in Python after reading, no query filters or sorts on them.
+    age = EncryptedIntegerField(_("age"), validators=[MinValueValidator(0), MaxValueValidator(130)])
     sex = models.CharField(_("sex"), max_length=8)
-    disability_certificate = models.BooleanField(_("disability certificate"), default=False)
-    chronic_illness = models.BooleanField(_("chronic illness"), default=False)
+    disability_certificate = EncryptedBooleanField(_("disability certificate"), default=False)
+    chronic_illness = EncryptedBooleanField(_("chronic illness"), default=False)
     school_enrolled = models.BooleanField(_("enrolled in school"), default=False)
     employed = models.BooleanField(_("in work"), default=False)
 
@@ -186,7 +192,7 @@ class Referral(models.Model):
     amount = models.DecimalField(_("amount (yuan)"), null=True, blank=True, **MONEY)
     sent_at = models.DateTimeField()
     answered_at = models.DateTimeField(null=True, blank=True)
-    reason = models.TextField(_("reason"), blank=True)
+    reason = EncryptedTextField(_("reason"), blank=True)  # why a family was referred or declined: encrypted (ADR 0019)
 
     class Meta:
         verbose_name = _("referral")

@@ -3,7 +3,9 @@ matching preview (which resources would serve a need, and why each rule passes o
 gaps report (monitoring-list households no resource can serve, and the capacity used and left).
 
 Household data is personal data: staff only (worker, supervisor, admin), each worker only within
-their villages, anything else a 404 — even a guessed id — and each household view is logged."""
+their villages, anything else a 404 — even a guessed id — and each household view is logged. A
+household with a member under 18 is a minor's file (access.py): its page opens after a purpose and a
+reason from its holders, or a supervisor's approval for anyone else."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -12,19 +14,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from engine import clock, registry
+from engine import api, clock, registry
 from engine.station import Village
-from engine.station import AccessLog
 
-from . import matching
+from . import access, matching
 from .models import Household, NeedCategory, Resource, Referral, ReferralStatus
 
 KEY = "needs_matching"
-STAFF_ROLES = ("worker", "supervisor", "admin")
+STAFF_ROLES = access.STAFF_ROLES
 PAGE_SIZE = 50
 URGENCIES = [("high", gettext_lazy("high")), ("medium", gettext_lazy("medium")), ("low", gettext_lazy("low"))]
 # Words stored in Household.benefits / risk_flags that have a label; anything else is shown as stored.
@@ -39,7 +42,7 @@ FLAG_LABELS = {
 
 def _scope(user) -> set[str] | None:
     """The villages this user may see (None: the whole township); a 404 for anyone not staff."""
-    if not (user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists()):
+    if not access.may_see_households(user):
         raise Http404(_("No such page, or not yours to see."))
     return registry.villages_for(user)
 
@@ -83,7 +86,10 @@ def household_page(request, household_id: int):
     household = _households(villages).prefetch_related("members").filter(pk=household_id).first()
     if household is None:
         raise Http404(_("No such household, or not yours to see."))
-    AccessLog.objects.create(user=request.user, instance_id=0, process_key=KEY, view="household")
+    # A household with children is a minor's file: a reason from its holders, an approval for anyone else.
+    missing = api.open_record(record=access.as_record(household), viewer=request.user, session=request.session, view="household")
+    if missing:
+        return redirect(f"{reverse('record-access', args=[access.KIND, household.pk])}?{urlencode({'next': request.get_full_path()})}")
     members = list(household.members.all())
     preview = None
     category = request.GET.get("category", "")

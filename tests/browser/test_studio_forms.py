@@ -1,6 +1,6 @@
 """The studio's form editor in a real browser, in the default Chinese UI: the administrator opens child
 protection's Task_Intake form from the modeler's page, adds a required one-line text field with a
-Chinese label through form-js's editor, sees it in the 360-px preview (the portal's own page for the
+Chinese label through form-js's editor, marks it a phone number to mask, sees it in the 360-px preview (the portal's own page for the
 form), saves it, and the draft on the server holds it. Screenshots go to
 test-artifacts/screenshots/studio-forms-*.png."""
 from __future__ import annotations
@@ -60,6 +60,12 @@ def test_admin_adds_a_required_field_sees_it_in_the_phone_preview_and_saves_it(s
     open_group(admin, "validation")
     admin.locator("#form-properties #bio-properties-panel-required").check()
     admin.locator('[data-caseflow="cf-label-en"]').fill("Village contact phone")
+    # A phone number: masked for people outside the case (the select is offered for one-line text only).
+    assert "脱敏" in admin.locator('label[for="cf-mask"]').inner_text()
+    admin.select_option('[data-caseflow="cf-mask"]', "phone")
+    from tests.browser.conftest import SCREENSHOTS
+
+    admin.locator("#form-caseflow").screenshot(path=str(SCREENSHOTS / "studio-forms-02b-mask-1280.png"))
 
     # The preview shows it, required, as the task page will.
     field = frame.locator('[data-field="village_contact_phone"]')
@@ -78,6 +84,7 @@ def test_admin_adds_a_required_field_sees_it_in_the_phone_preview_and_saves_it(s
     assert len(added) == 1, saved
     assert added[0]["label"] == LABEL and added[0]["validate"]["required"] is True
     assert added[0]["properties"]["label_en"] == "Village contact phone"
+    assert added[0]["properties"]["mask"] == "phone"
     screenshot(admin, "studio-forms-03-saved-1280", reload=False)
 
     # The English preview reads the English label.

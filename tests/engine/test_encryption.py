@@ -17,12 +17,12 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
 
-from engine import api
+from engine import api, clock
 from engine.crypto import EncryptionKeyError, key_file_keys, parse_keys
 from engine.forms import mask_value
 from engine.models import AuditEvent, HumanTask, OutboxMessage
 from processes.child_protection.models import ChildProtectionCase
-from processes.needs_matching.models import Household, Member
+from processes.needs_matching.models import Household, Member, Need, Referral, Resource
 from tests.processes.child_protection.flows import FORMS, complete, open_task, start_case
 
 PLANTED = {
@@ -32,6 +32,12 @@ PLANTED = {
 DRAFT_TEXT = "草稿里的家访记录子丑寅"
 MEMBER_NAME, HEAD_NAME, INCOME = "家庭成员卯辰巳", "户主午未申", Decimal("12345.67")
 FILE_BYTES = "上传文件里的秘密酉戌亥".encode()
+REFERRAL_REASON = "转介理由：孩子癫痫需长期服药甲子"
+# Ages and yes/no flags cannot be looked for as text in a dump (a "9" is everywhere): their columns
+# must hold nothing but Fernet tokens, in the table and in its row history.
+SENSITIVE_COLUMNS = {"needs_matching_member": ["age", "disability_certificate", "chronic_illness"],
+                     "needs_matching_memberevent": ["age", "disability_certificate", "chronic_illness"],
+                     "needs_matching_referral": ["reason"]}
 
 
 def _plant(users, tmp_path, settings) -> dict:
@@ -41,9 +47,20 @@ def _plant(users, tmp_path, settings) -> dict:
     respond = open_task(instance_id, "Task_Respond")
     api.save_draft(task_id=respond, data={"actions_taken": DRAFT_TEXT}, actor=users["worker"])
     household = Household.objects.create(code="HH-ENC-1", village="dongshan", head_name=HEAD_NAME, annual_income=INCOME)
-    Member.objects.create(household=household, name=MEMBER_NAME, relation="child", age=9, sex="female")
+    Member.objects.create(household=household, name=MEMBER_NAME, relation="child", age=9, sex="female",
+                          disability_certificate=True, chronic_illness=True)
+    need = Need.objects.create(household=household, instance_id=0, number=1, category="medical_aid", description="x", urgency="high")
+    resource = Resource.objects.create(name="医疗救助", kind="policy", provider="医保局", categories=["medical_aid"],
+                                       capacity_left=1, capacity_total=1)
+    Referral.objects.create(need=need, resource=resource, instance_id=0, sent_at=clock.now(), reason=REFERRAL_REASON)
     name = default_storage.save("attachments/ab/planted", ContentFile(FILE_BYTES))
     return {"instance_id": instance_id, "respond": respond, "household": household.pk, "file": name}
+
+
+def _raw_column_values(table: str, column: str) -> list:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {connection.ops.quote_name(column)} FROM {connection.ops.quote_name(table)}")
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _raw_database_text() -> str:
@@ -70,7 +87,8 @@ def _everything_reads(planted):
     assert all(isinstance(m.payload, dict) and m.payload for m in OutboxMessage.objects.filter(instance_id=instance_id))
     household = Household.objects.get(pk=planted["household"])
     assert (household.head_name, household.annual_income) == (HEAD_NAME, INCOME)
-    assert [m.name for m in household.members.all()] == [MEMBER_NAME]
+    assert [(m.name, m.age, m.disability_certificate, m.chronic_illness) for m in household.members.all()] == [(MEMBER_NAME, 9, True, True)]
+    assert Referral.objects.get(need__household=household).reason == REFERRAL_REASON
     with default_storage.open(planted["file"], "rb") as f:
         assert f.read() == FILE_BYTES
 
@@ -78,8 +96,15 @@ def _everything_reads(planted):
 def test_no_planted_value_is_stored_in_clear_and_everything_reads(deployed, users, tmp_path, settings):
     planted = _plant(users, tmp_path, settings)
     dump = _raw_database_text()
-    for value in [*PLANTED.values(), DRAFT_TEXT, MEMBER_NAME, HEAD_NAME, str(INCOME)]:
+    for value in [*PLANTED.values(), DRAFT_TEXT, MEMBER_NAME, HEAD_NAME, str(INCOME), REFERRAL_REASON]:
         assert value not in dump, value
+    for table, columns in SENSITIVE_COLUMNS.items():
+        for column in columns:
+            values = _raw_column_values(table, column)
+            assert all(isinstance(v, str) and v.startswith("gAAAAA") for v in values), (table, column, values[:3])
+    assert _raw_column_values("needs_matching_member", "age") and _raw_column_values("needs_matching_referral", "reason")
+    if connection.vendor == "postgresql":  # row history is recorded by PostgreSQL triggers only
+        assert _raw_column_values("needs_matching_memberevent", "age")
     stored = b"".join(p.read_bytes() for p in Path(tmp_path).rglob("*") if p.is_file())
     assert FILE_BYTES not in stored and stored.startswith(b"gAAAAA")
     assert "dongshan" in dump and "child_protection" in dump  # what lists query stays in clear

@@ -197,6 +197,10 @@ HOLDERS = {
     "cp_xs": {"intake_xs", "worker_xs", "sup_xs"},  # worker_xs2 (the response is worker_xs's) and civil are not
 }
 APPROVED = {"cp_ds": {"admin": "sup_ds"}, "cp_xs": {"admin": "sup_xs", "worker_xs2": "sup_xs", "civil": "sup_xs"}}
+# A household with a child (hh_ds, hh_xs) is a minor's file too: its holders are the village's supervisor
+# and the holders of its needs case; the other staff who see it need an approval (given once, as above).
+HH_HOLDERS = {"hh_ds": {"worker_ds", "sup_ds"}, "hh_xs": {"worker_xs", "sup_xs"}}
+HH_APPROVED = {"hh_ds": {"admin": "sup_ds"}, "hh_xs": {"admin": "sup_xs", "worker_xs2": "sup_xs"}}
 AUDIT_READERS = {"admin", "civil"}
 CASE_VILLAGE = {"cp_ds": DS, "cp_xs": XS, "app_A": DS, "app_B": XS, "new_A": DS, "new_B": XS, "nm_ds": DS, "nm_xs": XS}
 FILES = {"att_A": "app_A", "att_B": "app_B"}  # uploaded with each application, through the task page
@@ -470,6 +474,19 @@ def _rows() -> list[Row]:
                     "login" if user == "anon" else "ok" if user in SUPERVISES[CASE_VILLAGE[case]] - {"admin"} else "404"))
             add(Row("minors", "POST /access/requests/{{admin's request for {obj}}}/decide/ (refuse without a note)", case, user,
                     "login" if user == "anon" else "msg" if user in SUPERVISES[CASE_VILLAGE[case]] - {"admin"} else "404"))
+    for hh in HOUSEHOLDS:  # households: a child among the members makes the page a minor's file
+        for user in USERS:
+            if user == "anon":
+                gate = ask = "login"
+            elif hh not in HH.get(user, set()):
+                gate = ask = "404"
+            elif hh not in HH_HOLDERS:
+                gate, ask = "200", "none"  # no child: opens as before, nothing to ask for
+            else:
+                gate = "reason" if user in HH_HOLDERS[hh] else "approval"
+                ask = "reason-kept" if user in HH_HOLDERS[hh] else "ok"
+            add(Row("minors", "GET /households/{obj}/ (no reason given, no approval)", hh, user, gate))
+            add(Row("minors", "POST /records/household/{obj}/access/ (ask for access)", hh, user, ask))
     for user in USERS:
         add(Row("minors", "GET /access/requests/", "-", user, _read(user, user in {"sup_ds", "sup_xs"})))
         add(Row("minors", "GET /audit/minors/", "-", user, _read(user, user in AUDIT_READERS)))
@@ -799,6 +816,11 @@ def build_world() -> World:
     for case, approvals in APPROVED.items():
         for who, approver in approvals.items():
             approve_access(users[who], instances[case], approver=users[approver])
+    from tests.minors import approve_record_access
+
+    for hh, approvals in HH_APPROVED.items():
+        for who, approver in approvals.items():
+            approve_record_access(users[who], "household", households[hh], approver=users[approver])
 
     # Name every task row after its case and step (a review after its reviewer, a referral after its resource).
     by_instance = {pk: key for key, pk in instances.items()}
@@ -870,6 +892,12 @@ class Runner:
         for case, holders in HOLDERS.items():  # today's reason, as each holder gives it on the form
             for user in holders:
                 give_reason(self.clients[user], world.instances[case])
+        from tests.minors import give_record_reason
+
+        for hh, holders in HH_HOLDERS.items():
+            for user in holders:
+                pk = world.households[hh]
+                give_record_reason(self.clients[user], "household", pk, next_url=f"/households/{pk}/")
 
     def run(self, row: Row):
         """The cell's actual outcome; whatever it did is rolled back."""
@@ -1160,6 +1188,42 @@ def a_minors_decide(r: Runner, row):
     response = r.post(row, f"/access/requests/{request.pk}/decide/", {"decision": "approve" if approve else "refuse", "note": ""})
     decided = AccessRequest.objects.get(pk=request.pk).status != "pending"
     return write_outcome(response, before, decided)
+
+
+def a_household_gate(r: Runner, row):
+    from engine.station import AccessLog
+
+    client = _without_clearance(r, row)
+    pk = r.w.households[row.obj]
+    refused = AccessLog.objects.filter(record=f"household:{pk}", outcome="refused").count()
+    response = client.get(f"/households/{pk}/")
+    if status(response) != "302" or not response["Location"].startswith(f"/records/household/{pk}/access/"):
+        return status(response)
+    page = client.get(response["Location"])
+    need = re.search(r'data-need="(\w+)"', page.content.decode())
+    if need is None:
+        return f"access page {status(page)} without a form"
+    logged = AccessLog.objects.filter(record=f"household:{pk}", outcome="refused").count() - refused
+    if need.group(1) == "approval" and logged != 1:
+        return "approval, but the refusal was not logged", ""
+    return need.group(1)
+
+
+def a_household_ask(r: Runner, row):
+    from engine.station import AccessRequest
+
+    client = _without_clearance(r, row)
+    pk = r.w.households[row.obj]
+    before = snapshot()
+    url = f"/households/{pk}/"
+    response = client.post(f"/records/household/{pk}/access/", {"purpose": "cover", "reason": "顶岗需要了解家庭情况", "next": url})
+    user = r.w.users.get(row.user)
+    made = user is not None and AccessRequest.objects.filter(user=user, record=f"household:{pk}", status="pending").exists()
+    if not made and status(response) == "302" and response["Location"] == url and snapshot() == before:
+        if row.obj not in HH_HOLDERS:
+            return "none"  # nothing to ask for: sent straight to the page
+        return "reason-kept" if status(client.get(url)) == "200" else "302 but the household still does not open"
+    return write_outcome(response, before, made and status(response) == "302")
 
 
 def a_get_status(r: Runner, row):
@@ -1714,6 +1778,8 @@ ACTIONS = {
     "GET /activities/groups/ lists": a_group_list,
     "GET /activities/groups/{obj}/": a_group,
     "POST /activities/groups/{obj}/ (add a member)": a_group_add,
+    "GET /households/{obj}/ (no reason given, no approval)": a_household_gate,
+    "POST /records/household/{obj}/access/ (ask for access)": a_household_ask,
     "GET /resources/gaps/": a_gaps,
     "GET /resources/gaps/ villages": a_gaps_villages,
     "GET /sla/": a_get_status,

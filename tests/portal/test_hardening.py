@@ -98,7 +98,9 @@ def test_admin_must_enrol_a_second_factor_then_verify_it_at_each_sign_in(client,
     assert client.post("/accounts/2fa/", {"token": "000000" if current_code(device) != "000000" else "111111"}).status_code == 400
     with time_machine.travel(time.time() + 5, tick=False):  # past the throttle of the wrong code
         done = client.post("/accounts/2fa/", {"token": current_code(device, time.time()), "next": "/studio/"})
-    assert done.status_code == 302 and done["Location"] == "/studio/"
+    # Turned on: the recovery codes are shown this once, then the page goes on to where the admin was going.
+    assert done.status_code == 200 and 'href="/studio/" data-testid="codes-done"' in done.content.decode()
+    assert len(recovery_codes(done)) == 10
     assert client.get("/studio/").status_code == 200
 
     # Next sign-in: the code is asked again; a wrong one is refused, the right one lets in.
@@ -121,6 +123,79 @@ def test_admin_must_enrol_a_second_factor_then_verify_it_at_each_sign_in(client,
     third = Client()
     sign_in(third, "admin")
     assert third.get("/studio/")["Location"].startswith("/accounts/2fa/?")
+
+
+def recovery_codes(response) -> list[str]:
+    page = response.content.decode().split('data-testid="recovery-codes"')[1].split("</ol>")[0]
+    return re.findall(r"<code>([a-z2-7 ]+)</code>", page)
+
+
+def enrol(client, username: str) -> list[str]:
+    """Sign in, set up the authenticator app with its current code; answers the recovery codes shown."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    sign_in(client, username)
+    client.get("/accounts/2fa/")
+    device = TOTPDevice.objects.get(user__username=username, confirmed=False)
+    response = client.post("/accounts/2fa/", {"token": current_code(device, time.time())})
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    return recovery_codes(response)
+
+
+def test_a_recovery_code_signs_in_once_and_is_then_spent(client, users, settings):
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    settings.CASEFLOW_REQUIRE_2FA = True
+    codes = enrol(client, "civil")
+    assert len(set(codes)) == 10 and StaticToken.objects.filter(device__user=users["civil"]).count() == 10
+    # Shown once: the page afterwards counts them and shows none.
+    page = client.get("/accounts/2fa/").content.decode()
+    assert re.search(r'data-testid="codes-left">\D*10\D', page) and codes[0] not in page
+    lost_phone = Client()
+    sign_in(lost_phone, "civil")
+    assert lost_phone.get("/")["Location"].startswith("/accounts/2fa/verify/")
+    typed = codes[3].upper().replace(" ", "-")  # case, spaces and dashes do not matter
+    assert lost_phone.post("/accounts/2fa/verify/", {"recovery": typed, "next": "/"}).status_code == 302
+    assert lost_phone.get("/").status_code == 200
+    assert StaticToken.objects.filter(device__user=users["civil"]).count() == 9
+    again = Client()
+    sign_in(again, "civil")
+    refused = again.post("/accounts/2fa/verify/", {"recovery": codes[3], "next": "/"})
+    assert refused.status_code == 400 and 'data-testid="otp-error"' in refused.content.decode()
+    assert again.get("/")["Location"].startswith("/accounts/2fa/verify/")
+    # New codes replace the old ones (shown once again).
+    fresh = recovery_codes(lost_phone.post("/accounts/2fa/", {"_action": "new_codes"}))
+    assert len(fresh) == 10 and not set(fresh) & set(codes)
+    with time_machine.travel(time.time() + 5, tick=False):  # past the throttle of the wrong code
+        assert Client().post("/accounts/2fa/verify/", {"recovery": codes[5]}).status_code == 302  # not signed in: to the login
+        third = Client()
+        sign_in(third, "civil")
+        assert third.post("/accounts/2fa/verify/", {"recovery": codes[5]}).status_code == 400
+
+
+def test_an_admin_resets_a_users_second_factor_and_it_is_audited(client, users, settings):
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.CASEFLOW_REQUIRE_2FA = True
+    enrol(Client(), "civil")
+    settings.CASEFLOW_REQUIRE_2FA = False  # the resetting administrator's own second step is another test's matter
+    users["admin"].is_staff = users["admin"].is_superuser = True  # as seed_demo makes the administrator
+    users["admin"].save(update_fields=["is_staff", "is_superuser"])
+    client.force_login(users["admin"])
+    response = client.post("/admin/auth/user/", {"action": "reset_second_factor", "_selected_action": [users["civil"].pk]})
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert not TOTPDevice.objects.filter(user=users["civil"]).exists() and not StaticDevice.objects.filter(user=users["civil"]).exists()
+    assert api.second_factor_resets(username="civil") == [
+        {"at": api.second_factor_resets(username="civil")[0]["at"], "by": "admin", "devices": 2}]
+    settings.CASEFLOW_REQUIRE_2FA = True
+    again = Client()
+    sign_in(again, "civil")
+    assert again.get("/")["Location"].startswith("/accounts/2fa/?")  # enrol again
+    worker = Client()
+    worker.force_login(users["worker"])  # not an administrator: no such page
+    assert worker.post("/admin/auth/user/", {"action": "reset_second_factor", "_selected_action": [users["admin"].pk]}).status_code == 302
+    assert len(api.second_factor_resets(username="admin")) == 0
 
 
 def test_the_second_factor_is_required_of_civil_affairs_but_only_offered_to_workers(client, users, settings):

@@ -96,6 +96,29 @@ def test_a_saved_form_is_kept_in_the_draft_and_a_later_deploy_deploys_it(admin):
     assert field["key"] == "village_contact" and field["validate"] == {"required": True}
 
 
+def test_a_mask_saved_from_the_editor_is_deployed_and_masks_the_case_page_for_non_holders(admin, client, users):
+    """The editor's "masking" select writes `properties.mask` (the browser test sets it); saved and
+    deployed, a case of the new version shows the number masked to a viewer outside the case."""
+    from portal.studio.models import Draft
+    from tests.minors import clear
+    from tests.processes.child_protection.flows import FORMS, complete, start_case
+
+    admin.get(FORM_URL)
+    phone = {**CONTACT, "label": "村联络人电话", "properties": {"label_en": "Village contact phone", "mask": "phone"}}
+    assert save(admin, with_field(phone)).json()["ok"] is True
+    assert Draft.objects.get(key=CP).forms["Task_Intake"]["components"][-1]["properties"]["mask"] == "phone"
+    assert post_xml(admin, f"/studio/{CP}/deploy/", Draft.objects.get(key=CP).bpmn_xml).status_code == 201
+    instance_id = start_case(users)
+    complete(users, instance_id, "Task_Intake", {**FORMS["Task_Intake"], "village_contact": "13712345678"})
+    client.force_login(users["civil"])  # sees the township's cases, holds none of this one's tasks
+    clear(client, users["civil"], instance_id, approver=users["supervisor"])
+    html = client.get(f"/cases/{instance_id}/").content.decode()
+    assert "13712345678" not in html and "137****5678" in html
+    client.force_login(users["intake"])  # took the report: reads it in clear
+    clear(client, users["intake"], instance_id)
+    assert "13712345678" in client.get(f"/cases/{instance_id}/").content.decode()
+
+
 @pytest.mark.parametrize("key, words", [
     ("csrfmiddlewaretoken", "reserved"), ("_action", "“_”"), ("class", "reserved"), ("Name", "lowercase"),
 ])

@@ -329,6 +329,17 @@ function start() {
       entries.push(checkEntry("cf-sensitive", t.sensitive, props.sensitive === "true", flag("sensitive")));
       entries.push(checkEntry("cf-process-variable", t.processVariable, props.process_variable === "true", flag("process_variable"), t.processVariableHelp));
       entries.push(checkEntry("cf-shown-on-return", t.shownOnReturn, props.shown_on_return === "true", flag("shown_on_return")));
+    }
+    if (field.type === "textfield") {
+      // An ID or phone number is shown masked to people who may see the case but do not hold it.
+      const mask = element("select", { id: "cf-mask", class: "bio-properties-panel-input", "data-caseflow": "cf-mask" },
+        config.masks.map(([value, label]) => element("option", { value, selected: (props.mask || "") === value }, [label])));
+      mask.addEventListener("change", () => setProperty(field, "mask", mask.value));
+      entries.push(element("div", { class: "bio-properties-panel-entry" }, [
+        element("label", { for: "cf-mask", class: "bio-properties-panel-label" }, [t.mask]), mask,
+        element("div", { class: "bio-properties-panel-description" }, [t.maskHelp])]));
+    }
+    if (config.fieldTypes.includes(field.type)) {
       const chosen = new Set(String(props.visible_to || "").split(",").map((r) => r.trim()).filter(Boolean));
       const roles = config.roles.map(([code, name]) => checkEntry(`cf-role-${code}`, `${name} (${code})`, chosen.has(code), (on) => {
         if (on) { chosen.add(code); } else { chosen.delete(code); }

@@ -8,6 +8,7 @@ import pytest
 
 from engine.station import AccessLog
 from processes.needs_matching.models import Household, Member, Resource
+from tests.minors import approve_record_access
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +46,13 @@ def data(users):
 def page(client, user, url):
     client.force_login(user)
     return client.get(url)
+
+
+def household_page(client, users, household, query=""):
+    """The worker holds no case of the household: a household with children opens with a supervisor's approval."""
+    if any(m.age < 18 for m in household.members.all()):
+        approve_record_access(users["worker"], "household", household.pk, approver=users["supervisor"])
+    return page(client, users["worker"], f"/households/{household.pk}/{query}")
 
 
 def candidate(html, resource):
@@ -91,17 +99,19 @@ def test_household_list_is_paged(client, users):
 
 
 def test_household_page_shows_members_and_money_and_is_logged(client, users, data):
-    response = page(client, users["worker"], f"/households/{data['poor'].pk}/")
+    response = household_page(client, users, data["poor"])
     html = response.content.decode()
     assert response.status_code == 200
     assert "小明" in html and "老王" in html and "8,000.00" in html and 'data-testid="monitoring-badge"' in html
     assert 'data-testid="preview"' not in html
     log = AccessLog.objects.get()
-    assert (log.user, log.instance_id, log.process_key, log.view) == (users["worker"], 0, "needs_matching", "household")
+    assert (log.user, log.instance_id, log.process_key, log.view, log.record) == (
+        users["worker"], 0, "needs_matching", "household", f"household:{data['poor'].pk}")
+    assert log.approval is not None and log.purpose == "supervision"
 
 
 def test_matching_preview_ranks_eligible_first_and_explains_the_failing_rule(client, users, data):
-    html = page(client, users["worker"], f"/households/{data['poor'].pk}/?category=education&urgency=high&member=小明").content.decode()
+    html = household_page(client, users, data["poor"], "?category=education&urgency=high&member=小明").content.decode()
     bursary, grant = candidate(html, data["bursary"]), candidate(html, data["grant"])
     assert html.index(bursary) < html.index(grant)
     assert 'data-eligible="yes"' in bursary and "✔" in bursary and "人均年收入低于12000元" in bursary
@@ -112,7 +122,7 @@ def test_matching_preview_ranks_eligible_first_and_explains_the_failing_rule(cli
 
 
 def test_matching_preview_names_a_gap_when_no_resource_serves_the_need(client, users, data):
-    html = page(client, users["worker"], f"/households/{data['poor'].pk}/?category=housing&urgency=low").content.decode()
+    html = household_page(client, users, data["poor"], "?category=housing&urgency=low").content.decode()
     assert 'data-testid="preview"' in html and 'data-testid="gap"' in html
 
 
