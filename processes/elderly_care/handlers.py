@@ -157,6 +157,10 @@ def plan_period(ctx, params):
         last = cycle.Period(dt.date.fromisoformat(previous), dt.datetime.fromisoformat(ctx.task_variable("period_end")).astimezone(cycle.LOCAL).date(),
                             dt.datetime.fromisoformat(ctx.task_variable("visit_due_at")), ctx.task_variable("period_cycle") or "month")
         period = cycle.next_period(last, cycle_name)
+        if period.ends_at <= clock.now():
+            # The sweeper was stopped for longer than a period: the periods that passed are not owed
+            # any more; plan the one under way, whose timers still lie ahead (each is armed once).
+            period = cycle.period_containing(clock.now(), cycle_name)
     else:
         period = cycle.period_containing(clock.now(), cycle_name)
     for kind in CYCLE_KINDS:

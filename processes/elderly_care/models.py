@@ -69,6 +69,20 @@ class RuleSet(models.Model):
             raise ValidationError(_("A rule version is never changed; save a new version instead."))
         super().save(*args, **kwargs)
 
+    @classmethod
+    def publish(cls, kind: str, rules, *, note: str = "", by=None) -> "RuleSet":
+        """Check the rules and store them as the next version of their kind (the latest is the one
+        in force). Two administrators saving at once: one gets the next number, the other an error."""
+        from django.db import transaction
+        from django.db.models import Max
+
+        with transaction.atomic():
+            latest = cls.objects.filter(kind=kind).aggregate(v=Max("version"))["v"] or 0
+            new = cls(kind=kind, version=latest + 1, rules=rules, note=note, created_by=by)
+            new.full_clean()
+            new.save()
+        return new
+
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)
 class ElderlyPerson(models.Model):
