@@ -6,7 +6,8 @@ the end of its last working day: a month that ends on a weekend or a public holi
 May Day, 30 September before National Day, a Saturday) is due the working day before, and a
 weekend that is a working day by the holiday rules (调休) counts as working. A period without a
 working day (the National Day week) is due at its last moment. The period ends at midnight that
-starts the next one; the engine's timers fire at these moments (ADR 0022).
+starts the next one, when the next period's visits are made; a visit still not done is withdrawn
+(and counted missed) a few days later (GRACE). The engine's timers fire at these moments (ADR 0022).
 """
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ import chinese_calendar
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 URGENT_HOURS = 24
+# How long a visit not done by its period's end stays open before it is withdrawn and counted missed:
+# the due timer has escalated it to the supervisors, who may still get it done early next period.
+GRACE = {"month": dt.timedelta(days=5), "week": dt.timedelta(days=2)}
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ class Period:
     @property
     def ends_at(self) -> dt.datetime:
         return dt.datetime.combine(self.end, dt.time(0), LOCAL)
+
+    @property
+    def withdraw_at(self) -> dt.datetime:
+        return self.ends_at + GRACE.get(self.cycle, GRACE["month"])
 
 
 def is_working_day(day: dt.date) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from engine import clock, registry
@@ -31,7 +32,7 @@ VISIT_TASKS = {"Task_HealthCheck": VisitKind.HEALTH, "Task_Companionship": Visit
 CYCLE_KINDS = (VisitKind.HEALTH, VisitKind.COMPANY, VisitKind.HELP)
 
 registry.register_variables(KEY, {"person_id", "start_cycle", "cycle_active", "referral_needed", "referral_id", "computed_tier",
-                                  "period_start", "visit_due_at", "period_end", "period_cycle", "happened_at"})
+                                  "period_start", "visit_due_at", "period_end", "visit_withdrawn_at", "period_cycle", "happened_at"})
 
 
 def current_rules(kind: str) -> tuple[int, list]:
@@ -169,22 +170,32 @@ def plan_period(ctx, params):
     ctx.set_variable("period_start", period.start.isoformat())
     ctx.set_variable("visit_due_at", period.due_at.isoformat())
     ctx.set_variable("period_end", period.ends_at.isoformat())
+    ctx.set_variable("visit_withdrawn_at", period.withdraw_at.isoformat())
     ctx.set_variable("period_cycle", cycle_name)
     return {"period_start": period.start.isoformat(), "cycle": cycle_name}
 
 
 @registry.service("elderly_care.close_period")
 def close_period(ctx, params):
-    """The period is over: what was not done is missed (its task was withdrawn by the period's end
-    timer); an elder who left the programme ends the cycle."""
+    """The period is over and the next one is planned; an elder who left the programme ends the
+    cycle. Visits still open stay open for the grace days (their due timer has escalated them)."""
     person = ElderlyPerson.objects.get(pk=ctx.task_variable("person_id"))
-    start = dt.date.fromisoformat(ctx.task_variable("period_start"))
-    missed = Visit.objects.filter(person=person, period_start=start, kind__in=CYCLE_KINDS, status=VisitStatus.OPEN).update(
-        status=VisitStatus.MISSED)
     ctx.set_variable("cycle_active", person.active)
     if not person.active:
         ElderlyPerson.objects.filter(pk=person.pk, cycle_instance_id=ctx.instance_id).update(cycle_instance_id=None)
-    return {"missed": missed}
+    start = dt.date.fromisoformat(ctx.task_variable("period_start"))
+    return {"still_open": Visit.objects.filter(person=person, period_start=start, kind__in=CYCLE_KINDS, status=VisitStatus.OPEN).count()}
+
+
+@registry.on_event
+def visit_withdrawn(event):
+    """A visit task withdrawn by its grace timer is a missed visit: the open visits of that kind in
+    the cycle whose due moment has passed (the next period's, open beside it, is not due yet)."""
+    kind = VISIT_TASKS.get(event.bpmn_id)
+    if event.process_key != KEY or event.kind != "cancelled" or event.task_id is None or kind not in CYCLE_KINDS:
+        return
+    Visit.objects.filter(instance_id=event.instance_id, kind=kind, status=VisitStatus.OPEN, due_at__lt=clock.now()).update(
+        status=VisitStatus.MISSED)
 
 
 def _visit_for(ctx, kind: str) -> Visit:
@@ -235,12 +246,36 @@ for _task, _kind in VISIT_TASKS.items():
     registry.on_task_completed(KEY, _task)(lambda ctx, data, kind=_kind: record_visit(ctx, data, kind))
 
 
-@registry.on_task_completed(KEY, "Task_Referral")
-def close_referral(ctx, data):
-    referral = Referral.objects.select_for_update().get(pk=ctx.task_variable("referral_id"))
-    referral.status, referral.closed_at = ReferralStatus.DONE, clock.now()
-    referral.outcome = f"{data.get('referral_outcome')}: {data.get('doctor_note') or ''}".strip()
-    referral.save(update_fields=["status", "closed_at", "outcome"])
+@registry.service("elderly_care.raise_flag")
+def raise_flag(ctx, params):
+    """A raised flag goes two ways at once (this task's two outgoing flows): the referral task for the
+    village doctor and the notice task for the supervisor; the notice is also queued for the station's
+    message channel (ids only: the receiver reads the rest in the portal)."""
+    referral_id = ctx.task_variable("referral_id")
+    ctx.enqueue("elderly.flag", {"referral": referral_id, "village": ctx.village}, effect=f"flag:{referral_id}")
+    return {"referral": referral_id}
+
+
+@registry.on_event
+def follow_referral_tasks(event):
+    """The referral and the notice run in a subprocess of their own, where the case's data does not
+    reach (SpiffWorkflow's subprocess data is not kept across a reload): each is tied to its referral
+    when it opens — a step completes one visit, so it raises at most one referral — and the doctor's
+    answer closes the referral from the completion's own event."""
+    if event.process_key != KEY or event.task_id is None or event.bpmn_id not in ("Task_Referral", "Task_FlagNotice"):
+        return
+    column = "task_id" if event.bpmn_id == "Task_Referral" else "notice_task_id"
+    if event.kind == "task_ready":
+        waiting = Referral.objects.filter(instance_id=event.instance_id, **{f"{column}__isnull": True}).order_by("pk").first()
+        if waiting is not None:
+            Referral.objects.filter(pk=waiting.pk).update(**{column: event.task_id})
+    elif event.kind == "completed" and event.bpmn_id == "Task_Referral":
+        referral = Referral.objects.select_for_update().filter(task_id=event.task_id).first()
+        if referral is not None:
+            data = event.data.get("data") or {}
+            referral.status, referral.closed_at = ReferralStatus.DONE, clock.now()
+            referral.outcome = f"{data.get('referral_outcome', '')}: {data.get('doctor_note') or ''}".strip(": ")
+            referral.save(update_fields=["status", "closed_at", "outcome"])
 
 
 @registry.on_event
@@ -263,7 +298,7 @@ def case_summary(instance_id, viewer, task=None) -> list[tuple[str, str]]:
     rows = [(_("Elderly person"), f"{person.name}（{person.code}）"), (_("Village"), person.village),
             (_("Risk tier"), rules.tier_label(tier_rules, person.tier) if person.tier else _("not screened yet"))]
     if task is not None and task.bpmn_id in ("Task_Referral", "Task_FlagNotice"):
-        referral = Referral.objects.filter(person=person, instance_id=instance_id).order_by("-pk").first()
+        referral = Referral.objects.filter(Q(task_id=task.id) | Q(notice_task_id=task.id), person=person).first()
         if referral is not None:
             rows.append((_("Risk flags"), "；".join(f"{f['label']}（{f['value']}）" for f in referral.flags)))
     return rows

@@ -219,6 +219,8 @@ class Referral(models.Model):
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     outcome = EncryptedTextField(blank=True)
+    task_id = models.BigIntegerField(null=True, blank=True, unique=True)  # the doctor's follow-up task
+    notice_task_id = models.BigIntegerField(null=True, blank=True, unique=True)  # the supervisor's notice
 
 
 class ChangeKind(models.TextChoices):

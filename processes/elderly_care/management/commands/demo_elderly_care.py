@@ -88,7 +88,7 @@ class Command(BaseCommand):
                           if (started.date() + dt.timedelta(days=n)).weekday() == 0 or (started.date() + dt.timedelta(days=n)).day == 1})
         for day in [started.date(), *moments]:
             api.fire_due_timers(as_of=dt.datetime.combine(day, dt.time(0, 5), LOCAL))
-            visit_day = min(day + dt.timedelta(days=2), local_today)
+            visit_day = day if day == started.date() else min(day + dt.timedelta(days=2), local_today)
             with clock.frozen_at(min(dt.datetime.combine(visit_day, dt.time(15)), now.astimezone(LOCAL).replace(tzinfo=None)).replace(tzinfo=LOCAL)):
                 for instance_id, worker, _village in cycles:
                     self._visits(rng, instance_id, worker, users, visit_day, done_share=0.5)
@@ -98,11 +98,11 @@ class Command(BaseCommand):
     def _visits(self, rng, instance_id, worker, users, day, *, done_share):
         today = day.isoformat()
         forms = {
-            "Task_HealthCheck": lambda: {"visited_on": today, "doctor": "村医", "systolic": rng.choice([128, 136, 142, 150, 168]),
+            "Task_HealthCheck": lambda: {"visited_on": today, "doctor": "村医", "systolic": rng.choice([128, 136, 142, 150, 132, 138, 126, 144, 148, 168]),
                                          "diastolic": rng.choice([78, 84, 90, 96]), "glucose": rng.choice([5.6, 6.8, 7.4, 9.1]),
-                                         "fell": "no", "missed_medication": rng.choice(["no"] * 9 + ["yes"]), "self_care_score": 80},
+                                         "fell": "no", "missed_medication": rng.choice(["no"] * 19 + ["yes"]), "self_care_score": 80},
             "Task_Companionship": lambda: {"visited_on": today, "mood": rng.choice(["good", "fair", "low"]),
-                                           "video_minutes": rng.choice([0, 10, 20, 35]), "days_since_contact": rng.choice([2, 5, 9, 31])},
+                                           "video_minutes": rng.choice([0, 10, 20, 35]), "days_since_contact": rng.choice([2, 5, 9, 3, 4, 6, 7, 8, 10, 31])},
             "Task_DailyHelp": lambda: {"visited_on": today, "help_types": rng.sample(["cleaning", "shopping", "meals", "medicine"], 2),
                                        "help_minutes": rng.choice([30, 45, 60, 90]), "fell": "no"},
         }
@@ -114,3 +114,8 @@ class Command(BaseCommand):
         notice = _open(instance_id, "Task_FlagNotice")
         if notice is not None and rng.random() < 0.5:
             api.complete_task(task_id=notice.pk, actor=users["supervisor"], data={"acknowledged": True, "supervisor_note": "已电话联系家属"})
+        referral = _open(instance_id, "Task_Referral")
+        if referral is not None and rng.random() < 0.6:
+            doctor = users["doctor_ds" if referral.village == "dongshan" else "doctor_xs"]
+            api.complete_task(task_id=referral.pk, actor=doctor, data={"followed_up_on": today, "referral_outcome": rng.choice(["treated", "monitor", "no_issue"]),
+                                                                         "doctor_note": "已上门复查，调整用药"})
