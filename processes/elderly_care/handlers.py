@@ -91,7 +91,7 @@ def open_case(ctx, data):
                              due_at=happened + dt.timedelta(hours=cycle.URGENT_HOURS))
         # The 24 hours count from the change, not from the report (a fall reported the next morning).
         ctx.set_variable("happened_at", happened.isoformat())
-        ctx.set_subject(f"{person.code}-{_('change')}")
+        ctx.set_subject(f"{person.code}-{ctx.instance_id}")  # one case per change, no language baked in
     else:
         ctx.set_subject(person.code)
 
