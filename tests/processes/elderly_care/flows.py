@@ -19,8 +19,8 @@ SCREEN_HIGH = {**SCREEN_GENERAL, "dementia": "yes"}
 
 def elder(village="dongshan", birth_year=1948, **fields) -> ElderlyPerson:
     number = next(_numbers)
-    return ElderlyPerson.objects.create(code=f"EC-{village[:2].upper()}-{number:03d}", village=village, birth_year=birth_year,
-                                        sex="female", name=f"老人{number}", living="spouse", **fields)
+    fields = {"sex": "female", "name": f"老人{number}", "living": "spouse", **fields}
+    return ElderlyPerson.objects.create(code=f"EC-{village[:2].upper()}-{number:03d}", village=village, birth_year=birth_year, **fields)
 
 
 def open_tasks(instance_id, bpmn_id=None):
