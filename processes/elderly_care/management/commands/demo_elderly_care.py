@@ -10,7 +10,6 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from engine import api, clock
-from engine.models import HumanTask
 
 from ...cycle import LOCAL
 from ...models import ElderlyPerson
@@ -36,7 +35,9 @@ def _answers(rng, kind):
 
 
 def _open(instance_id, bpmn_id):
-    return HumanTask.objects.filter(instance_id=instance_id, bpmn_id=bpmn_id, status="open").order_by("pk").first()
+    """The case's oldest open task of that step, as the facade tells it (None: none open)."""
+    tasks = [t for t in api.get_instance(instance_id=instance_id, viewer=api.SYSTEM).open_tasks if t.bpmn_id == bpmn_id]
+    return min(tasks, key=lambda t: t.id) if tasks else None
 
 
 class Command(BaseCommand):
@@ -74,11 +75,11 @@ class Command(BaseCommand):
                         chronic_conditions=rng.sample(CONDITIONS, rng.randint(0, 2)), medication=rng.choice(["", "硝苯地平 每日一次", "二甲双胍 每日两次"]),
                         doctor_file=f"{prefix}-WS-{rng.randint(1000, 9999)}", groups_joined=rng.choice([[], ["老年协会"], ["广场舞队"]]))
                     info = api.start_instance(process_key=KEY, actor=worker, data={"purpose": "screening", "person": person.person_key})
-                    api.complete_task(task_id=_open(info.id, "Task_Screening").pk, actor=worker,
+                    api.complete_task(task_id=_open(info.id, "Task_Screening").id, actor=worker,
                                       data={"visited_on": started.date().isoformat(), **_answers(rng, kind)})
                     if number == PER_VILLAGE:  # one screening waits for the supervisor
                         continue
-                    api.complete_task(task_id=_open(info.id, "Task_ConfirmTier").pk, actor=users["supervisor"],
+                    api.complete_task(task_id=_open(info.id, "Task_ConfirmTier").id, actor=users["supervisor"],
                                       data={"confirmed_tier": ElderlyPerson.objects.get(pk=person.pk).screenings.latest("pk").computed_tier,
                                             "tier_decision": "confirm"})
                     cycles.append((info.id, worker, village))
@@ -110,12 +111,12 @@ class Command(BaseCommand):
             task = _open(instance_id, bpmn_id)
             weekly = task is not None and (task.due_at - task.created_at) < dt.timedelta(days=8)
             if task is not None and rng.random() < (0.85 if weekly else done_share):
-                api.complete_task(task_id=task.pk, actor=worker, data=data())
+                api.complete_task(task_id=task.id, actor=worker, data=data())
         notice = _open(instance_id, "Task_FlagNotice")
         if notice is not None and rng.random() < 0.5:
-            api.complete_task(task_id=notice.pk, actor=users["supervisor"], data={"acknowledged": True, "supervisor_note": "已电话联系家属"})
+            api.complete_task(task_id=notice.id, actor=users["supervisor"], data={"acknowledged": True, "supervisor_note": "已电话联系家属"})
         referral = _open(instance_id, "Task_Referral")
         if referral is not None and rng.random() < 0.6:
             doctor = users["doctor_ds" if referral.village == "dongshan" else "doctor_xs"]
-            api.complete_task(task_id=referral.pk, actor=doctor, data={"followed_up_on": today, "referral_outcome": rng.choice(["treated", "monitor", "no_issue"]),
+            api.complete_task(task_id=referral.id, actor=doctor, data={"followed_up_on": today, "referral_outcome": rng.choice(["treated", "monitor", "no_issue"]),
                                                                          "doctor_note": "已上门复查，调整用药"})
