@@ -1,15 +1,15 @@
-"""Demo elders of two villages (东山, 西水: 24 each, mixed tiers), screened and confirmed, with last
-month's "三个一" visits done (a few missed, a few high readings referred to the village doctor) and
-this month's under way. Everything goes through the process, as the station would do it: the cycles
-start in last month on the engine's clock, then one sweep closes that month and opens this one.
-Runs once: it does nothing when an elder exists."""
+"""Demo elders of two villages (东山, 西水: 21 each, mixed tiers), screened and confirmed (one each still
+waiting for the supervisor), with the last 30 days of "三个一" visits: most done, a few missed, a few
+high readings referred to the village doctor. Everything goes through the process, as the station would
+do it: the cycles start 30 days ago on the engine's clock, and the sweep runs at each week's and month's
+start up to today, the workers visiting in the days after. Runs once: nothing when an elder exists."""
 import datetime as dt
 import random
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from engine import api, clock
+from engine import api, clock, selectors
 
 from ...cycle import LOCAL
 from ...models import ElderlyPerson
@@ -20,7 +20,7 @@ GIVEN = ["桂兰", "秀英", "玉珍", "凤英", "德明", "建国", "淑珍", "
 WORKS_IN = ["广东东莞", "浙江义乌", "福建晋江", "江苏苏州", "上海", "县城", "深圳"]
 CONDITIONS = ["高血压", "糖尿病", "慢阻肺", "冠心病", "关节炎", "白内障"]
 VILLAGES = (("dongshan", "DS", "worker", "doctor_ds"), ("xishui", "XS", "worker2", "doctor_xs"))
-PER_VILLAGE = 24
+PER_VILLAGE = 21
 
 
 def _answers(rng, kind):
@@ -34,10 +34,10 @@ def _answers(rng, kind):
     return base
 
 
-def _open(instance_id, bpmn_id):
-    """The case's oldest open task of that step, as the facade tells it (None: none open)."""
-    tasks = [t for t in api.get_instance(instance_id=instance_id, viewer=api.SYSTEM).open_tasks if t.bpmn_id == bpmn_id]
-    return min(tasks, key=lambda t: t.id) if tasks else None
+def _opened(result, bpmn_id):
+    """The task a start or completion opened at that step (the step's own answer, nothing read back)."""
+    tasks = result.open_tasks if hasattr(result, "open_tasks") else result.new_tasks
+    return next(t for t in tasks if t.bpmn_id == bpmn_id)
 
 
 class Command(BaseCommand):
@@ -54,8 +54,7 @@ class Command(BaseCommand):
         rng = random.Random(2026)
         now = clock.now()
         local_today = now.astimezone(LOCAL).date()
-        last_month = (local_today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-        started = dt.datetime.combine(last_month + dt.timedelta(days=2), dt.time(9), LOCAL)
+        started = dt.datetime.combine(local_today - dt.timedelta(days=30), dt.time(9), LOCAL)
         cycles = []
         with clock.frozen_at(started):
             for village, prefix, worker_name, _doctor in VILLAGES:
@@ -75,11 +74,11 @@ class Command(BaseCommand):
                         chronic_conditions=rng.sample(CONDITIONS, rng.randint(0, 2)), medication=rng.choice(["", "硝苯地平 每日一次", "二甲双胍 每日两次"]),
                         doctor_file=f"{prefix}-WS-{rng.randint(1000, 9999)}", groups_joined=rng.choice([[], ["老年协会"], ["广场舞队"]]))
                     info = api.start_instance(process_key=KEY, actor=worker, data={"purpose": "screening", "person": person.person_key})
-                    api.complete_task(task_id=_open(info.id, "Task_Screening").id, actor=worker,
-                                      data={"visited_on": started.date().isoformat(), **_answers(rng, kind)})
+                    screened = api.complete_task(task_id=_opened(info, "Task_Screening").id, actor=worker,
+                                                 data={"visited_on": started.date().isoformat(), **_answers(rng, kind)})
                     if number == PER_VILLAGE:  # one screening waits for the supervisor
                         continue
-                    api.complete_task(task_id=_open(info.id, "Task_ConfirmTier").id, actor=users["supervisor"],
+                    api.complete_task(task_id=_opened(screened, "Task_ConfirmTier").id, actor=users["supervisor"],
                                       data={"confirmed_tier": ElderlyPerson.objects.get(pk=person.pk).screenings.latest("pk").computed_tier,
                                             "tier_decision": "confirm"})
                     cycles.append((info.id, worker, village))
@@ -91,12 +90,23 @@ class Command(BaseCommand):
             api.fire_due_timers(as_of=dt.datetime.combine(day, dt.time(0, 5), LOCAL))
             visit_day = day if day == started.date() else min(day + dt.timedelta(days=2), local_today)
             with clock.frozen_at(min(dt.datetime.combine(visit_day, dt.time(15)), now.astimezone(LOCAL).replace(tzinfo=None)).replace(tzinfo=LOCAL)):
+                open_now = self._open_tasks(users)
                 for instance_id, worker, _village in cycles:
-                    self._visits(rng, instance_id, worker, users, visit_day, done_share=0.5)
+                    self._visits(rng, open_now.get(instance_id, {}), worker, users, visit_day, done_share=0.5)
         api.fire_due_timers(as_of=now)
         self.stdout.write(f"elderly care demo: {ElderlyPerson.objects.count()} elders, {len(cycles)} monthly cycles")
 
-    def _visits(self, rng, instance_id, worker, users, day, *, done_share):
+    @staticmethod
+    def _open_tasks(users) -> dict:
+        """Every open task of the demo's people, by case and step (one read per person)."""
+        found: dict = {}
+        for username in ("worker", "worker2", "supervisor", "doctor_ds", "doctor_xs"):
+            for task in selectors.tasks_for_user(users[username], limit=5000):
+                if task.process_key == KEY:
+                    found.setdefault(task.instance_id, {}).setdefault(task.bpmn_id, {})[task.id] = task
+        return {case: {step: sorted(tasks.values(), key=lambda t: t.id)[0] for step, tasks in steps.items()} for case, steps in found.items()}
+
+    def _visits(self, rng, open_tasks, worker, users, day, *, done_share):
         today = day.isoformat()
         forms = {
             "Task_HealthCheck": lambda: {"visited_on": today, "doctor": "村医", "systolic": rng.choice([128, 136, 142, 150, 132, 138, 126, 144, 148, 168]),
@@ -108,14 +118,14 @@ class Command(BaseCommand):
                                        "help_minutes": rng.choice([30, 45, 60, 90]), "fell": "no"},
         }
         for bpmn_id, data in forms.items():
-            task = _open(instance_id, bpmn_id)
+            task = open_tasks.get(bpmn_id)
             weekly = task is not None and (task.due_at - task.created_at) < dt.timedelta(days=8)
             if task is not None and rng.random() < (0.85 if weekly else done_share):
                 api.complete_task(task_id=task.id, actor=worker, data=data())
-        notice = _open(instance_id, "Task_FlagNotice")
+        notice = open_tasks.get("Task_FlagNotice")
         if notice is not None and rng.random() < 0.5:
             api.complete_task(task_id=notice.id, actor=users["supervisor"], data={"acknowledged": True, "supervisor_note": "已电话联系家属"})
-        referral = _open(instance_id, "Task_Referral")
+        referral = open_tasks.get("Task_Referral")
         if referral is not None and rng.random() < 0.6:
             doctor = users["doctor_ds" if referral.village == "dongshan" else "doctor_xs"]
             api.complete_task(task_id=referral.id, actor=doctor, data={"followed_up_on": today, "referral_outcome": rng.choice(["treated", "monitor", "no_issue"]),
