@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from engine import api, clock, selectors
+from engine.errors import AlreadyCompleted
 
 from ...cycle import LOCAL
 from ...models import ElderlyPerson
@@ -107,6 +108,14 @@ class Command(BaseCommand):
         return {case: {step: sorted(tasks.values(), key=lambda t: t.id)[0] for step, tasks in steps.items()} for case, steps in found.items()}
 
     def _visits(self, rng, open_tasks, worker, users, day, *, done_share):
+        """A worker's visits of one case (and the flag's notice and referral), each with some chance. A
+        step may fire timers due by then and withdraw a task read before it: that one is skipped."""
+        try:
+            self._visits_of_case(rng, open_tasks, worker, users, day, done_share=done_share)
+        except AlreadyCompleted:
+            pass
+
+    def _visits_of_case(self, rng, open_tasks, worker, users, day, *, done_share):
         today = day.isoformat()
         forms = {
             "Task_HealthCheck": lambda: {"visited_on": today, "doctor": "村医", "systolic": rng.choice([128, 136, 142, 150, 132, 138, 126, 144, 148, 168]),
