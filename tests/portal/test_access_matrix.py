@@ -82,6 +82,8 @@ PEOPLE = {
     "rB2": (["reviewer"], None, None),
     "rB3": (["reviewer"], None, None),
     "r_none": (["reviewer"], None, None),  # on no panel
+    "doc_ds": (["village_doctor"], [DS], None),  # elderly care: sees an elder only through a referral to its village
+    "doc_xs": (["village_doctor"], [XS], None),
     "appl_A": (["applicant"], None, "org_A"),
     "appl_B": (["applicant"], None, "org_B"),
     "partner_edu": (["partner_office", "prov-edu"], None, None),
@@ -295,8 +297,8 @@ SHARE_OPTIONS = {
     "nm_ds": {"sup_ds": {"worker_ds", "worker_xs", "worker_xs2", "sup_xs"}},
 }
 
-STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching"},
-          "worker_xs": {"needs_matching"}, "worker_xs2": {"needs_matching"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
+STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching", "elderly_care"},
+          "worker_xs": {"needs_matching", "elderly_care"}, "worker_xs2": {"needs_matching", "elderly_care"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
           "admin": {"incident_matrix"}}  # the world's failing process starts in the administrators' lane
 START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
     ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
@@ -326,8 +328,14 @@ YEAR_STAFF = {"worker_ds", "worker_xs", "worker_xs2", "sup_ds", "sup_xs", "civil
 ROSTERS = {"grp_ds": DS, "grp_xs": XS}
 GRP = {"worker_ds": {"grp_ds"}, "sup_ds": {"grp_ds"}, "worker_xs": {"grp_xs"}, "worker_xs2": {"grp_xs"}, "sup_xs": {"grp_xs"},
        "admin": set(ROSTERS)}
+# Elderly care: two elders; the dongshan one has a risk-flag referral to dongshan's village doctors.
+ELDERS = {"el_ds": DS, "el_xs": XS}
+ELDER_STAFF = {"worker_ds": {"el_ds"}, "sup_ds": {"el_ds"}, "worker_xs": {"el_xs"}, "worker_xs2": {"el_xs"}, "sup_xs": {"el_xs"},
+               "admin": {"el_ds", "el_xs"}}
+ELDER_PAGES = {**ELDER_STAFF, "doc_ds": {"el_ds"}}  # a doctor: only the elder referred to its village
 ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/engine/staffprofile/",
-              "/admin/needs_matching/household/", "/admin/needs_matching/resource/"]
+              "/admin/needs_matching/household/", "/admin/needs_matching/resource/", "/admin/elderly_care/elderlyperson/",
+              "/admin/elderly_care/ruleset/"]
 # The process studio: administrators only, every page and action (GETs on child_protection's v1).
 STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_protection/v1/diagram/",
                 "/studio/child_protection/v1/export/", "/studio/child_protection/v1/archive/", "/studio/child_protection/edit/",
@@ -503,7 +511,7 @@ def _rows() -> list[Row]:
     # Starting a process: only its start role, only in one's own villages and organisations.
     for user in USERS:
         add(Row("start", "GET /start/ offers", "-", user, "login" if user == "anon" else frozenset(STARTS.get(user, set()))))
-        for key in ("child_protection", "micro_fund", "needs_matching"):
+        for key in ("child_protection", "micro_fund", "needs_matching", "elderly_care"):
             add(Row("start", "GET /start/{obj}/", key, user, _read(user, key in STARTS.get(user, set()))))
     for (key, field), offered in START_OPTIONS.items():
         for user, choices in offered.items():
@@ -562,6 +570,24 @@ def _rows() -> list[Row]:
         add(Row("year", "POST /year/targets/ (a target)", "-", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
         for code, own in ((DS, {"worker_ds", "sup_ds", "civil", "admin"}), (XS, {"worker_xs", "worker_xs2", "sup_xs", "civil", "admin"})):
             add(Row("year", "GET {arg}", "-", user, _read(user, user in own), f"/villages/{code}/"))
+    # Elderly care: the register and the report for staff of the village; a person's page also for the
+    # village doctor a referral was addressed to; the option list other processes use; screening starts.
+    for user in USERS:
+        staff = user in ELDER_STAFF
+        add(Row("elderly", "GET /elderly/", "-", user, _read(user, staff)))
+        add(Row("elderly", "GET /elderly/report/", "-", user, _read(user, staff)))
+        add(Row("elderly", "GET /elderly/report.xlsx", "-", user, _read(user, staff)))
+        if staff:
+            add(Row("elderly", "GET /elderly/ lists", "-", user, frozenset(ELDER_STAFF[user])))
+        if user != "anon":
+            add(Row("elderly", "option list elderly_people", "-", user, frozenset(ELDER_PAGES.get(user, set()))))
+        for elder in ELDERS:
+            add(Row("elderly", "GET /elderly/{obj}/", elder, user, _read(user, elder in ELDER_PAGES.get(user, set()))))
+            add(Row("elderly", "GET /elderly/{obj}/ shows the phone", elder, user,
+                    "shown" if elder in ELDER_STAFF.get(user, set()) else _read(user, False) if elder not in ELDER_PAGES.get(user, set()) else "hidden"))
+            screen = ("ok" if user.startswith("worker") and elder in ELDER_STAFF.get(user, set())
+                      else "msg" if elder in ELDER_PAGES.get(user, set()) else "login" if user == "anon" else "404")
+            add(Row("elderly", "POST /elderly/{obj}/screen/", elder, user, screen))
 
     # Incidents (/studio/incidents/): the cases in error, retry, cancel with a reason — administrators only.
     for user in USERS:
@@ -659,6 +685,7 @@ class World:
     orgs: dict
     resources: dict
     rosters: dict = field(default_factory=dict)
+    elders: dict = None
 
     def __post_init__(self):
         self.task_names = {pk: key for key, pk in self.tasks.items()}
@@ -841,6 +868,15 @@ def build_world() -> World:
         RosterMember.objects.create(roster=roster, name=f"小组成员{key}", guardian_consent=True, joined_on=dt.date(2026, 9, 1))
         rosters[key] = roster.pk
     return World(users, instances, tasks, files, households, orgs, resources, rosters)
+    from processes.elderly_care.models import ElderlyPerson, Referral as ElderReferral
+
+    elders = {}
+    for key, village in ELDERS.items():
+        elders[key] = ElderlyPerson.objects.create(code=f"EC-{key}", village=village, birth_year=1940, sex="female", name=f"老人{key}",
+                                                   phone=f"电话{key}", living="alone").pk
+    ElderReferral.objects.create(person_id=elders["el_ds"], instance_id=0, village=DS, rules_version=1, created_at=timezone.now(),
+                                 flags=[{"code": "high_bp", "label": "收缩压≥160", "value": "171"}])
+    return World(users, instances, tasks, files, households, orgs, resources, elders)
 
 
 @pytest.fixture(scope="module")
@@ -1344,6 +1380,37 @@ def a_export_titles(r: Runner, row):
     return _titles_in(text)
 
 
+def a_elder_status(r: Runner, row):
+    url = row.action.split(" ")[1].replace("{obj}", str(r.w.elders.get(row.obj, "")))
+    return status(r.get(row, url))
+
+
+def a_elder_list(r: Runner, row):
+    response = r.get(row, "/elderly/")
+    if status(response) != "200":
+        return status(response)
+    names = {pk: key for key, pk in r.w.elders.items()}
+    return frozenset(names.get(int(pk), f"elder#{pk}") for pk in re.findall(r'href="/elderly/(\d+)/"', response.content.decode()))
+
+
+def a_elder_phone(r: Runner, row):
+    return marker(r.get(row, f"/elderly/{r.w.elders[row.obj]}/"), f"电话{row.obj}")
+
+
+def a_elder_options(r: Runner, row):
+    from engine import registry
+
+    names = {f"elderly_care:{pk}": key for key, pk in r.w.elders.items()}
+    return frozenset(names.get(value, value) for value, _label in registry.option_source("elderly_people", r.w.users[row.user]))
+
+
+def a_elder_screen(r: Runner, row):
+    before = snapshot()
+    count = ProcessInstance.objects.filter(process_key="elderly_care").count()
+    response = r.post(row, f"/elderly/{r.w.elders[row.obj]}/screen/")
+    return write_outcome(response, before, ProcessInstance.objects.filter(process_key="elderly_care").count() == count + 1)
+
+
 def a_households(r: Runner, row):
     return status(r.get(row, "/households/"))
 
@@ -1769,6 +1836,14 @@ ACTIONS = {
     "GET /fund/ project titles anywhere (ledger too)": a_fund_titles,
     "GET /fund/export.xlsx Projects sheet": a_export_projects,
     "GET /fund/export.xlsx titles anywhere (Ledger too)": a_export_titles,
+    "GET /elderly/": a_elder_status,
+    "GET /elderly/report/": a_elder_status,
+    "GET /elderly/report.xlsx": a_elder_status,
+    "GET /elderly/ lists": a_elder_list,
+    "GET /elderly/{obj}/": a_elder_status,
+    "GET /elderly/{obj}/ shows the phone": a_elder_phone,
+    "option list elderly_people": a_elder_options,
+    "POST /elderly/{obj}/screen/": a_elder_screen,
     "GET /households/": a_households,
     "GET /households/ lists": a_household_list,
     "GET /households/{obj}/": a_household,
