@@ -85,6 +85,7 @@ def _positive(amount) -> Decimal:
     return amount
 
 
+@transaction.atomic
 def deposit(member: Member, amount, *, session, actor, note: str = "") -> list[LedgerEntry]:
     """Credit a volunteer for a confirmed service. Hours that would take the account above the cap
     go to the donation pool instead (the written rules: excess is donated), in the same movement."""
@@ -103,6 +104,7 @@ def deposit(member: Member, amount, *, session, actor, note: str = "") -> list[L
     return entries
 
 
+@transaction.atomic
 def redeem(account: Account, amount, *, session, actor, note: str = "") -> LedgerEntry:
     """Pay for a service received with hours (a member's own, or the pool's). Only for a service:
     there is no other way out of the bank."""
@@ -115,6 +117,7 @@ def redeem(account: Account, amount, *, session, actor, note: str = "") -> Ledge
     return _append(account, EntryKind.REDEEM, -amount, before, movement=uuid.uuid4(), actor=actor, note=note, session=session)
 
 
+@transaction.atomic
 def transfer(giver: Member, receiver: Member, amount, *, actor, note: str = "") -> list[LedgerEntry]:
     """Give hours to a registered close relative who is an approved member (never anyone else)."""
     amount = _positive(amount)
@@ -133,6 +136,7 @@ def transfer(giver: Member, receiver: Member, amount, *, actor, note: str = "") 
             _append(target, EntryKind.TRANSFER_IN, amount, before, movement=movement, actor=actor, note=note, counterpart=source)]
 
 
+@transaction.atomic
 def donate(member: Member, amount, *, actor, note: str = "") -> list[LedgerEntry]:
     amount = _positive(amount)
     source, the_pool = account_of(member), pool()
@@ -144,6 +148,7 @@ def donate(member: Member, amount, *, actor, note: str = "") -> list[LedgerEntry
             _append(the_pool, EntryKind.DONATION, amount, before, movement=movement, actor=actor, note=note, counterpart=source)]
 
 
+@transaction.atomic
 def expire(account: Account, amount, *, actor, note: str) -> LedgerEntry:
     """Hours that lapse under the written rules (a supervisor's act, with the reason)."""
     amount = _positive(amount)
@@ -155,6 +160,7 @@ def expire(account: Account, amount, *, actor, note: str) -> LedgerEntry:
     return _append(account, EntryKind.EXPIRE, -amount, before, movement=uuid.uuid4(), actor=actor, note=note)
 
 
+@transaction.atomic
 def reverse(entry: LedgerEntry, *, actor, note: str) -> list[LedgerEntry]:
     """Undo a movement (all its entries: a transfer's two sides) with new entries of the opposite
     sign. Nothing is edited; a movement is reversed once; a reversal is not itself reversed (record
