@@ -287,8 +287,8 @@ SHARE_OPTIONS = {
     "nm_ds": {"sup_ds": {"worker_ds", "worker_xs", "worker_xs2", "sup_xs"}},
 }
 
-STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching"},
-          "worker_xs": {"needs_matching"}, "worker_xs2": {"needs_matching"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
+STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching", "time_bank"},
+          "worker_xs": {"needs_matching", "time_bank"}, "worker_xs2": {"needs_matching", "time_bank"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
           "admin": {"incident_matrix"}}  # the world's failing process starts in the administrators' lane
 START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
     ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
