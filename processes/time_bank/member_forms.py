@@ -8,6 +8,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from engine import clock, registry
 
@@ -19,7 +20,7 @@ PERSON_KEY = re.compile(r"^elderly_care:\d+$")
 class MemberForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=MemberKind.choices, widget=forms.RadioSelect)
     village = forms.ChoiceField(label=_("Village"))
-    name = forms.CharField(label=_("Name"), max_length=50)
+    name = forms.CharField(label=pgettext_lazy("time bank", "Name"), max_length=50)
     phone = forms.CharField(label=_("Phone (if any)"), max_length=20, required=False)
     birth_year = forms.IntegerField(label=_("Year of birth"), min_value=1900)
     household = forms.CharField(label=_("Household (number or door plate)"), max_length=40, required=False)
@@ -73,12 +74,12 @@ class MemberForm(forms.Form):
 
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(label=_("Decision"), choices=[("approve", _("Approve")), ("refuse", _("Refuse"))])
-    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+    note = forms.CharField(label=pgettext_lazy("time bank", "Note"), max_length=300, required=False)
 
 
 class RelativeForm(forms.Form):
     relative = forms.ChoiceField(label=_("Relative (a member)"))
-    relation = forms.ChoiceField(label=_("Relation"), choices=Relation.choices)
+    relation = forms.ChoiceField(label=pgettext_lazy("time bank", "Relation"), choices=Relation.choices)
 
     def __init__(self, *args, relative_choices, **kwargs):
         super().__init__(*args, **kwargs)

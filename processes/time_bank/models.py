@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy  # "time bank": words other catalogues translate otherwise
+
 
 from engine.crypto import EncryptedCharField
 
@@ -28,9 +30,9 @@ class MemberKind(models.TextChoices):
 
 
 class MemberStatus(models.TextChoices):
-    PENDING = "pending", _("waiting for approval")
-    APPROVED = "approved", _("approved")
-    REFUSED = "refused", _("refused")
+    PENDING = "pending", pgettext_lazy("time bank", "waiting for approval")
+    APPROVED = "approved", pgettext_lazy("time bank", "approved")
+    REFUSED = "refused", pgettext_lazy("time bank", "refused")
 
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)  # row history (ADR 0020)
@@ -40,12 +42,12 @@ class Member(models.Model):
 
     village = models.CharField(_("village"), max_length=64, db_index=True)
     kind = models.CharField(_("kind"), max_length=16, choices=MemberKind.choices)
-    name = EncryptedCharField(_("name"), max_length=50)  # encrypted at rest (ADR 0019)
+    name = EncryptedCharField(pgettext_lazy("time bank", "name"), max_length=50)  # encrypted at rest (ADR 0019)
     phone = EncryptedCharField(_("phone"), max_length=20, blank=True)
     birth_year = models.PositiveSmallIntegerField(_("year of birth"))
     # The household it lives in (a household number or the door plate, as the village writes it):
     # a volunteer serving their own household is flagged for the supervisor.
-    household = models.CharField(_("household"), max_length=40, blank=True)
+    household = models.CharField(pgettext_lazy("time bank", "household"), max_length=40, blank=True)
     # An opaque key of another process's record of this person ("elderly_care:<id>"), so the elder's
     # page there can show the balance held here without either process importing the other.
     person_key = models.CharField(_("elderly-care record"), max_length=64, blank=True)
@@ -57,7 +59,7 @@ class Member(models.Model):
     registered_at = models.DateTimeField()
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.CharField(_("note"), max_length=300, blank=True)
+    decision_note = models.CharField(pgettext_lazy("time bank", "note"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("time-bank member")
@@ -97,7 +99,7 @@ class Relative(models.Model):
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="relatives")
     relative = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
-    relation = models.CharField(_("relation"), max_length=16, choices=Relation.choices)
+    relation = models.CharField(pgettext_lazy("time bank", "relation"), max_length=16, choices=Relation.choices)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
 
@@ -140,14 +142,14 @@ class ServiceItem(models.TextChoices):
 
 
 class SessionStatus(models.TextChoices):
-    REQUESTED = "requested", _("requested")
-    MATCHED = "matched", _("volunteer matched")
-    SERVED = "served", _("served, waiting for confirmation")
-    IN_REVIEW = "in_review", _("waiting for the supervisor")
-    DEPOSITED = "deposited", _("hours deposited")
-    REFUSED = "refused", _("not credited")
-    NOT_CONFIRMED = "not_confirmed", _("not confirmed by the elder")
-    CANCELLED = "cancelled", _("cancelled")
+    REQUESTED = "requested", pgettext_lazy("time bank", "requested")
+    MATCHED = "matched", pgettext_lazy("time bank", "volunteer matched")
+    SERVED = "served", pgettext_lazy("time bank", "served, waiting for confirmation")
+    IN_REVIEW = "in_review", pgettext_lazy("time bank", "waiting for the supervisor")
+    DEPOSITED = "deposited", pgettext_lazy("time bank", "hours deposited")
+    REFUSED = "refused", pgettext_lazy("time bank", "not credited")
+    NOT_CONFIRMED = "not_confirmed", pgettext_lazy("time bank", "not confirmed by the elder")
+    CANCELLED = "cancelled", pgettext_lazy("time bank", "cancelled")
 
 
 class PaidWith(models.TextChoices):
@@ -165,7 +167,7 @@ class ServiceSession(models.Model):
     elder = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="services_received")
     volunteer = models.ForeignKey(Member, null=True, blank=True, on_delete=models.PROTECT, related_name="services_given")
     item = models.CharField(_("service"), max_length=16, choices=ServiceItem.choices)
-    requested_by = models.CharField(_("requested by"), max_length=16)
+    requested_by = models.CharField(pgettext_lazy("time bank", "requested by"), max_length=16)
     scheduled_for = models.DateField(_("planned for"), null=True, blank=True)
     signed_in_at = models.DateTimeField(_("signed in"), null=True, blank=True)
     signed_out_at = models.DateTimeField(_("signed out"), null=True, blank=True)

@@ -476,7 +476,7 @@ def _rows() -> list[Row]:
     # Starting a process: only its start role, only in one's own villages and organisations.
     for user in USERS:
         add(Row("start", "GET /start/ offers", "-", user, "login" if user == "anon" else frozenset(STARTS.get(user, set()))))
-        for key in ("child_protection", "micro_fund", "needs_matching"):
+        for key in ("child_protection", "micro_fund", "needs_matching", "time_bank"):
             add(Row("start", "GET /start/{obj}/", key, user, _read(user, key in STARTS.get(user, set()))))
     for (key, field), offered in START_OPTIONS.items():
         for user, choices in offered.items():
