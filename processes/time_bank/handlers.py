@@ -107,7 +107,7 @@ def _pay_for_service(session: ServiceSession, paid_with: str, amount: Decimal, a
     if paid_with == PaidWith.FREE or amount <= 0:
         return None
     account = ledger.account_of(session.elder) if paid_with == PaidWith.OWN else ledger.pool()
-    return ledger.redeem(account, amount, session=session, actor=actor, note=session.get_item_display())
+    return ledger.redeem(account, amount, session=session, actor=actor)  # the passbook names the service
 
 
 @registry.on_task_completed(KEY, "Task_Confirm")
@@ -130,7 +130,7 @@ def confirm_service(ctx, data):
     if session.review_reasons:
         session.status = SessionStatus.IN_REVIEW
     else:
-        ledger.deposit(session.volunteer, session.hours, session=session, actor=ctx.actor, note=session.get_item_display())
+        ledger.deposit(session.volunteer, session.hours, session=session, actor=ctx.actor)
         session.credited_hours, session.status = session.hours, SessionStatus.DEPOSITED
     session.save(update_fields=["confirmed_by", "paid_with", "rating", "flags", "review_reasons", "credited_hours", "status"])
     ctx.set_variable("needs_review", bool(session.review_reasons))
@@ -160,7 +160,7 @@ def review_hours(ctx, data):
             ledger.reverse(payment, actor=ctx.actor, note=comment or _("Hours reduced by the supervisor"))
             _pay_for_service(session, session.paid_with, credited, ctx.actor)
     if credited > 0:
-        ledger.deposit(session.volunteer, credited, session=session, actor=ctx.actor, note=comment or session.get_item_display())
+        ledger.deposit(session.volunteer, credited, session=session, actor=ctx.actor, note=comment)
     session.credited_hours = credited
     session.status = SessionStatus.DEPOSITED if credited > 0 else SessionStatus.REFUSED
     session.save(update_fields=["credited_hours", "status"])
