@@ -195,8 +195,9 @@ registry.register_case_summary(KEY, service_summary)
 def balance_facet(person_key: str, viewer) -> list[tuple[str, str]]:
     """The balance an elder holds here, on their page in another process ("elderly_care:<id>"), or
     on any page naming the member ("time_bank:<id>"); nothing for a viewer who may not read it."""
-    if person_key.startswith(f"{KEY}:"):
-        member = Member.objects.filter(pk=int(person_key.split(":", 1)[1]) if person_key.split(":", 1)[1].isdigit() else 0).first()
+    process, _sep, ident = person_key.partition(":")
+    if process == KEY:
+        member = Member.objects.filter(pk=int(ident)).first() if ident.isdigit() else None
     else:
         member = Member.objects.filter(person_key=person_key).first() if person_key else None
     if member is None or not may_read_member(viewer, member):
