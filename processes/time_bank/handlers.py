@@ -119,6 +119,9 @@ def confirm_service(ctx, data):
         session.save(update_fields=["status", "confirmed_by"])
         ctx.set_variable("needs_review", False)
         return
+    missing = {key: [_("Required when the elder confirms the service.")] for key in ("confirmed_by", "paid_with") if not data.get(key)}
+    if missing:
+        raise FormInvalid(missing)
     session.confirmed_by, session.paid_with = data["confirmed_by"], data["paid_with"]
     session.rating = int(data["rating"]) if data.get("rating") not in (None, "") else None
     try:
@@ -168,9 +171,18 @@ def review_hours(ctx, data):
 
 @registry.on_event
 def close_cancelled_session(event):
-    if event.process_key == KEY and event.task_id is None and event.kind == "cancelled":
-        ServiceSession.objects.filter(instance_id=event.instance_id).exclude(
-            status__in=[SessionStatus.DEPOSITED, SessionStatus.REFUSED]).update(status=SessionStatus.CANCELLED)
+    """A case cancelled before its hours were credited: the session no longer counts, and an elder who
+    already paid for it (a case cancelled during the supervisor's review) gets the hours back."""
+    if event.process_key != KEY or event.task_id is not None or event.kind != "cancelled":
+        return
+    session = ServiceSession.objects.filter(instance_id=event.instance_id).exclude(
+        status__in=[SessionStatus.DEPOSITED, SessionStatus.REFUSED, SessionStatus.NOT_CONFIRMED]).first()
+    if session is None:
+        return
+    for payment in session.entries.filter(kind="redeem", reversed_by__isnull=True):
+        ledger.reverse(payment, actor=None, note=_("Case cancelled before the hours were credited"))
+    session.status = SessionStatus.CANCELLED
+    session.save(update_fields=["status"])
 
 
 def service_summary(instance_id: int, viewer) -> list[tuple[str, str]]:

@@ -234,7 +234,10 @@ def ledger_page(request):
 def reverse_entry(request, entry_id: int):
     entry = get_object_or_404(_ledger_scope(request.user), pk=entry_id)
     member = entry.account.member
-    if member is not None and not access.supervises(request.user, member.village):
+    # Every member's account the movement touches (a donation's giver too) must be in one's villages.
+    villages = set(LedgerEntry.objects.filter(movement=entry.movement, account__member__isnull=False)
+                   .values_list("account__member__village", flat=True))
+    if not all(access.supervises(request.user, village) for village in villages):
         raise Http404(_("No such page, or not yours to see."))
     form = ReasonForm(request.POST)
     if not form.is_valid():

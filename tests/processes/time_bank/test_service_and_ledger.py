@@ -301,3 +301,21 @@ def test_two_redemptions_racing_for_the_last_hours_exactly_one_commits(bank):
     assert balance(bank["elder"]) == 0
     assert LedgerEntry.objects.filter(kind="redeem").count() == 1
     assert balance(bank["volunteer"]) + balance(bank["volunteer2"]) == Decimal("2.00")
+
+
+def test_a_confirmation_says_who_confirmed_and_how_the_service_is_paid(bank):
+    instance_id = flows.request(bank["worker"], bank["elder"], bank["volunteer"])
+    flows.serve(instance_id, bank["worker"], moment(1, 9), moment(1, 10))
+    with pytest.raises(FormInvalid) as refused:
+        flows.complete(instance_id, "Task_Confirm", bank["worker"], {"confirmed": "yes"})
+    assert set(refused.value.field_errors) == {"confirmed_by", "paid_with"}
+    assert LedgerEntry.objects.count() == 0
+
+
+def test_a_case_cancelled_during_review_gives_the_elder_the_hours_back(bank):
+    flows.give_hours(bank["elder"], 10, bank["worker"])
+    instance_id = flows.service(bank["worker"], bank["elder"], bank["volunteer"], moment(1, 8), moment(1, 13), paid_with="own")
+    assert balance(bank["elder"]) == Decimal("5.00")
+    api.cancel_instance(instance_id=instance_id, actor=bank["supervisor"], reason="重复登记")
+    assert balance(bank["elder"]) == Decimal("10.00") and balance(bank["volunteer"]) == 0
+    assert flows.session_of(instance_id).status == "cancelled"
