@@ -160,7 +160,7 @@ def review_hours(ctx, data):
     if credited < session.hours:
         payment = session.entries.filter(kind="redeem", reversed_by__isnull=True).first()
         if payment is not None:
-            ledger.reverse(payment, actor=ctx.actor, note=comment or _("Hours reduced by the supervisor"))
+            ledger.reverse(payment, actor=ctx.actor, note=comment or session.number)
             _pay_for_service(session, session.paid_with, credited, ctx.actor)
     if credited > 0:
         ledger.deposit(session.volunteer, credited, session=session, actor=ctx.actor, note=comment)
@@ -180,7 +180,8 @@ def close_cancelled_session(event):
     if session is None:
         return
     for payment in session.entries.filter(kind="redeem", reversed_by__isnull=True):
-        ledger.reverse(payment, actor=None, note=_("Case cancelled before the hours were credited"))
+        # The supervisor's reason for cancelling, as typed: stored text is never a translation of the moment.
+        ledger.reverse(payment, actor=None, note=str(event.data.get("reason") or session.number))
     session.status = SessionStatus.CANCELLED
     session.save(update_fields=["status"])
 

@@ -99,8 +99,9 @@ def deposit(member: Member, amount, *, session, actor, note: str = "") -> list[L
     if kept > 0:
         entries.append(_append(account, EntryKind.DEPOSIT, kept, before, movement=movement, actor=actor, note=note, session=session))
     if excess > 0:
+        # The pool's entry names the member it came from (its counterpart): no note in a language of the moment.
         entries.append(_append(the_pool, EntryKind.DONATION, excess, before, movement=movement, actor=actor, session=session,
-                               counterpart=account, note=_("Above the balance cap of %(number)s") % {"number": member.number}))
+                               counterpart=account, note=note))
     return entries
 
 

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -47,7 +47,8 @@ def home(request):
         query = query.filter(village=village)
     if kind:
         query = query.filter(kind=kind)
-    page = Paginator(query.order_by("status", "village", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    waiting_first = Case(When(status=MemberStatus.PENDING, then=Value(0)), default=Value(1))
+    page = Paginator(query.order_by(waiting_first, "village", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "time_bank/home.html", {
         "page": page, "balances": ledger.balances(m.pk for m in page.object_list),
         "village": village, "kind": kind, "village_choices": _village_choices(villages), "kinds": MemberKind.choices,
