@@ -7,7 +7,7 @@ May Day, 30 September before National Day, a Saturday) is due the working day be
 weekend that is a working day by the holiday rules (调休) counts as working. A period without a
 working day (the National Day week) is due at its last moment. The period ends at midnight that
 starts the next one, when the next period's visits are made; a visit still not done is withdrawn
-(and counted missed) a few days later (GRACE). The engine's timers fire at these moments (ADR 0022).
+(and counted missed) a few days later (GRACE). The engine's timers fire at these moments (ADR 0025).
 """
 from __future__ import annotations
 

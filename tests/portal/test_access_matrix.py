@@ -299,6 +299,8 @@ SHARE_OPTIONS = {
 
 STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching", "elderly_care"},
           "worker_xs": {"needs_matching", "elderly_care"}, "worker_xs2": {"needs_matching", "elderly_care"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
+STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching", "time_bank"},
+          "worker_xs": {"needs_matching", "time_bank"}, "worker_xs2": {"needs_matching", "time_bank"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
           "admin": {"incident_matrix"}}  # the world's failing process starts in the administrators' lane
 START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
     ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
@@ -512,6 +514,7 @@ def _rows() -> list[Row]:
     for user in USERS:
         add(Row("start", "GET /start/ offers", "-", user, "login" if user == "anon" else frozenset(STARTS.get(user, set()))))
         for key in ("child_protection", "micro_fund", "needs_matching", "elderly_care"):
+        for key in ("child_protection", "micro_fund", "needs_matching", "time_bank"):
             add(Row("start", "GET /start/{obj}/", key, user, _read(user, key in STARTS.get(user, set()))))
     for (key, field), offered in START_OPTIONS.items():
         for user, choices in offered.items():

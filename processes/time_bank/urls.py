@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("time-bank/", views.home, name="time-bank"),
+    path("time-bank/members/new/", views.register, name="time-bank-register"),
+    path("time-bank/members/<int:member_id>/", views.passbook, name="time-bank-member"),
+    path("time-bank/members/<int:member_id>/print/", views.passbook_print, name="time-bank-print"),
+    path("time-bank/members/<int:member_id>/decide/", views.decide, name="time-bank-decide"),
+    path("time-bank/members/<int:member_id>/relatives/", views.add_relative, name="time-bank-relative"),
+    path("time-bank/members/<int:member_id>/transfer/", views.transfer, name="time-bank-transfer"),
+    path("time-bank/members/<int:member_id>/donate/", views.donate, name="time-bank-donate"),
+    path("time-bank/members/<int:member_id>/expire/", views.expire, name="time-bank-expire"),
+    path("time-bank/ledger/", views.ledger_page, name="time-bank-ledger"),
+    path("time-bank/ledger/<int:entry_id>/reverse/", views.reverse_entry, name="time-bank-reverse"),
+    path("time-bank/anomalies/", views.anomalies, name="time-bank-anomalies"),
+]

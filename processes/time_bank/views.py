@@ -1,0 +1,260 @@
+"""The time bank's pages: the members of one's pilot villages, registering and approving a member,
+a member's passbook (on screen and on paper), and for supervisors the ledger and the anomaly list.
+
+Staff only, each within the pilot villages they work in (access.py); anything else answers 404,
+even a guessed id. Every change is a POST that checks the person's right on that very member."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Case, Q, Value, When
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from engine import clock
+
+from . import access, checks, ledger
+from .member_forms import DecisionForm, HoursForm, MemberForm, ReasonForm, RelativeForm, TransferForm
+from .models import (
+    Account, AccountKind, LedgerEntry, Member, MemberKind, MemberStatus, Relative, ServiceSession,
+)
+
+PAGE_SIZE = 50
+
+
+def _member(user, member_id: int) -> Member:
+    villages = access.staff_or_404(user)
+    return get_object_or_404(Member, pk=member_id, village__in=villages)
+
+
+def _village_choices(villages) -> list[tuple[str, str]]:
+    names = access.village_names()
+    return [(code, names.get(code, code)) for code in villages]
+
+
+@login_required
+def home(request):
+    villages = access.staff_or_404(request.user)
+    query = Member.objects.filter(village__in=villages)
+    village, kind = request.GET.get("village", ""), request.GET.get("kind", "")
+    if village:
+        query = query.filter(village=village)
+    if kind:
+        query = query.filter(kind=kind)
+    waiting_first = Case(When(status=MemberStatus.PENDING, then=Value(0)), default=Value(1))
+    page = Paginator(query.order_by(waiting_first, "village", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "time_bank/home.html", {
+        "page": page, "balances": ledger.balances(m.pk for m in page.object_list),
+        "village": village, "kind": kind, "village_choices": _village_choices(villages), "kinds": MemberKind.choices,
+        "pending": Member.objects.filter(village__in=villages, status=MemberStatus.PENDING).count(),
+        "supervises": bool(access.roles(request.user) & set(access.SUPERVISING)),
+        "query": "&".join(f"{k}={v}" for k, v in (("village", village), ("kind", kind)) if v),
+    })
+
+
+@login_required
+def register(request):
+    villages = access.staff_or_404(request.user)
+    form = MemberForm(request.POST or None, user=request.user, village_choices=_village_choices(villages))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        member = Member.objects.create(
+            village=data["village"], kind=data["kind"], name=data["name"], phone=data["phone"], birth_year=data["birth_year"],
+            household=data["household"], person_key=data["person_key"], identity_checked=data["identity_checked"],
+            training_date=data["training_date"], training_topic=data["training_topic"],
+            registered_by=request.user, registered_at=clock.now())
+        messages.success(request, _("%(number)s registered; a supervisor approves it next.") % {"number": member.number})
+        return redirect("time-bank-member", member.pk)
+    return render(request, "time_bank/register.html", {"form": form}, status=400 if request.method == "POST" else 200)
+
+
+def _entries_with_names(entries):
+    """Each entry with the other side named by passbook number (a transfer's relative, the pool)."""
+    counterpart_ids = {e.counterpart_id for e in entries if e.counterpart_id}
+    names = {account.pk: (account.member.number if account.member else _("donation pool"))
+             for account in Account.objects.filter(pk__in=counterpart_ids).select_related("member")}
+    for entry in entries:
+        entry.other_side = names.get(entry.counterpart_id, "")
+    return entries
+
+
+def _passbook(member: Member):
+    account = ledger.account_of(member)
+    entries = list(LedgerEntry.objects.filter(account=account).select_related("session").order_by("at", "pk"))
+    return account, _entries_with_names(entries)
+
+
+@login_required
+def passbook(request, member_id: int):
+    member = _member(request.user, member_id)
+    account, entries = _passbook(member)
+    relatives = list(Relative.objects.filter(member=member).select_related("relative"))
+    villages = access.villages(request.user)
+    candidates = Member.objects.filter(village__in=villages, status=MemberStatus.APPROVED).exclude(pk=member.pk).exclude(
+        pk__in=[r.relative_id for r in relatives])
+    supervises = access.supervises(request.user, member.village)
+    return render(request, "time_bank/passbook.html", {
+        "member": member, "entries": entries, "balance": entries[-1].balance_after if entries else Decimal("0"),
+        "relatives": relatives, "supervises": supervises,
+        "may_decide": supervises and member.status == MemberStatus.PENDING and member.registered_by_id != request.user.pk,
+        "decision_form": DecisionForm(),
+        "relative_form": RelativeForm(relative_choices=[(str(m.pk), f"{m.number} {m.name}") for m in candidates[:500]]),
+        "transfer_form": TransferForm(receiver_choices=[(str(r.relative_id), f"{r.relative.number} {r.relative.name}") for r in relatives]),
+        "hours_form": HoursForm(), "sessions": ServiceSession.objects.filter(Q(volunteer=member) | Q(elder=member))[:20],
+        "cap": ledger.balance_cap(),
+    })
+
+
+@login_required
+def passbook_print(request, member_id: int):
+    """The passbook on paper, for a member without a phone: no header, no buttons, a line per entry,
+    a box for the worker's and the member's signatures."""
+    member = _member(request.user, member_id)
+    _account, entries = _passbook(member)
+    return render(request, "time_bank/passbook_print.html", {
+        "member": member, "entries": entries, "balance": entries[-1].balance_after if entries else Decimal("0"),
+        "printed_at": clock.now(), "village_name": access.village_names().get(member.village, member.village)})
+
+
+@login_required
+@require_POST
+def decide(request, member_id: int):
+    member = _member(request.user, member_id)
+    if not access.supervises(request.user, member.village):
+        raise Http404(_("No such page, or not yours to see."))
+    form = DecisionForm(request.POST)
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        if member.status != MemberStatus.PENDING:
+            messages.error(request, _("This member has already been decided."))
+        elif member.registered_by_id == request.user.pk:
+            messages.error(request, _("The one who registered a member does not approve them: another supervisor decides."))
+        elif not form.is_valid():
+            messages.error(request, _("Choose approve or refuse."))
+        else:
+            approve = form.cleaned_data["decision"] == "approve"
+            member.status = MemberStatus.APPROVED if approve else MemberStatus.REFUSED
+            member.decided_by, member.decided_at, member.decision_note = request.user, clock.now(), form.cleaned_data["note"]
+            member.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+            messages.success(request, _("Approved.") if approve else _("Refused."))
+    return redirect("time-bank-member", member.pk)
+
+
+@login_required
+@require_POST
+def add_relative(request, member_id: int):
+    member = _member(request.user, member_id)
+    villages = access.villages(request.user)
+    choices = [(str(m.pk), m.number) for m in Member.objects.filter(village__in=villages, status=MemberStatus.APPROVED).exclude(pk=member.pk)]
+    form = RelativeForm(request.POST, relative_choices=choices)
+    if not form.is_valid():
+        messages.error(request, _("Choose an approved member of your villages and the relation."))
+    elif Relative.objects.filter(member=member, relative_id=form.cleaned_data["relative"]).exists():
+        messages.error(request, _("This relative is already recorded."))
+    else:
+        Relative.objects.create(member=member, relative_id=int(form.cleaned_data["relative"]), relation=form.cleaned_data["relation"],
+                                recorded_by=request.user, recorded_at=clock.now())
+        messages.success(request, _("Relative recorded."))
+    return redirect("time-bank-member", member.pk)
+
+
+def _move(request, member: Member, act) -> None:
+    """Run one ledger movement in its own transaction; a refusal is a message, nothing written."""
+    try:
+        with transaction.atomic():
+            act()
+    except ledger.LedgerRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, _("Recorded in the ledger."))
+
+
+@login_required
+@require_POST
+def transfer(request, member_id: int):
+    member = _member(request.user, member_id)
+    relatives = {str(r.relative_id): r.relative for r in Relative.objects.filter(member=member).select_related("relative")}
+    form = TransferForm(request.POST, receiver_choices=[(pk, m.number) for pk, m in relatives.items()])
+    if not form.is_valid():
+        messages.error(request, _("Choose a registered relative and a number of hours above zero."))
+    else:
+        data = form.cleaned_data
+        _move(request, member, lambda: ledger.transfer(member, relatives[data["receiver"]], data["hours"], actor=request.user, note=data["note"]))
+    return redirect("time-bank-member", member.pk)
+
+
+@login_required
+@require_POST
+def donate(request, member_id: int):
+    member = _member(request.user, member_id)
+    form = HoursForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter a number of hours above zero."))
+    else:
+        _move(request, member, lambda: ledger.donate(member, form.cleaned_data["hours"], actor=request.user, note=form.cleaned_data["note"]))
+    return redirect("time-bank-member", member.pk)
+
+
+@login_required
+@require_POST
+def expire(request, member_id: int):
+    member = _member(request.user, member_id)
+    if not access.supervises(request.user, member.village):
+        raise Http404(_("No such page, or not yours to see."))
+    form = HoursForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter a number of hours above zero."))
+    else:
+        _move(request, member, lambda: ledger.expire(ledger.account_of(member), form.cleaned_data["hours"], actor=request.user,
+                                                     note=form.cleaned_data["note"]))
+    return redirect("time-bank-member", member.pk)
+
+
+def _ledger_scope(user):
+    villages = access.supervisor_or_404(user)
+    return LedgerEntry.objects.filter(Q(account__member__village__in=villages) | Q(account__kind=AccountKind.POOL))
+
+
+@login_required
+def ledger_page(request):
+    entries = _ledger_scope(request.user).select_related("account__member", "session", "reverses").order_by("-at", "-pk")
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    _entries_with_names(page.object_list)
+    reversed_ids = set(LedgerEntry.objects.filter(reverses__in=page.object_list).values_list("reverses_id", flat=True))
+    return render(request, "time_bank/ledger.html", {"page": page, "reversed_ids": reversed_ids, "reason_form": ReasonForm()})
+
+
+@login_required
+@require_POST
+def reverse_entry(request, entry_id: int):
+    entry = get_object_or_404(_ledger_scope(request.user), pk=entry_id)
+    member = entry.account.member
+    # Every member's account the movement touches (a donation's giver too) must be in one's villages.
+    villages = set(LedgerEntry.objects.filter(movement=entry.movement, account__member__isnull=False)
+                   .values_list("account__member__village", flat=True))
+    if not all(access.supervises(request.user, village) for village in villages):
+        raise Http404(_("No such page, or not yours to see."))
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why the entry is reversed."))
+    else:
+        _move(request, member, lambda: ledger.reverse(entry, actor=request.user, note=form.cleaned_data["note"]))
+    return redirect("time-bank-ledger")
+
+
+@login_required
+def anomalies(request):
+    villages = access.supervisor_or_404(request.user)
+    sessions = (ServiceSession.objects.filter(village__in=villages).exclude(review_reasons=[])
+                .select_related("elder", "volunteer").order_by("-signed_in_at", "-pk"))
+    page = Paginator(sessions, PAGE_SIZE).get_page(request.GET.get("page"))
+    for session in page.object_list:
+        session.reason_labels = [str(checks.REASONS.get(code, code)) for code in session.review_reasons]
+        session.anomalous = any(code in checks.FLAGS for code in session.review_reasons)
+    return render(request, "time_bank/anomalies.html", {"page": page})
