@@ -305,3 +305,75 @@ def case_summary(instance_id, viewer, task=None) -> list[tuple[str, str]]:
 
 
 registry.register_case_summary(KEY, case_summary)
+
+
+# -- the station's year: screening and the monthly "三个一", as shares of what was due ------------
+
+def _month_end(year: int, month: int) -> dt.datetime:
+    from django.utils import timezone
+
+    first_of_next = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return timezone.make_aware(dt.datetime.combine(first_of_next, dt.time()))
+
+
+def _percent(part: int, whole: int):
+    from decimal import Decimal
+
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1")) if whole else Decimal(0)
+
+
+def _screened(year: int, villages) -> registry.FigureValues:
+    """Elders in the programme whose tier a supervisor confirmed, of all of them, at each month's end
+    (the year's value: at its last month that has begun)."""
+    from .models import ElderlyPerson
+
+    people = ElderlyPerson.objects.filter(active=True)
+    if villages is not None:
+        people = people.filter(village__in=villages)
+    rows = list(people.values_list("village", "created_at", "tier_confirmed_at"))
+    now = clock.now()
+    by_month = {}
+    for month in range(1, 13):
+        end = _month_end(year, month)
+        if end - dt.timedelta(days=31) > now:
+            break
+        enrolled = [r for r in rows if r[1] < end]
+        by_month[month] = _percent(sum(1 for r in enrolled if r[2] is not None and r[2] < end), len(enrolled))
+    by_village = {}
+    for village in {r[0] for r in rows}:
+        mine = [r for r in rows if r[0] == village]
+        by_village[village] = _percent(sum(1 for r in mine if r[2] is not None), len(mine))
+    total = by_month[max(by_month)] if by_month else _percent(0, 0)
+    return registry.FigureValues(total, by_month, by_village)
+
+
+def _visits_done(year: int, villages) -> registry.FigureValues:
+    """Visits made of those due, by the month the visit was due in (open visits not yet due are not counted)."""
+    from django.db.models import Count
+    from django.db.models.functions import ExtractMonth
+
+    from .models import Visit, VisitStatus
+
+    visits = Visit.objects.filter(period_start__year=year).exclude(status=VisitStatus.OPEN, due_at__gte=clock.now())
+    if villages is not None:
+        visits = visits.filter(village__in=villages)
+    done = Count("pk", filter=Q(status=VisitStatus.DONE))
+    by_month = {m: _percent(d, n) for m, d, n in visits.annotate(m=ExtractMonth("period_start")).values("m").annotate(
+        d=done, n=Count("pk")).values_list("m", "d", "n")}
+    by_village = {v: _percent(d, n) for v, d, n in visits.values("village").annotate(d=done, n=Count("pk")).values_list("village", "d", "n")}
+    totals = visits.aggregate(d=done, n=Count("pk"))
+    return registry.FigureValues(_percent(totals["d"], totals["n"]), by_month, by_village)
+
+
+def _register_figures() -> None:
+    from django.utils.translation import gettext_lazy
+
+    registry.register_figure(registry.Figure(
+        code="elderly_care.screened", label=gettext_lazy("Elders screened, of those in the programme"), unit="%",
+        compute=_screened, kind="percent", drill="elderly-register", order=40))
+    registry.register_figure(registry.Figure(
+        code="elderly_care.visits_done", label=gettext_lazy("Monthly \u201c三个一\u201d visits made, of those due"), unit="%",
+        compute=_visits_done, kind="percent", drill="elderly-report", order=41))
+
+
+_register_figures()

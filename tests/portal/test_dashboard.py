@@ -136,3 +136,25 @@ def test_the_year_end_report_is_a_pdf(client, planted):
 def test_every_figure_is_registered_once_with_a_label_and_unit():
     codes = [f.code for f in registry.figures()]
     assert len(codes) == len(set(codes)) and {"micro_fund.committed", "activities.awareness_sessions"} <= set(codes)
+
+
+def test_elderly_screening_and_visits_are_shares_of_what_was_due(users):
+    from processes.elderly_care.models import Visit
+    from tests.processes.elderly_care.flows import elder
+
+    start = timezone.make_aware(dt.datetime(YEAR, 1, 5))
+    people = [elder(village=v) for v in ("dongshan", "dongshan", "dongshan", "xishui")]
+    for person in people:
+        type(person).objects.filter(pk=person.pk).update(created_at=start)
+    type(people[0]).objects.filter(pk__in=[people[0].pk, people[3].pk]).update(tier_confirmed_at=start + dt.timedelta(days=40))
+    due = timezone.make_aware(dt.datetime(YEAR, 3, 31, 17))
+    for person, kind, status in ((people[0], "health", "done"), (people[0], "company", "done"), (people[0], "help", "missed"),
+                                 (people[3], "health", "done")):
+        Visit.objects.create(person=person, instance_id=1, kind=kind, period_start=dt.date(YEAR, 3, 1), due_at=due, status=status,
+                             village=person.village)
+    rows = by_code(figures.rows(YEAR, None))
+    screened = rows["elderly_care.screened"].values
+    assert (screened.by_month[1], screened.by_month[2]) == (Decimal(0), Decimal(50))  # confirmed on 14 February
+    assert screened.by_village == {"dongshan": Decimal("33.3"), "xishui": Decimal(100)}
+    visits = rows["elderly_care.visits_done"].values
+    assert (visits.total, visits.by_month, visits.by_village) == (Decimal(75), {3: Decimal(75)}, {"dongshan": Decimal("66.7"), "xishui": Decimal(100)})

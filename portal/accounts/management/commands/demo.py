@@ -26,7 +26,8 @@ class Command(BaseCommand):
         if YearTarget.objects.filter(year=year).exists():
             return
         plan = {"micro_fund.committed": 150000, "activities.awareness_sessions": 12, "activities.trainings": 6,
-                "activities.training_people": 120, "activities.after_school_points": 7}
+                "activities.training_people": 120, "activities.after_school_points": 7,
+                "elderly_care.screened": 100, "elderly_care.visits_done": 100}
         known = {f.code for f in registry.figures()}
         YearTarget.objects.bulk_create([YearTarget(year=year, figure=code, target=value) for code, value in plan.items() if code in known])
         self.stdout.write(f"Demo targets for {year}: {len(plan)} figures of the work plan.")
