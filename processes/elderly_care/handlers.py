@@ -372,7 +372,7 @@ def _register_figures() -> None:
         code="elderly_care.screened", label=gettext_lazy("Elders screened, of those in the programme"), unit="%",
         compute=_screened, kind="percent", drill="elderly-register", order=40))
     registry.register_figure(registry.Figure(
-        code="elderly_care.visits_done", label=gettext_lazy("Monthly \u201c三个一\u201d visits made, of those due"), unit="%",
+        code="elderly_care.visits_done", label=gettext_lazy("Monthly “三个一” visits made, of those due"), unit="%",
         compute=_visits_done, kind="percent", drill="elderly-report", order=41))
 
 
