@@ -20,6 +20,7 @@ timers are each one INSERT.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import threading
@@ -371,13 +372,14 @@ def _run_step(instance_id: int | None, actor, act: Callable[..., None], *, requi
                         journal=Journal(instance, actor))
             step.workflow = _load(instance, step)
             _remember_before(step)
-            if row is not None:
-                act(step, row)
-            else:
-                act(step)
-            if not step.noop:
-                _advance_and_save(step)
-            else:  # nothing changed: the workflow stays valid for the revision it was loaded at
+            with _clock_timers(step):
+                if row is not None:
+                    act(step, row)
+                else:
+                    act(step)
+                if not step.noop:
+                    _advance_and_save(step)
+            if step.noop:  # nothing changed: the workflow stays valid for the revision it was loaded at
                 workflow, revision = step.workflow, instance.revision
                 transaction.on_commit(lambda: WORKFLOWS.put(instance_id, revision, workflow))
     except _Unstorable as exc:
@@ -405,10 +407,11 @@ def _run_in_callers_transaction(instance: ProcessInstance, actor, act: Callable[
     step = Step(instance=instance, definition=catalog.definition(instance.definition_id), actor=actor, journal=Journal(instance, actor))
     step.workflow = _load(instance, step)
     _remember_before(step)
-    act(step)
-    if not step.noop:
-        _advance_and_save(step)
-    else:
+    with _clock_timers(step):
+        act(step)
+        if not step.noop:
+            _advance_and_save(step)
+    if step.noop:
         workflow, revision, instance_id = step.workflow, instance.revision, instance.pk
         transaction.on_commit(lambda: WORKFLOWS.put(instance_id, revision, workflow))
     return step
@@ -482,7 +485,8 @@ def start(definition_row, actor, variables: dict, hook_data: dict) -> Step:
             for task in step.workflow.get_tasks(state=TaskState.READY):
                 task.data.update(variables)
                 task.data.update(step.pending_variables)
-            _advance_and_save(step, expected_revision=0)
+            with _clock_timers(step):
+                _advance_and_save(step, expected_revision=0)
     except _Unstorable as exc:
         raise StepFailed(_("The process cannot start: at %(element)s, %(why)s. An administrator must correct the process.") % {
             "element": exc.element or "?", "why": exc.message}) from None
@@ -647,6 +651,34 @@ def _boundary_hosts(task) -> list[UUID]:
     return hosts
 
 
+# The clock timers of the definition being stepped (bpmn id -> options), so that a timer whose clock
+# starts at a moment in the data is armed from that moment when SpiffWorkflow first reaches it: left
+# to SpiffWorkflow, a "PT0S from period_end" timer would be due at once (its clock started now) and
+# fire inside the same engine loop, before the step could set its real deadline.
+_CLOCK_TIMERS: contextvars.ContextVar[dict] = contextvars.ContextVar("caseflow_clock_timers", default={})
+_spiff_duration_has_fired = DurationTimerEventDefinition.has_fired
+
+
+def _has_fired(self, my_task):
+    if my_task._get_internal_data("event_value") is None:
+        options = _CLOCK_TIMERS.get().get(getattr(my_task.task_spec, "bpmn_id", None))
+        if options:
+            _arm_clock(my_task, options)
+    return _spiff_duration_has_fired(self, my_task)
+
+
+DurationTimerEventDefinition.has_fired = _has_fired
+
+
+@contextlib.contextmanager
+def _clock_timers(step: Step):
+    token = _CLOCK_TIMERS.set(step.definition.timers or {})
+    try:
+        yield
+    finally:
+        _CLOCK_TIMERS.reset(token)
+
+
 def _start_timer_clocks(step: Step) -> bool:
     """Timers whose deadline is not "the duration after the timer was reached": those whose clock
     starts at a moment in the workflow's data (`clock_starts_from`, e.g. the report's received_at),
@@ -659,33 +691,41 @@ def _start_timer_clocks(step: Step) -> bool:
     changed = False
     for task in _waiting_timers(step.workflow).values():
         options = settings_by_timer.get(task.task_spec.bpmn_id) or {}
-        variable = options.get("clock_starts_from")
-        working_days = options.get("calendar") == business_calendar.WORKING_DAYS
-        if not (variable or working_days) or task.internal_data.get("caseflow_clock_started"):
+        if task.internal_data.get("caseflow_clock_started"):
             continue
-        definition = task.task_spec.event_definition
-        if not isinstance(definition, DurationTimerEventDefinition):
-            continue
-        started_at = None
-        if variable:
-            try:
-                started_at = datetime.fromisoformat(str(task.data.get(variable)).replace("Z", "+00:00"))
-            except ValueError:
-                started_at = None
-            if started_at is not None and started_at.tzinfo is None:
-                started_at = None
-        if started_at is None and not working_days:
-            continue  # no moment to start from: the timer keeps the clock it started when reached
-        started_at = started_at or clock.now()
-        duration = TimerEventDefinition.parse_iso_duration(scripting.normalize_timer_literal(definition.expression))
-        if working_days:
-            due_at = business_calendar.add_working_days(started_at, int(duration.get("days", 0)))
-        else:
-            due_at = started_at.astimezone(timezone.utc) + TimerEventDefinition.get_timedelta_from_start(duration, started_at)
-        task.internal_data["event_value"] = due_at.isoformat()
-        task.internal_data["caseflow_clock_started"] = True
-        changed = True
+        changed = _arm_clock(task, options) or changed
     return changed
+
+
+def _arm_clock(task, options: dict) -> bool:
+    """Set a timer's deadline from its clock option (a moment in the data, or working days); False
+    when it has none, or no moment to start from (the timer keeps the clock it started when reached)."""
+    variable = options.get("clock_starts_from")
+    working_days = options.get("calendar") == business_calendar.WORKING_DAYS
+    if not (variable or working_days):
+        return False
+    definition = task.task_spec.event_definition
+    if not isinstance(definition, DurationTimerEventDefinition):
+        return False
+    started_at = None
+    if variable:
+        try:
+            started_at = datetime.fromisoformat(str(task.data.get(variable)).replace("Z", "+00:00"))
+        except ValueError:
+            started_at = None
+        if started_at is not None and started_at.tzinfo is None:
+            started_at = None
+    if started_at is None and not working_days:
+        return False  # no moment to start from: the timer keeps the clock it started when reached
+    started_at = started_at or clock.now()
+    duration = TimerEventDefinition.parse_iso_duration(scripting.normalize_timer_literal(definition.expression))
+    if working_days:
+        due_at = business_calendar.add_working_days(started_at, int(duration.get("days", 0)))
+    else:
+        due_at = started_at.astimezone(timezone.utc) + TimerEventDefinition.get_timedelta_from_start(duration, started_at)
+    task.internal_data["event_value"] = due_at.isoformat()
+    task.internal_data["caseflow_clock_started"] = True
+    return True
 
 
 def _withdraw_moot_tasks(step: Step) -> bool:
