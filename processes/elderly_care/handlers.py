@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from engine import clock, registry
 from engine.errors import FormInvalid
+from engine.station import Village
 
 from . import cycle, rules
 from .access import person_from_key, visible_people
@@ -295,7 +296,7 @@ def case_summary(instance_id, viewer, task=None) -> list[tuple[str, str]]:
     if person is None:
         return []
     _version, tier_rules = current_rules(RuleKind.TIERS)
-    rows = [(_("Elderly person"), f"{person.name}（{person.code}）"), (_("Village"), person.village),
+    rows = [(_("Elderly person"), f"{person.name}（{person.code}）"), (_("Village"), Village.objects.filter(code=person.village).values_list("name", flat=True).first() or person.village),
             (_("Risk tier"), rules.tier_label(tier_rules, person.tier) if person.tier else _("not screened yet"))]
     if task is not None and task.bpmn_id in ("Task_Referral", "Task_FlagNotice"):
         referral = Referral.objects.filter(Q(task_id=task.id) | Q(notice_task_id=task.id), person=person).first()

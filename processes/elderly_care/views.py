@@ -21,6 +21,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from engine import api, clock, registry
@@ -37,6 +38,8 @@ from .models import (
 
 PAGE_SIZE = 50
 MOODS = {"good": "😊", "fair": "🙂", "low": "😟", "very_low": "😢"}
+MOOD_LABELS = {"good": pgettext_lazy("mood", "good"), "fair": pgettext_lazy("mood", "fair"), "low": pgettext_lazy("mood", "low"),
+               "very_low": pgettext_lazy("mood", "very low")}
 
 
 def _staff_scope(user) -> set[str] | None:
@@ -132,7 +135,7 @@ def person_page(request, person_id: int):
         "support": list(person.support.order_by("-date", "-pk")[:24]), "visits": visits,
         "referrals": list(person.referrals.order_by("-created_at")[:24]),
         "changes": [(dict(ChangeKind.choices).get(c.kind, c.kind), c) for c in person.changes.order_by("-happened_at")[:12]],
-        "facets": registry.person_facets(person.person_key, request.user), "moods": MOODS,
+        "facets": registry.person_facets(person.person_key, request.user), "moods": MOODS, "mood_labels": MOOD_LABELS,
         "may_screen": "worker" in roles_of(request.user) and not person.screenings.filter(confirmed_at__isnull=True).exists(),
         "may_report": "worker" in roles_of(request.user),
     })

@@ -46,7 +46,7 @@ def test_a_worker_does_the_three_visits_and_the_supervisor_sees_the_referral(eld
     worker.goto("/elderly/")
     register = worker.locator("[data-testid=elderly-register]")
     assert "张桂兰" in register.inner_text()
-    findings.check(worker, "worker", allowed=[r"EC-[A-Z]{2}-\d{3}"])
+    findings.check(worker, "worker", allowed=[r"EC-[A-Z]{2}-\d{3}", r"[A-Z]{2}-WS-\d+", r"chinese-calendar", r"mmHg"])
     screenshot(worker, "ec-01-register-worker-360")
     with worker.expect_navigation():
         register.locator(f'li[data-person="{person.pk}"] a.task-main').click()
@@ -86,7 +86,7 @@ def test_a_worker_does_the_three_visits_and_the_supervisor_sees_the_referral(eld
     notice = open_visit(supervisor, "督导知悉风险信号")
     page_text = supervisor.locator("main").inner_text()
     assert "张桂兰" in page_text and "172" in page_text and "收缩压" in page_text, page_text
-    findings.check(supervisor, "supervisor", allowed=[r"EC-[A-Z]{2}-\d{3}"])
+    findings.check(supervisor, "supervisor", allowed=[r"EC-[A-Z]{2}-\d{3}", r"[A-Z]{2}-WS-\d+", r"chinese-calendar", r"mmHg"])
     screenshot(supervisor, "ec-03-flag-notice-supervisor-360", reload=False)
     notice.locator("input[name=acknowledged]").check()
     submit(supervisor)
@@ -112,7 +112,7 @@ def test_a_worker_does_the_three_visits_and_the_supervisor_sees_the_referral(eld
         for url, name in (("/elderly/", "register"), (f"/elderly/{person.pk}/", "person"), ("/elderly/report/", "report")):
             page.set_viewport_size(PHONE)
             page.goto(url)
-            findings.check(page, username, allowed=[r"EC-[A-Z]{2}-\d{3}", r"mmHg", r"mmol/L"])
+            findings.check(page, username, allowed=[r"EC-[A-Z]{2}-\d{3}", r"[A-Z]{2}-WS-\d+", r"chinese-calendar", r"mmHg", r"mmHg", r"mmol/L"])
             screenshot(page, f"ec-08-{name}-{username}-360")
             screenshot(page, f"ec-08-{name}-{username}-1280", DESKTOP)
     supervisor.goto("/elderly/report/")
