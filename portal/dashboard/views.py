@@ -136,6 +136,7 @@ def export_pdf(request):
 
 # Pages of a process that list a village's records, when that process is installed: (URL name, label).
 VILLAGE_LINKS = (("households", gettext_lazy("Households")), ("activities", gettext_lazy("Activities")), ("activity-rosters", gettext_lazy("Standing groups")),
+                 ("elderly-register", gettext_lazy("Elderly care")), ("time-bank", gettext_lazy("Time bank")),
                  ("fund", gettext_lazy("Micro-fund")))
 
 
