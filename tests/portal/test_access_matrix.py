@@ -297,10 +297,10 @@ SHARE_OPTIONS = {
     "nm_ds": {"sup_ds": {"worker_ds", "worker_xs", "worker_xs2", "sup_xs"}},
 }
 
-STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching", "elderly_care"},
-          "worker_xs": {"needs_matching", "elderly_care"}, "worker_xs2": {"needs_matching", "elderly_care"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
-STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"}, "worker_ds": {"needs_matching", "time_bank"},
-          "worker_xs": {"needs_matching", "time_bank"}, "worker_xs2": {"needs_matching", "time_bank"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
+STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"},
+          "worker_ds": {"needs_matching", "elderly_care", "time_bank", "activities"},
+          "worker_xs": {"needs_matching", "elderly_care", "time_bank", "activities"},
+          "worker_xs2": {"needs_matching", "elderly_care", "time_bank", "activities"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
           "admin": {"incident_matrix"}}  # the world's failing process starts in the administrators' lane
 START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
     ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
@@ -513,8 +513,7 @@ def _rows() -> list[Row]:
     # Starting a process: only its start role, only in one's own villages and organisations.
     for user in USERS:
         add(Row("start", "GET /start/ offers", "-", user, "login" if user == "anon" else frozenset(STARTS.get(user, set()))))
-        for key in ("child_protection", "micro_fund", "needs_matching", "elderly_care"):
-        for key in ("child_protection", "micro_fund", "needs_matching", "time_bank"):
+        for key in ("child_protection", "micro_fund", "needs_matching", "elderly_care", "time_bank", "activities"):
             add(Row("start", "GET /start/{obj}/", key, user, _read(user, key in STARTS.get(user, set()))))
     for (key, field), offered in START_OPTIONS.items():
         for user, choices in offered.items():
