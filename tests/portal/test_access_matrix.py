@@ -869,7 +869,6 @@ def build_world() -> World:
         roster = Roster.objects.create(village=village, name=f"课后课堂-{key}")
         RosterMember.objects.create(roster=roster, name=f"小组成员{key}", guardian_consent=True, joined_on=dt.date(2026, 9, 1))
         rosters[key] = roster.pk
-    return World(users, instances, tasks, files, households, orgs, resources, rosters)
     from processes.elderly_care.models import ElderlyPerson, Referral as ElderReferral
 
     elders = {}
@@ -878,7 +877,7 @@ def build_world() -> World:
                                                    phone=f"电话{key}", living="alone").pk
     ElderReferral.objects.create(person_id=elders["el_ds"], instance_id=0, village=DS, rules_version=1, created_at=timezone.now(),
                                  flags=[{"code": "high_bp", "label": "收缩压≥160", "value": "171"}])
-    return World(users, instances, tasks, files, households, orgs, resources, elders)
+    return World(users, instances, tasks, files, households, orgs, resources, rosters=rosters, elders=elders)
 
 
 @pytest.fixture(scope="module")
