@@ -161,7 +161,11 @@ def test_household_page_lists_needs_with_status_and_referrals(client, world):
     instance_id = assess(world)
     plan(instance_id, world, world["edu"])
     client.force_login(world["worker"])
-    page = client.get(f"/households/{world['household'].pk}/").content.decode()
+    url = f"/households/{world['household'].pk}/"
+    from tests.minors import give_record_reason
+
+    give_record_reason(client, "household", world["household"].pk, next_url=url)  # a child lives there: a holder gives a reason
+    page = client.get(url).content.decode()
     assert 'data-testid="household-needs"' in page and "小明学费困难" in page and "教育补贴" in page
     assert f"/cases/{instance_id}/" in page
 
