@@ -511,12 +511,17 @@ def clean_form_data(form: dict | None, data: Any) -> dict:
             continue
         if value is not None:
             cleaned[key] = value
-    for key, component in fields.items():
-        if key in cleaned and component["type"] == "datetime" and key not in errors:
-            try:
-                _check_date_limits(component, cleaned[key], cleaned, fields)
-            except ValueError as exc:
-                errors.setdefault(key, []).append(str(exc))
+    # A moment that breaks its own limits is no bound for another field: the error stays next to the
+    # field that is wrong (a sign-in in the future is the mistake, not the sign-out after it).
+    dated = [key for key, component in fields.items() if key in cleaned and component["type"] == "datetime"]
+    dated.sort(key=lambda key: any(_limit_reference(fields[key], limit) in fields for limit in ("not_before", "not_after")))
+    bounds = dict(cleaned)
+    for key in dated:
+        try:
+            _check_date_limits(fields[key], cleaned[key], bounds, fields)
+        except ValueError as exc:
+            errors.setdefault(key, []).append(str(exc))
+            bounds.pop(key)
     if errors:
         raise FormInvalid(errors)
     return cleaned

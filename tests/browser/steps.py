@@ -96,6 +96,13 @@ ALLOWED_LATIN = [
 ]
 
 
+def process_keys() -> str:
+    """A pattern for the bundled processes' keys, which the studio's pages show beside their names."""
+    from engine import registry
+
+    return r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(registry.packages())))
+
+
 def foreign_words(text: str, allowed: list[str] = ()) -> list[str]:
     """Latin words (English, codes, usernames, None) left in a Chinese page's text, less what may be there."""
     for pattern in [*ALLOWED_LATIN, *allowed]:

@@ -8,12 +8,12 @@ import pytest
 
 from portal.studio.models import Draft
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.steps import name_people, wait_until
+from tests.browser.steps import name_people, process_keys, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # An administrator's pages carry codes: process keys (the example in the key's help too), role codes.
-CODES = [r"\b[a-z]+(?:_[a-z]+)+\b", r"\b[0-9a-f]{12,64}\b", r"\b[a-z]{2,}\b(?=\))", r"\((?:worker|supervisor|intake_desk|civil_affairs)\)",
+CODES = [process_keys(), r"\b[a-z]+(?:_[a-z]+)+\b", r"\b[0-9a-f]{12,64}\b", r"\b[a-z]{2,}\b(?=\))", r"\((?:worker|supervisor|intake_desk|civil_affairs)\)",
          r"\b(?:worker|supervisor)\b", r"\bBPMN\b", r"\bMB\b"]
 
 

@@ -20,7 +20,7 @@ from engine import api, clock
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from portal.studio.models import Draft
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.steps import choose, name_people, open_task, submit, task_row, wait_until
+from tests.browser.steps import choose, name_people, open_task, process_keys, submit, task_row, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +28,7 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 KEY = "elder_visit"
 NAME = "高龄老人每月探访"
 # An administrator's pages carry codes: the process key, element ids, role codes.
-CODES = [r"\b[a-z]+(?:_[a-z]+)+\b", r"(?:Activity|Event|Gateway|Flow|StartEvent|EndEvent|Lane|Participant|Form|Field)_[0-9A-Za-z]+",
+CODES = [process_keys(), r"\b[a-z]+(?:_[a-z]+)+\b", r"(?:Activity|Event|Gateway|Flow|StartEvent|EndEvent|Lane|Participant|Form|Field)_[0-9A-Za-z]+",
          r"\b[0-9a-f]{12,64}\b", r"\((?:worker|supervisor|intake_desk|civil_affairs)\)", r"\b(?:worker|supervisor)\b",
          r"\bBPMN\b", r"\bMB\b", r"\bmmHg\b", r"\bID\b",
          # the form fields' keys, which the panel's condition builder names beside their labels

@@ -122,6 +122,12 @@ def _eligible_plan(rnd, ctx, rows, values):
     return rows
 
 
+def _held_already(rnd, ctx, value, values):
+    """activities: a session is recorded once it has taken place, so the walker plans sessions of the
+    past weeks (a date ahead is refused at the attendance step, as it should be)."""
+    return (timezone.localdate() - dt.timedelta(days=rnd.randint(0, 60))).isoformat()
+
+
 SEMANTIC = {  # process -> element id -> field key -> fn(rnd, ctx, generated value, all values)
     "micro_fund": {
         "Task_Application": {"budget_lines": _budget_within_cap},
@@ -131,6 +137,9 @@ SEMANTIC = {  # process -> element id -> field key -> fn(rnd, ctx, generated val
     },
     "needs_matching": {
         "Task_ConfirmPlan": {"plan": _eligible_plan},
+    },
+    "activities": {
+        "StartEvent_Plan": {"held_on": _held_already},
     },
 }
 
@@ -166,6 +175,20 @@ def people(users, deployed, settings):
     Resource.objects.create(name="长者日间照料", kind="social", provider="敬老院", provider_group="prov-a",
                             categories=["temporary_care", "medical_aid"], rules=[{"fact": "age", "op": "gte", "value": 60, "label": "60岁以上"}],
                             capacity_left=Decimal("1"), capacity_total=Decimal("1"))
+    # Elders (elderly care), approved elders and volunteers in the time bank's pilot villages, and a
+    # standing group with its members (activities): what those start forms choose from.
+    from processes.activities.models import Roster, RosterMember
+    from tests.processes.elderly_care.flows import elder
+    from tests.processes.time_bank.flows import member
+
+    for village in ("dongshan", "xishui"):
+        for _n in range(2):
+            elder(village=village)
+        for kind in ("elder", "volunteer", "volunteer"):
+            member(kind, by=people["supervisor"], village=village, name=f"{village}{kind}")
+        roster = Roster.objects.create(village=village, name=f"{village}课后课堂", kind="after_school")
+        for n in range(4):
+            RosterMember.objects.create(roster=roster, name=f"学生{n}", minor=True, guardian_consent=True, joined_on=dt.date(2026, 9, 1))
     for role in registry.roles():  # every role has somebody station-wide (a project in any village; a new role)
         if not any(u.groups.filter(name=role).exists() and u.staff_profile.township_wide for u in people.values()):
             people[f"any_{role}"] = make_user(f"any_{role}", role, villages=None)
@@ -571,6 +594,7 @@ class FormRun:
         choices, rows = page_choices(form_el, fields)
         ctx = formgen.Context(now=timezone.now(), choices=choices, rows=rows, actor=actor)
         force: set = set()
+        overlay = self.semantic.get(self.definition.start_event_id)
 
         def dry_run(data):
             return rolled_back(lambda: api.start_instance(process_key=self.key, data=data, actor=actor))
@@ -578,8 +602,8 @@ class FormRun:
         base = None
         search_ctx = _with_rows(ctx, form_el, fields)  # its choices narrow as the process refuses some
         for _attempt in range(12):
-            values = self.steer(self.definition.start_event_id, fields, formgen.valid_data(fields, self.rnd, search_ctx, force=force),
-                                search_ctx)
+            values = self.steer(self.definition.start_event_id, fields,
+                                formgen.valid_data(fields, self.rnd, search_ctx, force=force, overlay=overlay), search_ctx)
             data = formgen.api_data(fields, values)
             if not self.clean_ok(where, form, data, actor, {}):
                 return None
@@ -617,7 +641,7 @@ class FormRun:
             return response.status_code, (response.content if response.status_code != 302 else
                                           self.expected(form, formgen.api_data(fields, values), actor, {}))
 
-        self.valid_examples(where, fields, ctx, force, None, form, actor, {}, submit, dry_run, form_el)
+        self.valid_examples(where, fields, ctx, force, overlay, form, actor, {}, submit, dry_run, form_el)
         self.every_option(where, fields, base, ctx, submit, dry_run, form, actor, {})
         response, nothing_started = post(base)
         if response.status_code != 302 or nothing_started:
@@ -817,7 +841,8 @@ class FormRun:
         force: set = set()
         for _attempt in range(10):
             try:
-                values = self.steer(self.definition.start_event_id, fields, formgen.valid_data(fields, self.rnd, ctx, force=force), ctx)
+                values = self.steer(self.definition.start_event_id, fields, formgen.valid_data(
+                    fields, self.rnd, ctx, force=force, overlay=self.semantic.get(self.definition.start_event_id)), ctx)
             except formgen.CannotGenerate as exc:
                 self.notes.append(f"{self.key} start as {actor.username}: {exc}")
                 return

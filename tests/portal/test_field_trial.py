@@ -188,6 +188,25 @@ def test_dates_and_numbers_that_cannot_be_true_are_refused(form, value):
         forms.clean_form_data(form, {"value": value})
 
 
+def test_a_moment_that_breaks_its_own_limit_is_the_only_field_marked():
+    """A sign-in typed in the future is the mistake; the sign-out after it is not marked as well (and
+    the order of the fields in the form does not matter)."""
+    from engine import forms
+
+    sign_out = {"type": "datetime", "key": "signed_out_at", "label": "签退", "properties": {"not_after": "now", "not_before": "signed_in_at"}}
+    sign_in = {"type": "datetime", "key": "signed_in_at", "label": "签到", "properties": {"not_after": "now"}}
+    tomorrow, earlier = timezone.localtime() + dt.timedelta(days=1), timezone.localtime() - dt.timedelta(hours=2)
+    for order in ([sign_in, sign_out], [sign_out, sign_in]):
+        with pytest.raises(FormInvalid) as refused:
+            forms.clean_form_data({"components": order}, {"signed_in_at": tomorrow.strftime("%Y-%m-%dT%H:%M"),
+                                                          "signed_out_at": earlier.strftime("%Y-%m-%dT%H:%M")})
+        assert set(refused.value.field_errors) == {"signed_in_at"}
+    with pytest.raises(FormInvalid) as refused:  # both valid on their own, in the wrong order: the sign-out is marked
+        forms.clean_form_data({"components": [sign_out, sign_in]}, {"signed_in_at": earlier.strftime("%Y-%m-%dT%H:%M"),
+                                                                    "signed_out_at": (earlier - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")})
+    assert set(refused.value.field_errors) == {"signed_out_at"}
+
+
 def test_bundled_forms_limit_the_fields_the_trial_found_unlimited():
     import json
     from pathlib import Path
