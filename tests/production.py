@@ -24,7 +24,7 @@ class FileNotifier(BaseNotifier):
     """Appends `channel key` to the file named by CASEFLOW_TEST_NOTICES, one line per send (O_APPEND:
     whole lines even from many processes)."""
 
-    def send(self, *, channel: str, payload: dict, key: str) -> str:
+    def send(self, *, channel: str, payload: dict, key: str, done: tuple[str, ...] = ()) -> str:
         fd = os.open(os.environ["CASEFLOW_TEST_NOTICES"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, f"{channel} {key}\n".encode())

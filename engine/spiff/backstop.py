@@ -24,6 +24,11 @@ from pathlib import Path
 
 _HEADER = struct.Struct("!Q")
 MAX_IDLE = 4  # workers kept warm per process
+# An evaluation may use `hard_seconds` of its worker's own CPU time. On a machine busy with other work
+# a worker may wait for the CPU far longer than it runs; that waiting is not the expression's doing,
+# so the clock alone stops it only at this many times `hard_seconds`.
+WALL_FACTOR = 8
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 STARTUP_SECONDS = 30.0  # a worker's imports, on a loaded machine
 MEMORY_BYTES = 512 * 1024 * 1024  # address space a worker may add to what it needs at start
 _ROOT = str(Path(__file__).resolve().parents[2])
@@ -60,29 +65,61 @@ class _Worker:
             if status != "ok":
                 return "gone", None
             self.ready = True
-        deadline = time.monotonic() + timeout
+        budget = _Budget(self.proc.pid, timeout)
         try:
             self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return "gone", None
-        status, header = self._read(_HEADER.size, deadline)
+        status, header = self._read(_HEADER.size, budget.left)
         if header is None:
             return status, None
-        return self._read(_HEADER.unpack(header)[0], deadline)
+        return self._read(_HEADER.unpack(header)[0], budget.left)
 
-    def _read(self, size: int, deadline: float) -> tuple[str, bytes | None]:
+    def _read(self, size: int, left_of) -> tuple[str, bytes | None]:
+        """Read `size` bytes while `left_of()` gives time left (a deadline, or the evaluation's budget)."""
+        if not callable(left_of):
+            deadline = left_of
+            left_of = lambda: deadline - time.monotonic()  # noqa: E731 - start-up waits on the clock alone
         chunks, left = [], size
         while left:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([self.out], [], [], wait)[0]:
+            wait = left_of()
+            if wait <= 0:
                 return "late", None
+            if not select.select([self.out], [], [], wait)[0]:
+                continue  # the budget is asked again: time the worker spent waiting for the CPU is given back
             chunk = os.read(self.out, min(left, 1 << 20))
             if not chunk:
                 return "died", None
             chunks.append(chunk)
             left -= len(chunk)
         return "ok", b"".join(chunks)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The user and system CPU time a process has used, from /proc (None where there is no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime and stime, fields 14 and 15 of stat(5)
+
+
+class _Budget:
+    """What an evaluation may still take: `seconds` of the worker's CPU time, and at most
+    WALL_FACTOR x `seconds` on the clock (the clock alone where the CPU time cannot be read)."""
+
+    def __init__(self, pid: int, seconds: float):
+        self.pid, self.seconds = pid, seconds
+        self.started = time.monotonic()
+        self.cpu = _cpu_seconds(pid)
+
+    def left(self) -> float:
+        elapsed = time.monotonic() - self.started
+        now_cpu = _cpu_seconds(self.pid) if self.cpu is not None else None
+        used = elapsed if now_cpu is None else now_cpu - self.cpu
+        return min(self.seconds - used, self.seconds * WALL_FACTOR - elapsed)
 
 
 class _Pool:

@@ -85,6 +85,28 @@ def test_the_backstop_kills_a_builtin_the_static_checks_missed():
     assert scripting.evaluate_expression("1 + 1", {}) == 2  # a fresh worker answers
 
 
+def test_a_worker_kept_off_the_cpu_is_not_stopped_for_time_it_did_not_use():
+    """On a busy machine a worker may wait for the CPU longer than the limit: the limit is its own CPU
+    time, so a trivial condition is not put into error because others were running (here the worker
+    is stopped for 1.5 s, twice the limit, while it holds the request)."""
+    import os
+    import signal
+    import threading
+
+    assert scripting.evaluate_expression("1 + 1", {}) == 2  # a warm worker, ready and idle in the pool
+    worker = backstop.POOL.take()
+    backstop.POOL.give(worker)  # the next evaluation takes this one
+    def resume():
+        if worker.alive():  # killed already when the limit counts the clock
+            os.kill(worker.proc.pid, signal.SIGCONT)
+
+    os.kill(worker.proc.pid, signal.SIGSTOP)
+    threading.Timer(1.5, resume).start()
+    started = time.monotonic()
+    assert scripting.evaluate_expression("2 + 3", {}) == 5
+    assert time.monotonic() - started >= 1.4 and worker.alive()
+
+
 def test_the_backstop_limits_memory():
     loose = Limits(max_work=10 ** 15, max_size=10 ** 12)
     with pytest.raises(ExpressionLimitExceeded, match="memory"):
