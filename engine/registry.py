@@ -132,8 +132,10 @@ _person_facets: list[Callable[[str, Any], list[tuple[str, str]]]] = []
 def register_person_facet(provider: Callable[[str, Any], list[tuple[str, str]]]) -> None:
     """provider(person_key, viewer) -> [(label, value)] that another process holds about one person
     (a time-bank balance on an elder's page). A person key names a process's own record,
-    "<process key>:<id>", so processes show each other's facts without importing each other; the
-    provider decides what this viewer may see and answers [] for a key it does not know."""
+    "<process key>:<id>", or a household by its number, "household:<number>" (what each process
+    holds about the members of one household, on the household's page), so processes show each
+    other's facts without importing each other; the provider decides what this viewer may see and
+    answers [] for a key it does not know."""
     _person_facets.append(provider)
 
 
@@ -142,6 +144,40 @@ def person_facets(person_key: str, viewer) -> list[tuple[str, str]]:
     for provider in _person_facets:
         facts.extend(provider(person_key, viewer))
     return facts
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One record a search found, as the search page lists it: what kind of record it is, its name or
+    number as this viewer may see it, its village and the page that opens it (which checks access
+    again, the need-to-know gate of a minor's file included)."""
+
+    kind: str
+    title: str
+    village: str
+    url: str
+    detail: str = ""
+
+
+SEARCH_LIMIT = 30  # hits per provider: a search names a person, it does not list a village
+_searches: list[Callable[[str, Any], list[SearchHit]]] = []
+
+
+def register_search(provider: Callable[[str, Any], list[SearchHit]]) -> None:
+    """provider(query, viewer) -> at most SEARCH_LIMIT hits among the records of one process that the
+    viewer may see (their villages, their roles). The query is trimmed and at most 40 characters: a
+    name or part of one, a record's number, or the last digits of a phone or ID number. Names are
+    encrypted at rest, so a provider reads the candidates of the viewer's scope and matches in
+    memory. A minor's name is never shown in a hit: the hit names the record that holds it."""
+    if provider not in _searches:
+        _searches.append(provider)
+
+
+def search(query: str, viewer) -> list[SearchHit]:
+    hits: list[SearchHit] = []
+    for provider in _searches:
+        hits.extend(provider(query, viewer)[:SEARCH_LIMIT])
+    return hits
 
 
 @dataclass(frozen=True)

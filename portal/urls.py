@@ -33,6 +33,7 @@ urlpatterns = [
     path("audit/", include("portal.audit.urls")),
     path("year/", include("portal.dashboard.urls")),
     path("villages/<slug:code>/", dashboard.village_page, name="village"),
+    path("search/", dashboard.search, name="search"),
     path("sla/", include("portal.sla.urls")),
     path("files/<str:token>/", cases.attachment, name="attachment"),
     path("start/", cases.start_list, name="start"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -109,10 +110,17 @@ def is_postgres() -> bool:
 
 @pytest.fixture(autouse=True, scope="session")
 def _static_files_collected(django_db_blocker):
-    """Pages name fingerprinted static files (the manifest), as production serves them."""
+    """Pages name fingerprinted static files (the manifest), as production serves them. The suite's
+    processes (pytest-xdist) collect one at a time: the manifest is written whole by one of them."""
+    import fcntl
+
+    from django.conf import settings
     from django.core.management import call_command
 
-    call_command("collectstatic", interactive=False, verbosity=0)
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    with open(Path(settings.STATIC_ROOT) / ".collect.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture(autouse=True, scope="session")

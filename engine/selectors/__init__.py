@@ -16,7 +16,7 @@ from engine.selectors.definitions import (  # noqa: F401
     definition_archive, definition_version, definition_xml, latest, movable_cases, process_names, process_versions, startable_processes,
     version_labels,
 )
-from engine.selectors.sla import MAX_MONTHS, SlaRow, may_read_sla_report, sla_report, sla_report_villages  # noqa: F401
+from engine.selectors.sla import MAX_MONTHS, SlaRow, may_read_sla_report, on_time_shares, sla_report, sla_report_villages  # noqa: F401
 from engine.selectors.operations import database_problem, operational_numbers, sweep_lag_seconds  # noqa: F401
 from engine.selectors.incidents import Incident, IncidentPage, incidents, may_read_incidents  # noqa: F401
 from engine.selectors.outbox import UndeliveredMessage, UndeliveredPage, undelivered_count, undelivered_messages  # noqa: F401

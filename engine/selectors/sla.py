@@ -125,3 +125,38 @@ def sla_report_villages(viewer) -> list[str] | None:
     """The villages a viewer may filter on (None: every village)."""
     scope = user_villages(viewer)
     return None if scope is None else sorted(scope)
+
+
+def on_time_shares(year: int, villages) -> tuple[int | None, dict[int, int], dict[str, int]]:
+    """For the station's year: of the tasks with a deadline in `year` whose fate is known (done, or
+    open past the deadline), the percentage done on time — over the year, by month of the deadline
+    and by village — within `villages` (None: the township). Not a viewer's read: the dashboard
+    shows it to the staff who see the year's figures, as counts with no case in them."""
+    zone = timezone.get_default_timezone()
+    start = dt.datetime(year, 1, 1, tzinfo=zone)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=zone)
+    rows = HumanTask.objects.filter(due_at__gte=start, due_at__lt=end, status__in=[TaskStatus.OPEN, TaskStatus.COMPLETED])
+    if villages is not None:
+        rows = rows.filter(village__in=villages)
+    now = clock.now()
+    tally: dict[tuple[str, object], list[int]] = {}
+    for place, status, due_at, completed_at in rows.values_list("village", "status", "due_at", "completed_at").iterator(chunk_size=2000):
+        if status == TaskStatus.COMPLETED:
+            on_time = completed_at <= due_at
+        elif due_at < now:
+            on_time = False
+        else:
+            continue  # still in time: its fate is not known yet
+        month = timezone.localtime(due_at, zone).month
+        for key in (("year", None), ("month", month), ("village", place)):
+            counts = tally.setdefault(key, [0, 0])
+            counts[0] += on_time
+            counts[1] += 1
+
+    def percent(key) -> int | None:
+        done, decided = tally.get(key, (0, 0))
+        return round(100 * done / decided) if decided else None
+
+    by_month = {month: percent(("month", month)) for kind, month in tally if kind == "month"}
+    by_village = {place: percent(("village", place)) for kind, place in tally if kind == "village" and place}
+    return percent(("year", None)), by_month, by_village

@@ -161,3 +161,26 @@ def village_page(request, code: str):
         "village": village, "year": year, "work": work, "rows": figures.rows(year, villages, village=code), "links": links,
         "open_by_process": sorted(((names.get(key, key), n) for key, n in work.open_by_process.items()), key=lambda item: item[0]),
     })
+
+
+SEARCH_MAX = 40
+
+
+@login_required
+def search(request):
+    """Find a person, a household or a case by name, number, or the last digits of a phone, among
+    the records of the viewer's villages that each process lets them see. The results link to the
+    records' own pages, which check access again (a minor's file asks for a reason first)."""
+    villages = _scope(request.user)
+    query = " ".join(request.GET.get("q", "").split())
+    hits, cases, too_long = [], [], len(query) > SEARCH_MAX
+    if query and not too_long:
+        hits = registry.search(query, request.user)
+        cases = list(selectors.visible_instances(request.user).filter(subject__icontains=query)
+                     .order_by("-started_at").values("id", "subject", "process_key", "village", "status")[:registry.SEARCH_LIMIT])
+    return render(request, "portal/search.html", {
+        "query": query, "hits": hits, "cases": cases, "too_long": too_long, "max_length": SEARCH_MAX,
+        "process_names": selectors.process_names(), "village_names": figures.village_names(),
+        "scope_names": [name for code, name in figures.village_names().items() if villages is None or code in villages],
+        "township_wide": villages is None,
+    })

@@ -20,7 +20,7 @@ from engine import clock, registry
 from engine.errors import FormInvalid
 from engine.station import Village
 
-from . import cycle, rules
+from . import cycle, rules, search  # noqa: F401 - search registers the elders' search and household facet
 from .access import person_from_key, visible_people
 from .models import (
     ElderlyPerson, HealthEntry, MajorChange, Referral, ReferralStatus, RuleKind, RuleSet, Screening, SupportEntry, Visit,

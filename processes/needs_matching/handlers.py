@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from engine import clock, registry
 from engine.errors import FormInvalid
 
-from . import access, matching
+from . import access, matching, search  # noqa: F401 - search registers the households' search
 from .models import CapacityUnit, Household, HouseholdCase, Need, NeedStatus, Referral, ReferralStatus, Resource
 
 KEY = "needs_matching"

@@ -109,6 +109,8 @@ def household_page(request, household_id: int):
         "category_label": NeedCategory(category).label if preview is not None else "",
         "preview": preview,
         "needs": household.needs.order_by("-created_at", "number").prefetch_related("referrals__resource")[:50],
+        # What the other processes hold about this household's people (elders, time-bank members...).
+        "facets": registry.person_facets(f"household:{household.code}", request.user),
     })
 
 

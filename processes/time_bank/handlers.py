@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from engine import clock, registry
 from engine.errors import FormInvalid
 
-from . import checks, ledger
+from . import checks, ledger, search  # noqa: F401 - search registers the members' search and household facet
 from .access import in_pilot_scope, may_read_member, village_names
 from .models import Member, MemberKind, MemberStatus, PaidWith, ServiceSession, SessionStatus
 

@@ -572,6 +572,12 @@ def _rows() -> list[Row]:
         add(Row("year", "POST /year/targets/ (a target)", "-", user, "login" if user == "anon" else "ok" if user == "admin" else "404"))
         for code, own in ((DS, {"worker_ds", "sup_ds", "civil", "admin"}), (XS, {"worker_xs", "worker_xs2", "sup_xs", "civil", "admin"})):
             add(Row("year", "GET {arg}", "-", user, _read(user, user in own), f"/villages/{code}/"))
+    # Search: the year's staff search; each finds only the households of their own villages (civil
+    # affairs, who see no household, find none).
+    for user in USERS:
+        add(Row("search", "GET /search/", "-", user, _read(user, user in YEAR_STAFF)))
+        if user in YEAR_STAFF:
+            add(Row("search", "GET /search/?q=HH- finds households", "-", user, frozenset(HH.get(user, set()))))
     # Elderly care: the register and the report for staff of the village; a person's page also for the
     # village doctor a referral was addressed to; the option list other processes use; screening starts.
     for user in USERS:
@@ -1424,6 +1430,16 @@ def a_household_list(r: Runner, row):
     return frozenset(names.get(int(pk), f"household#{pk}") for pk in re.findall(r'href="/households/(\d+)/', response.content.decode()))
 
 
+def a_search(r: Runner, row):
+    return status(r.get(row, "/search/?q=HH-"))
+
+
+def a_search_households(r: Runner, row):
+    response = r.get(row, "/search/?q=HH-")
+    names = {pk: key for key, pk in r.w.households.items()}
+    return frozenset(names.get(int(pk), f"household#{pk}") for pk in re.findall(r'href="/households/(\d+)/', response.content.decode()))
+
+
 def a_household(r: Runner, row):
     return status(r.get(row, f"/households/{r.w.households[row.obj]}/"))
 
@@ -1848,6 +1864,8 @@ ACTIONS = {
     "GET /households/": a_households,
     "GET /households/ lists": a_household_list,
     "GET /households/{obj}/": a_household,
+    "GET /search/": a_search,
+    "GET /search/?q=HH- finds households": a_search_households,
     "GET /activities/": a_activities,
     "POST /year/targets/ (a target)": a_year_target,
     "GET /activities/groups/": a_groups,

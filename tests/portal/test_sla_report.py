@@ -152,3 +152,24 @@ def test_administrators_see_a_banner_for_a_year_the_package_does_not_know(users,
     client.force_login(users["admin"])
     page = client.get("/sla/calendar/?year=2031").content.decode()  # far ahead: no banner, the page says it
     assert 'data-testid="year-unknown"' in page and "2031" in page
+
+
+def test_the_years_page_counts_deadlines_met_across_processes(planted, users):
+    """The dashboard's figure: of the tasks whose fate is known at AS_OF, the share done on time, by
+    month of the deadline and by village (the planted case's own intake and response tasks count too)."""
+    import time_machine
+
+    from engine import registry
+
+    tasks = list(HumanTask.objects.filter(instance_id=planted).order_by("pk").values_list("pk", flat=True))
+    HumanTask.objects.filter(pk__in=tasks[:-10]).update(status="cancelled")  # the real case's own tasks: withdrawn, not counted
+    figure = {f.code: f for f in registry.figures()}["sla.on_time"]
+    with time_machine.travel(AS_OF, tick=False):
+        township = figure.compute(2026, None)
+        dongshan = figure.compute(2026, {"dongshan"})
+    # October: 2 of 6 on time (the withdrawn one not counted); November: the 04:00 deadline met, the 03:00 one 5 h
+    # overdue, the one due on the 20th not decided yet -> 1 of 2; the year 3 of 8; dongshan 3 of 7, xishui 0 of 1.
+    assert township.by_month == {10: 33, 11: 50}
+    assert township.by_village == {"dongshan": 43, "xishui": 0}
+    assert township.total == 38  # 3 of 8
+    assert dongshan.total == 43 and "xishui" not in dongshan.by_village
