@@ -18,7 +18,8 @@ from tests.dates import local_minutes_ago
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
-BROKER = os.environ.get("CASEFLOW_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
+# A Redis database of this test process's own (pytest-xdist runs the suite in several): db 14, 13, ...
+BROKER = os.environ.get("CASEFLOW_TEST_BROKER_URL", f"redis://127.0.0.1:6379/{14 - int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)}")
 
 
 @pytest.fixture

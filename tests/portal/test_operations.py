@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import logging
+import os
 
 import pytest
 from django.test import Client
@@ -16,7 +17,8 @@ from engine.models import HumanTask, InstanceStatus, OutboxMessage, ProcessInsta
 from tests.processes.child_protection.flows import FORMS, complete, open_task, start_case
 
 pytestmark = pytest.mark.django_db
-BROKER = "redis://127.0.0.1:6379/14"
+# A Redis database of this test process's own (pytest-xdist runs the suite in several): db 14, 13, ...
+BROKER = f"redis://127.0.0.1:6379/{14 - int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)}"
 
 
 def metrics_of(response) -> dict[str, float]:
