@@ -49,6 +49,15 @@ def normalised_code(text: str) -> str:
     return "".join(ch for ch in (text or "").lower() if ch.isalnum())[:16]
 
 
+def stored_code(code: str) -> str:
+    """What the database keeps of a recovery code: a keyed hash (HMAC-SHA256 under SECRET_KEY, 64 bits
+    in hex, the width of django-otp's token column), never the code. A copy of the database does not
+    sign anybody in; changing SECRET_KEY makes the codes unusable (new ones are made on the 2FA page)."""
+    from django.utils.crypto import salted_hmac
+
+    return salted_hmac("caseflow.recovery-code", normalised_code(code), algorithm="sha256").hexdigest()[:16]
+
+
 def new_recovery_codes(user) -> list[str]:
     """Replace the user's recovery codes with RECOVERY_CODES new ones (django-otp's static device)
     and answer them, to be shown once: only their holder sees them, on that one page."""
@@ -63,7 +72,7 @@ def new_recovery_codes(user) -> list[str]:
             code = StaticToken.random_token()
             if code not in codes:
                 codes.append(code)
-        StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+        StaticToken.objects.bulk_create([StaticToken(device=device, token=stored_code(code)) for code in codes])
     return codes
 
 
@@ -86,7 +95,7 @@ def spend_recovery_code(user, text: str):
     allowed, _details = device.verify_is_allowed()
     if not allowed:
         return None
-    deleted, _rows = StaticToken.objects.filter(device=device, token=code).delete()
+    deleted, _rows = StaticToken.objects.filter(device=device, token=stored_code(code)).delete()
     if not deleted:
         device.throttle_increment()
         return None

@@ -148,6 +148,8 @@ def test_a_recovery_code_signs_in_once_and_is_then_spent(client, users, settings
     settings.CASEFLOW_REQUIRE_2FA = True
     codes = enrol(client, "civil")
     assert len(set(codes)) == 10 and StaticToken.objects.filter(device__user=users["civil"]).count() == 10
+    kept = set(StaticToken.objects.filter(device__user=users["civil"]).values_list("token", flat=True))
+    assert not kept & {c.lower() for c in codes}  # the database keeps a keyed hash, never a code that signs in
     # Shown once: the page afterwards counts them and shows none.
     page = client.get("/accounts/2fa/").content.decode()
     assert re.search(r'data-testid="codes-left">\D*10\D', page) and codes[0] not in page
