@@ -111,3 +111,20 @@ def test_the_yearly_audit_lists_household_openings_refusals_and_requests(client,
     client.force_login(users["admin"])
     html = client.get(f"/audit/minors/?year={year}").content.decode()
     assert html.count("HH-K-1") >= 3 and "孩子乙" not in html
+
+
+def test_the_django_admin_page_of_a_household_with_a_child_passes_the_same_gate(client, homes):
+    """The household's change page in the Django admin shows its members' names and ages: the same
+    need-to-know gate as the portal's page, and the refusal logged; a household of adults opens."""
+    it_admin = make_user("it_admin", "admin", villages=None)  # as the demo's administrator: staff and superuser
+    it_admin.is_staff = it_admin.is_superuser = True
+    it_admin.save()
+    client.force_login(it_admin)
+    family = homes["family"]
+    response = client.get(f"/admin/needs_matching/household/{family.pk}/change/")
+    assert response.status_code == 302 and response["Location"].startswith(f"/records/household/{family.pk}/access/")
+    assert AccessLog.objects.get(user=it_admin).outcome == "refused"
+    assert client.get(f"/admin/needs_matching/household/{homes['adults'].pk}/change/").status_code == 200
+    approve_record_access(it_admin, "household", family.pk, approver=make_user("sup2", "supervisor", villages=["dongshan"]))
+    opened = client.get(f"/admin/needs_matching/household/{family.pk}/change/")
+    assert opened.status_code == 200 and "孩子乙" in opened.content.decode()
