@@ -112,3 +112,16 @@ def test_an_update_dated_before_its_month_is_refused_next_to_the_date(users, dep
         with pytest.raises(FormInvalid) as refused:
             do(case, "Task_MonthlyUpdate", users["worker"], update(visited_on="2026-09-30"))
     assert list(refused.value.field_errors) == ["visited_on"]
+
+
+def test_the_demo_spans_the_year_and_one_warning_led_to_a_matching_case(users, deployed):
+    from django.core.management import call_command
+
+    for _n in range(5):
+        household()
+    with time_machine.travel(local(2026, 11, 20), tick=False):
+        call_command("demo_monitoring")
+    assert MonitoredHousehold.objects.count() == 5
+    assert MonthlyUpdate.objects.filter(status="done").count() == 5 * 11
+    confirmed = Warning.objects.filter(status="confirmed")
+    assert confirmed.count() >= 1 and ProcessInstance.objects.filter(pk__in=confirmed.values("needs_instance_id"), process_key="needs_matching").exists()
