@@ -44,7 +44,7 @@ def mask_id(value: str) -> str:
 
 def headers() -> list[str]:
     return [_("Household number"), pgettext("monitoring", "Village"), _("Head of household (ID masked)"), _("Household size"),
-            _("Per-capita income a year (yuan)"), _("Against the line"), _("Warnings"), _("Last visit"), _("Monitoring category"),
+            _("Per-capita income a year (yuan)"), _("Against the line"), pgettext("monitoring", "Warnings"), _("Last visit"), _("Monitoring category"),
             _("Monitored since")]
 
 
