@@ -298,9 +298,9 @@ SHARE_OPTIONS = {
 }
 
 STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"},
-          "worker_ds": {"needs_matching", "elderly_care", "time_bank", "activities"},
-          "worker_xs": {"needs_matching", "elderly_care", "time_bank", "activities"},
-          "worker_xs2": {"needs_matching", "elderly_care", "time_bank", "activities"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
+          "worker_ds": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring"},
+          "worker_xs": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring"},
+          "worker_xs2": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
           "admin": {"incident_matrix"}}  # the world's failing process starts in the administrators' lane
 START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
     ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
@@ -335,6 +335,11 @@ ELDERS = {"el_ds": DS, "el_xs": XS}
 ELDER_STAFF = {"worker_ds": {"el_ds"}, "sup_ds": {"el_ds"}, "worker_xs": {"el_xs"}, "worker_xs2": {"el_xs"}, "sup_xs": {"el_xs"},
                "admin": {"el_ds", "el_xs"}}
 ELDER_PAGES = {**ELDER_STAFF, "doc_ds": {"el_ds"}}  # a doctor: only the elder referred to its village
+# -- low-income monitoring (processes/monitoring) ----------------------------------------------------
+MONITORED = {"mon_ds": "hh_ds2", "mon_xs": "hh_xs2"}  # households without a child: no reason asked first
+MON_STAFF = {"worker_ds": {"mon_ds"}, "sup_ds": {"mon_ds"}, "worker_xs": {"mon_xs"}, "worker_xs2": {"mon_xs"}, "sup_xs": {"mon_xs"},
+             "admin": {"mon_ds", "mon_xs"}}
+# -- end of low-income monitoring --------------------------------------------------------------------
 ADMIN_URLS = ["/admin/", "/admin/auth/user/", "/admin/auth/group/", "/admin/engine/staffprofile/",
               "/admin/needs_matching/household/", "/admin/needs_matching/resource/", "/admin/elderly_care/elderlyperson/",
               "/admin/elderly_care/ruleset/"]
@@ -597,6 +602,20 @@ def _rows() -> list[Row]:
                       else "msg" if elder in ELDER_PAGES.get(user, set()) else "login" if user == "anon" else "404")
             add(Row("elderly", "POST /elderly/{obj}/screen/", elder, user, screen))
 
+    # -- low-income monitoring: the list, its export and each household for staff of the village; the
+    # rules page for administrators; a worker of another village sees nothing, not even a guessed id.
+    for user in USERS:
+        staff = user in MON_STAFF
+        add(Row("monitoring", "GET /monitoring/", "-", user, _read(user, staff)))
+        add(Row("monitoring", "GET /monitoring/list.xlsx", "-", user, _read(user, staff)))
+        add(Row("monitoring", "GET /monitoring/import/", "-", user, _read(user, staff)))
+        add(Row("monitoring", "GET /monitoring/rules/", "-", user, _read(user, user == "admin")))
+        if staff:
+            add(Row("monitoring", "GET /monitoring/ lists", "-", user, frozenset(MON_STAFF[user])))
+        for household in MONITORED:
+            add(Row("monitoring", "GET /monitoring/{obj}/", household, user, _read(user, household in MON_STAFF.get(user, set()))))
+    # -- end of low-income monitoring
+
     # Incidents (/studio/incidents/): the cases in error, retry, cancel with a reason — administrators only.
     for user in USERS:
         refused = "login" if user == "anon" else "403"
@@ -694,6 +713,7 @@ class World:
     resources: dict
     rosters: dict = field(default_factory=dict)
     elders: dict = None
+    monitored: dict = None  # low-income monitoring
 
     def __post_init__(self):
         self.task_names = {pk: key for key, pk in self.tasks.items()}
@@ -883,7 +903,13 @@ def build_world() -> World:
                                                    phone=f"电话{key}", living="alone").pk
     ElderReferral.objects.create(person_id=elders["el_ds"], instance_id=0, village=DS, rules_version=1, created_at=timezone.now(),
                                  flags=[{"code": "high_bp", "label": "收缩压≥160", "value": "171"}])
-    return World(users, instances, tasks, files, households, orgs, resources, rosters=rosters, elders=elders)
+    # -- low-income monitoring: two monitored households, one a village
+    from processes.monitoring.models import MonitoredHousehold
+
+    monitored = {key: MonitoredHousehold.objects.create(household_id=households[hh], code=HOUSEHOLDS[hh], village=HH_VILLAGE[hh],
+                                                        category="edge", since=dt.date(2026, 1, 5)).pk for key, hh in MONITORED.items()}
+    # -- end of low-income monitoring
+    return World(users, instances, tasks, files, households, orgs, resources, rosters=rosters, elders=elders, monitored=monitored)
 
 
 @pytest.fixture(scope="module")
@@ -1387,6 +1413,23 @@ def a_export_titles(r: Runner, row):
     return _titles_in(text)
 
 
+# -- low-income monitoring --
+
+def a_monitoring_status(r: Runner, row):
+    url = row.action.split(" ")[1].replace("{obj}", str(r.w.monitored.get(row.obj, "")))
+    return status(r.get(row, url))
+
+
+def a_monitoring_list(r: Runner, row):
+    response = r.get(row, "/monitoring/")
+    if status(response) != "200":
+        return status(response)
+    shown = set(re.findall(r'data-household="(\d+)"', response.content.decode()))
+    return frozenset(key for key, pk in r.w.monitored.items() if str(pk) in shown)
+
+# -- end of low-income monitoring --
+
+
 def a_elder_status(r: Runner, row):
     url = row.action.split(" ")[1].replace("{obj}", str(r.w.elders.get(row.obj, "")))
     return status(r.get(row, url))
@@ -1853,6 +1896,13 @@ ACTIONS = {
     "GET /fund/ project titles anywhere (ledger too)": a_fund_titles,
     "GET /fund/export.xlsx Projects sheet": a_export_projects,
     "GET /fund/export.xlsx titles anywhere (Ledger too)": a_export_titles,
+    # low-income monitoring
+    "GET /monitoring/": a_monitoring_status,
+    "GET /monitoring/list.xlsx": a_monitoring_status,
+    "GET /monitoring/import/": a_monitoring_status,
+    "GET /monitoring/rules/": a_monitoring_status,
+    "GET /monitoring/ lists": a_monitoring_list,
+    "GET /monitoring/{obj}/": a_monitoring_status,
     "GET /elderly/": a_elder_status,
     "GET /elderly/report/": a_elder_status,
     "GET /elderly/report.xlsx": a_elder_status,

@@ -189,6 +189,11 @@ def people(users, deployed, settings):
         roster = Roster.objects.create(village=village, name=f"{village}课后课堂", kind="after_school")
         for n in range(4):
             RosterMember.objects.create(roster=roster, name=f"学生{n}", minor=True, guardian_consent=True, joined_on=dt.date(2026, 9, 1))
+    # Low-income monitoring enrols needs-matching households, one running cycle each: enough of them
+    # for every case the walker starts.
+    for n in range(6, 40):
+        household = Household.objects.create(code=f"HH-DS-{n:03d}", village="dongshan", head_name=f"户主{n}", annual_income=Decimal("9000"))
+        Member.objects.create(household=household, name=f"户主{n}", relation="户主", age=52, sex="male")
     for role in registry.roles():  # every role has somebody station-wide (a project in any village; a new role)
         if not any(u.groups.filter(name=role).exists() and u.staff_profile.township_wide for u in people.values()):
             people[f"any_{role}"] = make_user(f"any_{role}", role, villages=None)
