@@ -71,9 +71,12 @@ prod: install
 	metrics="$${PROMETHEUS_MULTIPROC_DIR:-$${CASEFLOW_VAR_DIR:-$(CURDIR)/var}/metrics}" && rm -rf "$$metrics" && mkdir -p "$$metrics" && \
 		PROMETHEUS_MULTIPROC_DIR="$$metrics" exec $(VENV)/bin/honcho -f deploy/Procfile -d $(CURDIR) start
 
+# The suite runs in one test process per CPU (pytest-xdist; each has its own test database, Redis
+# database and live server), at most four. PYTEST_WORKERS= runs it in one process.
+PYTEST_WORKERS ?= -n auto --maxprocesses=4
 test: install
 	$(VENV)/bin/lint-imports
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=test-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) $(VENV)/bin/pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=test-only-secret CASEFLOW_ENCRYPTION_KEYS=$(TEST_ENCRYPTION_KEY) $(VENV)/bin/pytest $(PYTEST_WORKERS)
 
 # Each benchmark creates and drops its own test_caseflow_bench_* database and prints one JSON object
 # (numbers beside baselines measured in the same run). Scale down with the BENCH_* variables named
