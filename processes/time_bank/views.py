@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from engine import clock
+from engine.station import AccessLog
 
 from . import access, checks, ledger
 from .member_forms import DecisionForm, HoursForm, MemberForm, ReasonForm, RelativeForm, TransferForm
@@ -93,6 +94,7 @@ def _passbook(member: Member):
 @login_required
 def passbook(request, member_id: int):
     member = _member(request.user, member_id)
+    _logged(request, member, "time_bank_passbook")
     account, entries = _passbook(member)
     relatives = list(Relative.objects.filter(member=member).select_related("relative"))
     villages = access.villages(request.user)
@@ -111,11 +113,17 @@ def passbook(request, member_id: int):
     })
 
 
+def _logged(request, member, view: str) -> None:
+    """A member's passbook names them, their hours and who they serve: every reading is in the access log."""
+    AccessLog.objects.create(user=request.user, instance_id=0, process_key="time_bank", view=view, record=f"time_bank_member:{member.pk}")
+
+
 @login_required
 def passbook_print(request, member_id: int):
     """The passbook on paper, for a member without a phone: no header, no buttons, a line per entry,
     a box for the worker's and the member's signatures."""
     member = _member(request.user, member_id)
+    _logged(request, member, "time_bank_passbook_print")
     _account, entries = _passbook(member)
     return render(request, "time_bank/passbook_print.html", {
         "member": member, "entries": entries, "balance": entries[-1].balance_after if entries else Decimal("0"),

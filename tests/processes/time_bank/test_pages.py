@@ -208,3 +208,16 @@ def test_a_supervisor_reverses_an_entry_from_the_ledger_page(world):
     client_for(people, "sup_ds").post(f"/time-bank/ledger/{entry.pk}/reverse/", {"note": "录错"})
     assert LedgerEntry.objects.get(reverses=entry).hours == Decimal("-6.00")
     assert flows.balance(members["ds"]) == 0
+
+
+def test_every_reading_of_a_passbook_is_in_the_access_log(world):
+    from engine.station import AccessLog
+
+    people, members = world
+    worker = client_for(people, "worker")
+    assert worker.get(f"/time-bank/members/{members['ds'].pk}/").status_code == 200
+    assert worker.get(f"/time-bank/members/{members['ds'].pk}/print/").status_code == 200
+    assert client_for(people, "worker_xishui").get(f"/time-bank/members/{members['ds'].pk}/").status_code == 404
+    logged = sorted(AccessLog.objects.values_list("user__username", "view", "record"))
+    record = f"time_bank_member:{members['ds'].pk}"
+    assert logged == [("worker", "time_bank_passbook", record), ("worker", "time_bank_passbook_print", record)]
