@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
-from engine import api, clock
+from engine import api, clock, registry
 from engine.station import AccessLog, Village
 
 from . import access, scales
@@ -38,7 +38,9 @@ def _staff(user):
 
 
 def _village_choices(user) -> list[tuple[str, str]]:
-    return list(access.in_villages(Village.objects.all(), user).order_by("position", "code").values_list("code", "name"))
+    villages = registry.villages_for(user)
+    query = Village.objects.all() if villages is None else Village.objects.filter(code__in=villages)
+    return list(query.order_by("position", "code").values_list("code", "name"))
 
 
 def _date(text: str, field: str, errors: dict, *, required=True) -> dt.date | None:

@@ -189,6 +189,12 @@ def people(users, deployed, settings):
         roster = Roster.objects.create(village=village, name=f"{village}课后课堂", kind="after_school")
         for n in range(4):
             RosterMember.objects.create(roster=roster, name=f"学生{n}", minor=True, guardian_consent=True, joined_on=dt.date(2026, 9, 1))
+    # Children in difficulty: children in the archive of each village (the start form chooses among them).
+    from processes.children.handlers import new_child
+
+    for village in ("dongshan", "xishui"):
+        for n in range(3):
+            new_child(village=village, name=f"{village}儿童{n}", consent_group=True)
     for role in registry.roles():  # every role has somebody station-wide (a project in any village; a new role)
         if not any(u.groups.filter(name=role).exists() and u.staff_profile.township_wide for u in people.values()):
             people[f"any_{role}"] = make_user(f"any_{role}", role, villages=None)
