@@ -130,3 +130,14 @@ def test_a_child_protection_case_opens_a_childs_case_with_the_childs_data_and_a_
         open_case(users["worker_xishui"], child_from="cp_case", cp_case=str(cp_id), referral="child_protection")
     assert "cp_case" in refused.value.field_errors
     assert Child.objects.count() == 1
+
+
+def test_the_demo_makes_twelve_children_a_screened_group_and_two_cases_once(users, deployed):
+    from django.core.management import call_command
+
+    from processes.children.models import Group, Screening
+
+    call_command("demo_children")
+    call_command("demo_children")  # a second run adds nothing
+    assert Child.objects.count() == 12 and Group.objects.count() == 1 and Screening.objects.count() == 20
+    assert sorted(ChildCase.objects.values_list("stage", flat=True)) == [CaseStage.CLOSURE, CaseStage.SERVICES]
