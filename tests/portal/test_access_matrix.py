@@ -298,9 +298,9 @@ SHARE_OPTIONS = {
 }
 
 STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"},
-          "worker_ds": {"needs_matching", "elderly_care", "time_bank", "activities"},
-          "worker_xs": {"needs_matching", "elderly_care", "time_bank", "activities"},
-          "worker_xs2": {"needs_matching", "elderly_care", "time_bank", "activities"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
+          "worker_ds": {"needs_matching", "elderly_care", "time_bank", "activities", "children"},
+          "worker_xs": {"needs_matching", "elderly_care", "time_bank", "activities", "children"},
+          "worker_xs2": {"needs_matching", "elderly_care", "time_bank", "activities", "children"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
           "admin": {"incident_matrix"}}  # the world's failing process starts in the administrators' lane
 START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
     ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
@@ -344,6 +344,7 @@ STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_prote
                 "/studio/child_protection/diff/?from=1&to=1", "/studio/child_protection/migrate/",
                 "/studio/child_protection/migrate/?to=1&case=1", "/studio/child_protection/test/",
                 "/studio/child_protection/test/diagram/", "/studio/child_protection/forms/Task_Intake/", "/studio/new/"]
+CHILDREN_STAFF = {"worker_ds", "worker_xs", "worker_xs2", "sup_ds", "sup_xs", "admin"}  # children in difficulty: staff only
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
 
 
@@ -668,6 +669,16 @@ def _rows() -> list[Row]:
     for user, expected in [("appl_A", "hidden"), ("r_none", "hidden"), ("rA1", "hidden"), ("sup_ds", "shown"), ("worker_ds", "shown")]:
         add(Row("scenarios", "rA3 misses the deadline and sup_ds replaces them; then GET /cases/{obj}/ shows {arg}", "app_A", user,
                 expected, "替换理由rA3出差"))
+
+    # ---- children in difficulty (processes/children/) -------------------------------------------------
+    # The archive list and the groups: the station's staff (worker, supervisor, admin) only, each their
+    # villages; the screening scales in the admin: administrators only. (Each archive's need-to-know
+    # gate and another village's 404 are in tests/processes/children/test_pages.py.)
+    for user in USERS:
+        for url in ("/children/", "/children/groups/"):
+            add(Row("children", "GET {arg}", "-", user, _read(user, user in CHILDREN_STAFF), url))
+        add(Row("children", "GET {arg}", "-", user, "200" if user == "admin" else "login", "/admin/children/scale/"))
+    # ---- end of children in difficulty -----------------------------------------------------------------
     return rows
 
 
