@@ -201,6 +201,11 @@ def served(ctx, data):
     held_on = _date(data["held_on"])
     if held_on < case.opened_on:
         raise FormInvalid({"held_on": [pgettext("children", "The case was opened on %(date)s: a service comes after it.") % {"date": case.opened_on.isoformat()}]})
+    # After a return the form comes back filled with the last service: sent unchanged, it would record that
+    # service twice. A new service says what was done this time.
+    if case.services.filter(held_on=held_on, kind=data["kind"]).exists() and any(
+            s.note.strip() == data["note"].strip() for s in case.services.filter(held_on=held_on, kind=data["kind"])):
+        raise FormInvalid({"note": [pgettext("children", "This service is already recorded with the same date, kind and note: say what was done this time.")]})
     ServiceRecord.objects.create(case=case, held_on=held_on, kind=data["kind"], note=data["note"])
     _note_mental_state(ctx, case, data.get("mental_state"), held_on)
     case.stage = CaseStage.SERVICES if data["next_step"] == "continue" else CaseStage.CLOSURE

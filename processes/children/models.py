@@ -57,6 +57,8 @@ class MentalState(models.Model):
     note = EncryptedTextField(pgettext_lazy("children", "mental state"))
     recorded_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The form's one-time token: the same form sent twice (a double tap, a resubmitted page) is one entry.
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
 
 class CaseStage(models.TextChoices):
@@ -176,6 +178,8 @@ class GroupSession(models.Model):
     observations = EncryptedTextField(pgettext_lazy("children", "observations"), blank=True)
     present = models.ManyToManyField(Child, related_name="sessions_attended", blank=True)
     recorded_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, null=True, related_name="+")
+    # The form's one-time token: the same form sent twice (a double tap, a resubmitted page) is one session.
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "number"], name="children_session_number")]

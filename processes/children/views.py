@@ -7,6 +7,8 @@ guessed id. Every view of a group's children is logged; an archive's reading is 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,7 +22,7 @@ from django.utils.http import urlencode
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
-from engine import api, clock, registry
+from engine import api, clock, registry, selectors
 from engine.station import AccessLog, Village
 
 from . import access, scales
@@ -70,6 +72,20 @@ def _text(request, field: str, errors: dict, *, required=True, limit=TEXT_MAX) -
     return value
 
 
+def _token(request) -> uuid.UUID:
+    """The one-time token of the form sent (a hidden field drawn when the form was shown): the same form
+    sent twice — a double tap, a page sent again — carries the same token and is saved once. A form
+    without one (a page from before the token) gets a fresh token: saved, as before."""
+    try:
+        return uuid.UUID(request.POST.get("_token", ""))
+    except ValueError:
+        return uuid.uuid4()
+
+
+def _already_saved(request, what: str) -> None:
+    messages.success(request, pgettext("children", "%(what)s was already saved: the form was sent twice, it is kept once.") % {"what": what})
+
+
 # -- the archive --------------------------------------------------------------------------------------
 
 @login_required
@@ -102,16 +118,26 @@ def child_page(request, child_id: int):
     if missing:
         return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
     errors: dict[str, str] = {}
-    typed = {"note": "", "recorded_on": clock.now().date().isoformat()}
+    typed = {"note": "", "recorded_on": clock.now().date().isoformat(), "token": str(uuid.uuid4())}
     if request.method == "POST":
         action = request.POST.get("_action", "")
         if action == "mental_state":
             typed = {"note": request.POST.get("note", ""), "recorded_on": request.POST.get("recorded_on", "")}
             note = _text(request, "note", errors)
             on = _date(typed["recorded_on"], "recorded_on", errors)
+            token = _token(request)
+            typed["token"] = str(token)
+            if MentalState.objects.filter(submission=token).exists():
+                _already_saved(request, pgettext("children", "This entry"))
+                return redirect("children-child", child.pk)
             if not errors:
-                MentalState.objects.create(child=child, recorded_on=on, note=note, recorded_by=request.user)
-                messages.success(request, pgettext("children", "Saved."))
+                try:
+                    with transaction.atomic():
+                        MentalState.objects.create(child=child, recorded_on=on, note=note, recorded_by=request.user, submission=token)
+                except IntegrityError:  # the same form's first sending won the race: saved once
+                    _already_saved(request, pgettext("children", "This entry"))
+                else:
+                    messages.success(request, pgettext("children", "Saved."))
                 return redirect("children-child", child.pk)
         elif action == "consent":
             group, photo = bool(request.POST.get("consent_group")), bool(request.POST.get("consent_photo"))
@@ -129,7 +155,81 @@ def child_page(request, child_id: int):
         "mental_states": child.mental_states.order_by("-recorded_on", "-pk")[:50],
         "groups": child.memberships.select_related("group").order_by("-joined_on"),
         "village_name": Village.objects.filter(code=child.village).values_list("name", flat=True).first() or child.village,
-        "errors": errors, "typed": typed, "today": clock.now().date().isoformat(),
+        "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "may_edit": may_edit(request.user),
+    }, status=400 if errors else 200)
+
+
+# -- correcting the archive -------------------------------------------------------------------------
+
+EDIT_ROLES = frozenset({"worker", "supervisor"})
+PHONE = re.compile(r"1\d{10}|0\d{2,3}-?\d{7,8}")  # a mobile, or a landline with its area code
+EDITABLE = ("school", "grade", "birth_date", "left_behind", "guardian_name", "guardian_relation", "guardian_phone",
+            "family_support", "health", "disability")
+
+
+def may_edit(user) -> bool:
+    """The child's holders correct the archive: the village's workers and the supervisors (not the administrator)."""
+    return bool(user.is_superuser or selectors.roles_of(user) & EDIT_ROLES)
+
+
+def _changes(child) -> list[dict]:
+    """The archive's row history, newest first: when, by whom, which fields changed (never the values)."""
+    from django.contrib.auth import get_user_model
+
+    events = list(Child.pgh_event_model.objects.filter(pgh_obj_id=child.pk).select_related("pgh_context").order_by("pgh_created_at", "pgh_id"))
+    fields = [f for f in Child._meta.concrete_fields if f.name not in {"id", "created_at", "code"}]
+    rows, previous = [], None
+    for event in events:
+        if previous is not None:
+            changed = [str(f.verbose_name) for f in fields if getattr(event, f.attname) != getattr(previous, f.attname)]
+            if changed:
+                rows.append({"at": event.pgh_created_at, "by": (event.pgh_context.metadata or {}).get("user") if event.pgh_context else None,
+                             "fields": changed})
+        previous = event
+    people = {u.pk: u.get_full_name() or u.username for u in get_user_model().objects.filter(pk__in={r["by"] for r in rows if r["by"]})}
+    for row in rows:
+        row["by"] = people.get(row["by"], "—")
+    return rows[::-1][:30]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def child_edit(request, child_id: int):
+    """Correct the child's details after intake: the same checks as the archive page (staff of the
+    child's village, the need-to-know gate), then the holders' roles. Every change is kept (row history)."""
+    _staff(request.user)
+    child = access.visible_children(request.user).filter(pk=child_id).first()
+    if child is None or not may_edit(request.user):
+        raise Http404(pgettext("children", "No such child, or not yours to see."))
+    missing = api.open_record(record=access.as_record(child), viewer=request.user, session=request.session, view="children_archive_edit")
+    if missing:
+        return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
+    errors: dict[str, str] = {}
+    typed = {name: getattr(child, name) for name in EDITABLE}
+    if request.method == "POST":
+        typed = {name: request.POST.get(name, "").strip() for name in EDITABLE}
+        typed["left_behind"] = bool(request.POST.get("left_behind"))
+        values = {"left_behind": typed["left_behind"]}
+        for name in ("school", "grade", "guardian_name", "guardian_relation", "guardian_phone"):
+            values[name] = _text(request, name, errors, required=False, limit=Child._meta.get_field(name).max_length)
+        for name in ("family_support", "health", "disability"):
+            values[name] = _text(request, name, errors, required=False)
+        if values["guardian_phone"] and "guardian_phone" not in errors and not PHONE.fullmatch(values["guardian_phone"].replace(" ", "")):
+            errors["guardian_phone"] = pgettext("children", "Give an 11-digit mobile number, or a landline with its area code (0xxx-xxxxxxx).")
+        born = _date(typed["birth_date"], "birth_date", errors, required=False)
+        values["birth_date"] = born.isoformat() if born else ""
+        if not errors:
+            changed = [name for name, value in values.items() if getattr(child, name) != value]
+            if changed:
+                for name in changed:
+                    setattr(child, name, values[name])
+                child.save(update_fields=changed)
+                messages.success(request, pgettext("children", "The archive is corrected; the change is kept in its history."))
+            else:
+                messages.success(request, pgettext("children", "Nothing was changed."))
+            return redirect("children-child", child.pk)
+    return render(request, "children/edit.html", {
+        "child": child, "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "changes": _changes(child),
     }, status=400 if errors else 200)
 
 
@@ -178,7 +278,7 @@ def group_page(request, group_id: int):
     if group is None:
         raise Http404(pgettext("children", "No such group, or not yours to see."))
     errors: dict[str, str] = {}
-    typed = {"held_on": clock.now().date().isoformat(), "content": "", "observations": "", "present": set(),
+    typed = {"held_on": clock.now().date().isoformat(), "content": "", "observations": "", "present": set(), "token": str(uuid.uuid4()),
              "screened_on": clock.now().date().isoformat(), "phase": Phase.PRE, "score": "", "child": ""}
     members = list(group.members.select_related("child").order_by("pk"))
     member_ids = {m.child_id for m in members}
@@ -206,14 +306,25 @@ def group_page(request, group_id: int):
                 errors["present"] = pgettext("children", "Someone ticked is not in this group; reload the page.")
             if held_on and held_on < group.created_at.date() - dt.timedelta(days=366):
                 errors["held_on"] = pgettext("children", "Give a date within a year of the group's start.")
+            token = _token(request)
+            typed["token"] = str(token)
+            if GroupSession.objects.filter(submission=token).exists():
+                _already_saved(request, pgettext("children", "This session"))
+                return redirect("children-group", group.pk)
             if not errors:
-                with transaction.atomic():
-                    locked = Group.objects.select_for_update().get(pk=group.pk)
-                    number = (locked.sessions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
-                    session = GroupSession.objects.create(group=group, number=number, held_on=held_on, content=content,
-                                                          observations=observations, recorded_by=request.user)
-                    session.present.set(present)
-                messages.success(request, pgettext("children", "Session %(n)d recorded.") % {"n": number})
+                try:
+                    with transaction.atomic():
+                        locked = Group.objects.select_for_update().get(pk=group.pk)  # one sending at a time per group
+                        if GroupSession.objects.filter(submission=token).exists():
+                            raise IntegrityError("sent twice")
+                        number = (locked.sessions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+                        session = GroupSession.objects.create(group=group, number=number, held_on=held_on, content=content,
+                                                              observations=observations, recorded_by=request.user, submission=token)
+                        session.present.set(present)
+                except IntegrityError:  # the same form's first sending won the race: recorded once
+                    _already_saved(request, pgettext("children", "This session"))
+                else:
+                    messages.success(request, pgettext("children", "Session %(n)d recorded.") % {"n": number})
                 return redirect("children-group", group.pk)
         elif action == "screening":
             typed.update(child=request.POST.get("child", ""), phase=request.POST.get("phase", ""), score=request.POST.get("score", ""),
