@@ -298,9 +298,9 @@ SHARE_OPTIONS = {
 }
 
 STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"},
-          "worker_ds": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring"},
-          "worker_xs": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring"},
-          "worker_xs2": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
+          "worker_ds": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring", "children"},
+          "worker_xs": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring", "children"},
+          "worker_xs2": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring", "children"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
           "admin": {"incident_matrix"}}  # the world's failing process starts in the administrators' lane
 START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
     ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
@@ -349,6 +349,13 @@ STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_prote
                 "/studio/child_protection/diff/?from=1&to=1", "/studio/child_protection/migrate/",
                 "/studio/child_protection/migrate/?to=1&case=1", "/studio/child_protection/test/",
                 "/studio/child_protection/test/diagram/", "/studio/child_protection/forms/Task_Intake/", "/studio/new/"]
+CHILDREN_STAFF = {"worker_ds", "worker_xs", "worker_xs2", "sup_ds", "sup_xs", "admin"}  # children in difficulty: staff only
+# A child's archive (one per village, no case yet): staff of its village see it exists; its holders (the
+# village's supervisors) give a reason, the village's workers and the administrator ask; correcting it is
+# for the holders' roles (workers, supervisors), not the administrator.
+CHILDREN_VILLAGE = {"ch_ds": DS, "ch_xs": XS}
+CHILDREN_SEE = {"ch_ds": {"worker_ds", "sup_ds", "admin"}, "ch_xs": {"worker_xs", "worker_xs2", "sup_xs", "admin"}}
+CHILDREN_HOLDERS = {"ch_ds": {"sup_ds"}, "ch_xs": {"sup_xs"}}
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
 
 
@@ -693,6 +700,29 @@ def _rows() -> list[Row]:
     for user, expected in [("appl_A", "hidden"), ("r_none", "hidden"), ("rA1", "hidden"), ("sup_ds", "shown"), ("worker_ds", "shown")]:
         add(Row("scenarios", "rA3 misses the deadline and sup_ds replaces them; then GET /cases/{obj}/ shows {arg}", "app_A", user,
                 expected, "替换理由rA3出差"))
+
+    # ---- children in difficulty (processes/children/) -------------------------------------------------
+    # The archive list and the groups: the station's staff (worker, supervisor, admin) only, each their
+    # villages; the screening scales in the admin: administrators only. (Each archive's need-to-know
+    # gate and another village's 404 are in tests/processes/children/test_pages.py.)
+    for user in USERS:
+        for url in ("/children/", "/children/groups/"):
+            add(Row("children", "GET {arg}", "-", user, _read(user, user in CHILDREN_STAFF), url))
+        add(Row("children", "GET {arg}", "-", user, "200" if user == "admin" else "login", "/admin/children/scale/"))
+    for kid in CHILDREN_VILLAGE:
+        for user in USERS:
+            if user == "anon":
+                page = edit = "login"
+            elif user not in CHILDREN_SEE[kid]:
+                page = edit = "404"
+            else:
+                page = "reason" if user in CHILDREN_HOLDERS[kid] else "approval"
+                edit = "404" if user == "admin" else page
+            add(Row("children", "GET /children/{obj}/ (no reason given, no approval)", kid, user, page))
+            add(Row("children", "GET /children/{obj}/edit/ (no reason given, no approval)", kid, user, edit))
+            add(Row("children", "POST /children/{obj}/edit/ (no reason given, no approval) changes", kid, user,
+                    "login" if user == "anon" else "nothing"))
+    # ---- end of children in difficulty -----------------------------------------------------------------
     return rows
 
 
@@ -714,6 +744,7 @@ class World:
     rosters: dict = field(default_factory=dict)
     elders: dict = None
     monitored: dict = None  # low-income monitoring
+    children: dict = None
 
     def __post_init__(self):
         self.task_names = {pk: key for key, pk in self.tasks.items()}
@@ -909,7 +940,11 @@ def build_world() -> World:
     monitored = {key: MonitoredHousehold.objects.create(household_id=households[hh], code=HOUSEHOLDS[hh], village=HH_VILLAGE[hh],
                                                         category="edge", since=dt.date(2026, 1, 5)).pk for key, hh in MONITORED.items()}
     # -- end of low-income monitoring
-    return World(users, instances, tasks, files, households, orgs, resources, rosters=rosters, elders=elders, monitored=monitored)
+    from processes.children.handlers import new_child
+
+    children = {key: new_child(village=village, name=f"儿童{key}").pk for key, village in CHILDREN_VILLAGE.items()}
+    return World(users, instances, tasks, files, households, orgs, resources, rosters=rosters, elders=elders, monitored=monitored,
+                 children=children)
 
 
 @pytest.fixture(scope="module")
@@ -1276,6 +1311,39 @@ def a_household_gate(r: Runner, row):
     if need.group(1) == "approval" and logged != 1:
         return "approval, but the refusal was not logged", ""
     return need.group(1)
+
+
+def a_child_gate(r: Runner, row):
+    """The archive page or its edit page without a reason or an approval: what the gate asks for."""
+    from engine.station import AccessLog
+
+    client = _without_clearance(r, row)
+    pk = r.w.children[row.obj]
+    url = f"/children/{pk}/edit/" if "/edit/" in row.action else f"/children/{pk}/"
+    refused = AccessLog.objects.filter(record=f"child:{pk}", outcome="refused").count()
+    response = client.get(url)
+    if status(response) != "302" or not response["Location"].startswith(f"/records/child/{pk}/access/"):
+        return status(response)
+    page = client.get(response["Location"])
+    need = re.search(r'data-need="(\w+)"', page.content.decode())
+    if need is None:
+        return f"access page {status(page)} without a form"
+    logged = AccessLog.objects.filter(record=f"child:{pk}", outcome="refused").count() - refused
+    if need.group(1) == "approval" and logged != 1:
+        return "approval, but the refusal was not logged", ""
+    return need.group(1)
+
+
+def a_child_edit_post(r: Runner, row):
+    """A correction posted past the gate changes nothing, whoever sends it."""
+    from processes.children.models import Child
+
+    client = _without_clearance(r, row)
+    pk = r.w.children[row.obj]
+    response = client.post(f"/children/{pk}/edit/", {"school": "改过的学校", "grade": "九年级"})
+    if status(response) == "login":
+        return "login"
+    return "changed" if Child.objects.get(pk=pk).school == "改过的学校" else "nothing"
 
 
 def a_household_ask(r: Runner, row):
@@ -1923,6 +1991,9 @@ ACTIONS = {
     "GET /activities/groups/{obj}/": a_group,
     "POST /activities/groups/{obj}/ (add a member)": a_group_add,
     "GET /households/{obj}/ (no reason given, no approval)": a_household_gate,
+    "GET /children/{obj}/ (no reason given, no approval)": a_child_gate,
+    "GET /children/{obj}/edit/ (no reason given, no approval)": a_child_gate,
+    "POST /children/{obj}/edit/ (no reason given, no approval) changes": a_child_edit_post,
     "POST /records/household/{obj}/access/ (ask for access)": a_household_ask,
     "GET /resources/gaps/": a_gaps,
     "GET /resources/gaps/ villages": a_gaps_villages,

@@ -194,6 +194,12 @@ def people(users, deployed, settings):
     for n in range(6, 40):
         household = Household.objects.create(code=f"HH-DS-{n:03d}", village="dongshan", head_name=f"户主{n}", annual_income=Decimal("9000"))
         Member.objects.create(household=household, name=f"户主{n}", relation="户主", age=52, sex="male")
+    # Children in difficulty: children in the archive of each village (the start form chooses among them).
+    from processes.children.handlers import new_child
+
+    for village in ("dongshan", "xishui"):
+        for n in range(3):
+            new_child(village=village, name=f"{village}儿童{n}", consent_group=True)
     for role in registry.roles():  # every role has somebody station-wide (a project in any village; a new role)
         if not any(u.groups.filter(name=role).exists() and u.staff_profile.township_wide for u in people.values()):
             people[f"any_{role}"] = make_user(f"any_{role}", role, villages=None)

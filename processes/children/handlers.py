@@ -1,0 +1,310 @@
+"""Hooks, option lists, the case summary and the year's figures of the children's case process.
+
+The start form opens a case for a child from the archive, for a new child, for the child of an open
+child-protection case (the child's data copied through the facade, the reading logged with its
+reason as any opening of that minor's file is), or as a new case after a closed one (ADR 00XX)."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db.models import Count
+from django.db.models.functions import ExtractMonth
+from django.utils import translation
+from django.utils.translation import pgettext, pgettext_lazy
+
+from engine import api, clock, registry, selectors
+from engine.errors import FormInvalid, NotFound, NotPermitted
+
+from . import access, scales
+from .models import CaseStage, Child, ChildCase, GroupSession, MentalState, Phase, Screening, ServiceRecord
+
+KEY = access.KEY
+CP_KEY = "child_protection"
+OPEN_STAGES = (CaseStage.ASSESSMENT, CaseStage.PLAN, CaseStage.SERVICES, CaseStage.CLOSURE)
+CP_READING_REASON = "开立困境儿童个案：从儿童保护个案复制儿童信息"
+
+registry.register_minors_record(access.KIND, access.child_record)  # a child's archive (ADR 0020 addendum)
+registry.register_variables(KEY, {"child_id", "next_step", "closure_decision"})
+
+
+# -- option lists ------------------------------------------------------------------------------------
+
+def children_in_archive(user) -> list[tuple[str, str]]:
+    """The active children of the user's villages, by archive number and name (staff of the village only)."""
+    if user is None:
+        return []
+    return [(str(c.pk), f"{c.code} {c.name}") for c in access.visible_children(user).filter(active=True).order_by("code")]
+
+
+def open_cp_cases(user) -> list[tuple[str, str]]:
+    """Open child-protection cases the user may see, by case number (never the child's name)."""
+    if user is None or not access.is_staff(user):
+        return []
+    rows = selectors.visible_instances(user).filter(process_key=CP_KEY, status="running").order_by("-pk")[:200]
+    return [(str(i.pk), i.subject or str(i.pk)) for i in rows]
+
+
+def closed_cases(user) -> list[tuple[str, str]]:
+    if user is None or not access.is_staff(user):
+        return []
+    query = access.in_villages(ChildCase.objects.filter(stage=CaseStage.CLOSED), user).select_related("child").order_by("-closed_on", "-pk")
+    return [(str(c.pk), pgettext("children", "%(code)s, closed on %(date)s") % {"code": c.child.code, "date": c.closed_on.isoformat() if c.closed_on else "—"})
+            for c in query[:200]]
+
+
+registry.register_option_source("children_archive", children_in_archive)
+registry.register_option_source("children_cp_cases", open_cp_cases)
+registry.register_option_source("children_closed_cases", closed_cases)
+
+
+# -- opening a case ------------------------------------------------------------------------------------
+
+def _date(value) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def new_child(*, village: str, name: str, **fields) -> Child:
+    child = Child.objects.create(code=f"tmp-{uuid.uuid4().hex[:16]}", village=village, name=name, **fields)
+    child.code = f"ET-{clock.now().year}-{child.pk:05d}"
+    child.save(update_fields=["code"])
+    return child
+
+
+def _in_scope(actor, village: str) -> bool:
+    villages = registry.villages_for(actor) if actor is not None else None
+    return villages is None or village in villages
+
+
+def _from_cp_case(ctx, instance_id) -> tuple[Child, int]:
+    """The child of an open child-protection case the actor may open: the archive already linked to
+    it, or a new one from the report's intake form. Reading the report is logged with its reason
+    (a holder) or needs a supervisor's approval in force (anyone else), as opening it on its page does."""
+    try:
+        info = selectors.get_instance(instance_id=int(instance_id), viewer=ctx.actor, with_history=False)
+        if info.process_key != CP_KEY:
+            raise NotFound("")
+        api.open_case_file(instance_id=info.id, viewer=ctx.actor, view="children_intake", purpose="casework", reason=CP_READING_REASON)
+    except NotFound:
+        raise FormInvalid({"cp_case": [pgettext("children", "Choose an open child-protection case you may see.")]}) from None
+    except NotPermitted:
+        raise FormInvalid({"cp_case": [pgettext("children", "This child-protection case is not yours: ask a supervisor for access first.")]}) from None
+    linked = ChildCase.objects.filter(cp_instance_id=info.id).select_related("child").order_by("-pk").first()
+    if linked is not None:
+        return linked.child, info.id
+    if not _in_scope(ctx.actor, info.village):
+        raise FormInvalid({"cp_case": [pgettext("children", "This child-protection case is in a village you do not work in.")]})
+    with translation.override("zh-hans"):
+        fields = {f.key: f.value for form in selectors.submitted_forms(instance_id=info.id, viewer=ctx.actor)
+                  if form.bpmn_id == "Task_Intake" and not form.superseded for f in form.fields}
+    if not fields.get("child_name") or fields["child_name"] == "—":
+        raise FormInvalid({"cp_case": [pgettext("children", "The intake of this child-protection case is not recorded yet.")]})
+
+    def text(key: str, limit: int) -> str:
+        value = fields.get(key, "")
+        return "" if value == "—" else value[:limit]
+
+    child = new_child(
+        village=info.village, name=text("child_name", 50), sex={"男": "male", "女": "female"}.get(fields.get("sex", ""), ""),
+        birth_date=text("dob", 10), school=text("school_grade", 80), guardian_name=text("guardian_name", 50),
+        guardian_relation=text("guardian_relation", 20), guardian_phone=text("guardian_phone", 20),
+        left_behind=fields.get("left_behind") == "是", disability="残疾" if fields.get("disability") == "是" else "")
+    return child, info.id
+
+
+@registry.on_start(KEY)
+def open_case(ctx, data):
+    source = data["child_from"]
+    cp_instance_id, reopened_from, child = None, None, None
+    if source == "archive":
+        child = access.visible_children(ctx.actor).filter(pk=int(data.get("child") or 0), active=True).first()
+        if child is None:
+            raise FormInvalid({"child": [pgettext("children", "Choose a child of your villages from the archive.")]})
+    elif source == "cp_case":
+        if not data.get("cp_case"):
+            raise FormInvalid({"cp_case": [pgettext("children", "Choose the child-protection case.")]})
+        child, cp_instance_id = _from_cp_case(ctx, data["cp_case"])
+    elif source == "reopen":
+        reopened_from = access.in_villages(ChildCase.objects.filter(stage=CaseStage.CLOSED), ctx.actor).filter(
+            pk=int(data.get("reopen_of") or 0)).select_related("child").first()
+        if reopened_from is None:
+            raise FormInvalid({"reopen_of": [pgettext("children", "Choose a closed case of your villages.")]})
+        child = reopened_from.child
+    else:  # a new child
+        errors = {}
+        if not (data.get("child_name") or "").strip():
+            errors["child_name"] = [pgettext("children", "Give the child's name.")]
+        if not data.get("village") or not _in_scope(ctx.actor, data["village"]):
+            errors["village"] = [pgettext("children", "Choose one of your villages.")]
+        if errors:
+            raise FormInvalid(errors)
+        birth = _date(data.get("birth_date"))
+        child = new_child(village=data["village"], name=data["child_name"].strip(), sex=data.get("sex") or "",
+                          birth_date=birth.isoformat() if birth else "", left_behind=bool(data.get("left_behind")),
+                          school=data.get("school") or "", grade=data.get("grade") or "", guardian_name=data.get("guardian_name") or "",
+                          guardian_phone=data.get("guardian_phone") or "")
+    if ChildCase.objects.filter(child=child, stage__in=OPEN_STAGES).exists():
+        field = {"archive": "child", "cp_case": "cp_case", "reopen": "reopen_of"}.get(source, "child_name")
+        raise FormInvalid({field: [pgettext("children", "This child already has an open case.")]})
+    case = ChildCase.objects.create(instance_id=ctx.instance_id, child=child, village=child.village, referral=data["referral"],
+                                    concerns=data["concerns"], cp_instance_id=cp_instance_id, reopened_from=reopened_from,
+                                    opened_on=clock.now().date())
+    ctx.memo["children_case"] = case
+    ctx.set_subject(child.code)  # a number, never a name, in every list
+    ctx.set_village(child.village)
+    ctx.set_variable("child_id", child.pk)
+    ctx.audit("children_case_opened", {"child": child.code, "source": source, "cp_instance": cp_instance_id,
+                                       "reopened_from": reopened_from.instance_id if reopened_from else None})
+
+
+def _case(ctx) -> ChildCase:
+    case = ctx.memo.get("children_case")
+    if case is None or case.instance_id != ctx.instance_id:
+        case = ChildCase.objects.select_for_update().select_related("child").get(instance_id=ctx.instance_id)
+        ctx.memo["children_case"] = case
+    return case
+
+
+def _note_mental_state(ctx, case: ChildCase, text: str, on: dt.date | None = None) -> None:
+    text = (text or "").strip()
+    if text:
+        MentalState.objects.create(child=case.child, recorded_on=on or clock.now().date(), note=text,
+                                   recorded_by=ctx.actor if getattr(ctx.actor, "pk", None) else None)
+
+
+@registry.on_task_completed(KEY, "Task_Assessment")
+def assessed(ctx, data):
+    case = _case(ctx)
+    case.assessment = {k: data.get(k) for k in ("needs", "risk_level", "strengths", "summary")}
+    case.stage = CaseStage.PLAN
+    case.save(update_fields=["assessment", "stage"])
+    _note_mental_state(ctx, case, data.get("mental_state"))
+
+
+@registry.on_task_completed(KEY, "Task_CasePlan")
+def planned(ctx, data):
+    rows = [r for r in data.get("interventions") or [] if isinstance(r, dict)]
+    if not rows:
+        raise FormInvalid({"interventions": [pgettext("children", "Add at least one intervention: its goal, who provides it and when it should end.")]})
+    case = _case(ctx)
+    case.interventions = [{"goal": r.get("goal", ""), "provider": r.get("provider", ""),
+                           "expected_end": str(r.get("expected_end") or "")} for r in rows]
+    case.stage = CaseStage.SERVICES
+    case.save(update_fields=["interventions", "stage"])
+
+
+@registry.on_task_completed(KEY, "Task_Service")
+def served(ctx, data):
+    case = _case(ctx)
+    held_on = _date(data["held_on"])
+    if held_on < case.opened_on:
+        raise FormInvalid({"held_on": [pgettext("children", "The case was opened on %(date)s: a service comes after it.") % {"date": case.opened_on.isoformat()}]})
+    # After a return the form comes back filled with the last service: sent unchanged, it would record that
+    # service twice. A new service says what was done this time.
+    if case.services.filter(held_on=held_on, kind=data["kind"]).exists() and any(
+            s.note.strip() == data["note"].strip() for s in case.services.filter(held_on=held_on, kind=data["kind"])):
+        raise FormInvalid({"note": [pgettext("children", "This service is already recorded with the same date, kind and note: say what was done this time.")]})
+    ServiceRecord.objects.create(case=case, held_on=held_on, kind=data["kind"], note=data["note"])
+    _note_mental_state(ctx, case, data.get("mental_state"), held_on)
+    case.stage = CaseStage.SERVICES if data["next_step"] == "continue" else CaseStage.CLOSURE
+    case.save(update_fields=["stage"])
+
+
+@registry.on_task_completed(KEY, "Task_Closure")
+def closing(ctx, data):
+    case = _case(ctx)
+    case.closure = {"outcome": data["outcome"], "summary": data["summary"]}
+    case.stage = CaseStage.CLOSURE
+    case.save(update_fields=["closure", "stage"])
+    _note_mental_state(ctx, case, data.get("mental_state"))
+
+
+@registry.on_task_completed(KEY, "Task_ApproveClosure")
+def closure_decided(ctx, data):
+    case = _case(ctx)
+    if data["closure_decision"] == "return":
+        if not (data.get("comments") or "").strip():
+            raise FormInvalid({"comments": [pgettext("children", "Say what the worker should still do.")]})
+        case.stage = CaseStage.SERVICES
+        case.save(update_fields=["stage"])
+        return
+    case.stage, case.closed_on = CaseStage.CLOSED, clock.now().date()
+    case.save(update_fields=["stage", "closed_on"])
+
+
+def case_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
+    """The stage, the archive number and, for a reopened case, the case it follows (numbers only)."""
+    case = ChildCase.objects.filter(instance_id=instance_id).select_related("child", "reopened_from").first()
+    if case is None:
+        return []
+    facts = [(str(pgettext_lazy("children", "Stage")), str(case.get_stage_display())),
+             (str(pgettext_lazy("children", "Archive")), case.child.code)]
+    if case.reopened_from_id:
+        facts.append((str(pgettext_lazy("children", "Follows the closed case")), f"#{case.reopened_from.instance_id}"))
+    if case.cp_instance_id:
+        facts.append((str(pgettext_lazy("children", "Opened from child-protection case")), f"#{case.cp_instance_id}"))
+    return facts
+
+
+registry.register_case_summary(KEY, case_summary)
+
+
+# -- the station's year ------------------------------------------------------------------------------
+
+def _in(query, villages):
+    return query if villages is None else query.filter(village__in=villages)
+
+
+def _counted(query_for, date_field: str):
+    def compute(year: int, villages) -> registry.FigureValues:
+        query = _in(query_for().filter(**{f"{date_field}__year": year}), villages)
+        by_month = dict(query.annotate(m=ExtractMonth(date_field)).values("m").annotate(n=Count("pk")).values_list("m", "n"))
+        by_village = dict(query.values("village").annotate(n=Count("pk")).values_list("village", "n"))
+        return registry.FigureValues(sum(by_month.values()), by_month, by_village)
+    return compute
+
+
+def _sessions(year: int, villages) -> registry.FigureValues:
+    query = GroupSession.objects.filter(held_on__year=year)
+    if villages is not None:
+        query = query.filter(group__village__in=villages)
+    by_month = dict(query.annotate(m=ExtractMonth("held_on")).values("m").annotate(n=Count("pk")).values_list("m", "n"))
+    by_village = dict(query.values("group__village").annotate(n=Count("pk")).values_list("group__village", "n"))
+    return registry.FigureValues(sum(by_month.values()), by_month, by_village)
+
+
+def _improved(year: int, villages) -> registry.FigureValues:
+    """Children whose score after a group (screened in the year) is better than before, in the scale's direction."""
+    posts = Screening.objects.filter(phase=Phase.POST, screened_on__year=year).select_related("scale", "group")
+    if villages is not None:
+        posts = posts.filter(group__village__in=villages)
+    pres = {(s.group_id, s.child_id, s.scale_id): s.score for s in Screening.objects.filter(
+        phase=Phase.PRE, group_id__in={p.group_id for p in posts})}
+    by_month: dict[int, int] = {}
+    by_village: dict[str, int] = {}
+    counted: set[int] = set()
+    for post in sorted(posts, key=lambda s: (s.screened_on, s.pk)):
+        pre = pres.get((post.group_id, post.child_id, post.scale_id))
+        if pre is None or post.child_id in counted or scales.better(post.scale, pre, post.score) <= 0:
+            continue
+        counted.add(post.child_id)  # a child counts once a year, however many groups it improved in
+        by_month[post.screened_on.month] = by_month.get(post.screened_on.month, 0) + 1
+        by_village[post.group.village] = by_village.get(post.group.village, 0) + 1
+    return registry.FigureValues(len(counted), by_month, by_village)
+
+
+for order, (code, label, unit, compute, drill) in enumerate([
+        ("children.archives", pgettext_lazy("children", "Children given a growth archive"), pgettext_lazy("children", "children"),
+         _counted(lambda: Child.objects.all(), "created_at"), "children"),
+        ("children.cases_opened", pgettext_lazy("children", "Children's cases opened"), pgettext_lazy("children", "cases"),
+         _counted(lambda: ChildCase.objects.all(), "opened_on"), "children"),
+        ("children.cases_closed", pgettext_lazy("children", "Children's cases closed"), pgettext_lazy("children", "cases"),
+         _counted(lambda: ChildCase.objects.filter(stage=CaseStage.CLOSED), "closed_on"), "children"),
+        ("children.group_sessions", pgettext_lazy("children", "Children's group sessions held"), pgettext_lazy("children", "sessions held"),
+         _sessions, "children-groups"),
+        ("children.improved", pgettext_lazy("children", "Children improved on their screening"), pgettext_lazy("children", "children"),
+         _improved, "children-groups"),
+]):
+    registry.register_figure(registry.Figure(code=code, label=label, unit=unit, compute=compute, drill=drill, order=60 + order))

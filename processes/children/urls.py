@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("children/", views.child_list, name="children"),
+    path("children/<int:child_id>/", views.child_page, name="children-child"),
+    path("children/<int:child_id>/edit/", views.child_edit, name="children-child-edit"),
+    path("children/groups/", views.group_list, name="children-groups"),
+    path("children/groups/<int:group_id>/", views.group_page, name="children-group"),
+]

@@ -1,0 +1,362 @@
+"""The children's pages: the archive list and each child's growth archive (behind the need-to-know
+gate: a reason from its holders, a supervisor's approval for anyone else), the groups and each
+group's members, sessions and pre/post screening.
+
+Staff only (worker, supervisor, admin), each within their villages; anything else a 404, even a
+guessed id. Every view of a group's children is logged; an archive's reading is logged by the gate."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import pgettext
+from django.views.decorators.http import require_http_methods
+
+from engine import api, clock, registry, selectors
+from engine.station import AccessLog, Village
+
+from . import access, scales
+from .handlers import OPEN_STAGES
+from .models import CaseStage, Child, ChildCase, Group, GroupMember, GroupSession, MentalState, Phase, Scale, Screening
+
+KEY = access.KEY
+PAGE_SIZE = 50
+TEXT_MAX = 2000
+
+
+def _staff(user):
+    if not access.is_staff(user):
+        raise Http404(pgettext("children", "No such page, or not yours to see."))
+
+
+def _village_choices(user) -> list[tuple[str, str]]:
+    villages = registry.villages_for(user)
+    query = Village.objects.all() if villages is None else Village.objects.filter(code__in=villages)
+    return list(query.order_by("position", "code").values_list("code", "name"))
+
+
+def _date(text: str, field: str, errors: dict, *, required=True) -> dt.date | None:
+    text = (text or "").strip()
+    if not text:
+        if required:
+            errors[field] = pgettext("children", "Give the date.")
+        return None
+    try:
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        errors[field] = pgettext("children", "Give the date as year-month-day.")
+        return None
+    if value > clock.now().date():
+        errors[field] = pgettext("children", "The date cannot be in the future.")
+    elif value.year < 2000:
+        errors[field] = pgettext("children", "Give a date after 2000.")
+    return value
+
+
+def _text(request, field: str, errors: dict, *, required=True, limit=TEXT_MAX) -> str:
+    value = request.POST.get(field, "").strip()
+    if required and not value:
+        errors[field] = pgettext("children", "This field is required.")
+    elif len(value) > limit:
+        errors[field] = pgettext("children", "At most %(n)d characters.") % {"n": limit}
+    return value
+
+
+def _token(request) -> uuid.UUID:
+    """The one-time token of the form sent (a hidden field drawn when the form was shown): the same form
+    sent twice — a double tap, a page sent again — carries the same token and is saved once. A form
+    without one (a page from before the token) gets a fresh token: saved, as before."""
+    try:
+        return uuid.UUID(request.POST.get("_token", ""))
+    except ValueError:
+        return uuid.uuid4()
+
+
+def _already_saved(request, what: str) -> None:
+    messages.success(request, pgettext("children", "%(what)s was already saved: the form was sent twice, it is kept once.") % {"what": what})
+
+
+# -- the archive --------------------------------------------------------------------------------------
+
+@login_required
+def child_list(request):
+    _staff(request.user)
+    choices = _village_choices(request.user)
+    village = request.GET.get("village", "")
+    if village not in {code for code, _name in choices}:
+        village = ""
+    query = access.visible_children(request.user).annotate(
+        open_cases=Count("cases", filter=Q(cases__stage__in=OPEN_STAGES)), groups=Count("memberships", distinct=True))
+    if village:
+        query = query.filter(village=village)
+    page = Paginator(query.order_by("village", "code"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "children/list.html", {
+        "page": page, "village": village, "village_choices": choices, "village_names": dict(Village.objects.values_list("code", "name")),
+        "query": f"village={village}" if village else "",
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def child_page(request, child_id: int):
+    _staff(request.user)
+    child = access.visible_children(request.user).filter(pk=child_id).first()
+    if child is None:
+        raise Http404(pgettext("children", "No such child, or not yours to see."))
+    # A child's archive is a minor's file: a reason from its holders, an approval for anyone else (ADR 0020).
+    missing = api.open_record(record=access.as_record(child), viewer=request.user, session=request.session, view="children_archive")
+    if missing:
+        return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
+    errors: dict[str, str] = {}
+    typed = {"note": "", "recorded_on": clock.now().date().isoformat(), "token": str(uuid.uuid4())}
+    if request.method == "POST":
+        action = request.POST.get("_action", "")
+        if action == "mental_state":
+            typed = {"note": request.POST.get("note", ""), "recorded_on": request.POST.get("recorded_on", "")}
+            note = _text(request, "note", errors)
+            on = _date(typed["recorded_on"], "recorded_on", errors)
+            token = _token(request)
+            typed["token"] = str(token)
+            if MentalState.objects.filter(submission=token).exists():
+                _already_saved(request, pgettext("children", "This entry"))
+                return redirect("children-child", child.pk)
+            if not errors:
+                try:
+                    with transaction.atomic():
+                        MentalState.objects.create(child=child, recorded_on=on, note=note, recorded_by=request.user, submission=token)
+                except IntegrityError:  # the same form's first sending won the race: saved once
+                    _already_saved(request, pgettext("children", "This entry"))
+                else:
+                    messages.success(request, pgettext("children", "Saved."))
+                return redirect("children-child", child.pk)
+        elif action == "consent":
+            group, photo = bool(request.POST.get("consent_group")), bool(request.POST.get("consent_photo"))
+            on = _date(request.POST.get("consent_date", ""), "consent_date", errors, required=group or photo)
+            if not errors:
+                Child.objects.filter(pk=child.pk).update(consent_group=group, consent_photo=photo, consent_date=on if group or photo else None)
+                messages.success(request, pgettext("children", "Saved."))
+                return redirect("children-child", child.pk)
+        else:
+            errors["_action"] = pgettext("children", "Unknown action.")
+    cases = list(child.cases.select_related("reopened_from").order_by("-opened_on", "-pk"))
+    services = [(s, c) for c in cases for s in c.services.order_by("-held_on", "-pk")]
+    return render(request, "children/child.html", {
+        "child": child, "cases": cases, "services": sorted(services, key=lambda p: p[0].held_on, reverse=True)[:30],
+        "mental_states": child.mental_states.order_by("-recorded_on", "-pk")[:50],
+        "groups": child.memberships.select_related("group").order_by("-joined_on"),
+        "village_name": Village.objects.filter(code=child.village).values_list("name", flat=True).first() or child.village,
+        "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "may_edit": may_edit(request.user),
+    }, status=400 if errors else 200)
+
+
+# -- correcting the archive -------------------------------------------------------------------------
+
+EDIT_ROLES = frozenset({"worker", "supervisor"})
+PHONE = re.compile(r"1\d{10}|0\d{2,3}-?\d{7,8}")  # a mobile, or a landline with its area code
+EDITABLE = ("school", "grade", "birth_date", "left_behind", "guardian_name", "guardian_relation", "guardian_phone",
+            "family_support", "health", "disability")
+
+
+def may_edit(user) -> bool:
+    """The child's holders correct the archive: the village's workers and the supervisors (not the administrator)."""
+    return bool(selectors.roles_of(user) & EDIT_ROLES)
+
+
+def _changes(child) -> list[dict]:
+    """The archive's row history, newest first: when, by whom, which fields changed (never the values)."""
+    from django.contrib.auth import get_user_model
+
+    events = list(Child.pgh_event_model.objects.filter(pgh_obj_id=child.pk).select_related("pgh_context").order_by("pgh_created_at", "pgh_id"))
+    fields = [f for f in Child._meta.concrete_fields if f.name not in {"id", "created_at", "code"}]
+    rows, previous = [], None
+    for event in events:
+        if previous is not None:
+            changed = [str(f.verbose_name) for f in fields if getattr(event, f.attname) != getattr(previous, f.attname)]
+            if changed:
+                rows.append({"at": event.pgh_created_at, "by": (event.pgh_context.metadata or {}).get("user") if event.pgh_context else None,
+                             "fields": changed})
+        previous = event
+    people = {u.pk: u.get_full_name() or u.username for u in get_user_model().objects.filter(pk__in={r["by"] for r in rows if r["by"]})}
+    for row in rows:
+        row["by"] = people.get(row["by"], "—")
+    return rows[::-1][:30]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def child_edit(request, child_id: int):
+    """Correct the child's details after intake: the same checks as the archive page (staff of the
+    child's village, the need-to-know gate), then the holders' roles. Every change is kept (row history)."""
+    _staff(request.user)
+    child = access.visible_children(request.user).filter(pk=child_id).first()
+    if child is None or not may_edit(request.user):
+        raise Http404(pgettext("children", "No such child, or not yours to see."))
+    missing = api.open_record(record=access.as_record(child), viewer=request.user, session=request.session, view="children_archive_edit")
+    if missing:
+        return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
+    errors: dict[str, str] = {}
+    typed = {name: getattr(child, name) for name in EDITABLE}
+    if request.method == "POST":
+        typed = {name: request.POST.get(name, "").strip() for name in EDITABLE}
+        typed["left_behind"] = bool(request.POST.get("left_behind"))
+        values = {"left_behind": typed["left_behind"]}
+        for name in ("school", "grade", "guardian_name", "guardian_relation", "guardian_phone"):
+            values[name] = _text(request, name, errors, required=False, limit=Child._meta.get_field(name).max_length)
+        for name in ("family_support", "health", "disability"):
+            values[name] = _text(request, name, errors, required=False)
+        if values["guardian_phone"] and "guardian_phone" not in errors and not PHONE.fullmatch(values["guardian_phone"].replace(" ", "")):
+            errors["guardian_phone"] = pgettext("children", "Give an 11-digit mobile number, or a landline with its area code (0xxx-xxxxxxx).")
+        born = _date(typed["birth_date"], "birth_date", errors, required=False)
+        values["birth_date"] = born.isoformat() if born else ""
+        if not errors:
+            changed = [name for name, value in values.items() if getattr(child, name) != value]
+            if changed:
+                for name in changed:
+                    setattr(child, name, values[name])
+                child.save(update_fields=changed)
+                messages.success(request, pgettext("children", "The archive is corrected; the change is kept in its history."))
+            else:
+                messages.success(request, pgettext("children", "Nothing was changed."))
+            return redirect("children-child", child.pk)
+    return render(request, "children/edit.html", {
+        "child": child, "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "changes": _changes(child),
+    }, status=400 if errors else 200)
+
+
+# -- groups --------------------------------------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def group_list(request):
+    _staff(request.user)
+    choices = _village_choices(request.user)
+    scale_choices = list(Scale.objects.filter(active=True).order_by("name"))
+    errors: dict[str, str] = {}
+    typed = {"name": "", "village": "", "goal": "", "facilitator": "", "scale": ""}
+    if request.method == "POST":
+        typed = {k: request.POST.get(k, "").strip() for k in typed}
+        for field, limit in (("name", 60), ("goal", 200), ("facilitator", 50)):
+            _text(request, field, errors, limit=limit)
+        if typed["village"] not in {code for code, _name in choices}:
+            errors["village"] = pgettext("children", "Choose one of your villages.")
+        scale = next((s for s in scale_choices if str(s.pk) == typed["scale"]), None)
+        if typed["scale"] and scale is None:
+            errors["scale"] = pgettext("children", "Choose a scale from the list.")
+        if not errors:
+            try:
+                with transaction.atomic():
+                    group = Group.objects.create(name=typed["name"], village=typed["village"], goal=typed["goal"],
+                                                 facilitator=typed["facilitator"], scale=scale)
+            except IntegrityError:
+                errors["name"] = pgettext("children", "This village already has a group of that name.")
+            else:
+                messages.success(request, pgettext("children", "Group created. Add its members."))
+                return redirect("children-group", group.pk)
+    groups = access.in_villages(Group.objects.all(), request.user).annotate(
+        size=Count("members", distinct=True), held=Count("sessions", distinct=True)).select_related("scale").order_by("-active", "village", "name")
+    return render(request, "children/groups.html", {
+        "groups": groups, "village_choices": choices, "scales": scale_choices, "errors": errors, "typed": typed,
+        "village_names": dict(Village.objects.values_list("code", "name")),
+    }, status=400 if errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def group_page(request, group_id: int):
+    _staff(request.user)
+    group = access.in_villages(Group.objects.all(), request.user).select_related("scale").filter(pk=group_id).first()
+    if group is None:
+        raise Http404(pgettext("children", "No such group, or not yours to see."))
+    errors: dict[str, str] = {}
+    typed = {"held_on": clock.now().date().isoformat(), "content": "", "observations": "", "present": set(), "token": str(uuid.uuid4()),
+             "screened_on": clock.now().date().isoformat(), "phase": Phase.PRE, "score": "", "child": ""}
+    members = list(group.members.select_related("child").order_by("pk"))
+    member_ids = {m.child_id for m in members}
+    if request.method == "POST":
+        action = request.POST.get("_action", "")
+        if action == "add_member":
+            child = access.visible_children(request.user).filter(pk=request.POST.get("child") or 0, village=group.village, active=True).first()
+            if child is None:
+                errors["child"] = pgettext("children", "Choose a child of this village from the archive.")
+            elif not child.consent_group:
+                errors["child"] = pgettext("children", "%(code)s cannot join: the guardian's consent to group work is not on record. Record it in the child's archive first.") % {
+                    "code": child.code}
+            else:
+                GroupMember.objects.get_or_create(group=group, child=child, defaults={"joined_on": clock.now().date()})
+                messages.success(request, pgettext("children", "%(code)s joined the group.") % {"code": child.code})
+                return redirect("children-group", group.pk)
+        elif action == "session":
+            typed.update(held_on=request.POST.get("held_on", ""), content=request.POST.get("content", ""),
+                         observations=request.POST.get("observations", ""), present=set(request.POST.getlist("present")))
+            held_on = _date(typed["held_on"], "held_on", errors)
+            content = _text(request, "content", errors)
+            observations = _text(request, "observations", errors, required=False)
+            present = {int(v) for v in typed["present"] if v.isdigit()}
+            if not present <= member_ids:
+                errors["present"] = pgettext("children", "Someone ticked is not in this group; reload the page.")
+            if held_on and held_on < group.created_at.date() - dt.timedelta(days=366):
+                errors["held_on"] = pgettext("children", "Give a date within a year of the group's start.")
+            token = _token(request)
+            typed["token"] = str(token)
+            if GroupSession.objects.filter(submission=token).exists():
+                _already_saved(request, pgettext("children", "This session"))
+                return redirect("children-group", group.pk)
+            if not errors:
+                try:
+                    with transaction.atomic():
+                        locked = Group.objects.select_for_update().get(pk=group.pk)  # one sending at a time per group
+                        if GroupSession.objects.filter(submission=token).exists():
+                            raise IntegrityError("sent twice")
+                        number = (locked.sessions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+                        session = GroupSession.objects.create(group=group, number=number, held_on=held_on, content=content,
+                                                              observations=observations, recorded_by=request.user, submission=token)
+                        session.present.set(present)
+                except IntegrityError:  # the same form's first sending won the race: recorded once
+                    _already_saved(request, pgettext("children", "This session"))
+                else:
+                    messages.success(request, pgettext("children", "Session %(n)d recorded.") % {"n": number})
+                return redirect("children-group", group.pk)
+        elif action == "screening":
+            typed.update(child=request.POST.get("child", ""), phase=request.POST.get("phase", ""), score=request.POST.get("score", ""),
+                         screened_on=request.POST.get("screened_on", ""))
+            if group.scale is None:
+                errors["score"] = pgettext("children", "This group has no screening scale.")
+            child_id = int(typed["child"]) if typed["child"].isdigit() else 0
+            if child_id not in member_ids:
+                errors["child"] = pgettext("children", "Choose a member of this group.")
+            if typed["phase"] not in Phase.values:
+                errors["phase"] = pgettext("children", "Choose before or after.")
+            on = _date(typed["screened_on"], "screened_on", errors)
+            score = None
+            if group.scale is not None:
+                try:
+                    score = scales.check_score(group.scale, typed["score"])
+                except ValueError as exc:
+                    errors["score"] = str(exc)
+            if not errors:
+                Screening.objects.update_or_create(group=group, child_id=child_id, phase=typed["phase"],
+                                                   defaults={"scale": group.scale, "score": score, "screened_on": on})
+                messages.success(request, pgettext("children", "Score saved."))
+                return redirect("children-group", group.pk)
+        else:
+            errors["_action"] = pgettext("children", "Unknown action.")
+    AccessLog.objects.create(user=request.user, instance_id=0, process_key=KEY, view="children_group")
+    table = scales.group_table(group)
+    candidates = [c for c in access.visible_children(request.user).filter(village=group.village, active=True).order_by("code")
+                  if c.pk not in member_ids]
+    return render(request, "children/group.html", {
+        "group": group, "members": members, "candidates": candidates, "sessions": group.sessions.prefetch_related("present").order_by("-number"),
+        "table": table, "summary": scales.summary(table), "chart": scales.chart_svg(group.scale, table) if group.scale else "",
+        "phases": Phase.choices, "errors": errors, "typed": typed, "today": clock.now().date().isoformat(),
+        "village_name": Village.objects.filter(code=group.village).values_list("name", flat=True).first() or group.village,
+    }, status=400 if errors else 200)
