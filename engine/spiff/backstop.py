@@ -22,7 +22,9 @@ import threading
 import time
 from pathlib import Path
 
-_HEADER = struct.Struct("!Q")
+_HEADER = struct.Struct("!Q")  # a request: its length
+_ANSWER = struct.Struct("!Qd")  # an answer: its length, and the worker's CPU seconds when it answered
+_CPU = struct.Struct("!d")
 MAX_IDLE = 4  # workers kept warm per process
 # An evaluation may use `hard_seconds` of its worker's own CPU time. On a machine busy with other work
 # a worker may wait for the CPU far longer than it runs; that waiting is not the expression's doing,
@@ -44,6 +46,7 @@ class _Worker:
             cwd=_ROOT, env=env, close_fds=True, start_new_session=True)
         self.out = self.proc.stdout.fileno()
         self.ready = False  # until it has said so, after its imports: start-up is not the expression's time
+        self.cpu = None  # the CPU seconds it had used when it last answered (it has idled since)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -61,20 +64,21 @@ class _Worker:
         """("ok", the worker's answer), ("gone", None) when it was dead before it read the request,
         ("died", None) when it died on it, or ("late", None) when it did not answer in time."""
         if not self.ready:
-            status, _hello = self._read(1, time.monotonic() + STARTUP_SECONDS)
+            status, hello = self._read(1 + _CPU.size, time.monotonic() + STARTUP_SECONDS)
             if status != "ok":
                 return "gone", None
-            self.ready = True
-        budget = _Budget(self.proc.pid, timeout)
+            self.cpu, self.ready = _CPU.unpack(hello[1:])[0], True
+        budget = _Budget(self.proc.pid, timeout, self.cpu)
         try:
             self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return "gone", None
-        status, header = self._read(_HEADER.size, budget.left)
+        status, header = self._read(_ANSWER.size, budget.left)
         if header is None:
             return status, None
-        return self._read(_HEADER.unpack(header)[0], budget.left)
+        size, self.cpu = _ANSWER.unpack(header)
+        return self._read(size, budget.left)
 
     def _read(self, size: int, left_of) -> tuple[str, bytes | None]:
         """Read `size` bytes while `left_of()` gives time left (a deadline, or the evaluation's budget)."""
@@ -108,15 +112,21 @@ def _cpu_seconds(pid: int) -> float | None:
 
 class _Budget:
     """What an evaluation may still take: `seconds` of the worker's CPU time, and at most
-    WALL_FACTOR x `seconds` on the clock (the clock alone where the CPU time cannot be read)."""
+    WALL_FACTOR x `seconds` on the clock (the clock alone where the CPU time cannot be read).
 
-    def __init__(self, pid: int, seconds: float):
-        self.pid, self.seconds = pid, seconds
+    The worker's CPU time at the start is what it reported with its last answer (it has idled since),
+    and a single-threaded worker cannot use more CPU than time has passed: so nothing is read from
+    /proc until the clock has run through `seconds` (a read costs 30-60 µs here, more while the worker
+    allocates) — an evaluation that answers in time costs nothing extra."""
+
+    def __init__(self, pid: int, seconds: float, cpu_at_start: float | None):
+        self.pid, self.seconds, self.cpu = pid, seconds, cpu_at_start
         self.started = time.monotonic()
-        self.cpu = _cpu_seconds(pid)
 
     def left(self) -> float:
         elapsed = time.monotonic() - self.started
+        if elapsed < self.seconds:
+            return self.seconds - elapsed
         now_cpu = _cpu_seconds(self.pid) if self.cpu is not None else None
         used = elapsed if now_cpu is None else now_cpu - self.cpu
         return min(self.seconds - used, self.seconds * WALL_FACTOR - elapsed)
@@ -226,7 +236,7 @@ def serve() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (start + MEMORY_BYTES, start + MEMORY_BYTES))
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing printed may corrupt the answers
-    out.write(b"R")
+    out.write(b"R" + _CPU.pack(time.process_time()))
     out.flush()
     while True:
         header = inp.read(_HEADER.size)
@@ -252,7 +262,7 @@ def serve() -> None:
             data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001
             data = pickle.dumps(("err", scripting.ExpressionRefused(f"the result cannot leave the sandbox: {type(exc).__name__}")))
-        out.write(_HEADER.pack(len(data)) + data)
+        out.write(_ANSWER.pack(len(data), time.process_time()) + data)
         out.flush()
         if fatal:
             return
