@@ -17,7 +17,7 @@ from engine import api, clock, registry, selectors
 from engine.errors import FormInvalid, NotFound, NotPermitted
 
 from . import access, scales
-from .models import CaseStage, Child, ChildCase, GroupSession, MentalState, Phase, Screening, ServiceRecord
+from .models import JOINT_VISITS, CaseStage, Child, ChildCase, ContactKind, FamilyContact, GroupSession, MentalState, Phase, Screening, ServiceRecord
 
 KEY = access.KEY
 CP_KEY = "child_protection"
@@ -295,6 +295,17 @@ def _improved(year: int, villages) -> registry.FigureValues:
     return registry.FigureValues(len(counted), by_month, by_village)
 
 
+def _contacts(kinds):
+    def compute(year: int, villages) -> registry.FigureValues:
+        query = FamilyContact.objects.filter(kind__in=kinds, held_on__year=year)
+        if villages is not None:
+            query = query.filter(child__village__in=villages)
+        by_month = dict(query.annotate(m=ExtractMonth("held_on")).values("m").annotate(n=Count("pk")).values_list("m", "n"))
+        by_village = dict(query.values("child__village").annotate(n=Count("pk")).values_list("child__village", "n"))
+        return registry.FigureValues(sum(by_month.values()), by_month, by_village)
+    return compute
+
+
 for order, (code, label, unit, compute, drill) in enumerate([
         ("children.archives", pgettext_lazy("children", "Children given a growth archive"), pgettext_lazy("children", "children"),
          _counted(lambda: Child.objects.all(), "created_at"), "children"),
@@ -306,5 +317,9 @@ for order, (code, label, unit, compute, drill) in enumerate([
          _sessions, "children-groups"),
         ("children.improved", pgettext_lazy("children", "Children improved on their screening"), pgettext_lazy("children", "children"),
          _improved, "children-groups"),
+        ("children.family_letters", pgettext_lazy("children", "Family letters sent"), pgettext_lazy("children", "letters"),
+         _contacts([ContactKind.LETTER]), "children-contacts"),
+        ("children.joint_visits", pgettext_lazy("children", "Joint home visits with partners"), pgettext_lazy("children", "visits"),
+         _contacts(list(JOINT_VISITS)), "children-contacts"),
 ]):
     registry.register_figure(registry.Figure(code=code, label=label, unit=unit, compute=compute, drill=drill, order=60 + order))

@@ -61,6 +61,41 @@ class MentalState(models.Model):
     submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
 
+class ContactKind(models.TextChoices):
+    LETTER = "letter", pgettext_lazy("children", "quarterly family letter")
+    VIDEO = "video", pgettext_lazy("children", "parent video session")
+    VISIT_SCHOOL = "visit_school", pgettext_lazy("children", "home visit with the school")
+    VISIT_WOMEN = "visit_women", pgettext_lazy("children", "home visit with the women's federation")
+
+
+JOINT_VISITS = (ContactKind.VISIT_SCHOOL, ContactKind.VISIT_WOMEN)
+
+
+class FamilyContact(models.Model):
+    """Contact with the child's family and the station's partners, per child: the quarterly letter to
+    the parents working away, a video session with them, a home visit made together with the school or
+    the women's federation. Who took part and what was said are about people: encrypted (ADR 0019)."""
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(pgettext_lazy("children", "kind"), max_length=16, choices=ContactKind.choices)
+    held_on = models.DateField(pgettext_lazy("children", "date"))
+    people = EncryptedCharField(pgettext_lazy("children", "by whom / who took part"), max_length=200, blank=True)
+    minutes = models.PositiveSmallIntegerField(pgettext_lazy("children", "minutes"), null=True, blank=True)  # video sessions
+    partner_org = EncryptedCharField(pgettext_lazy("children", "partner organisation"), max_length=80, blank=True)
+    partner_person = EncryptedCharField(pgettext_lazy("children", "partner's person"), max_length=50, blank=True)
+    summary = EncryptedTextField(pgettext_lazy("children", "summary"))  # a visit's findings
+    follow_up = EncryptedTextField(pgettext_lazy("children", "follow-up agreed"), blank=True)
+    recorded_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The form's one-time token: the same form sent twice (a double tap, a resubmitted page) is one record.
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = pgettext_lazy("children", "contact with the family")
+        verbose_name_plural = pgettext_lazy("children", "contacts with the family")
+        indexes = [models.Index(fields=["kind", "held_on"], name="children_contact_kind_date")]
+
+
 class CaseStage(models.TextChoices):
     ASSESSMENT = "assessment", pgettext_lazy("children", "assessment")
     PLAN = "plan", pgettext_lazy("children", "case plan")

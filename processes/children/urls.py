@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("children/", views.child_list, name="children"),
+    path("children/contacts/", views.contacts_due, name="children-contacts"),
     path("children/<int:child_id>/", views.child_page, name="children-child"),
     path("children/<int:child_id>/edit/", views.child_edit, name="children-child-edit"),
     path("children/groups/", views.group_list, name="children-groups"),

@@ -27,11 +27,15 @@ from engine.station import AccessLog, Village
 
 from . import access, scales
 from .handlers import OPEN_STAGES
-from .models import CaseStage, Child, ChildCase, Group, GroupMember, GroupSession, MentalState, Phase, Scale, Screening
+from .models import (JOINT_VISITS, CaseStage, Child, ChildCase, ContactKind, FamilyContact, Group, GroupMember, GroupSession, MentalState,
+                     Phase, Scale, Screening)
 
 KEY = access.KEY
 PAGE_SIZE = 50
 TEXT_MAX = 2000
+SUMMARY_MAX = 1000
+MINUTES_MAX = 600
+CONTACT_FIELDS = ("kind", "held_on", "people", "minutes", "partner_org", "partner_person", "summary", "follow_up")
 
 
 def _staff(user):
@@ -119,9 +123,27 @@ def child_page(request, child_id: int):
         return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
     errors: dict[str, str] = {}
     typed = {"note": "", "recorded_on": clock.now().date().isoformat(), "token": str(uuid.uuid4())}
+    contact = _contact_blank()
     if request.method == "POST":
         action = request.POST.get("_action", "")
-        if action == "mental_state":
+        if action == "contact":
+            contact = {name: request.POST.get(name, "") for name in CONTACT_FIELDS}
+            values = _contact_values(request, errors)
+            token = _token(request)
+            contact["token"] = str(token)
+            if FamilyContact.objects.filter(submission=token).exists():
+                _already_saved(request, pgettext("children", "This contact"))
+                return redirect("children-child", child.pk)
+            if not errors:
+                try:
+                    with transaction.atomic():
+                        FamilyContact.objects.create(child=child, recorded_by=request.user, submission=token, **values)
+                except IntegrityError:  # the same form's first sending won the race: saved once
+                    _already_saved(request, pgettext("children", "This contact"))
+                else:
+                    messages.success(request, pgettext("children", "Saved."))
+                return redirect("children-child", child.pk)
+        elif action == "mental_state":
             typed = {"note": request.POST.get("note", ""), "recorded_on": request.POST.get("recorded_on", "")}
             note = _text(request, "note", errors)
             on = _date(typed["recorded_on"], "recorded_on", errors)
@@ -155,8 +177,74 @@ def child_page(request, child_id: int):
         "mental_states": child.mental_states.order_by("-recorded_on", "-pk")[:50],
         "groups": child.memberships.select_related("group").order_by("-joined_on"),
         "village_name": Village.objects.filter(code=child.village).values_list("name", flat=True).first() or child.village,
+        "contacts": child.contacts.order_by("-held_on", "-pk")[:50], "contact": contact, "contact_kinds": ContactKind.choices,
         "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "may_edit": may_edit(request.user),
     }, status=400 if errors else 200)
+
+
+# -- contact with the family and the partners --------------------------------------------------------
+
+def _contact_blank() -> dict:
+    return {**{name: "" for name in CONTACT_FIELDS}, "kind": ContactKind.LETTER, "held_on": clock.now().date().isoformat(),
+            "token": str(uuid.uuid4())}
+
+
+def _contact_values(request, errors: dict) -> dict:
+    """A contact's fields as sent, checked field by field (each error keyed by its field): the kind
+    decides what else is required — who wrote or took part (letter, video), the minutes (video, a
+    whole number 1–600), the partner and their person (a joint home visit)."""
+    kind = request.POST.get("kind", "")
+    if kind not in ContactKind.values:
+        errors["kind"] = pgettext("children", "Choose the kind of contact.")
+    values = {"kind": kind, "held_on": _date(request.POST.get("held_on", ""), "held_on", errors),
+              "summary": _text(request, "summary", errors, limit=SUMMARY_MAX),
+              "people": _text(request, "people", errors, required=kind in (ContactKind.LETTER, ContactKind.VIDEO), limit=200),
+              "minutes": None, "partner_org": "", "partner_person": "", "follow_up": ""}
+    if kind == ContactKind.VIDEO:
+        raw = request.POST.get("minutes", "").strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= MINUTES_MAX:
+            errors["minutes"] = pgettext("children", "Give the minutes as a whole number from 1 to %(n)d.") % {"n": MINUTES_MAX}
+        else:
+            values["minutes"] = int(raw)
+    if kind in JOINT_VISITS:
+        values["partner_org"] = _text(request, "partner_org", errors, limit=80)
+        values["partner_person"] = _text(request, "partner_person", errors, limit=50)
+        values["follow_up"] = _text(request, "follow_up", errors, required=False, limit=SUMMARY_MAX)
+    return values
+
+
+def quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def due_this_quarter(user, village: str = "") -> list[dict]:
+    """The left-behind children of the user's villages (active archives) still without a family letter,
+    or still without a parent video session, since the quarter began."""
+    since = quarter_start(clock.now().date())
+    query = access.visible_children(user).filter(active=True, left_behind=True).annotate(
+        letters=Count("contacts", filter=Q(contacts__kind=ContactKind.LETTER, contacts__held_on__gte=since)),
+        videos=Count("contacts", filter=Q(contacts__kind=ContactKind.VIDEO, contacts__held_on__gte=since)))
+    if village:
+        query = query.filter(village=village)
+    return [{"child": c, "letter": not c.letters, "video": not c.videos}
+            for c in query.filter(Q(letters=0) | Q(videos=0)).order_by("village", "code")]
+
+
+@login_required
+def contacts_due(request):
+    """Who is due this quarter: a list of archive numbers (never names, like the archive list), each
+    opening the archive behind its gate, where the letter or the video session is recorded."""
+    _staff(request.user)
+    choices = _village_choices(request.user)
+    village = request.GET.get("village", "")
+    if village not in {code for code, _name in choices}:
+        village = ""
+    today = clock.now().date()
+    return render(request, "children/contacts.html", {
+        "due": due_this_quarter(request.user, village), "since": quarter_start(today), "today": today,
+        "quarter": (today.month - 1) // 3 + 1, "village": village, "village_choices": choices,
+        "village_names": dict(Village.objects.values_list("code", "name")),
+    })
 
 
 # -- correcting the archive -------------------------------------------------------------------------

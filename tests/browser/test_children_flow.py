@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from engine.models import HumanTask
-from processes.children.models import Child, ChildCase, GroupSession, Scale, Screening
+from processes.children.models import Child, ChildCase, FamilyContact, GroupSession, Scale, Screening
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.steps import case_url_of, give_reason, name_people, on_task, open_task, submit
 from tests.dates import today
@@ -24,6 +24,7 @@ NAMES = {"worker": "社工 李明", "worker2": "社工 赵丽", "supervisor": "�
 CHILD = "周小雨"  # found nowhere else in the portal
 CLOSURE_RETURN = "请再做一次家访，确认奶奶能按时接送后再结案。"
 CLOSURE_SUMMARY = "焦虑明显减轻，已能主动和同学交流。"
+LETTER = "给在外打工的爸爸妈妈写信：小雨这学期进步很大。"
 ALLOWED = [r"ET-\d{4}-\d{5}"]  # archive numbers
 
 
@@ -185,6 +186,25 @@ def test_a_case_from_intake_to_closure_returned_once_then_approved(users, deploy
     assert "东山中心小学" in main and "五年级" in main and "13900001234" in main, main
     kid.refresh_from_db()
     assert (kid.school, kid.grade, kid.health) == ("东山中心小学", "五年级", "轻度哮喘，随身带喷雾。")
+
+    # 8b. A quarterly family letter on the archive page (on the phone), then the quarter's due list.
+    letter = worker.locator("form[data-testid=contact]")
+    letter.locator("select[name=kind]").select_option("letter")
+    letter.locator("input[name=people]").fill("李明")
+    letter.locator("textarea[name=summary]").fill(LETTER)
+    letter.scroll_into_view_if_needed()
+    look(findings, screenshot, worker, "worker", "13b-family-letter", desk=False)
+    with worker.expect_navigation():
+        letter.locator("button").click()
+    assert worker.locator(".msg.success").count() == 1, worker.locator("main").inner_text()
+    assert LETTER in worker.locator("[data-testid=contacts]").inner_text()
+    assert FamilyContact.objects.filter(child=kid, kind="letter").count() == 1
+    look(findings, screenshot, worker, "worker", "13c-family-letter-saved", desk=False)
+    worker.goto("/children/contacts/")
+    due = worker.locator(f"[data-testid=due] li[data-child='{kid.code}']")
+    assert due.locator("[data-due=video]").count() == 1 and due.locator("[data-due=letter]").count() == 0
+    assert CHILD not in worker.locator("main").inner_text()  # numbers only
+    look(findings, screenshot, worker, "worker", "13d-contacts-due", desk=False)
 
     # 9. The supervisor opens it too: a reason first.
     supervisor.goto(f"/children/{kid.pk}/")

@@ -706,7 +706,7 @@ def _rows() -> list[Row]:
     # villages; the screening scales in the admin: administrators only. (Each archive's need-to-know
     # gate and another village's 404 are in tests/processes/children/test_pages.py.)
     for user in USERS:
-        for url in ("/children/", "/children/groups/"):
+        for url in ("/children/", "/children/groups/", "/children/contacts/"):
             add(Row("children", "GET {arg}", "-", user, _read(user, user in CHILDREN_STAFF), url))
         add(Row("children", "GET {arg}", "-", user, "200" if user == "admin" else "login", "/admin/children/scale/"))
     for kid in CHILDREN_VILLAGE:
@@ -722,6 +722,8 @@ def _rows() -> list[Row]:
             add(Row("children", "GET /children/{obj}/edit/ (no reason given, no approval)", kid, user, edit))
             add(Row("children", "POST /children/{obj}/edit/ (no reason given, no approval) changes", kid, user,
                     "login" if user == "anon" else "nothing"))
+            add(Row("children", "POST /children/{obj}/ a family letter (no reason given, no approval)", kid, user,
+                    "login" if user == "anon" else "404" if user not in CHILDREN_SEE[kid] else "nothing saved"))
     # ---- end of children in difficulty -----------------------------------------------------------------
     return rows
 
@@ -1344,6 +1346,20 @@ def a_child_edit_post(r: Runner, row):
     if status(response) == "login":
         return "login"
     return "changed" if Child.objects.get(pk=pk).school == "改过的学校" else "nothing"
+
+
+def a_child_contact_post(r: Runner, row):
+    """A family letter posted to the archive page past the gate is not saved, whoever sends it."""
+    from processes.children.models import FamilyContact
+
+    client = _without_clearance(r, row)
+    pk = r.w.children[row.obj]
+    before = FamilyContact.objects.filter(child_id=pk).count()
+    response = client.post(f"/children/{pk}/", {"_action": "contact", "kind": "letter", "held_on": "2026-01-05",
+                                                 "people": "社工", "summary": "矩阵家书"})
+    if status(response) in ("login", "404"):
+        return status(response)
+    return "saved" if FamilyContact.objects.filter(child_id=pk).count() > before else "nothing saved"
 
 
 def a_household_ask(r: Runner, row):
@@ -1994,6 +2010,7 @@ ACTIONS = {
     "GET /children/{obj}/ (no reason given, no approval)": a_child_gate,
     "GET /children/{obj}/edit/ (no reason given, no approval)": a_child_gate,
     "POST /children/{obj}/edit/ (no reason given, no approval) changes": a_child_edit_post,
+    "POST /children/{obj}/ a family letter (no reason given, no approval)": a_child_contact_post,
     "POST /records/household/{obj}/access/ (ask for access)": a_household_ask,
     "GET /resources/gaps/": a_gaps,
     "GET /resources/gaps/ villages": a_gaps_villages,
