@@ -50,10 +50,16 @@ def task_page(request, task_id: int):
     refused = gate(request, instance_id=task.instance_id, process_key=task.process_key, village=task.village, view="task",
                    task_name=task.name, log=False)
     if refused is not None:
-        if request.method == "POST" and _visible_task(request.user, task_id).status != "open":
-            # Someone else completed it while this submit was on its way: that is the answer, not
-            # "ask for access" (a worker who could hold the open task holds no completed one).
-            return _task_gone(request, task, _("This task is no longer open."))
+        if request.method == "POST":
+            current = _visible_task(request.user, task_id)
+            # Someone else completed it, or a supervisor gave it to someone else, while this submit was
+            # on its way: that is the answer, not "ask for access" (a worker who could hold the open
+            # task holds no completed one, nor one given to a colleague by name).
+            if current.status != "open":
+                return _task_gone(request, task, _("This task is no longer open."))
+            if not api.may_complete(user=request.user, task=current):
+                return _task_gone(request, current, _("This task was given to someone else while you were filling it in; "
+                                                      "nothing was saved."))
         return refused
     form = api.task_form(task_id=task.id, viewer=request.user)
     variables = api.task_variables(task_id=task.id) if can_act else {}

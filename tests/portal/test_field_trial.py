@@ -330,3 +330,24 @@ def test_static_files_are_fingerprinted_compressed_and_cached_for_a_year(client,
     assert response.status_code == 200 and response.get("Content-Encoding") == "gzip"
     assert "immutable" in response["Cache-Control"] and int(re.search(r"max-age=(\d+)", response["Cache-Control"]).group(1)) >= 31536000
     assert len(body) < 30_000
+
+
+def test_a_task_given_to_someone_else_while_it_was_being_filled_in_says_so(client, users, deployed):
+    """A supervisor gives the response to a colleague while the worker types it: the worker's submit is
+    answered "given to someone else" (409, nothing done) — not sent to ask for access to the case."""
+    from engine import api
+
+    instance_id = start_case(users)
+    complete(users, instance_id, "Task_Intake")
+    task_id = open_task(instance_id, "Task_Respond")
+    api.claim_task(task_id=task_id, actor=users["worker"])
+    client.force_login(users["worker"])
+    give_reason(client, instance_id)
+    page = client.get(f"/tasks/{task_id}/")
+    assert page.status_code == 200
+    api.assign_task(task_id=task_id, assignee_username="worker2", actor=users["supervisor"], reason="同事更近")
+    form = pageform.page_form(page.content)
+    response = client.post(f"/tasks/{task_id}/", pageform.encode(pageform.press(form, pageform.fill(form, FORMS["Task_Respond"]))))
+    assert response.status_code == 409, (response.status_code, response.get("Location"))
+    assert "其他人" in response.content.decode() or "someone else" in response.content.decode()
+    assert HumanTask.objects.get(pk=task_id).status == "open"
