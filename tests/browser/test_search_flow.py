@@ -9,7 +9,7 @@ import pytest
 
 from processes.needs_matching.models import Household, Member
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.steps import name_people
+from tests.browser.steps import give_reason, name_people
 from tests.processes.elderly_care.flows import elder
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def people(users, deployed):
-    name_people({"worker": "社工 李明"})
+    name_people({"worker": "社工 李明", "supervisor": "督导 陈刚"})
     household = Household.objects.create(code="HH-DS-401", village="dongshan", head_name="王秀英", annual_income=Decimal("8000"))
     Member.objects.create(household=household, name="王秀英", relation="户主", age=78, sex="female")
     Member.objects.create(household=household, name="王小明", relation="孙子", age=8, sex="male", school_enrolled=True)
@@ -57,4 +57,20 @@ def test_a_worker_finds_an_elder_and_her_household_from_the_header(people, sign_
         worker.locator('[data-testid="hits"] a').first.click()
     assert "/elderly/" in worker.url and "王秀英" in worker.locator("main").inner_text()
     findings.check(worker, "worker", allowed=[r"HH-DS-\d+", r"EC-[A-Z]{2}-\d+"])
+    findings.assert_none()
+
+
+def test_the_supervisor_finds_the_household_and_sees_what_the_station_holds_about_its_people(people, sign_in, screenshot, findings):
+    """The household has a child: the supervisor (a holder) gives a reason first; the page then shows
+    the elder of the household from elderly care beside its members."""
+    supervisor = sign_in("supervisor", PHONE)
+    supervisor.goto("/search/?q=HH-DS-401")
+    with supervisor.expect_navigation():
+        supervisor.locator('[data-testid="hits"] a[href^="/households/"]').click()
+    give_reason(supervisor, "督导或质量检查", "核对家庭在各项工作中的记录")
+    facets = supervisor.locator('[data-testid="household-facets"]')
+    assert "老人关爱" in facets.inner_text() and "王秀英" in facets.inner_text()
+    findings.check(supervisor, "supervisor", allowed=[r"HH-DS-\d+", r"EC-[A-Z]{2}-\d+"])
+    screenshot(supervisor, "search-04-household-facets-360", reload=False)
+    screenshot(supervisor, "search-05-household-facets-1280", viewport=DESKTOP)
     findings.assert_none()
