@@ -91,7 +91,7 @@ def name_people(names: dict[str, str]) -> None:
 # and the version of a process.
 ALLOWED_LATIN = [
     r"CP-\d{4}-\d{5,}", r"MF-\d{4}-\d{5,}", r"HH-[A-Z]{2}-\d{3}(-\d+)?", r"ZF-\d{4}-\d{3}", r"JJ-\d{4}-\d{4}-\d{2}",
-    r"v\d+", r"XLSX",
+    r"(?<![A-Za-z0-9_])v\d+(?![A-Za-z0-9_])", r"XLSX",  # a version (v2), not the "v0" inside an id such as Flow_0pnv0ti
     r"chinese-calendar",  # the administrators' banner names the package to update for a year it does not know yet
 ]
 
