@@ -85,24 +85,82 @@ def _fields(model, names) -> list:
     return [model._meta.get_field(name) for name in names]
 
 
-def update(model, key: int, values: dict, *, where: dict | None = None, using: str = "default") -> int:
+def update(model, key: int, values: dict, *, where: dict | None = None, using: str = "default",
+           inserts: list[tuple[list, bool]] = ()) -> int:
     """UPDATE one row by key, guarded by equalities (`where`), values prepared by their fields as
-    the ORM would: the number of rows changed (0 when the guard failed)."""
+    the ORM would: the number of rows changed (0 when the guard failed).
+
+    `inserts`: (unsaved objects of one model, ignore_conflicts) written in the same statement on
+    PostgreSQL — data-modifying WITH clauses, one round trip for a step's audit events, outbox
+    messages and its instance row — and by `insert` just before the UPDATE elsewhere. They are
+    written whether or not the guard holds: a caller seeing 0 must roll its transaction back."""
     connection = connections[using]
+    inserts = [(objs, ignore) for objs, ignore in inserts if objs]
     names, guards = tuple(values), tuple(where or ())
+    if inserts and connection.vendor != "postgresql":
+        for objs, ignore in inserts:
+            insert(objs, ignore_conflicts=ignore, using=using)
+        inserts = []
+    shape = tuple((type(objs[0]), len(objs), ignore) for objs, ignore in inserts)
     cache = connection.__dict__.setdefault("_caseflow_compiled", {})
-    sql = cache.get((model, "update", names, guards))
+    sql = cache.get((model, "update", names, guards, shape))
     if sql is None:
         quote = connection.ops.quote_name
         sets = ", ".join(f"{quote(f.column)} = %s" for f in _fields(model, names))
         conditions = " AND ".join(f"{quote(f.column)} = %s" for f in [model._meta.pk, *_fields(model, guards)])
-        sql = cache.setdefault((model, "update", names, guards), f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {conditions}")
-    params = [_prepare(f, values[f.name], connection) for f in _fields(model, names)]
+        sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {conditions}"
+        if shape:
+            clauses = [f"i{n} AS ({_insert_sql(connection, m, count, False, ignore)})" for n, (m, count, ignore) in enumerate(shape)]
+            sql = "WITH " + ", ".join(clauses) + " " + sql
+        sql = cache.setdefault((model, "update", names, guards, shape), sql)
+    params = [p for objs, _ignore in inserts for p in _insert_params(objs, connection)]
+    params += [_prepare(f, values[f.name], connection) for f in _fields(model, names)]
     params.append(key)
     params += [f.get_db_prep_value(where[f.name], connection) for f in _fields(model, guards)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        changed = cursor.rowcount
+    for objs, _ignore in inserts:
+        _saved(objs, using, None)
+    return changed
+
+
+def _insert_fields(model) -> list:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _insert_sql(connection, model, count: int, ids: bool, ignore_conflicts: bool) -> str:
+    cache = connection.__dict__.setdefault("_caseflow_compiled", {})
+    key = (model, "insert", count, ids, ignore_conflicts)
+    sql = cache.get(key)
+    if sql is None:
+        from django.db.models.constants import OnConflict
+
+        fields = _insert_fields(model)
+        quote, ops = connection.ops.quote_name, connection.ops
+        conflict = OnConflict.IGNORE if ignore_conflicts else None
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql = (f"{ops.insert_statement(on_conflict=conflict)} {quote(model._meta.db_table)} "
+               f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([row] * count)}")
+        suffix = ops.on_conflict_suffix_sql(fields, conflict, None, None) if conflict else ""
+        if suffix:
+            sql += " " + suffix
+        if ids:
+            sql += f" RETURNING {quote(model._meta.pk.column)}"
+        sql = cache.setdefault(key, sql)
+    return sql
+
+
+def _insert_params(objs: list, connection) -> list:
+    fields = _insert_fields(type(objs[0]))
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+
+
+def _saved(objs: list, using: str, keys: list | None) -> None:
+    for index, obj in enumerate(objs):
+        obj._state.adding, obj._state.db = False, using
+        if keys is not None:
+            obj.pk = keys[index]
 
 
 def insert(objs: list, *, ids: bool = False, ignore_conflicts: bool = False, using: str = "default") -> None:
@@ -111,31 +169,9 @@ def insert(objs: list, *, ids: bool = False, ignore_conflicts: bool = False, usi
     `ignore_conflicts`: a row a unique constraint refuses is dropped (the vendor's own syntax)."""
     if not objs:
         return
-    from django.db.models.constants import OnConflict
-
     connection = connections[using]
-    model = type(objs[0])
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    cache = connection.__dict__.setdefault("_caseflow_compiled", {})
-    key = (model, "insert", len(objs), ids, ignore_conflicts)
-    sql = cache.get(key)
-    if sql is None:
-        quote, ops = connection.ops.quote_name, connection.ops
-        conflict = OnConflict.IGNORE if ignore_conflicts else None
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        sql = (f"{ops.insert_statement(on_conflict=conflict)} {quote(model._meta.db_table)} "
-               f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([row] * len(objs))}")
-        suffix = ops.on_conflict_suffix_sql(fields, conflict, None, None) if conflict else ""
-        if suffix:
-            sql += " " + suffix
-        if ids:
-            sql += f" RETURNING {quote(model._meta.pk.column)}"
-        sql = cache.setdefault(key, sql)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+    sql = _insert_sql(connection, type(objs[0]), len(objs), ids, ignore_conflicts)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _insert_params(objs, connection))
         keys = [r[0] for r in cursor.fetchall()] if ids else None
-    for index, obj in enumerate(objs):
-        obj._state.adding, obj._state.db = False, using
-        if keys is not None:
-            obj.pk = keys[index]
+    _saved(objs, using, keys)

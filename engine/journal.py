@@ -60,10 +60,13 @@ class Journal:
                                              created_at=now, next_attempt_at=now))
         return key
 
-    def flush(self) -> None:
+    def flush(self, save: Callable[[list], int] | None = None) -> int | None:
         """Write the buffered events (one INSERT) and outbox messages (one INSERT, repeats dropped by
         their unique key), then run the listeners — all in the caller's transaction. Inside
-        `batched()`, they are handed to the batch instead and written when it ends."""
+        `batched()`, they are handed to the batch instead and written when it ends.
+
+        `save(inserts)`: the caller's own write (a step's UPDATE of its instance), given the rows
+        to write in the same statement (see compiled.update); its answer is returned."""
         pending = _batch.get()
         if pending is not None:
             for event, task in self.events:
@@ -71,18 +74,27 @@ class Journal:
             if self.events or self.outbox:
                 pending.append((self.instance, self.events, self.outbox))
             self.events, self.outbox = [], []
-            return
+            return save([]) if save is not None else None
+        inserts = []
         if self.events:
             for event, task in self.events:
                 event.task_id = task.pk if task is not None else None
-            compiled.insert([event for event, _task in self.events])
+            events = [event for event, _task in self.events]
+            if save is None:
+                compiled.insert(events)
+            else:
+                inserts.append((events, False))
             _notify_listeners(self.instance, [(event, task) for event, task in self.events])
             self.events = []
         if self.outbox:
-            OutboxMessage.objects.bulk_create(self.outbox, ignore_conflicts=True)
+            if save is None:
+                compiled.insert(self.outbox, ignore_conflicts=True)
+            else:
+                inserts.append((self.outbox, True))
             self.outbox = []
             if _kick_outbox is not None:
                 transaction.on_commit(_kick_outbox, robust=True)
+        return save(inserts) if save is not None else None
 
 
 @contextlib.contextmanager

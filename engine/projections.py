@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from uuid import UUID
 
+from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import Case, DateTimeField, Value, When
 
 from engine import compiled
@@ -61,16 +63,35 @@ def save_draft(task_id: int, data) -> bool:
     return HumanTask.objects.filter(pk=task_id, status=TaskStatus.OPEN).update(draft_data=data) == 1
 
 
-def breach(rows: list[HumanTask], *, at: dt.datetime, missed: dt.datetime) -> None:
-    """First breach of these open tasks' SLA: the deadline they missed stays their deadline."""
-    first = [r for r in rows if r.sla_breached_at is None]
-    if not first:
-        return
-    HumanTask.objects.filter(pk__in=[r.pk for r in first], sla_breached_at__isnull=True).update(
-        sla_breached_at=at, due_at=Case(When(due_at__lt=missed, then="due_at"), default=Value(missed), output_field=DateTimeField()))
-    for row in first:
-        row.sla_breached_at = at
-        row.due_at = min(row.due_at, missed) if row.due_at else missed
+def breach_open(instance_id: int, spiff_task_ids: list[UUID], *, at: dt.datetime, missed: dt.datetime) -> list[HumanTask]:
+    """The open tasks behind these SpiffWorkflow tasks, whose SLA a timer has just breached: on a
+    first breach, `at` is recorded and the deadline they missed stays their deadline. One UPDATE that
+    returns the rows it touched (key, name, role, holder and the holder's username), so the step
+    escalates them without reading them first. The rows come back with `assignee_username` set."""
+    if not spiff_task_ids:
+        return []
+    connection = connections["default"]
+    ops, field = connection.ops, HumanTask._meta.get_field("spiff_task_id")
+    users = get_user_model()._meta.db_table
+    sql = (f"UPDATE engine_humantask SET "
+           f"due_at = CASE WHEN sla_breached_at IS NULL AND (due_at IS NULL OR due_at >= %s) THEN %s ELSE due_at END, "
+           f"sla_breached_at = COALESCE(sla_breached_at, %s) "
+           f"WHERE instance_id = %s AND status = %s AND spiff_task_id IN ({', '.join(['%s'] * len(spiff_task_ids))}) "
+           f"RETURNING id, spiff_task_id, name, candidate_group, assignee_id, "
+           f"(SELECT {ops.quote_name('username')} FROM {ops.quote_name(users)} WHERE {ops.quote_name(users)}.id = engine_humantask.assignee_id)")
+    when, breached = ops.adapt_datetimefield_value(missed), ops.adapt_datetimefield_value(at)
+    params = [when, when, breached, instance_id, TaskStatus.OPEN.value,
+              *[field.get_db_prep_value(value, connection) for value in spiff_task_ids]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    hosts = []
+    for pk, spiff_id, name, group, assignee_id, username in rows:
+        row = HumanTask(pk=pk, instance_id=instance_id, spiff_task_id=UUID(str(spiff_id)), name=name, candidate_group=group,
+                        assignee_id=assignee_id, status=TaskStatus.OPEN)
+        row.assignee_username = username
+        hosts.append(row)
+    return hosts
 
 
 def set_due(due_by_pk: dict[int, dt.datetime]) -> None:
@@ -87,12 +108,22 @@ def create_timers(rows: list[Timer]) -> list[Timer]:
 
 
 def close_timers(instance, *, fired: set[UUID], cancelled: set[UUID], at: dt.datetime) -> None:
-    if fired:
-        Timer.objects.filter(instance=instance, spiff_task_id__in=list(fired), status=TimerStatus.WAITING).update(
-            status=TimerStatus.FIRED, fired_at=at)
-    if cancelled:
-        Timer.objects.filter(instance=instance, spiff_task_id__in=list(cancelled), status=TimerStatus.WAITING).update(
-            status=TimerStatus.CANCELLED)
+    """Waiting timers that fired or were cancelled: one UPDATE (a sweep's hot path, so written as the
+    statement rather than built by the ORM each time)."""
+    if not fired and not cancelled:
+        return
+    connection = connections["default"]
+    field = Timer._meta.get_field("spiff_task_id")
+    ids = [*fired, *cancelled]
+    sql = (f"UPDATE engine_timer SET status = CASE WHEN spiff_task_id IN ({', '.join(['%s'] * len(fired)) or 'NULL'}) THEN %s ELSE %s END, "
+           f"fired_at = CASE WHEN spiff_task_id IN ({', '.join(['%s'] * len(fired)) or 'NULL'}) THEN %s ELSE fired_at END "
+           f"WHERE instance_id = %s AND status = %s AND spiff_task_id IN ({', '.join(['%s'] * len(ids))})")
+    prep = [field.get_db_prep_value(value, connection) for value in fired]
+    when = connection.ops.adapt_datetimefield_value(at)
+    params = [*prep, TimerStatus.FIRED.value, TimerStatus.CANCELLED.value, *prep, when, instance.pk, TimerStatus.WAITING.value,
+              *[field.get_db_prep_value(value, connection) for value in ids]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def move_timers(instance, due_by_spiff_id: dict[UUID, dt.datetime]) -> None:

@@ -34,8 +34,7 @@ from uuid import UUID
 import structlog
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
@@ -544,12 +543,12 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
         raise _Unstorable(_latest_element(workflow), f"the case's data would take more than {budget} bytes to store")
     if problem:
         raise _Unstorable(_unstorable_element(workflow), problem)
-    step.journal.flush()
-    updated = compiled.update(ProcessInstance, instance.pk, {
+    # The instance row, and with it (one statement on PostgreSQL) the step's audit events and outbox messages.
+    updated = step.journal.flush(save=lambda inserts: compiled.update(ProcessInstance, instance.pk, {
         "state": compiled.Encoded(text), "revision": old_revision + 1, "status": instance.status, "ended_at": instance.ended_at,
         "error_message": instance.error_message, "error_element": instance.error_element,
         "subject": instance.subject, "village": instance.village, "definition": instance.definition_id,
-    }, where={"revision": old_revision})
+    }, where={"revision": old_revision}, inserts=inserts))
     if updated != 1:
         raise ConcurrentUpdate(_("The case was changed by someone else at the same moment; nothing was saved. Please try again."))
     instance.revision = old_revision + 1
@@ -886,16 +885,35 @@ def _follow_on_holders(step: Step, groups: set[str]) -> dict:
     just_done = step.completed.get("candidate_group") if step.completed else None
     if just_done in may_hold:
         holders[just_done] = actor
-    unknown = {g for g in groups - set(holders) if _group_did_a_task(step, g)}
+    unknown = sorted(g for g in groups - set(holders) if _group_did_a_task(step, g))
     if unknown:
-        rows = (HumanTask.objects.filter(instance=step.instance, status=TaskStatus.COMPLETED, candidate_group__in=unknown,
-                                         completed_by__is_active=True, completed_by__groups__name=F("candidate_group"))
-                .select_related("completed_by").order_by("-completed_at", "-pk"))
-        for row in rows:
-            holders.setdefault(row.candidate_group, row.completed_by)
+        for group, person in _last_completers(step.instance.pk, unknown):
+            holders.setdefault(group, person)
     for group in (groups - set(holders)) & may_hold:
         holders[group] = actor
     return holders
+
+
+_PERSON_FIELDS = ("id", "username", "first_name", "last_name", "is_active")
+
+
+def _last_completers(instance_id: int, groups: list[str]) -> list[tuple[str, object]]:
+    """(role, person) for the completed tasks of these roles in the case, latest first, done by
+    people still active and still of the role. Written as the statement (a step's hot path: the
+    ORM took longer to build it than the database to answer); the people come back with the fields
+    tasks and pages name them by, the rest loaded only if asked."""
+    users = get_user_model()
+    quote = connection.ops.quote_name
+    table = quote(users._meta.db_table)
+    columns = ", ".join(f"u.{quote(users._meta.get_field(name).column)}" for name in _PERSON_FIELDS)
+    sql = (f"SELECT h.candidate_group, {columns} FROM engine_humantask h JOIN {table} u ON u.id = h.completed_by_id "
+           f"WHERE h.instance_id = %s AND h.status = %s AND h.candidate_group IN ({', '.join(['%s'] * len(groups))}) "
+           f"AND u.is_active AND EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id "
+           f"WHERE ug.user_id = u.id AND g.name = h.candidate_group) ORDER BY h.completed_at DESC, h.id DESC")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [instance_id, TaskStatus.COMPLETED.value, *groups])
+        rows = cursor.fetchall()
+    return [(row[0], users.from_db(connection.alias, list(_PERSON_FIELDS), row[1:])) for row in rows]
 
 
 def _group_did_a_task(step: Step, group: str) -> bool:
@@ -941,23 +959,17 @@ def _timers_fired(step: Step, tasks: list, now: datetime) -> None:
     """Fired timers: an audit event each; a boundary timer whose guarded task is still open is an
     SLA breach — once per task, with an escalation event and an outbox notice. The guarded tasks are
     the activity's own (all instances of a review panel), found in the workflow."""
-    host_ids = {t.id: _boundary_hosts(t) for t in tasks}
-    wanted = {h for hosts in host_ids.values() for h in hosts}
-    hosts = {r.spiff_task_id: r for r in HumanTask.objects.filter(instance=step.instance, status=TaskStatus.OPEN, spiff_task_id__in=wanted)
-             .select_related("assignee")} if wanted else {}
     for task in tasks:
         # The timer's row holds the same name and deadline: the spec's name, and the deadline it was
         # waiting for at load (or, for one that fired in the step that reached it, its own).
         name = task.task_spec.bpmn_name or ""
         due_at = datetime.fromisoformat(step.waiting_before.get(task.id) or _timer_due(task))
         step.audit(AuditKind.TIMER_FIRED, {"element": name or task.task_spec.bpmn_id, "due_at": due_at.isoformat()}, bpmn_id=task.task_spec.bpmn_id)
-        guarded = [hosts[h] for h in host_ids[task.id] if h in hosts]
-        if not guarded:
-            continue
-        projections.breach(guarded, at=now, missed=due_at)
-        for host in guarded:
+        host_ids = _boundary_hosts(task)
+        hosts = {row.spiff_task_id: row for row in projections.breach_open(step.instance.pk, host_ids, at=now, missed=due_at)}
+        for host in [hosts[h] for h in host_ids if h in hosts]:
             step.breached_task_ids.add(host.pk)
-            assignee = host.assignee.get_username() if host.assignee else None
+            assignee = host.assignee_username
             step.audit(AuditKind.ESCALATED, {"task": host.name, "timer": name, "assignee": assignee}, bpmn_id=task.task_spec.bpmn_id, task=host)
             with step.origin(f"{task.id}:{host.pk}"):
                 step.enqueue("sla.breach", {

@@ -11,7 +11,7 @@ from tests.processes.child_protection.flows import ACTOR_ROLE, FORMS, open_task,
 pytestmark = pytest.mark.django_db(transaction=True)
 PATH = ["Task_Intake", "Task_PoliceReceipt", "Task_Respond", "Task_Assessment", "Task_CasePlan",
         "Task_ApprovePlan", "Task_FollowUp", "Task_Closure", "Task_ApproveClosure"]
-MEAN_BUDGET, MAX_BUDGET = 8, 13
+MEAN_BUDGET, MAX_BUDGET = 6, 8  # BEGIN and COMMIT aside: 8 and 10 with them (the issue asks a mean of at most 8)
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
@@ -36,7 +36,7 @@ def test_a_step_of_the_child_protection_path_stays_within_its_statement_budget(d
         f"statements per step {per_step} (mean {mean:.1f}); the heaviest, {worst}:\n" + "\n".join(s[:160] for s in counts[worst]))
 
 
-SWEEP_BUDGET_PER_TIMER = 6  # today 5: the task row, the timer row, the breached task (read, then update), the instance
+SWEEP_BUDGET_PER_TIMER = 5  # today 4: the escalation task row, the timer row, the breached task (updated and read back in one), the instance
 
 
 def test_a_sweep_fires_each_timer_within_its_statement_budget(deployed, users):
