@@ -409,8 +409,11 @@ def redis_outage(users) -> dict:
         check(all_once(counts) and counts["breach_notices_delivered"] == len(ids), "redis: lost or doubled")
         intakes_lost = len(done) - HumanTask.objects.filter(instance_id__in=done, bpmn_id="Task_Intake", status="completed").count()
         check(intakes_lost == 0, "redis: a completion during the outage was lost")
-        last = max(fired_times(ids))
+        times = fired_times(ids)
+        first, last = min(times), max(times)
         return {"outage_s": OUTAGE_SECONDS, "sweep_seconds": fleet.env["CASEFLOW_SWEEP_SECONDS"],
+                # the first says when sweeping resumed (reconnection + the next beat); the last adds firing them all
+                "seconds_from_redis_back_to_first_timer_fired": round((first - back).total_seconds(), 1),
                 "seconds_from_redis_back_to_last_timer_fired": round((last - back).total_seconds(), 1),
                 "lateness_of_last_timer_s": round((last - due).total_seconds(), 1),
                 "completions_during_the_run": len(done), "completions_lost": intakes_lost, **counts}

@@ -270,6 +270,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING below (structured, with job ids)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits out a broker outage instead of exiting
+CELERY_WORKER_CONSUMER = "portal.celery:Consumer"  # ... and reconnects every second, not after up to 30 s
 CELERY_BROKER_CONNECTION_TIMEOUT = 2  # a web request's after-commit nudge gives up fast when Redis is down
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # Beat only nudges: the database says what is due. The sweep's interval bounds how late a timer fires

@@ -69,3 +69,29 @@ def test_worker_sweeps_overdue_response_and_delivers_the_breach_notice(deployed,
     client.send_task("engine.jobs.sweep_due_timers")  # a second nudge changes nothing
     time.sleep(2)
     assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_SupervisorEscalation").count() == 1
+
+
+def test_the_worker_reconnects_to_a_broker_that_came_back_within_a_second():
+    """kombu's default back-off (2, 4, 6 … 30 s) had the workers retry Redis up to 30 s after it
+    returned, and every timer due during the outage waited for that: the worker's consumer retries
+    every second at most, and the settings name it as the worker's consumer."""
+    from portal.celery import Consumer, app
+
+    class Connection:
+        def __init__(self):
+            self.calls = []
+
+        def ensure_connection(self, *args, **kwargs):
+            self.calls.append(kwargs)
+            return self
+
+        def as_uri(self):
+            return "redis://127.0.0.1:1/0"
+
+    consumer = object.__new__(Consumer)
+    consumer.app, consumer.first_connection_attempt, consumer.broker_connection_retry_attempt = app, False, 0
+    conn = Connection()
+    assert consumer.ensure_connected(conn) is conn
+    assert conn.calls and conn.calls[0]["interval_max"] <= 1 and conn.calls[0]["interval_step"] <= 1
+    assert "ensure_connection" not in vars(conn)  # the connection keeps its own method afterwards
+    assert app.conf.worker_consumer == "portal.celery:Consumer"
