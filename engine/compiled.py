@@ -86,22 +86,27 @@ def _fields(model, names) -> list:
 
 
 def update(model, key: int, values: dict, *, where: dict | None = None, using: str = "default",
-           inserts: list[tuple[list, bool]] = ()) -> int:
+           inserts: list[tuple[list, bool]] = (), statements: list[tuple[str, list]] = ()) -> int:
     """UPDATE one row by key, guarded by equalities (`where`), values prepared by their fields as
     the ORM would: the number of rows changed (0 when the guard failed).
 
     `inserts`: (unsaved objects of one model, ignore_conflicts) written in the same statement on
     PostgreSQL — data-modifying WITH clauses, one round trip for a step's audit events, outbox
-    messages and its instance row — and by `insert` just before the UPDATE elsewhere. They are
-    written whether or not the guard holds: a caller seeing 0 must roll its transaction back."""
+    messages and its instance row — and by `insert` just before the UPDATE elsewhere.
+    `statements`: (sql, params) of other writes whose answer nobody reads (closing a step's timers),
+    in the same way. Both are written whether or not the guard holds: a caller seeing 0 must roll
+    its transaction back. On PostgreSQL they must not touch the row updated (one snapshot)."""
     connection = connections[using]
     inserts = [(objs, ignore) for objs, ignore in inserts if objs]
     names, guards = tuple(values), tuple(where or ())
-    if inserts and connection.vendor != "postgresql":
+    if (inserts or statements) and connection.vendor != "postgresql":
         for objs, ignore in inserts:
             insert(objs, ignore_conflicts=ignore, using=using)
-        inserts = []
-    shape = tuple((type(objs[0]), len(objs), ignore) for objs, ignore in inserts)
+        with connection.cursor() as cursor:
+            for statement, statement_params in statements:
+                cursor.execute(statement, statement_params)
+        inserts, statements = [], []
+    shape = tuple((type(objs[0]), len(objs), ignore) for objs, ignore in inserts) + tuple(sql for sql, _params in statements)
     cache = connection.__dict__.setdefault("_caseflow_compiled", {})
     sql = cache.get((model, "update", names, guards, shape))
     if sql is None:
@@ -109,11 +114,13 @@ def update(model, key: int, values: dict, *, where: dict | None = None, using: s
         sets = ", ".join(f"{quote(f.column)} = %s" for f in _fields(model, names))
         conditions = " AND ".join(f"{quote(f.column)} = %s" for f in [model._meta.pk, *_fields(model, guards)])
         sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {conditions}"
-        if shape:
-            clauses = [f"i{n} AS ({_insert_sql(connection, m, count, False, ignore)})" for n, (m, count, ignore) in enumerate(shape)]
+        clauses = [f"i{n} AS ({_insert_sql(connection, m, count, False, ignore)})" for n, (m, count, ignore) in enumerate(shape[:len(inserts)])]
+        clauses += [f"s{n} AS ({statement})" for n, (statement, _params) in enumerate(statements)]
+        if clauses:
             sql = "WITH " + ", ".join(clauses) + " " + sql
         sql = cache.setdefault((model, "update", names, guards, shape), sql)
     params = [p for objs, _ignore in inserts for p in _insert_params(objs, connection)]
+    params += [p for _sql, statement_params in statements for p in statement_params]
     params += [_prepare(f, values[f.name], connection) for f in _fields(model, names)]
     params.append(key)
     params += [f.get_db_prep_value(where[f.name], connection) for f in _fields(model, guards)]

@@ -11,7 +11,7 @@ import contextvars
 import logging
 from typing import Callable, Iterator
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from engine import clock, compiled, registry
 from engine.models import AuditEvent, OutboxMessage
@@ -47,6 +47,8 @@ class Journal:
         self.actor = actor
         self.events: list[tuple[AuditEvent, object]] = []  # (unsaved event, task row or None)
         self.outbox: list[OutboxMessage] = []
+        self.rows: list = []  # other new rows of the step whose keys nobody reads (timers), one model per list
+        self.writes: list[tuple[str, list]] = []  # other writes whose answer nobody reads: (sql, params)
 
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task=None) -> None:
         event = AuditEvent(instance=self.instance, definition_id=self.instance.definition_id, kind=kind, actor=self.actor,
@@ -60,13 +62,33 @@ class Journal:
                                              created_at=now, next_attempt_at=now))
         return key
 
-    def flush(self, save: Callable[[list], int] | None = None) -> int | None:
+    def later(self, sql: str, params: list) -> None:
+        """A write of the step that nobody reads the answer of: made with the step's save."""
+        self.writes.append((sql, params))
+
+    def later_rows(self, objs: list) -> None:
+        """New rows of one model whose keys nobody reads: inserted with the step's save."""
+        if objs:
+            self.rows.append(objs)
+
+    def flush(self, save: Callable[[list, list], int] | None = None) -> int | None:
         """Write the buffered events (one INSERT) and outbox messages (one INSERT, repeats dropped by
         their unique key), then run the listeners — all in the caller's transaction. Inside
         `batched()`, they are handed to the batch instead and written when it ends.
 
-        `save(inserts)`: the caller's own write (a step's UPDATE of its instance), given the rows
-        to write in the same statement (see compiled.update); its answer is returned."""
+        `save(inserts, statements)`: the caller's own write (a step's UPDATE of its instance), given
+        the rows and writes to make in the same statement (see compiled.update); its answer is
+        returned. Without it, `later` writes and rows are made here, one statement each."""
+        rows, writes = [(objs, False) for objs in self.rows], self.writes
+        self.rows, self.writes = [], []
+        if save is None:
+            for objs, _ignore in rows:
+                compiled.insert(objs)
+            if writes:
+                with connection.cursor() as cursor:
+                    for sql, params in writes:
+                        cursor.execute(sql, params)
+            rows, writes = [], []
         pending = _batch.get()
         if pending is not None:
             for event, task in self.events:
@@ -74,8 +96,8 @@ class Journal:
             if self.events or self.outbox:
                 pending.append((self.instance, self.events, self.outbox))
             self.events, self.outbox = [], []
-            return save([]) if save is not None else None
-        inserts = []
+            return save(rows, writes) if save is not None else None
+        inserts = rows
         if self.events:
             for event, task in self.events:
                 event.task_id = task.pk if task is not None else None
@@ -94,7 +116,7 @@ class Journal:
             self.outbox = []
             if _kick_outbox is not None:
                 transaction.on_commit(_kick_outbox, robust=True)
-        return save(inserts) if save is not None else None
+        return save(inserts, writes) if save is not None else None
 
 
 @contextlib.contextmanager

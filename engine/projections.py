@@ -103,13 +103,18 @@ def set_due(due_by_pk: dict[int, dt.datetime]) -> None:
 
 # -- timers --------------------------------------------------------------------------------------
 
-def create_timers(rows: list[Timer]) -> list[Timer]:
+def create_timers(rows: list[Timer], *, journal=None) -> list[Timer]:
+    """Rows for timers a step reached; with the step's `journal`, written with its save (their keys
+    are read by nobody)."""
+    if journal is not None:
+        journal.later_rows(rows)
+        return rows
     return Timer.objects.bulk_create(rows) if rows else []
 
 
-def close_timers(instance, *, fired: set[UUID], cancelled: set[UUID], at: dt.datetime) -> None:
+def close_timers(instance, *, fired: set[UUID], cancelled: set[UUID], at: dt.datetime, journal=None) -> None:
     """Waiting timers that fired or were cancelled: one UPDATE (a sweep's hot path, so written as the
-    statement rather than built by the ORM each time)."""
+    statement rather than built by the ORM each time); with the step's `journal`, made with its save."""
     if not fired and not cancelled:
         return
     connection = connections["default"]
@@ -122,6 +127,9 @@ def close_timers(instance, *, fired: set[UUID], cancelled: set[UUID], at: dt.dat
     when = connection.ops.adapt_datetimefield_value(at)
     params = [*prep, TimerStatus.FIRED.value, TimerStatus.CANCELLED.value, *prep, when, instance.pk, TimerStatus.WAITING.value,
               *[field.get_db_prep_value(value, connection) for value in ids]]
+    if journal is not None:
+        journal.later(sql, params)
+        return
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

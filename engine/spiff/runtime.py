@@ -543,12 +543,13 @@ def _advance_and_save(step: Step, expected_revision: int | None = None) -> None:
         raise _Unstorable(_latest_element(workflow), f"the case's data would take more than {budget} bytes to store")
     if problem:
         raise _Unstorable(_unstorable_element(workflow), problem)
-    # The instance row, and with it (one statement on PostgreSQL) the step's audit events and outbox messages.
-    updated = step.journal.flush(save=lambda inserts: compiled.update(ProcessInstance, instance.pk, {
+    # The instance row, and with it (one statement on PostgreSQL) the step's audit events, outbox
+    # messages, new timers and closed ones.
+    updated = step.journal.flush(save=lambda inserts, statements: compiled.update(ProcessInstance, instance.pk, {
         "state": compiled.Encoded(text), "revision": old_revision + 1, "status": instance.status, "ended_at": instance.ended_at,
         "error_message": instance.error_message, "error_element": instance.error_element,
         "subject": instance.subject, "village": instance.village, "definition": instance.definition_id,
-    }, where={"revision": old_revision}, inserts=inserts))
+    }, where={"revision": old_revision}, inserts=inserts, statements=statements))
     if updated != 1:
         raise ConcurrentUpdate(_("The case was changed by someone else at the same moment; nothing was saved. Please try again."))
     instance.revision = old_revision + 1
@@ -786,8 +787,8 @@ def _sync_projections(step: Step) -> None:
                              due_at=datetime.fromisoformat(_timer_due(task)), status=TimerStatus.FIRED, fired_at=now,
                              attached_to=next((rows_by_spiff_id[h] for h in _boundary_hosts(task) if h in rows_by_spiff_id), None))
                        for task in newly_fired]
-    projections.create_timers(new_timer_rows)
-    projections.close_timers(instance, fired=fired_ids, cancelled=gone_timers - fired_ids, at=now)
+    projections.create_timers(new_timer_rows, journal=step.journal)
+    projections.close_timers(instance, fired=fired_ids, cancelled=gone_timers - fired_ids, at=now, journal=step.journal)
     moved = {tid: datetime.fromisoformat(_timer_due(t)) for tid, t in waiting.items()
              if tid in step.waiting_before and _timer_due(t) != step.waiting_before[tid]}
     projections.move_timers(instance, moved)
