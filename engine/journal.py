@@ -123,9 +123,10 @@ class Journal:
 def batched() -> Iterator[None]:
     """Steps of many instances in one transaction (a timer sweep's batch) write their journals
     together when the block ends: one INSERT of audit events, one of outbox messages, and one call
-    of each listener with every step's events (one query for the people to notify, one INSERT of
-    notices), instead of those four statements per step. Still inside the caller's transaction, so
-    nothing changes in what commits or rolls back together; on an exception nothing is written."""
+    of each listener with every step's events (one INSERT … SELECT of the notices), instead of
+    those statements per step. (New and closed timer rows still go with each step's own save.)
+    Still inside the caller's transaction, so nothing changes in what commits or rolls back
+    together; on an exception nothing is written."""
     if _batch.get() is not None:
         yield  # already in a batch: its end writes these too
         return
