@@ -106,7 +106,8 @@ def issue_login(request, member_id: int):
             messages.success(request, _("Linked: the volunteer signs in as %(username)s with their own password.") % {
                 "username": account.username})
             return redirect("time-bank-member", member.pk)
-        account = member.user or User(username=_username_for(member))
+        # Shown in the header: the passbook number, never the name (which stays encrypted, in the member).
+        account = member.user or User(username=_username_for(member), first_name=member.number)
         password = one_time_password(account)
         account.set_password(password)
         account.save()
