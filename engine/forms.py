@@ -281,6 +281,8 @@ class FieldSpec:
     min_date: str = ""  # date fields: the earliest allowed value as the page's input takes it, if known
     max_date: str = ""
     help: str = ""
+    # filepicker fields: the page also offers a signature drawn on the screen, sent as a PNG file
+    signature: bool = False
 
 
 def describe_form(form: dict | None, user=None, variables: dict | None = None) -> list[FieldSpec]:
@@ -307,6 +309,7 @@ def _describe(form: dict | None) -> list[FieldSpec]:
             columns=tuple(_describe({"components": c.get("components") or []})) if c["type"] == "dynamiclist" else (),
             decimal_digits=c.get("decimalDigits") if c["type"] == "number" else None,
             min_date=min_date, max_date=max_date, help=_help_text(c),
+            signature=c["type"] == "filepicker" and props.get("signature") == "true",
         ))
     return result
 

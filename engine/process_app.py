@@ -45,6 +45,8 @@ class ProcessApp(AppConfig):
     # setting name -> value, used when the project's settings do not set it
     settings_defaults: dict = {}
     nav: tuple = ()
+    # role code -> url name: people holding only such roles land on that page, not the task inbox
+    home_pages: dict = {}
     # (username, role, display name, village codes or None for township-wide) made by `manage.py demo`
     demo_users: tuple = ()
     # its cases are minors' files (PIPL sensitive personal information): opening one needs a reason,
@@ -95,5 +97,7 @@ class ProcessApp(AppConfig):
             registry.register_minors_process(self.key)
         for entry in self.nav:
             registry.register_nav(entry)
+        for role, url_name in self.home_pages.items():
+            registry.register_home_page(role, url_name)
         registry.register_demo(self.key, users=tuple(self.demo_users), command=self.demo_command)
 

@@ -342,6 +342,7 @@ def packages() -> dict[str, ProcessPackage]:
 _roles: dict[str, Any] = {}
 _involvement_only: set[str] = set()
 _nav: list[Any] = []
+_home_pages: dict[str, str] = {}
 _demo: dict[str, tuple[tuple, str | None]] = {}
 
 
@@ -428,6 +429,21 @@ def register_nav(entry) -> None:
 
 def nav_entries() -> list[Any]:
     return list(_nav)
+
+
+def register_home_page(role: str, url_name: str) -> None:
+    """A role whose people work only on pages of their own (a time-bank volunteer's passbook): they
+    land there after signing in instead of the task inbox, and the header offers nothing else."""
+    _home_pages[role] = url_name
+
+
+def home_page(roles) -> str | None:
+    """The url name of the home page for someone holding exactly these roles: only when every role
+    they hold has one (anyone with a staff role keeps the inbox)."""
+    roles = set(roles)
+    if not roles or not roles <= set(_home_pages):
+        return None
+    return _home_pages[sorted(roles)[0]]
 
 
 def register_demo(process_key: str, *, users: tuple = (), command: str | None = None) -> None:

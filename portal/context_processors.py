@@ -25,6 +25,8 @@ def portal(request):
         "village_names": dict(Village.objects.values_list("code", "name")),
         "process_names": api.process_names(),
         "nav_entries": _nav_entries(user, registry.nav_entries()),
+        # Someone who works only on a page of their own (a volunteer): the header links only there.
+        "home_only": registry.home_page(groups) is not None,
         "calendar_warning": _calendar_warning(user),
     }
 

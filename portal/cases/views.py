@@ -73,7 +73,10 @@ def attachment(request, token: str):
     refused = gate(request, instance_id=instance.id, process_key=instance.process_key, village=instance.village, view="attachment")
     if refused is not None:
         return refused
-    return FileResponse(item.file.open("rb"), as_attachment=True, filename=item.original_name, content_type=item.content_type)
+    # A photo (its type read from its content when it was uploaded: JPEG, PNG, WebP) opens in the
+    # browser, so a proof of a visit is seen on a phone without a download; anything else downloads.
+    inline = item.content_type in {"image/jpeg", "image/png", "image/webp"}
+    return FileResponse(item.file.open("rb"), as_attachment=not inline, filename=item.original_name, content_type=item.content_type)
 
 
 @login_required

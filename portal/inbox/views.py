@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from engine import api, selectors
+from engine import api, registry, selectors
 from engine.errors import AlreadyCompleted, CaseflowError, FormInvalid, NotFound, NotPermitted
 from portal.cases.access import gate
 
@@ -25,6 +25,9 @@ ACTION = "_action"
 
 @login_required
 def inbox(request):
+    home = registry.home_page(selectors.roles_of(request.user))
+    if home is not None:  # a time-bank volunteer has no tasks: their own page is their start
+        return redirect(home)
     params = request.GET
     filters = dict(process_key=params.get("process", ""), village=params.get("village", ""), sla=params.get("sla", ""),
                    order=params.get("order", "due"), page=_int(params.get("page"), 1), per_page=PER_PAGE,

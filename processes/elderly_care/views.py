@@ -126,6 +126,10 @@ def person_page(request, person_id: int):
         [(h.date, h.systolic, h.diastolic) for h in health], threshold=Decimal(str(threshold)) if threshold is not None else None,
         title=_("Blood pressure over time"), systolic_label=_("systolic"), diastolic_label=_("diastolic")) if health else ""
     visits = list(person.visits.order_by("-period_start", "kind", "-pk")[:60])
+    for visit in visits:
+        # The photos or signatures the visit's form carried (tokens of the portal's attachments, opened
+        # through its attachment page, which checks the case and writes the access log on every view).
+        visit.proofs = [t for t in ((visit.data or {}).get("photo") or []) if isinstance(t, str)]
     screening = person.screenings.exclude(confirmed_at=None).order_by("-confirmed_at").first()
     staff = is_staff(request.user)
     return render(request, "elderly_care/person.html", {

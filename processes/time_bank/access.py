@@ -63,3 +63,25 @@ def supervisor_or_404(user) -> list[str]:
 
 def village_names() -> dict[str, str]:
     return dict(Village.objects.values_list("code", "name"))
+
+
+# -- a volunteer's own sign-in -------------------------------------------------------------------------
+# A volunteer holds the role `volunteer` and no other: they read their own passbook and the services
+# they give, through the member their account is linked to, and nothing of anyone else. Every staff
+# page above stays a 404 for them (they hold no staff role and work in no village).
+
+VOLUNTEER = "volunteer"
+
+
+def own_member(user):
+    """The member this volunteer's account is linked to, or None (not a volunteer, or no member)."""
+    from .models import Member, MemberKind
+
+    if VOLUNTEER not in roles(user):
+        return None
+    return Member.objects.filter(user=user, kind=MemberKind.VOLUNTEER).first()
+
+
+def may_issue_login(user, member) -> bool:
+    """Workers and supervisors of the member's village (and administrators) give a volunteer their sign-in."""
+    return in_pilot_scope(user, member.village)

@@ -24,4 +24,9 @@ class TimeBankApp(ProcessApp):
             "min_volunteer_age": 18,
         },
     }
-    nav = (NavEntry("time-bank", _("Time bank"), STAFF),)
+    # A volunteer's own sign-in: their passbook and the services they give, nothing else — no case,
+    # no inbox, no village (involvement only, and no task is ever routed to the role).
+    roles = {"volunteer": _("Time-bank volunteer")}
+    involvement_only_roles = frozenset({"volunteer"})
+    home_pages = {"volunteer": "time-bank-mine"}
+    nav = (NavEntry("time-bank", _("Time bank"), STAFF), NavEntry("time-bank-mine", _("My passbook"), frozenset({"volunteer"})))

@@ -105,3 +105,16 @@ class TransferForm(HoursForm):
 
 class ReasonForm(forms.Form):
     note = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class LoginForm(forms.Form):
+    """Give an approved volunteer their own sign-in: a new account, or one that exists already (a
+    volunteer's account from before, holding no staff role) linked by its username."""
+    username = forms.CharField(label=_("Existing account (username, if any)"), max_length=150, required=False)
+
+
+class StatusForm(forms.Form):
+    """A supervisor suspends, withdraws or reinstates an approved member, saying why."""
+    action = forms.ChoiceField(label=_("Decision"), choices=[
+        ("suspend", _("Suspend")), ("withdraw", _("Withdraw (final)")), ("reinstate", _("Approve again"))])
+    note = forms.CharField(label=_("Reason"), max_length=300)

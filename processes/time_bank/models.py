@@ -33,6 +33,10 @@ class MemberStatus(models.TextChoices):
     PENDING = "pending", pgettext_lazy("time bank", "waiting for approval")
     APPROVED = "approved", pgettext_lazy("time bank", "approved")
     REFUSED = "refused", pgettext_lazy("time bank", "refused")
+    # A supervisor's later decision on an approved member: suspended may be approved again, withdrawn
+    # is final. Neither serves nor signs in usefully (a volunteer's own pages say so and show nothing).
+    SUSPENDED = "suspended", pgettext_lazy("time bank", "suspended")
+    WITHDRAWN = "withdrawn", pgettext_lazy("time bank", "withdrawn")
 
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)  # row history (ADR 0020)
@@ -60,6 +64,18 @@ class Member(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(pgettext_lazy("time bank", "note"), max_length=300, blank=True)
+    # The last suspension, withdrawal or reinstatement (the row history keeps every earlier one).
+    status_changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_note = models.CharField(pgettext_lazy("time bank", "reason"), max_length=300, blank=True)
+    # A volunteer's own sign-in to the portal (their passbook and services only), made by a worker or
+    # supervisor of the village. `password_to_change`: the one-time password a worker handed over is
+    # still the password, and the volunteer's pages ask for their own first.
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="time_bank_member")
+    password_to_change = models.BooleanField(default=False)
+    login_issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    login_issued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("time-bank member")

@@ -21,7 +21,7 @@ from engine import clock
 from engine.station import AccessLog
 
 from . import access, checks, ledger
-from .member_forms import DecisionForm, HoursForm, MemberForm, ReasonForm, RelativeForm, TransferForm
+from .member_forms import DecisionForm, HoursForm, LoginForm, MemberForm, ReasonForm, RelativeForm, StatusForm, TransferForm
 from .models import (
     Account, AccountKind, LedgerEntry, Member, MemberKind, MemberStatus, Relative, ServiceSession,
 )
@@ -85,6 +85,10 @@ def _entries_with_names(entries):
     return entries
 
 
+def balance_of(entries) -> Decimal:
+    return entries[-1].balance_after if entries else Decimal("0")
+
+
 def _passbook(member: Member):
     account = ledger.account_of(member)
     entries = list(LedgerEntry.objects.filter(account=account).select_related("session").order_by("at", "pk"))
@@ -110,6 +114,9 @@ def passbook(request, member_id: int):
         "transfer_form": TransferForm(receiver_choices=[(str(r.relative_id), f"{r.relative.number} {r.relative.name}") for r in relatives]),
         "hours_form": HoursForm(), "sessions": ServiceSession.objects.filter(Q(volunteer=member) | Q(elder=member))[:20],
         "cap": ledger.balance_cap(),
+        "may_issue_login": member.kind == MemberKind.VOLUNTEER and member.approved and access.may_issue_login(request.user, member),
+        "login_form": LoginForm(), "status_form": StatusForm(),
+        "may_change_status": supervises and member.status in (MemberStatus.APPROVED, MemberStatus.SUSPENDED),
     })
 
 
@@ -127,7 +134,8 @@ def passbook_print(request, member_id: int):
     _account, entries = _passbook(member)
     return render(request, "time_bank/passbook_print.html", {
         "member": member, "entries": entries, "balance": entries[-1].balance_after if entries else Decimal("0"),
-        "printed_at": clock.now(), "village_name": access.village_names().get(member.village, member.village)})
+        "printed_at": clock.now(), "village_name": access.village_names().get(member.village, member.village),
+        "back_url": "time-bank-member"})
 
 
 @login_required

@@ -90,6 +90,10 @@ PEOPLE = {
     "partner_health": (["partner_office", "prov-health"], None, None),
     "admin": (["admin"], None, None),
     "norole": ([], [DS], None),  # signed in, works in dongshan, has no role at all
+    # Time-bank volunteers with their own sign-in (no staff profile, no village): an approved one, and
+    # one whose membership a supervisor suspended.
+    "vol_ds": (["volunteer"], [], None),
+    "vol_off": (["volunteer"], [], None),
 }
 USERS = ["anon", *PEOPLE]
 SUPERVISES = {DS: {"sup_ds", "admin"}, XS: {"sup_xs", "admin"}}  # assign, release, share in the village
@@ -349,6 +353,13 @@ STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_prote
                 "/studio/child_protection/diff/?from=1&to=1", "/studio/child_protection/migrate/",
                 "/studio/child_protection/migrate/?to=1&case=1", "/studio/child_protection/test/",
                 "/studio/child_protection/test/diagram/", "/studio/child_protection/forms/Task_Intake/", "/studio/new/"]
+# The time bank: members of dongshan (a pilot village). tb_vol is vol_ds's own membership, tb_off
+# vol_off's (suspended), tb_other another volunteer with hours; tb_elder an elder they serve.
+TB_MEMBERS = {"tb_vol": "vol_ds", "tb_off": "vol_off", "tb_other": None, "tb_elder": None}
+TB_STAFF = {"worker_ds", "worker_xs", "worker_xs2", "sup_ds", "sup_xs", "admin"}  # the pilot villages' staff
+TB_STAFF_DS = {"worker_ds", "sup_ds", "admin"}  # read and act on dongshan's members
+TB_SUP_DS = {"sup_ds", "admin"}
+VOLUNTEERS = {"vol_ds", "vol_off"}
 CHILDREN_STAFF = {"worker_ds", "worker_xs", "worker_xs2", "sup_ds", "sup_xs", "admin"}  # children in difficulty: staff only
 # A child's archive (one per village, no case yet): staff of its village see it exists; its holders (the
 # village's supervisors) give a reason, the village's workers and the administrator ask; correcting it is
@@ -392,7 +403,8 @@ def _rows() -> list[Row]:
             "done": {k for k, t in DONE.items() if t.by == user},
         }
         for tab, keys in expected.items():
-            add(Row("inbox", "GET /?tab={arg}", "-", user, "login" if user == "anon" else frozenset(keys), tab))
+            # A volunteer has no inbox: every tab sends them to their own passbook.
+            add(Row("inbox", "GET /?tab={arg}", "-", user, "login" if user == "anon" else "home" if user in VOLUNTEERS else frozenset(keys), tab))
 
     # Task pages and what may be done on them.
     for key, task in TASKS.items():
@@ -725,6 +737,33 @@ def _rows() -> list[Row]:
             add(Row("children", "POST /children/{obj}/ a family letter (no reason given, no approval)", kid, user,
                     "login" if user == "anon" else "404" if user not in CHILDREN_SEE[kid] else "nothing saved"))
     # ---- end of children in difficulty -----------------------------------------------------------------
+
+    # ---- the time bank and its volunteers' own sign-in (processes/time_bank/) ---------------------------
+    # A volunteer reads their own passbook (on screen and on paper) and nothing else: no member's page,
+    # not even their own staff page, no list, no ledger, no household, case or search (the other sections
+    # hold those cells for vol_ds and vol_off too). A suspended volunteer gets the refusal page (403).
+    # Staff give a sign-in to an approved volunteer of their villages; supervisors suspend.
+    for user in USERS:
+        own = "login" if user == "anon" else "200" if user == "vol_ds" else "403" if user == "vol_off" else "404"
+        for url in ("/time-bank/me/", "/time-bank/me/print/", "/time-bank/me/password/"):
+            add(Row("time bank", "GET {arg}", "-", user, own, url))
+        add(Row("time bank", "GET /time-bank/me/ shows {arg}", "tb_vol", user, "shown" if user == "vol_ds" else own, "志愿者tb_vol"))
+        add(Row("time bank", "GET /time-bank/me/ shows {arg}", "tb_other", user, "hidden" if user == "vol_ds" else own, "志愿者tb_other"))
+        for url in ("/time-bank/", "/time-bank/members/new/"):
+            add(Row("time bank", "GET {arg}", "-", user, _read(user, user in TB_STAFF), url))
+        for url in ("/time-bank/ledger/", "/time-bank/anomalies/"):
+            add(Row("time bank", "GET {arg}", "-", user, _read(user, user in {"sup_ds", "sup_xs", "admin"}), url))
+        for member in TB_MEMBERS:
+            add(Row("time bank", "GET /time-bank/members/{obj}/", member, user, _read(user, user in TB_STAFF_DS)))
+            add(Row("time bank", "GET /time-bank/members/{obj}/print/", member, user, _read(user, user in TB_STAFF_DS)))
+        refused = "login" if user == "anon" else "404"
+        add(Row("time bank", "POST /time-bank/members/{obj}/login/ (a new sign-in)", "tb_other", user,
+                "ok" if user in TB_STAFF_DS else refused))
+        add(Row("time bank", "POST /time-bank/members/{obj}/status/ (suspend)", "tb_vol", user,
+                "ok" if user in TB_SUP_DS else refused))
+        add(Row("time bank", "POST /time-bank/members/{obj}/donate/ (1 hour)", "tb_vol", user,
+                "ok" if user in TB_STAFF_DS else refused))
+    # ---- end of the time bank ---------------------------------------------------------------------------
     return rows
 
 
@@ -747,6 +786,7 @@ class World:
     elders: dict = None
     monitored: dict = None  # low-income monitoring
     children: dict = None
+    members: dict = None  # the time bank's
 
     def __post_init__(self):
         self.task_names = {pk: key for key, pk in self.tasks.items()}
@@ -945,8 +985,21 @@ def build_world() -> World:
     from processes.children.handlers import new_child
 
     children = {key: new_child(village=village, name=f"儿童{key}").pk for key, village in CHILDREN_VILLAGE.items()}
+    # -- the time bank: dongshan's members, two volunteers with their own sign-in (one suspended)
+    from processes.time_bank.models import Member as TbMember
+    from tests.processes.time_bank import flows as tb
+
+    members = {}
+    for key, login in TB_MEMBERS.items():
+        member = tb.member("elder" if key == "tb_elder" else "volunteer", by=users["worker_ds"], name=f"志愿者{key}")
+        if login:
+            TbMember.objects.filter(pk=member.pk).update(user=users[login])
+        members[key] = member.pk
+    tb.give_hours(TbMember.objects.get(pk=members["tb_vol"]), 4, users["worker_ds"])
+    tb.give_hours(TbMember.objects.get(pk=members["tb_other"]), 9, users["worker_ds"])
+    TbMember.objects.filter(pk=members["tb_off"]).update(status="suspended", status_note="核实中")
     return World(users, instances, tasks, files, households, orgs, resources, rosters=rosters, elders=elders, monitored=monitored,
-                 children=children)
+                 children=children, members=members)
 
 
 @pytest.fixture(scope="module")
@@ -1037,6 +1090,8 @@ def status(response) -> str:
         location = response["Location"]
         if location.startswith(("/accounts/login/", "/admin/login/")):
             return "login"
+        if location == "/time-bank/me/":
+            return "home"
     return str(response.status_code)
 
 
@@ -1514,6 +1569,42 @@ def a_monitoring_list(r: Runner, row):
 # -- end of low-income monitoring --
 
 
+def a_tb_status(r: Runner, row):
+    url = row.action.split(" ")[1].replace("{obj}", str(r.w.members.get(row.obj, ""))).replace("{arg}", str(row.arg))
+    return status(r.get(row, url))
+
+
+def a_tb_shows(r: Runner, row):
+    return marker(r.get(row, "/time-bank/me/"), row.arg)
+
+
+def a_tb_login(r: Runner, row):
+    from processes.time_bank.models import Member as TbMember
+
+    before = snapshot()
+    response = r.post(row, f"/time-bank/members/{r.w.members[row.obj]}/login/")
+    if response.status_code == 200:  # the one-time password's page
+        return "ok" if TbMember.objects.get(pk=r.w.members[row.obj]).user_id else "200 without a sign-in"
+    return write_outcome(response, before, False)
+
+
+def a_tb_suspend(r: Runner, row):
+    from processes.time_bank.models import Member as TbMember
+
+    before = snapshot()
+    response = r.post(row, f"/time-bank/members/{r.w.members[row.obj]}/status/", {"action": "suspend", "note": "矩阵"})
+    return write_outcome(response, before, TbMember.objects.get(pk=r.w.members[row.obj]).status == "suspended")
+
+
+def a_tb_donate(r: Runner, row):
+    from processes.time_bank.models import LedgerEntry as TbEntry
+
+    count = TbEntry.objects.count()
+    before = snapshot()
+    response = r.post(row, f"/time-bank/members/{r.w.members[row.obj]}/donate/", {"hours": "1"})
+    return write_outcome(response, before, TbEntry.objects.count() > count)
+
+
 def a_elder_status(r: Runner, row):
     url = row.action.split(" ")[1].replace("{obj}", str(r.w.elders.get(row.obj, "")))
     return status(r.get(row, url))
@@ -1987,6 +2078,12 @@ ACTIONS = {
     "GET /monitoring/rules/": a_monitoring_status,
     "GET /monitoring/ lists": a_monitoring_list,
     "GET /monitoring/{obj}/": a_monitoring_status,
+    "GET /time-bank/me/ shows {arg}": a_tb_shows,
+    "GET /time-bank/members/{obj}/": a_tb_status,
+    "GET /time-bank/members/{obj}/print/": a_tb_status,
+    "POST /time-bank/members/{obj}/login/ (a new sign-in)": a_tb_login,
+    "POST /time-bank/members/{obj}/status/ (suspend)": a_tb_suspend,
+    "POST /time-bank/members/{obj}/donate/ (1 hour)": a_tb_donate,
     "GET /elderly/": a_elder_status,
     "GET /elderly/report/": a_elder_status,
     "GET /elderly/report.xlsx": a_elder_status,

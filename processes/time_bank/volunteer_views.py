@@ -1,0 +1,215 @@
+"""A time-bank volunteer's own pages, and how a volunteer gets a sign-in.
+
+A worker or supervisor of the village gives an approved volunteer a sign-in from the member's page:
+a new account named after the passbook number with a one-time password shown once (never stored,
+`Cache-Control: no-store`), or an existing account of theirs linked by username. The volunteer
+then sees their own passbook (on screen and on paper) and the services they give, and must first
+replace the one-time password with their own. A suspended or withdrawn volunteer who signs in gets
+a page saying so and nothing else; the refusal is in the access log like every reading.
+
+Sign-in itself is the portal's: django-axes locks a username after repeated wrong passwords; issuing
+a new one-time password lifts that lock for the volunteer's username."""
+from __future__ import annotations
+
+import secrets
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from engine import clock
+from engine.station import AccessLog, AccessOutcome
+
+from . import access
+from .member_forms import LoginForm, StatusForm
+from .models import Member, MemberKind, MemberStatus, ServiceSession, SessionStatus
+from .views import _logged, _member, _passbook, balance_of
+
+# No 0/o, 1/l/i: the password is read off a phone screen or a slip of paper by an elderly volunteer.
+READABLE = "abcdefghjkmnpqrstuvwxyz23456789"
+PASSWORD_LENGTH = 10
+
+
+def one_time_password(account) -> str:
+    """Ten readable characters that pass the password policy (AUTH_PASSWORD_VALIDATORS)."""
+    while True:
+        candidate = "".join(secrets.choice(READABLE) for _ in range(PASSWORD_LENGTH))
+        try:
+            validate_password(candidate, account)
+        except ValidationError:
+            continue
+        return candidate
+
+
+def _not_linkable(account, member: Member) -> str:
+    """Why an existing account cannot become this volunteer's sign-in ('' when it can)."""
+    if account is None or not account.is_active:
+        return _("No active account has this username.")
+    if account.is_superuser or account.is_staff or set(account.groups.values_list("name", flat=True)) - {access.VOLUNTEER}:
+        return _("This account belongs to a member of staff; a volunteer signs in with an account of their own.")
+    if Member.objects.filter(user=account).exclude(pk=member.pk).exists():
+        return _("This account is already another member's sign-in.")
+    return ""
+
+
+def _username_for(member: Member) -> str:
+    User = get_user_model()
+    base = f"tb{member.pk:05d}"
+    name, n = base, 1
+    while User.objects.filter(username=name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+@login_required
+@require_POST
+def issue_login(request, member_id: int):
+    """Give an approved volunteer a sign-in (or a new one-time password for the one they have)."""
+    member = _member(request.user, member_id)
+    if not access.may_issue_login(request.user, member):
+        raise Http404(_("No such page, or not yours to see."))
+    if member.kind != MemberKind.VOLUNTEER or member.status != MemberStatus.APPROVED:
+        messages.error(request, _("Only an approved volunteer gets a sign-in."))
+        return redirect("time-bank-member", member.pk)
+    form = LoginForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "；".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("time-bank-member", member.pk)
+    username = form.cleaned_data["username"].strip()
+    User = get_user_model()
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        group, _created = Group.objects.get_or_create(name=access.VOLUNTEER)
+        if username:
+            if member.user_id is not None:
+                messages.error(request, _("This volunteer already has a sign-in; give a new one-time password instead."))
+                return redirect("time-bank-member", member.pk)
+            account = User.objects.filter(username=username).first()
+            problem = _not_linkable(account, member)
+            if problem:
+                messages.error(request, problem)
+                return redirect("time-bank-member", member.pk)
+            account.groups.add(group)
+            member.user, member.password_to_change = account, False
+            member.login_issued_by, member.login_issued_at = request.user, clock.now()
+            member.save(update_fields=["user", "password_to_change", "login_issued_by", "login_issued_at"])
+            messages.success(request, _("Linked: the volunteer signs in as %(username)s with their own password.") % {
+                "username": account.username})
+            return redirect("time-bank-member", member.pk)
+        # Shown in the header: the passbook number, never the name (which stays encrypted, in the member).
+        account = member.user or User(username=_username_for(member), first_name=member.number)
+        password = one_time_password(account)
+        account.set_password(password)
+        account.save()
+        account.groups.add(group)
+        member.user, member.password_to_change = account, True
+        member.login_issued_by, member.login_issued_at = request.user, clock.now()
+        member.save(update_fields=["user", "password_to_change", "login_issued_by", "login_issued_at"])
+    from axes.utils import reset as unlock
+
+    unlock(username=account.username)  # a volunteer locked out by wrong passwords starts again with this one
+    response = render(request, "time_bank/login_issued.html", {"member": member, "username": account.username, "password": password})
+    response["Cache-Control"] = "no-store"  # shown once: not kept by the browser, never put in the session
+    return response
+
+
+@login_required
+@require_POST
+def change_status(request, member_id: int):
+    """A supervisor of the village suspends, withdraws or reinstates an approved member."""
+    member = _member(request.user, member_id)
+    if not access.supervises(request.user, member.village):
+        raise Http404(_("No such page, or not yours to see."))
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose what to do and say why."))
+        return redirect("time-bank-member", member.pk)
+    allowed = {"suspend": (MemberStatus.APPROVED,), "withdraw": (MemberStatus.APPROVED, MemberStatus.SUSPENDED),
+               "reinstate": (MemberStatus.SUSPENDED,)}
+    target = {"suspend": MemberStatus.SUSPENDED, "withdraw": MemberStatus.WITHDRAWN, "reinstate": MemberStatus.APPROVED}
+    action = form.cleaned_data["action"]
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        if member.status not in allowed[action]:
+            messages.error(request, _("This member is %(status)s: that cannot be done now.") % {"status": member.get_status_display()})
+            return redirect("time-bank-member", member.pk)
+        member.status = target[action]
+        member.status_changed_by, member.status_changed_at, member.status_note = request.user, clock.now(), form.cleaned_data["note"]
+        member.save(update_fields=["status", "status_changed_by", "status_changed_at", "status_note"])
+    messages.success(request, _("The member is now %(status)s.") % {"status": member.get_status_display()})
+    return redirect("time-bank-member", member.pk)
+
+
+# -- the volunteer's own pages -------------------------------------------------------------------------
+
+def _own_or_refused(request, view: str):
+    """(member, None) when the volunteer may read their own pages now, else (member, response)."""
+    member = access.own_member(request.user)
+    if member is None:
+        raise Http404(_("No such page, or not yours to see."))
+    if member.status != MemberStatus.APPROVED:
+        AccessLog.objects.create(user=request.user, instance_id=0, process_key="time_bank", view=view,
+                                 record=f"time_bank_member:{member.pk}", outcome=AccessOutcome.REFUSED)
+        response = render(request, "time_bank/volunteer_refused.html", {"member": member}, status=403)
+        return member, response
+    return member, None
+
+
+@login_required
+def mine(request):
+    member, refused = _own_or_refused(request, "time_bank_own_passbook")
+    if refused is not None:
+        return refused
+    if member.password_to_change:
+        return redirect("time-bank-mine-password")
+    _logged(request, member, "time_bank_own_passbook")
+    _account, entries = _passbook(member)
+    sessions = list(ServiceSession.objects.filter(volunteer=member).select_related("elder").order_by("-created_at", "-pk")[:30])
+    upcoming = sorted((s for s in sessions if s.status == SessionStatus.MATCHED),
+                      key=lambda s: (s.scheduled_for is None, s.scheduled_for or s.created_at.date()))
+    return render(request, "time_bank/mine.html", {
+        "member": member, "entries": list(reversed(entries))[:50], "balance": balance_of(entries),
+        "upcoming": upcoming, "sessions": [s for s in sessions if s.status != SessionStatus.MATCHED],
+        "village_name": access.village_names().get(member.village, member.village),
+    })
+
+
+@login_required
+def mine_print(request):
+    member, refused = _own_or_refused(request, "time_bank_own_passbook_print")
+    if refused is not None:
+        return refused
+    if member.password_to_change:
+        return redirect("time-bank-mine-password")
+    _logged(request, member, "time_bank_own_passbook_print")
+    _account, entries = _passbook(member)
+    return render(request, "time_bank/passbook_print.html", {
+        "member": member, "entries": entries, "balance": balance_of(entries), "printed_at": clock.now(),
+        "village_name": access.village_names().get(member.village, member.village), "back_url": "time-bank-mine"})
+
+
+@login_required
+def mine_password(request):
+    """The volunteer replaces the one-time password (or later changes their own)."""
+    member, refused = _own_or_refused(request, "time_bank_own_password")
+    if refused is not None:
+        return refused
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        update_session_auth_hash(request, form.user)  # this session stays signed in
+        Member.objects.filter(pk=member.pk).update(password_to_change=False)
+        messages.success(request, _("Your password is saved. Use it from now on."))
+        return redirect("time-bank-mine")
+    return render(request, "time_bank/mine_password.html", {"member": member, "form": form, "first": member.password_to_change},
+                  status=400 if request.method == "POST" else 200)
