@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.functions import ExtractMonth
 from django.utils import translation
 from django.utils.translation import pgettext, pgettext_lazy
@@ -17,7 +17,7 @@ from engine import api, clock, registry, selectors
 from engine.errors import FormInvalid, NotFound, NotPermitted
 
 from . import access, scales
-from .models import JOINT_VISITS, CaseStage, Child, ChildCase, ContactKind, FamilyContact, GroupSession, MentalState, Phase, Screening, ServiceRecord
+from .models import JOINT_VISITS, CaseStage, Child, ChildCase, ChildPhoto, ContactKind, FamilyContact, GroupSession, MentalState, Phase, Screening, ServiceRecord
 
 KEY = access.KEY
 CP_KEY = "child_protection"
@@ -26,6 +26,16 @@ CP_READING_REASON = "开立困境儿童个案：从儿童保护个案复制儿�
 
 registry.register_minors_record(access.KIND, access.child_record)  # a child's archive (ADR 0020 addendum)
 registry.register_variables(KEY, {"child_id", "next_step", "closure_decision"})
+
+
+def photos_uploaded(user, since) -> int:
+    """Bytes of archive photos the user added since then: part of their daily upload quota."""
+    if getattr(user, "pk", None) is None:
+        return 0
+    return ChildPhoto.objects.filter(uploaded_by=user, uploaded_at__gte=since).aggregate(n=Sum("size"))["n"] or 0
+
+
+registry.register_upload_usage(photos_uploaded)
 
 
 # -- option lists ------------------------------------------------------------------------------------

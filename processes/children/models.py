@@ -5,6 +5,8 @@ holds what the station knows about the child, encrypted at rest wherever it is a
 maintains (`Scale`). Lists show a child's number, never more than the staff of its village may see."""
 from __future__ import annotations
 
+import uuid
+
 import pghistory
 from django.db import models
 from django.utils.translation import pgettext_lazy
@@ -47,6 +49,37 @@ class Child(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _photo_path(instance, filename) -> str:
+    return f"children/photos/{instance.token[:2]}/{instance.token}"  # never the child's name or the file's
+
+
+class ChildPhoto(models.Model):
+    """A photo in the child's growth archive. Added only while the guardian's consent to photos is on
+    record; while it is withdrawn the archive's photos are neither listed nor served (they stay stored,
+    hidden, until a holder deletes them). The file is the photo redrawn without its metadata (EXIF GPS)
+    and encrypted at rest by the default storage (ADR 0019); the caption is encrypted too."""
+
+    token = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="photos")
+    file = models.FileField(upload_to=_photo_path)
+    content_type = models.CharField(max_length=20)
+    size = models.PositiveIntegerField()
+    caption = EncryptedCharField(pgettext_lazy("children", "caption"), max_length=100, blank=True)
+    taken_on = models.DateField(pgettext_lazy("children", "taken on"), null=True, blank=True)
+    uploaded_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The form's one-time token: the same form sent twice (a double tap, a resubmitted page) is one photo.
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = pgettext_lazy("children", "child's photo")
+        verbose_name_plural = pgettext_lazy("children", "children's photos")
 
 
 class MentalState(models.Model):

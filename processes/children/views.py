@@ -15,7 +15,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
-from django.http import Http404
+from django.core.files.base import ContentFile
+from django.http import FileResponse, Http404, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -27,7 +28,7 @@ from engine.station import AccessLog, Village
 
 from . import access, scales
 from .handlers import OPEN_STAGES
-from .models import (JOINT_VISITS, CaseStage, Child, ChildCase, ContactKind, FamilyContact, Group, GroupMember, GroupSession, MentalState,
+from .models import (JOINT_VISITS, CaseStage, Child, ChildCase, ChildPhoto, ContactKind, FamilyContact, Group, GroupMember, GroupSession, MentalState,
                      Phase, Scale, Screening)
 
 KEY = access.KEY
@@ -123,6 +124,7 @@ def child_page(request, child_id: int):
         return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
     errors: dict[str, str] = {}
     typed = {"note": "", "recorded_on": clock.now().date().isoformat(), "token": str(uuid.uuid4())}
+    photo_typed = {"caption": "", "taken_on": ""}
     contact = _contact_blank()
     if request.method == "POST":
         action = request.POST.get("_action", "")
@@ -161,6 +163,20 @@ def child_page(request, child_id: int):
                 else:
                     messages.success(request, pgettext("children", "Saved."))
                 return redirect("children-child", child.pk)
+        elif action == "photo":
+            photo_typed = {"caption": request.POST.get("caption", ""), "taken_on": request.POST.get("taken_on", "")}
+            saved = _add_photo(request, child, errors)
+            if saved:
+                return redirect(f"{reverse('children-child', args=[child.pk])}#photos")
+        elif action == "photo_delete":
+            photo = child.photos.filter(token=request.POST.get("photo", "")).first()
+            if photo is None or not may_edit(request.user):
+                errors["photo"] = pgettext("children", "No such photo in this archive.")
+            else:
+                photo.file.delete(save=False)
+                photo.delete()
+                messages.success(request, pgettext("children", "The photo is deleted."))
+                return redirect(f"{reverse('children-child', args=[child.pk])}#photos")
         elif action == "consent":
             group, photo = bool(request.POST.get("consent_group")), bool(request.POST.get("consent_photo"))
             on = _date(request.POST.get("consent_date", ""), "consent_date", errors, required=group or photo)
@@ -179,7 +195,75 @@ def child_page(request, child_id: int):
         "village_name": Village.objects.filter(code=child.village).values_list("name", flat=True).first() or child.village,
         "contacts": child.contacts.order_by("-held_on", "-pk")[:50], "contact": contact, "contact_kinds": ContactKind.choices,
         "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "may_edit": may_edit(request.user),
+        # Photos only while the guardian's consent is on record: withdrawn, they are neither listed nor served.
+        "photos": child.photos.order_by("-uploaded_at", "-pk")[:PHOTOS_PER_CHILD] if child.consent_photo else [],
+        "photo_typed": {**photo_typed, "token": str(uuid.uuid4())}, "photos_max": PHOTOS_PER_CHILD,
     }, status=400 if errors else 200)
+
+
+# -- photos ----------------------------------------------------------------------------------------
+
+PHOTOS_PER_CHILD = 40
+CAPTION_MAX = 100
+
+
+def _add_photo(request, child, errors: dict) -> bool:
+    """One photo into the archive, if the guardian's consent is on record: checked by its content,
+    redrawn without metadata (engine/photos.py) and stored encrypted. Errors keyed by field."""
+    if not child.consent_photo:
+        errors["photo"] = pgettext("children", "The guardian's consent to photos is not on record: no photo can be added. Record the consent first.")
+        return False
+    caption = _text(request, "caption", errors, required=False, limit=CAPTION_MAX)
+    taken_on = _date(request.POST.get("taken_on", ""), "taken_on", errors, required=False)
+    token = _token(request)
+    if ChildPhoto.objects.filter(submission=token).exists():
+        _already_saved(request, pgettext("children", "This photo"))
+        return True
+    if child.photos.count() >= PHOTOS_PER_CHILD:
+        errors["photo"] = pgettext("children", "This archive already holds %(n)d photos, the most it keeps. Delete one first.") % {"n": PHOTOS_PER_CHILD}
+        return False
+    uploads = request.FILES.getlist("photo")
+    if len(uploads) != 1:
+        errors["photo"] = pgettext("children", "Choose one photo (JPEG, PNG or WebP).")
+        return False
+    if errors:
+        return False
+    try:
+        clean = api.clean_photo(uploads[0], user=request.user)
+    except api.PhotoRefused as exc:
+        errors["photo"] = str(exc)
+        return False
+    try:
+        with transaction.atomic():
+            photo = ChildPhoto(child=child, content_type=clean.content_type, size=len(clean.data), caption=caption, taken_on=taken_on,
+                               uploaded_by=request.user, submission=token)
+            photo.file.save(f"photo.{clean.extension}", ContentFile(clean.data), save=False)
+            photo.save()
+    except IntegrityError:  # the same form's first sending won the race: kept once
+        photo.file.delete(save=False)
+        _already_saved(request, pgettext("children", "This photo"))
+        return True
+    messages.success(request, pgettext("children", "Photo added."))
+    return True
+
+
+@login_required
+def child_photo(request, child_id: int, token: str):
+    """One photo of the archive, for whoever passes the archive's gate; each view is logged with the
+    reason or approval it rests on (api.open_record). Without consent on record there is no photo."""
+    _staff(request.user)
+    child = access.visible_children(request.user).filter(pk=child_id, consent_photo=True).first()
+    photo = child.photos.filter(token=token).first() if child is not None else None
+    if photo is None:
+        raise Http404(pgettext("children", "No such photo, or not yours to see."))
+    missing = api.open_record(record=access.as_record(child), viewer=request.user, session=request.session, view="children_photo")
+    if missing:
+        return HttpResponseForbidden(pgettext("children", "Open the child's archive first (a reason, or a supervisor's approval)."))
+    response = FileResponse(photo.file.open("rb"), content_type=photo.content_type)
+    response["Cache-Control"] = "private, no-store"  # never kept by a shared phone's browser or a proxy
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    return response
 
 
 # -- contact with the family and the partners --------------------------------------------------------
