@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from engine import clock, registry
 from engine.errors import FormInvalid
 
-from .models import Activity, ActivityKind, ActivityStatus, Attendance, Roster, RosterMember
+from .models import Activity, ActivityKind, ActivityPhoto, ActivityStatus, Attendance, Roster, RosterMember
 
 KEY = "activities"
 # How far from today a session may be planned or recorded: a typo of a year is refused, not kept.
@@ -38,6 +38,14 @@ def roster_members(user, variables) -> list[tuple[str, str]]:
     return [(str(m.pk), m.name) for m in members]
 
 
+def photos_uploaded(user, since) -> int:
+    """Bytes of session photos the user added since then: part of their daily upload quota."""
+    if getattr(user, "pk", None) is None:
+        return 0
+    return ActivityPhoto.objects.filter(uploaded_by=user, uploaded_at__gte=since).aggregate(n=Sum("size"))["n"] or 0
+
+
+registry.register_upload_usage(photos_uploaded)
 registry.register_option_source("activity_rosters", rosters)
 registry.register_option_source("roster_members", roster_members)
 # What the start hook puts into the workflow's data, for deploy's check of the gateway's condition.

@@ -4,6 +4,8 @@ names) or plain counts for an open event (an awareness session in the square). R
 children's names, so names are encrypted at rest like every other personal field."""
 from __future__ import annotations
 
+import uuid
+
 import pghistory
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -86,3 +88,33 @@ class Attendance(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["activity", "member"], name="activities_attendance_once")]
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _photo_path(instance, filename) -> str:
+    return f"activities/photos/{instance.token[:2]}/{instance.token}"
+
+
+class ActivityPhoto(models.Model):
+    """A photo of a session (a few a session), for the report and the station's year. Redrawn without
+    its metadata (EXIF GPS) and encrypted at rest by the default storage (ADR 0019); shown to whoever
+    may see the session (staff of its village), each view logged. Whoever adds one confirms that the
+    people recognisable in it agreed — for a child, the guardian."""
+
+    token = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="photos")
+    file = models.FileField(upload_to=_photo_path)
+    content_type = models.CharField(max_length=20)
+    size = models.PositiveIntegerField()
+    caption = EncryptedCharField(_("caption"), max_length=100, blank=True)
+    uploaded_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The form's one-time token: the same form sent twice (a double tap, a resubmitted page) is one photo.
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = _("session photo")
+        verbose_name_plural = _("session photos")
