@@ -52,6 +52,9 @@ class RosterMember(models.Model):
     name = EncryptedCharField(_("name"), max_length=50)  # encrypted at rest: mostly children
     minor = models.BooleanField(_("under 18"), default=True)
     guardian_consent = models.BooleanField(_("guardian's consent recorded"), default=False)
+    # The member's household in the needs-matching register, by its number, when the worker links it:
+    # the household's page then lists the sessions the member attended. Encrypted like the name.
+    household_code = EncryptedCharField(_("household number"), max_length=24, null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
     joined_on = models.DateField(_("joined on"))
 

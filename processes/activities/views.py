@@ -129,18 +129,22 @@ def roster_page(request, roster_id: int):
     if roster is None:
         raise Http404(_("No such group, or not yours to see."))
     errors: dict[str, str] = {}
-    typed = {"name": "", "minor": True, "guardian_consent": False}
+    typed = {"name": "", "minor": True, "guardian_consent": False, "household_code": ""}
+    # The register's households of the user's villages (needs matching's option list, by number).
+    households = registry.option_source("household_numbers", request.user) or []
     if request.method == "POST":
         action = request.POST.get("_action", "")
         if action == "add":
             typed = {"name": request.POST.get("name", "").strip(), "minor": bool(request.POST.get("minor")),
-                     "guardian_consent": bool(request.POST.get("guardian_consent"))}
+                     "guardian_consent": bool(request.POST.get("guardian_consent")), "household_code": request.POST.get("household_code", "")}
             if not typed["name"] or len(typed["name"]) > NAME_MAX:
                 errors["name"] = _("Give a name of at most %(n)d characters.") % {"n": NAME_MAX}
             elif typed["minor"] and not typed["guardian_consent"]:
                 errors["guardian_consent"] = _("A child joins a group only with the guardian's consent on record.")
+            elif typed["household_code"] and typed["household_code"] not in {value for value, _label in households}:
+                errors["household_code"] = _("Choose a household of your villages from the list.")
             else:
-                RosterMember.objects.create(roster=roster, joined_on=clock.now().date(), **typed)
+                RosterMember.objects.create(roster=roster, joined_on=clock.now().date(), **{**typed, "household_code": typed["household_code"] or None})
                 messages.success(request, _("%(name)s added.") % {"name": typed["name"]})
                 return redirect("activity-roster", roster.pk)
         elif action in ("leave", "rejoin"):
@@ -157,7 +161,7 @@ def roster_page(request, roster_id: int):
     members = list(roster.members.order_by("-active", "pk"))
     sessions = roster.activities.order_by("-held_on")[:20]
     return render(request, "activities/roster.html", {
-        "roster": roster, "members": members, "sessions": sessions, "errors": errors, "typed": typed,
+        "roster": roster, "members": members, "sessions": sessions, "errors": errors, "typed": typed, "households": households,
         "village_name": Village.objects.filter(code=roster.village).values_list("name", flat=True).first() or roster.village,
     }, status=400 if errors else 200)
 

@@ -24,9 +24,10 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
 from engine import api, clock, registry, selectors
+from engine.errors import CaseflowError, FormInvalid
 from engine.station import AccessLog, Village
 
-from . import access, scales
+from . import access, handlers, scales
 from .handlers import OPEN_STAGES
 from .models import (JOINT_VISITS, CaseStage, Child, ChildCase, ChildPhoto, ContactKind, FamilyContact, Group, GroupMember, GroupSession, MentalState,
                      Phase, Scale, Screening)
@@ -125,6 +126,7 @@ def child_page(request, child_id: int):
     errors: dict[str, str] = {}
     typed = {"note": "", "recorded_on": clock.now().date().isoformat(), "token": str(uuid.uuid4())}
     photo_typed = {"caption": "", "taken_on": ""}
+    visit_typed = {"office": "", "planned_on": clock.now().date().isoformat(), "purpose": ""}
     contact = _contact_blank()
     if request.method == "POST":
         action = request.POST.get("_action", "")
@@ -163,6 +165,10 @@ def child_page(request, child_id: int):
                 else:
                     messages.success(request, pgettext("children", "Saved."))
                 return redirect("children-child", child.pk)
+        elif action == "joint_visit":
+            visit_typed = {k: request.POST.get(k, "") for k in ("office", "planned_on", "purpose")}
+            if _ask_joint_visit(request, child, visit_typed, errors):
+                return redirect(f"{reverse('children-child', args=[child.pk])}#visits")
         elif action == "photo":
             photo_typed = {"caption": request.POST.get("caption", ""), "taken_on": request.POST.get("taken_on", "")}
             saved = _add_photo(request, child, errors)
@@ -198,7 +204,28 @@ def child_page(request, child_id: int):
         # Photos only while the guardian's consent is on record: withdrawn, they are neither listed nor served.
         "photos": child.photos.order_by("-uploaded_at", "-pk")[:PHOTOS_PER_CHILD] if child.consent_photo else [],
         "photo_typed": {**photo_typed, "token": str(uuid.uuid4())}, "photos_max": PHOTOS_PER_CHILD,
+        "joint_visits": child.joint_visits.select_related("contact").order_by("-created_at", "-pk")[:20],
+        "visit_typed": visit_typed, "visit_offices": handlers.office_choices(request.user),
+        # What the other processes hold about this child (registry.person_facets, "child:<id>").
+        "facets": registry.person_facets(f"child:{child.pk}", request.user),
     }, status=400 if errors else 200)
+
+
+def _ask_joint_visit(request, child, typed: dict, errors: dict) -> bool:
+    """Start the joint home visit (a task for the office named) from the archive the worker has open."""
+    try:
+        info = api.start_instance(process_key=handlers.VISIT_KEY, actor=request.user, data={
+            "child": str(child.pk), "office": typed["office"], "planned_on": typed["planned_on"].strip(), "purpose": typed["purpose"]})
+    except FormInvalid as exc:
+        for field, problems in exc.field_errors.items():
+            errors[field if field in ("office", "planned_on", "purpose") else "office"] = " ".join(str(p) for p in problems)
+        return False
+    except CaseflowError as exc:  # the process is not deployed, the worker may not start it
+        errors["office"] = str(exc)
+        return False
+    messages.success(request, pgettext("children", "The joint home visit is asked for: it is now in %(office)s's inbox (case #%(n)d).") % {
+        "office": dict(handlers.office_choices(request.user)).get(typed["office"], typed["office"]), "n": info.id})
+    return True
 
 
 # -- photos ----------------------------------------------------------------------------------------
@@ -336,7 +363,7 @@ def contacts_due(request):
 EDIT_ROLES = frozenset({"worker", "supervisor"})
 PHONE = re.compile(r"1\d{10}|0\d{2,3}-?\d{7,8}")  # a mobile, or a landline with its area code
 EDITABLE = ("school", "grade", "birth_date", "left_behind", "guardian_name", "guardian_relation", "guardian_phone",
-            "family_support", "health", "disability")
+            "family_support", "health", "disability", "household_code")
 
 
 def may_edit(user) -> bool:
@@ -378,6 +405,9 @@ def child_edit(request, child_id: int):
         return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
     errors: dict[str, str] = {}
     typed = {name: getattr(child, name) for name in EDITABLE}
+    typed["household_code"] = typed["household_code"] or ""
+    # The register's households of the editor's villages (needs matching's option list, by number).
+    households = registry.option_source("household_numbers", request.user) or []
     if request.method == "POST":
         typed = {name: request.POST.get(name, "").strip() for name in EDITABLE}
         typed["left_behind"] = bool(request.POST.get("left_behind"))
@@ -390,6 +420,9 @@ def child_edit(request, child_id: int):
             errors["guardian_phone"] = pgettext("children", "Give an 11-digit mobile number, or a landline with its area code (0xxx-xxxxxxx).")
         born = _date(typed["birth_date"], "birth_date", errors, required=False)
         values["birth_date"] = born.isoformat() if born else ""
+        if typed["household_code"] and typed["household_code"] not in {value for value, _label in households}:
+            errors["household_code"] = pgettext("children", "Choose a household of your villages from the list.")
+        values["household_code"] = typed["household_code"] or None
         if not errors:
             changed = [name for name, value in values.items() if getattr(child, name) != value]
             if changed:
@@ -402,6 +435,7 @@ def child_edit(request, child_id: int):
             return redirect("children-child", child.pk)
     return render(request, "children/edit.html", {
         "child": child, "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "changes": _changes(child),
+        "households": households,
     }, status=400 if errors else 200)
 
 
