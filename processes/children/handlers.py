@@ -438,7 +438,8 @@ def visit_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
     village = Village.objects.filter(code=visit.village).values_list("name", flat=True).first() or visit.village
     guardian = " ".join(p for p in (child.guardian_name, f"（{child.guardian_relation}）" if child.guardian_relation else "",
                                     child.guardian_phone) if p)
-    facts = [(str(pgettext_lazy("children", "Child")), f"{child.name}（{child.get_sex_display() or '—'}）"),
+    sex = child.get_sex_display()
+    facts = [(str(pgettext_lazy("children", "Child")), f"{child.name}（{sex}）" if sex else child.name),
              (str(pgettext_lazy("children", "Village")), village),
              (str(pgettext_lazy("children", "School and grade")), f"{child.school} {child.grade}".strip() or "—"),
              (str(pgettext_lazy("children", "Guardian")), guardian or "—"),
