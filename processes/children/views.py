@@ -206,8 +206,6 @@ def child_page(request, child_id: int):
         "photo_typed": {**photo_typed, "token": str(uuid.uuid4())}, "photos_max": PHOTOS_PER_CHILD,
         "joint_visits": child.joint_visits.select_related("contact").order_by("-created_at", "-pk")[:20],
         "visit_typed": visit_typed, "visit_offices": handlers.office_choices(request.user),
-        # What the other processes hold about this child (registry.person_facets, "child:<id>").
-        "facets": registry.person_facets(f"child:{child.pk}", request.user),
     }, status=400 if errors else 200)
 
 
