@@ -12,7 +12,8 @@ name); the diagram is `bpmn/<key>.bpmn` beside the folder; the forms are `<folde
 id>.json`; `<folder>/handlers.py` is imported at start-up, so the services, hooks and option lists it
 registers exist before the first step; `<folder>/urls.py` is mounted by the portal; demo data is the
 management command `demo_<key>` when the folder has one; translations live in `<folder>/locale`
-(Django reads every installed app's `locale/`). Packages are found, not listed: every folder with an
+(Django reads every installed app's `locale/`). A folder may bring further processes of its domain
+that share its records (`also_processes`, ADR 0031). Packages are found, not listed: every folder with an
 `apps.py` under `processes/` (and under the folders named in CASEFLOW_EXTRA_PROCESSES) is installed.
 """
 from __future__ import annotations
@@ -52,6 +53,10 @@ class ProcessApp(AppConfig):
     # its cases are minors' files (PIPL sensitive personal information): opening one needs a reason,
     # and outside the case's holders a supervisor's approval (ADR 0020)
     minors_files: bool = False
+    # further processes of the same domain, sharing this folder's records (ADR 0031): each key's diagram
+    # is `bpmn/<key>.bpmn` and its forms `<folder>/forms/<key>/`; hooks, option lists and case summaries
+    # are registered for that key in this folder's handlers.py, and `minors_files` covers them too
+    also_processes: tuple = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -92,9 +97,12 @@ class ProcessApp(AppConfig):
         if importlib.util.find_spec(f"{self.name}.handlers"):
             importlib.import_module(f"{self.name}.handlers")
         registry.register_process(self.key, self.diagram_path, self.forms_dir)
+        for key in self.also_processes:
+            registry.register_process(key, self.diagram_path.with_name(f"{key}.bpmn"), self.forms_dir / key)
         registry.register_roles(self.roles, involvement_only=self.involvement_only_roles)
         if self.minors_files:
-            registry.register_minors_process(self.key)
+            for key in (self.key, *self.also_processes):
+                registry.register_minors_process(key)
         for entry in self.nav:
             registry.register_nav(entry)
         for role, url_name in self.home_pages.items():

@@ -146,6 +146,20 @@ def person_facets(person_key: str, viewer) -> list[tuple[str, str]]:
     return facts
 
 
+_upload_usage: list[Callable[[Any, Any], int]] = []
+
+
+def register_upload_usage(provider: Callable[[Any, Any], int]) -> None:
+    """provider(user, since) -> bytes that user uploaded since that moment into one kind of stored file
+    (a task form's attachments, a session's photos, a child's photos): the daily quota counts them all."""
+    if provider not in _upload_usage:
+        _upload_usage.append(provider)
+
+
+def uploaded_since(user, since) -> int:
+    return sum(int(provider(user, since) or 0) for provider in _upload_usage)
+
+
 @dataclass(frozen=True)
 class SearchHit:
     """One record a search found, as the search page lists it: what kind of record it is, its name or

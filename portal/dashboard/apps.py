@@ -20,5 +20,7 @@ class DashboardConfig(AppConfig):
         from engine import registry
 
         registry.register_figure(registry.Figure(
-            code="sla.on_time", label=_("Tasks done within their deadline"), unit=_("% of tasks due"), compute=_sla_on_time,
+            code="sla.on_time", label=_("Tasks done within their deadline"),
+            # xgettext:no-python-format
+            unit=_("% of tasks due"), compute=_sla_on_time,
             kind="share", order=900))

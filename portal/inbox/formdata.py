@@ -11,10 +11,10 @@ import datetime as dt
 import re
 
 from django.conf import settings
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from engine import registry
 from portal.cases.models import Attachment
 
 ALLOWED_TYPES = {"image/jpeg", "image/png", "image/webp", "application/pdf", "text/plain"}
@@ -165,7 +165,7 @@ def check_uploads(fields, request, user) -> None:
             total += upload.size
     if total:
         since = timezone.now() - dt.timedelta(days=1)
-        used = Attachment.objects.filter(uploaded_by=user, uploaded_at__gte=since).aggregate(n=Sum("size"))["n"] or 0
+        used = registry.uploaded_since(user, since)  # a task's files, a session's photos, a child's photos
         if used + total > settings.UPLOAD_QUOTA_BYTES_PER_DAY:
             key = next(f.key for f in fields if f.kind == "filepicker" and request.FILES.getlist(f.key))
             raise UploadRefused(key, _("You have uploaded %(used)d MB today; the limit is %(limit)d MB a day. Ask an administrator if you need more.") % {

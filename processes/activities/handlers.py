@@ -10,11 +10,12 @@ from django.db.models import Count, Sum
 from django.db.models.functions import ExtractMonth
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from engine import clock, registry
 from engine.errors import FormInvalid
 
-from .models import Activity, ActivityKind, ActivityStatus, Attendance, Roster, RosterMember
+from .models import Activity, ActivityKind, ActivityPhoto, ActivityStatus, Attendance, Roster, RosterMember
 
 KEY = "activities"
 # How far from today a session may be planned or recorded: a typo of a year is refused, not kept.
@@ -38,6 +39,14 @@ def roster_members(user, variables) -> list[tuple[str, str]]:
     return [(str(m.pk), m.name) for m in members]
 
 
+def photos_uploaded(user, since) -> int:
+    """Bytes of session photos the user added since then: part of their daily upload quota."""
+    if getattr(user, "pk", None) is None:
+        return 0
+    return ActivityPhoto.objects.filter(uploaded_by=user, uploaded_at__gte=since).aggregate(n=Sum("size"))["n"] or 0
+
+
+registry.register_upload_usage(photos_uploaded)
 registry.register_option_source("activity_rosters", rosters)
 registry.register_option_source("roster_members", roster_members)
 # What the start hook puts into the workflow's data, for deploy's check of the gateway's condition.
@@ -160,3 +169,35 @@ for order, (code, label, unit, compute, drill) in enumerate([
          _counted(ActivityKind.COACHING, Count("pk")), "activities?kind=coaching"),
 ]):
     registry.register_figure(registry.Figure(code=code, label=label, unit=unit, compute=compute, drill=drill, order=20 + order))
+
+
+# -- on a household's page -----------------------------------------------------------------------------
+
+def household_facet(person_key: str, viewer) -> list[tuple[str, str]]:
+    """On a household's page ("household:<number>"): each member of a standing group linked to the
+    household, with the approved sessions they attended this year and the last one — for staff of the
+    group's village, who may see the group's names anyway."""
+    kind, _sep, number = person_key.partition(":")
+    if kind != "household" or not number or viewer is None or not getattr(viewer, "is_active", False):
+        return []
+    if not (viewer.is_superuser or set(viewer.groups.values_list("name", flat=True)) & {"worker", "supervisor", "admin"}):
+        return []
+    villages = registry.villages_for(viewer)
+    members = RosterMember.objects.filter(household_code__isnull=False).select_related("roster").order_by("roster__name", "pk")
+    if villages is not None:
+        members = members.filter(roster__village__in=villages)
+    rows = []
+    year = clock.now().year
+    for member in members:
+        if member.household_code != number:  # encrypted: compared in Python, within the viewer's villages
+            continue
+        attended = Activity.objects.filter(attendance__member=member, status=ActivityStatus.APPROVED, held_on__year=year)
+        last = attended.order_by("-held_on").values_list("held_on", flat=True).first()
+        rows.append((_("Activities"), ngettext("%(name)s, %(group)s: %(n)d session attended in %(year)d%(last)s",
+                                               "%(name)s, %(group)s: %(n)d sessions attended in %(year)d%(last)s", attended.count()) % {
+            "name": member.name, "group": member.roster.name, "n": attended.count(), "year": year,
+            "last": (_(", the last on %(date)s") % {"date": last.isoformat()}) if last else ""}))
+    return rows
+
+
+registry.register_person_facet(household_facet)

@@ -4,6 +4,8 @@ names) or plain counts for an open event (an awareness session in the square). R
 children's names, so names are encrypted at rest like every other personal field."""
 from __future__ import annotations
 
+import uuid
+
 import pghistory
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -50,6 +52,9 @@ class RosterMember(models.Model):
     name = EncryptedCharField(_("name"), max_length=50)  # encrypted at rest: mostly children
     minor = models.BooleanField(_("under 18"), default=True)
     guardian_consent = models.BooleanField(_("guardian's consent recorded"), default=False)
+    # The member's household in the needs-matching register, by its number, when the worker links it:
+    # the household's page then lists the sessions the member attended. Encrypted like the name.
+    household_code = EncryptedCharField(_("household number"), max_length=24, null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
     joined_on = models.DateField(_("joined on"))
 
@@ -86,3 +91,33 @@ class Attendance(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["activity", "member"], name="activities_attendance_once")]
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _photo_path(instance, filename) -> str:
+    return f"activities/photos/{instance.token[:2]}/{instance.token}"
+
+
+class ActivityPhoto(models.Model):
+    """A photo of a session (a few a session), for the report and the station's year. Redrawn without
+    its metadata (EXIF GPS) and encrypted at rest by the default storage (ADR 0019); shown to whoever
+    may see the session (staff of its village), each view logged. Whoever adds one confirms that the
+    people recognisable in it agreed — for a child, the guardian."""
+
+    token = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="photos")
+    file = models.FileField(upload_to=_photo_path)
+    content_type = models.CharField(max_length=20)
+    size = models.PositiveIntegerField()
+    caption = EncryptedCharField(_("caption"), max_length=100, blank=True)
+    uploaded_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The form's one-time token: the same form sent twice (a double tap, a resubmitted page) is one photo.
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = _("session photo")
+        verbose_name_plural = _("session photos")

@@ -6,21 +6,23 @@ villages, anything else a 404 — even a guessed id — and every view of a grou
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
-from django.http import Http404
+from django.core.files.base import ContentFile
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from engine import clock, registry
+from engine import api, clock, registry
 from engine.station import AccessLog, Village
 
-from .models import Activity, ActivityKind, Roster, RosterMember
+from .models import Activity, ActivityKind, ActivityPhoto, Roster, RosterMember
 
 KEY = "activities"
 STAFF_ROLES = ("worker", "supervisor", "admin")
@@ -127,18 +129,22 @@ def roster_page(request, roster_id: int):
     if roster is None:
         raise Http404(_("No such group, or not yours to see."))
     errors: dict[str, str] = {}
-    typed = {"name": "", "minor": True, "guardian_consent": False}
+    typed = {"name": "", "minor": True, "guardian_consent": False, "household_code": ""}
+    # The register's households of the user's villages (needs matching's option list, by number).
+    households = registry.option_source("household_numbers", request.user) or []
     if request.method == "POST":
         action = request.POST.get("_action", "")
         if action == "add":
             typed = {"name": request.POST.get("name", "").strip(), "minor": bool(request.POST.get("minor")),
-                     "guardian_consent": bool(request.POST.get("guardian_consent"))}
+                     "guardian_consent": bool(request.POST.get("guardian_consent")), "household_code": request.POST.get("household_code", "")}
             if not typed["name"] or len(typed["name"]) > NAME_MAX:
                 errors["name"] = _("Give a name of at most %(n)d characters.") % {"n": NAME_MAX}
             elif typed["minor"] and not typed["guardian_consent"]:
                 errors["guardian_consent"] = _("A child joins a group only with the guardian's consent on record.")
+            elif typed["household_code"] and typed["household_code"] not in {value for value, _label in households}:
+                errors["household_code"] = _("Choose a household of your villages from the list.")
             else:
-                RosterMember.objects.create(roster=roster, joined_on=clock.now().date(), **typed)
+                RosterMember.objects.create(roster=roster, joined_on=clock.now().date(), **{**typed, "household_code": typed["household_code"] or None})
                 messages.success(request, _("%(name)s added.") % {"name": typed["name"]})
                 return redirect("activity-roster", roster.pk)
         elif action in ("leave", "rejoin"):
@@ -155,6 +161,123 @@ def roster_page(request, roster_id: int):
     members = list(roster.members.order_by("-active", "pk"))
     sessions = roster.activities.order_by("-held_on")[:20]
     return render(request, "activities/roster.html", {
-        "roster": roster, "members": members, "sessions": sessions, "errors": errors, "typed": typed,
+        "roster": roster, "members": members, "sessions": sessions, "errors": errors, "typed": typed, "households": households,
         "village_name": Village.objects.filter(code=roster.village).values_list("name", flat=True).first() or roster.village,
     }, status=400 if errors else 200)
+
+
+# -- one session and its photos ----------------------------------------------------------------------
+
+PHOTOS_PER_SESSION = 6
+CAPTION_MAX = 100
+PHOTO_ROLES = frozenset({"worker", "supervisor"})  # who adds and removes photos (the administrator looks)
+
+
+def _session(user, activity_id: int) -> Activity:
+    activity = _in(Activity.objects.all(), _scope(user)).select_related("roster").filter(pk=activity_id).first()
+    if activity is None:
+        raise Http404(_("No such session, or not yours to see."))
+    return activity
+
+
+def _may_add_photos(user) -> bool:
+    return bool(set(user.groups.values_list("name", flat=True)) & PHOTO_ROLES)
+
+
+def _token(request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.POST.get("_token", ""))
+    except ValueError:
+        return uuid.uuid4()
+
+
+def _add_photo(request, activity: Activity, errors: dict) -> bool:
+    """One photo of a session that has taken place: at most PHOTOS_PER_SESSION, checked by content and
+    redrawn without metadata (engine/photos.py), after the uploader confirms the people in it agreed."""
+    caption = request.POST.get("caption", "").strip()
+    if len(caption) > CAPTION_MAX:
+        errors["caption"] = _("At most %(n)d characters.") % {"n": CAPTION_MAX}
+    if not request.POST.get("consent"):
+        errors["consent"] = _("Confirm that the people recognisable in the photo agreed to it (for a child, the guardian).")
+    if activity.held_on > clock.now().date():
+        errors["photo"] = _("This session is planned for %(date)s: add its photos once it has taken place.") % {"date": activity.held_on.isoformat()}
+    elif activity.photos.count() >= PHOTOS_PER_SESSION:
+        errors["photo"] = _("This session already has %(n)d photos, the most it keeps. Delete one first.") % {"n": PHOTOS_PER_SESSION}
+    token = _token(request)
+    if ActivityPhoto.objects.filter(submission=token).exists():
+        messages.success(request, _("This photo was already saved: the form was sent twice, it is kept once."))
+        return True
+    uploads = request.FILES.getlist("photo")
+    if len(uploads) != 1 and "photo" not in errors:
+        errors["photo"] = _("Choose one photo (JPEG, PNG or WebP).")
+    if errors:
+        return False
+    try:
+        clean = api.clean_photo(uploads[0], user=request.user)
+    except api.PhotoRefused as exc:
+        errors["photo"] = str(exc)
+        return False
+    photo = ActivityPhoto(activity=activity, content_type=clean.content_type, size=len(clean.data), caption=caption,
+                          uploaded_by=request.user, submission=token)
+    try:
+        with transaction.atomic():
+            photo.file.save(f"photo.{clean.extension}", ContentFile(clean.data), save=False)
+            photo.save()
+    except IntegrityError:  # the same form's first sending won the race: kept once
+        photo.file.delete(save=False)
+        messages.success(request, _("This photo was already saved: the form was sent twice, it is kept once."))
+        return True
+    messages.success(request, _("Photo added."))
+    return True
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def activity_page(request, activity_id: int):
+    """One session: what was planned and recorded, its attendance in numbers (names stay on the
+    group's page), and its photos for whoever may see the session (staff of its village)."""
+    activity = _session(request.user, activity_id)
+    errors: dict[str, str] = {}
+    typed = {"caption": "", "consent": False}
+    may_add = _may_add_photos(request.user)
+    if request.method == "POST":
+        action = request.POST.get("_action", "")
+        if not may_add:
+            errors["photo"] = _("Only the station's workers and supervisors add or remove photos.")
+        elif action == "photo":
+            typed = {"caption": request.POST.get("caption", ""), "consent": bool(request.POST.get("consent"))}
+            if _add_photo(request, activity, errors):
+                return redirect("activity", activity.pk)
+        elif action == "photo_delete":
+            photo = activity.photos.filter(token=request.POST.get("photo", "")).first()
+            if photo is None:
+                errors["photo"] = _("No such photo of this session.")
+            else:
+                photo.file.delete(save=False)
+                photo.delete()
+                messages.success(request, _("The photo is deleted."))
+                return redirect("activity", activity.pk)
+        else:
+            errors["photo"] = _("Unknown action.")
+    return render(request, "activities/activity.html", {
+        "activity": activity, "photos": activity.photos.order_by("uploaded_at", "pk"), "errors": errors, "typed": typed,
+        "may_add": may_add, "token": str(uuid.uuid4()), "photos_max": PHOTOS_PER_SESSION,
+        "held": activity.held_on <= clock.now().date(),
+        "village_name": Village.objects.filter(code=activity.village).values_list("name", flat=True).first() or activity.village,
+    }, status=400 if errors else 200)
+
+
+@login_required
+def activity_photo(request, activity_id: int, token: str):
+    """One photo of a session, for whoever may see the session; each view is logged (photos of
+    sessions often show children)."""
+    activity = _session(request.user, activity_id)
+    photo = activity.photos.filter(token=token).first()
+    if photo is None:
+        raise Http404(_("No such photo, or not yours to see."))
+    AccessLog.objects.create(user=request.user, instance_id=activity.instance_id, process_key=KEY, view="activity_photo")
+    response = FileResponse(photo.file.open("rb"), content_type=photo.content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    return response

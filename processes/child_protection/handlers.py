@@ -8,7 +8,7 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from engine import clock, registry
+from engine import api, clock, registry, selectors
 from engine.errors import FormInvalid, InvalidState
 
 from .models import CaseStatus, ChildProtectionCase
@@ -91,7 +91,10 @@ def record_police_receipt(ctx, data):
 
 @registry.on_task_completed(KEY, "Task_Respond")
 def record_response(ctx, data):
-    _update(ctx, responded_at=_when(data.get("responded_at")) or clock.now())
+    fields = {"responded_at": _when(data.get("responded_at")) or clock.now()}
+    if data.get("household"):  # a number from the register's option list, among the worker's own villages
+        fields["household_code"] = data["household"]
+    _update(ctx, **fields)
 
 
 @registry.on_task_completed(KEY, "Task_SupervisorEscalation")
@@ -181,3 +184,32 @@ def case_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str]]:
 
 
 registry.register_case_summary(KEY, case_summary)
+
+
+# -- on a household's page -----------------------------------------------------------------------------
+
+def household_facet(person_key: str, viewer) -> list[tuple[str, str]]:
+    """On a household's page ("household:<number>"): the child-protection cases linked to it, by case
+    number and status only — never the child's name — and only the cases this viewer may open under the
+    need-to-know gate (a holder, or someone with a supervisor's approval in force). Anyone else gets
+    nothing at all: no row, no count, not even the label."""
+    kind, _sep, number = person_key.partition(":")
+    if kind != "household" or not number or viewer is None or not getattr(viewer, "is_authenticated", False):
+        return []
+    visible = dict(selectors.visible_instances(viewer).filter(process_key=KEY).values_list("pk", "village"))
+    if not visible:
+        return []
+    rows = []
+    cases = ChildProtectionCase.objects.filter(instance_id__in=list(visible), household_code__isnull=False).order_by("-received_at")
+    for case in cases:
+        if case.household_code != number:  # encrypted: compared in Python, within the viewer's own cases
+            continue
+        may_open = (api.access_need(viewer, instance_id=case.instance_id, process_key=KEY, village=visible[case.instance_id]) != api.APPROVAL
+                    or api.active_approval(viewer, instance_id=case.instance_id) is not None)
+        if may_open:
+            rows.append((_("Child protection"), _("%(number)s · %(status)s · received %(date)s") % {
+                "number": case.case_no, "status": case.get_status_display(), "date": timezone.localtime(case.received_at).date().isoformat()}))
+    return rows
+
+
+registry.register_person_facet(household_facet)

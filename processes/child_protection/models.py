@@ -5,7 +5,7 @@ import pghistory
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from engine.crypto import EncryptedJSONField, EncryptedTextField
+from engine.crypto import EncryptedCharField, EncryptedJSONField, EncryptedTextField
 
 
 class CaseStatus(models.TextChoices):
@@ -32,6 +32,10 @@ class ChildProtectionCase(models.Model):
     police_reported_at = models.DateTimeField(_("reported to police at"), null=True, blank=True)
     police_receipt_no = models.CharField(_("police receipt number"), max_length=40, blank=True)
     police_feedback = EncryptedTextField(_("police feedback"), blank=True)
+    # The household register's number of the child's household (needs matching), when the responding
+    # worker links it: the household's page then shows this case to those who may open it. Encrypted:
+    # which family has a child-protection case is itself confidential; null while not linked.
+    household_code = EncryptedCharField(_("household number"), max_length=24, null=True, blank=True)
     responded_at = models.DateTimeField(_("responded at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

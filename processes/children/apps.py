@@ -10,4 +10,15 @@ class ChildrenApp(ProcessApp):
 
     verbose_name = pgettext_lazy("children", "Children in difficulty")
     minors_files = True  # every case is about a child: need-to-know access (ADR 0020)
+    # A joint home visit is a task of the partner office it names (ADR 0031): its own small diagram,
+    # sharing the archive's records. A partner office sees only the tasks addressed to it.
+    also_processes = ("children_joint_visit",)
+    roles = {"partner_office": pgettext_lazy("children", "Partner office")}
+    involvement_only_roles = frozenset({"partner_office"})
+    # The offices that make joint home visits: their user group -> the kind of visit and how they are named.
+    settings_defaults = {"CHILDREN_JOINT_VISIT_OFFICES": {
+        "prov-edu": {"kind": "visit_school", "label": "县教育局（学校）"},
+        "prov-women": {"kind": "visit_women", "label": "乡妇联"},
+    }}
+    demo_users = (("women_office", "partner_office", "乡妇联 联络员", None),)
     nav = (NavEntry("children", pgettext_lazy("children", "Children"), frozenset({"worker", "supervisor", "admin"})),)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.functions import ExtractMonth
 from django.utils import translation
 from django.utils.translation import pgettext, pgettext_lazy
@@ -17,7 +17,8 @@ from engine import api, clock, registry, selectors
 from engine.errors import FormInvalid, NotFound, NotPermitted
 
 from . import access, scales
-from .models import JOINT_VISITS, CaseStage, Child, ChildCase, ContactKind, FamilyContact, GroupSession, MentalState, Phase, Screening, ServiceRecord
+from .models import (JOINT_VISITS, CaseStage, Child, ChildCase, ChildPhoto, ContactKind, FamilyContact, GroupSession, JointVisit, MentalState, Phase,
+                     Screening, ServiceRecord, VisitStatus)
 
 KEY = access.KEY
 CP_KEY = "child_protection"
@@ -26,6 +27,16 @@ CP_READING_REASON = "开立困境儿童个案：从儿童保护个案复制儿�
 
 registry.register_minors_record(access.KIND, access.child_record)  # a child's archive (ADR 0020 addendum)
 registry.register_variables(KEY, {"child_id", "next_step", "closure_decision"})
+
+
+def photos_uploaded(user, since) -> int:
+    """Bytes of archive photos the user added since then: part of their daily upload quota."""
+    if getattr(user, "pk", None) is None:
+        return 0
+    return ChildPhoto.objects.filter(uploaded_by=user, uploaded_at__gte=since).aggregate(n=Sum("size"))["n"] or 0
+
+
+registry.register_upload_usage(photos_uploaded)
 
 
 # -- option lists ------------------------------------------------------------------------------------
@@ -323,3 +334,151 @@ for order, (code, label, unit, compute, drill) in enumerate([
          _contacts(list(JOINT_VISITS)), "children-contacts"),
 ]):
     registry.register_figure(registry.Figure(code=code, label=label, unit=unit, compute=compute, drill=drill, order=60 + order))
+
+
+# -- joint home visits with a partner office (the process children_joint_visit, ADR 0031) -----------
+
+VISIT_KEY = "children_joint_visit"
+VISIT_READING_REASON = "约请合作单位联合家访：向合作单位提供家访所需的儿童信息"
+registry.register_variables(VISIT_KEY, {"partner_group"})
+
+
+def visit_offices() -> dict[str, dict]:
+    """The partner offices that make joint home visits: user group -> {"kind", "label"} (settings)."""
+    from django.conf import settings
+
+    offices = getattr(settings, "CHILDREN_JOINT_VISIT_OFFICES", {}) or {}
+    return {group: office for group, office in offices.items()
+            if isinstance(office, dict) and office.get("kind") in {k.value for k in JOINT_VISITS}}
+
+
+def office_choices(user) -> list[tuple[str, str]]:
+    """The offices a worker may ask for a joint home visit (staff only)."""
+    if user is None or not access.is_staff(user):
+        return []
+    return [(group, str(office.get("label") or group)) for group, office in visit_offices().items()]
+
+
+registry.register_option_source("children_visit_offices", office_choices)
+registry.register_group_label(lambda group: str(visit_offices().get(group, {}).get("label") or "") or None)
+
+
+def _office_has_people(group: str) -> bool:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_active=True, groups__name=group).filter(groups__name="partner_office").exists()
+
+
+@registry.on_start(VISIT_KEY)
+def ask_joint_visit(ctx, data):
+    """A worker who may open the child's archive asks one partner office for a joint home visit. The
+    office's people get a task that only their group sees; reading the child's details for it is
+    logged like any opening of the archive (a holder's reason; anyone else needs an approval)."""
+    child = access.visible_children(ctx.actor).filter(pk=int(data.get("child") or 0), active=True).first()
+    if child is None:
+        raise FormInvalid({"child": [pgettext("children", "Choose a child of your villages from the archive.")]})
+    office = visit_offices().get(data.get("office") or "")
+    if office is None:
+        raise FormInvalid({"office": [pgettext("children", "Choose one of the partner offices listed.")]})
+    if not _office_has_people(data["office"]):
+        raise FormInvalid({"office": [pgettext("children", "This office has nobody in the portal yet: visit together and record the visit on the archive page instead.")]})
+    record = access.as_record(child)
+    if api.record_need(ctx.actor, record) == api.APPROVAL and api.active_approval(ctx.actor, record=record.key) is None:
+        raise FormInvalid({"child": [pgettext("children", "This child's archive is not yours: ask a supervisor for access first.")]})
+    api.record_access(instance_id=0, process_key=KEY, viewer=ctx.actor, view="children_joint_visit", record=record.key,
+                      purpose="casework", reason=VISIT_READING_REASON)
+    JointVisit.objects.create(instance_id=ctx.instance_id, child=child, village=child.village, office=data["office"],
+                              office_label=str(office.get("label") or data["office"])[:80], kind=office["kind"],
+                              planned_on=_date(data["planned_on"]), purpose=data["purpose"], asked_by=ctx.actor)
+    ctx.set_subject(child.code)  # a number, never a name, in every list
+    ctx.set_village(child.village)
+    ctx.set_variable("partner_group", data["office"])
+    ctx.audit("children_joint_visit_asked", {"child": child.code, "office": data["office"]})
+
+
+@registry.on_task_completed(VISIT_KEY, "Task_PartnerVisit")
+def partner_answered(ctx, data):
+    """The office's part: a visit made becomes the child's contact with the family (on the archive, in the
+    year's joint visits); one that could not be made keeps the office's reason on the visit."""
+    visit = JointVisit.objects.select_for_update().select_related("child").get(instance_id=ctx.instance_id)
+    visited_on = _date(data["visited_on"])
+    if visited_on < visit.created_at.date():
+        raise FormInvalid({"visited_on": [pgettext("children", "The visit was asked for on %(date)s: give the date of the visit after it.") % {
+            "date": visit.created_at.date().isoformat()}]})
+    actor = ctx.actor if getattr(ctx.actor, "pk", None) else None
+    if data["outcome"] == "visited":
+        visit.contact = FamilyContact.objects.create(
+            child=visit.child, kind=visit.kind, held_on=visited_on, people=data["visitors"], partner_org=visit.office_label,
+            partner_person=api.display_name(actor)[:50] if actor else "", summary=data["findings"], follow_up=data.get("follow_up") or "",
+            recorded_by=actor)
+        visit.status = VisitStatus.VISITED
+    else:
+        visit.status = VisitStatus.NOT_VISITED
+        visit.not_visited_reason = data["findings"]
+    visit.answered_by, visit.answered_at = actor, clock.now()
+    visit.save(update_fields=["contact", "status", "not_visited_reason", "answered_by", "answered_at"])
+
+
+@registry.on_event
+def joint_visit_cancelled(event):
+    if event.process_key == VISIT_KEY and event.task_id is None and event.kind == "cancelled":
+        JointVisit.objects.filter(instance_id=event.instance_id, status=VisitStatus.ASKED).update(status=VisitStatus.CANCELLED)
+
+
+def visit_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
+    """What the visit needs, for the office and the station alike: the child's name, village, school
+    and grade, the guardian to meet, the date and the purpose — never the rest of the archive
+    (health, family, mental state, cases, scores, photos)."""
+    visit = JointVisit.objects.filter(instance_id=instance_id).select_related("child").first()
+    if visit is None:
+        return []
+    from engine.station import Village
+
+    child = visit.child
+    village = Village.objects.filter(code=visit.village).values_list("name", flat=True).first() or visit.village
+    guardian = " ".join(p for p in (child.guardian_name, f"（{child.guardian_relation}）" if child.guardian_relation else "",
+                                    child.guardian_phone) if p)
+    sex = child.get_sex_display()
+    facts = [(str(pgettext_lazy("children", "Child")), f"{child.name}（{sex}）" if sex else child.name),
+             (str(pgettext_lazy("children", "Village")), village),
+             (str(pgettext_lazy("children", "School and grade")), f"{child.school} {child.grade}".strip() or "—"),
+             (str(pgettext_lazy("children", "Guardian")), guardian or "—"),
+             (str(pgettext_lazy("children", "Partner office")), visit.office_label),
+             (str(pgettext_lazy("children", "Date agreed")), visit.planned_on.isoformat()),
+             (str(pgettext_lazy("children", "Purpose")), visit.purpose),
+             (str(pgettext_lazy("children", "Status")), str(visit.get_status_display()))]
+    if api.sees_people(viewer):
+        facts.insert(1, (str(pgettext_lazy("children", "Archive")), child.code))
+    return facts
+
+
+registry.register_case_summary(VISIT_KEY, visit_summary)
+
+
+# -- on a household's page -----------------------------------------------------------------------------
+
+def household_facet(person_key: str, viewer) -> list[tuple[str, str]]:
+    """On a household's page ("household:<number>"): the children of the household with a growth archive,
+    by archive number — their open case's stage and the groups they are in — for a viewer who may open
+    that archive now or after giving a reason (its holders) or holds an approval in force; nothing at
+    all for anyone else."""
+    kind, _sep, number = person_key.partition(":")
+    if kind != "household" or not number or viewer is None or not access.is_staff(viewer):
+        return []
+    rows = []
+    for child in access.visible_children(viewer).filter(household_code__isnull=False).order_by("code"):
+        if child.household_code != number:  # encrypted: compared in Python, within the viewer's villages
+            continue
+        record = access.as_record(child)
+        if api.record_need(viewer, record) == api.APPROVAL and api.active_approval(viewer, record=record.key) is None:
+            continue
+        case = child.cases.filter(stage__in=OPEN_STAGES).order_by("-pk").first()
+        groups = list(child.memberships.filter(group__active=True).values_list("group__name", flat=True))
+        parts = [pgettext("children", "case in %(stage)s") % {"stage": case.get_stage_display()} if case else pgettext("children", "no open case")]
+        if groups:
+            parts.append(pgettext("children", "groups: %(names)s") % {"names": "、".join(groups)})
+        rows.append((pgettext("children", "Children in difficulty"), f"{child.code} · {' · '.join(parts)}"))
+    return rows
+
+
+registry.register_person_facet(household_facet)

@@ -5,6 +5,8 @@ holds what the station knows about the child, encrypted at rest wherever it is a
 maintains (`Scale`). Lists show a child's number, never more than the staff of its village may see."""
 from __future__ import annotations
 
+import uuid
+
 import pghistory
 from django.db import models
 from django.utils.translation import pgettext_lazy
@@ -35,6 +37,9 @@ class Child(models.Model):
     family_support = EncryptedTextField(pgettext_lazy("children", "family and support"), blank=True)
     health = EncryptedTextField(pgettext_lazy("children", "health"), blank=True)
     disability = EncryptedTextField(pgettext_lazy("children", "disability"), blank=True)
+    # The child's household in the needs-matching register, by its number (the person key
+    # "household:<number>"): its page then shows this archive's case and groups to those who may open it.
+    household_code = EncryptedCharField(pgettext_lazy("children", "household number"), max_length=24, null=True, blank=True)
     consent_group = models.BooleanField(pgettext_lazy("children", "guardian consents to group work"), default=False)
     consent_photo = models.BooleanField(pgettext_lazy("children", "guardian consents to photos"), default=False)
     consent_date = models.DateField(pgettext_lazy("children", "consent given on"), null=True, blank=True)
@@ -47,6 +52,37 @@ class Child(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _photo_path(instance, filename) -> str:
+    return f"children/photos/{instance.token[:2]}/{instance.token}"  # never the child's name or the file's
+
+
+class ChildPhoto(models.Model):
+    """A photo in the child's growth archive. Added only while the guardian's consent to photos is on
+    record; while it is withdrawn the archive's photos are neither listed nor served (they stay stored,
+    hidden, until a holder deletes them). The file is the photo redrawn without its metadata (EXIF GPS)
+    and encrypted at rest by the default storage (ADR 0019); the caption is encrypted too."""
+
+    token = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="photos")
+    file = models.FileField(upload_to=_photo_path)
+    content_type = models.CharField(max_length=20)
+    size = models.PositiveIntegerField()
+    caption = EncryptedCharField(pgettext_lazy("children", "caption"), max_length=100, blank=True)
+    taken_on = models.DateField(pgettext_lazy("children", "taken on"), null=True, blank=True)
+    uploaded_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The form's one-time token: the same form sent twice (a double tap, a resubmitted page) is one photo.
+    submission = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = pgettext_lazy("children", "child's photo")
+        verbose_name_plural = pgettext_lazy("children", "children's photos")
 
 
 class MentalState(models.Model):
@@ -94,6 +130,40 @@ class FamilyContact(models.Model):
         verbose_name = pgettext_lazy("children", "contact with the family")
         verbose_name_plural = pgettext_lazy("children", "contacts with the family")
         indexes = [models.Index(fields=["kind", "held_on"], name="children_contact_kind_date")]
+
+
+class VisitStatus(models.TextChoices):
+    ASKED = "asked", pgettext_lazy("children", "asked, waiting for the partner")
+    VISITED = "visited", pgettext_lazy("children", "visited")
+    NOT_VISITED = "not_visited", pgettext_lazy("children", "could not visit")
+    CANCELLED = "cancelled", pgettext_lazy("children visit", "cancelled")
+
+
+class JointVisit(models.Model):
+    """A joint home visit asked of a partner office (the school's education office, the women's
+    federation) as a task of the process `children_joint_visit` (ADR 0031): the office named — its
+    group, and only it — records its part; a visit made becomes the child's `FamilyContact` (counted
+    in the year's joint visits), one that could not be made keeps the partner's reason here."""
+
+    instance_id = models.BigIntegerField(unique=True)
+    child = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="joint_visits")
+    village = models.CharField(pgettext_lazy("children", "village"), max_length=40, db_index=True)
+    office = models.CharField(pgettext_lazy("children", "partner office's group"), max_length=80)
+    office_label = models.CharField(pgettext_lazy("children", "partner office"), max_length=80)
+    kind = models.CharField(pgettext_lazy("children", "kind"), max_length=16, choices=ContactKind.choices)
+    planned_on = models.DateField(pgettext_lazy("children", "date agreed"))
+    purpose = EncryptedTextField(pgettext_lazy("children", "purpose"))
+    asked_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(pgettext_lazy("children", "status"), max_length=16, choices=VisitStatus.choices, default=VisitStatus.ASKED)
+    answered_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    contact = models.OneToOneField(FamilyContact, on_delete=models.PROTECT, null=True, blank=True, related_name="joint_visit")
+    not_visited_reason = EncryptedTextField(pgettext_lazy("children", "why the visit could not be made"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = pgettext_lazy("children", "joint home visit")
+        verbose_name_plural = pgettext_lazy("children", "joint home visits")
 
 
 class CaseStage(models.TextChoices):

@@ -15,7 +15,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
-from django.http import Http404
+from django.core.files.base import ContentFile
+from django.http import FileResponse, Http404, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -23,11 +24,12 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
 from engine import api, clock, registry, selectors
+from engine.errors import CaseflowError, FormInvalid
 from engine.station import AccessLog, Village
 
-from . import access, scales
+from . import access, handlers, scales
 from .handlers import OPEN_STAGES
-from .models import (JOINT_VISITS, CaseStage, Child, ChildCase, ContactKind, FamilyContact, Group, GroupMember, GroupSession, MentalState,
+from .models import (JOINT_VISITS, CaseStage, Child, ChildCase, ChildPhoto, ContactKind, FamilyContact, Group, GroupMember, GroupSession, MentalState,
                      Phase, Scale, Screening)
 
 KEY = access.KEY
@@ -123,6 +125,8 @@ def child_page(request, child_id: int):
         return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
     errors: dict[str, str] = {}
     typed = {"note": "", "recorded_on": clock.now().date().isoformat(), "token": str(uuid.uuid4())}
+    photo_typed = {"caption": "", "taken_on": ""}
+    visit_typed = {"office": "", "planned_on": clock.now().date().isoformat(), "purpose": ""}
     contact = _contact_blank()
     if request.method == "POST":
         action = request.POST.get("_action", "")
@@ -161,6 +165,24 @@ def child_page(request, child_id: int):
                 else:
                     messages.success(request, pgettext("children", "Saved."))
                 return redirect("children-child", child.pk)
+        elif action == "joint_visit":
+            visit_typed = {k: request.POST.get(k, "") for k in ("office", "planned_on", "purpose")}
+            if _ask_joint_visit(request, child, visit_typed, errors):
+                return redirect(f"{reverse('children-child', args=[child.pk])}#visits")
+        elif action == "photo":
+            photo_typed = {"caption": request.POST.get("caption", ""), "taken_on": request.POST.get("taken_on", "")}
+            saved = _add_photo(request, child, errors)
+            if saved:
+                return redirect(f"{reverse('children-child', args=[child.pk])}#photos")
+        elif action == "photo_delete":
+            photo = child.photos.filter(token=request.POST.get("photo", "")).first()
+            if photo is None or not may_edit(request.user):
+                errors["photo"] = pgettext("children", "No such photo in this archive.")
+            else:
+                photo.file.delete(save=False)
+                photo.delete()
+                messages.success(request, pgettext("children", "The photo is deleted."))
+                return redirect(f"{reverse('children-child', args=[child.pk])}#photos")
         elif action == "consent":
             group, photo = bool(request.POST.get("consent_group")), bool(request.POST.get("consent_photo"))
             on = _date(request.POST.get("consent_date", ""), "consent_date", errors, required=group or photo)
@@ -179,7 +201,94 @@ def child_page(request, child_id: int):
         "village_name": Village.objects.filter(code=child.village).values_list("name", flat=True).first() or child.village,
         "contacts": child.contacts.order_by("-held_on", "-pk")[:50], "contact": contact, "contact_kinds": ContactKind.choices,
         "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "may_edit": may_edit(request.user),
+        # Photos only while the guardian's consent is on record: withdrawn, they are neither listed nor served.
+        "photos": child.photos.order_by("-uploaded_at", "-pk")[:PHOTOS_PER_CHILD] if child.consent_photo else [],
+        "photo_typed": {**photo_typed, "token": str(uuid.uuid4())}, "photos_max": PHOTOS_PER_CHILD,
+        "joint_visits": child.joint_visits.select_related("contact").order_by("-created_at", "-pk")[:20],
+        "visit_typed": visit_typed, "visit_offices": handlers.office_choices(request.user),
     }, status=400 if errors else 200)
+
+
+def _ask_joint_visit(request, child, typed: dict, errors: dict) -> bool:
+    """Start the joint home visit (a task for the office named) from the archive the worker has open."""
+    try:
+        info = api.start_instance(process_key=handlers.VISIT_KEY, actor=request.user, data={
+            "child": str(child.pk), "office": typed["office"], "planned_on": typed["planned_on"].strip(), "purpose": typed["purpose"]})
+    except FormInvalid as exc:
+        for field, problems in exc.field_errors.items():
+            errors[field if field in ("office", "planned_on", "purpose") else "office"] = " ".join(str(p) for p in problems)
+        return False
+    except CaseflowError as exc:  # the process is not deployed, the worker may not start it
+        errors["office"] = str(exc)
+        return False
+    messages.success(request, pgettext("children", "The joint home visit is asked for: it is now in %(office)s's inbox (case #%(n)d).") % {
+        "office": dict(handlers.office_choices(request.user)).get(typed["office"], typed["office"]), "n": info.id})
+    return True
+
+
+# -- photos ----------------------------------------------------------------------------------------
+
+PHOTOS_PER_CHILD = 40
+CAPTION_MAX = 100
+
+
+def _add_photo(request, child, errors: dict) -> bool:
+    """One photo into the archive, if the guardian's consent is on record: checked by its content,
+    redrawn without metadata (engine/photos.py) and stored encrypted. Errors keyed by field."""
+    if not child.consent_photo:
+        errors["photo"] = pgettext("children", "The guardian's consent to photos is not on record: no photo can be added. Record the consent first.")
+        return False
+    caption = _text(request, "caption", errors, required=False, limit=CAPTION_MAX)
+    taken_on = _date(request.POST.get("taken_on", ""), "taken_on", errors, required=False)
+    token = _token(request)
+    if ChildPhoto.objects.filter(submission=token).exists():
+        _already_saved(request, pgettext("children", "This photo"))
+        return True
+    if child.photos.count() >= PHOTOS_PER_CHILD:
+        errors["photo"] = pgettext("children", "This archive already holds %(n)d photos, the most it keeps. Delete one first.") % {"n": PHOTOS_PER_CHILD}
+        return False
+    uploads = request.FILES.getlist("photo")
+    if len(uploads) != 1:
+        errors["photo"] = pgettext("children", "Choose one photo (JPEG, PNG or WebP).")
+        return False
+    if errors:
+        return False
+    try:
+        clean = api.clean_photo(uploads[0], user=request.user)
+    except api.PhotoRefused as exc:
+        errors["photo"] = str(exc)
+        return False
+    try:
+        with transaction.atomic():
+            photo = ChildPhoto(child=child, content_type=clean.content_type, size=len(clean.data), caption=caption, taken_on=taken_on,
+                               uploaded_by=request.user, submission=token)
+            photo.file.save(f"photo.{clean.extension}", ContentFile(clean.data), save=False)
+            photo.save()
+    except IntegrityError:  # the same form's first sending won the race: kept once
+        photo.file.delete(save=False)
+        _already_saved(request, pgettext("children", "This photo"))
+        return True
+    messages.success(request, pgettext("children", "Photo added."))
+    return True
+
+
+@login_required
+def child_photo(request, child_id: int, token: str):
+    """One photo of the archive, for whoever passes the archive's gate; each view is logged with the
+    reason or approval it rests on (api.open_record). Without consent on record there is no photo."""
+    _staff(request.user)
+    child = access.visible_children(request.user).filter(pk=child_id, consent_photo=True).first()
+    photo = child.photos.filter(token=token).first() if child is not None else None
+    if photo is None:
+        raise Http404(pgettext("children", "No such photo, or not yours to see."))
+    missing = api.open_record(record=access.as_record(child), viewer=request.user, session=request.session, view="children_photo")
+    if missing:
+        return HttpResponseForbidden(pgettext("children", "Open the child's archive first (a reason, or a supervisor's approval)."))
+    response = FileResponse(photo.file.open("rb"), content_type=photo.content_type)
+    response["Cache-Control"] = "private, no-store"  # never kept by a shared phone's browser or a proxy
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    return response
 
 
 # -- contact with the family and the partners --------------------------------------------------------
@@ -252,7 +361,7 @@ def contacts_due(request):
 EDIT_ROLES = frozenset({"worker", "supervisor"})
 PHONE = re.compile(r"1\d{10}|0\d{2,3}-?\d{7,8}")  # a mobile, or a landline with its area code
 EDITABLE = ("school", "grade", "birth_date", "left_behind", "guardian_name", "guardian_relation", "guardian_phone",
-            "family_support", "health", "disability")
+            "family_support", "health", "disability", "household_code")
 
 
 def may_edit(user) -> bool:
@@ -294,6 +403,9 @@ def child_edit(request, child_id: int):
         return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
     errors: dict[str, str] = {}
     typed = {name: getattr(child, name) for name in EDITABLE}
+    typed["household_code"] = typed["household_code"] or ""
+    # The register's households of the editor's villages (needs matching's option list, by number).
+    households = registry.option_source("household_numbers", request.user) or []
     if request.method == "POST":
         typed = {name: request.POST.get(name, "").strip() for name in EDITABLE}
         typed["left_behind"] = bool(request.POST.get("left_behind"))
@@ -306,6 +418,9 @@ def child_edit(request, child_id: int):
             errors["guardian_phone"] = pgettext("children", "Give an 11-digit mobile number, or a landline with its area code (0xxx-xxxxxxx).")
         born = _date(typed["birth_date"], "birth_date", errors, required=False)
         values["birth_date"] = born.isoformat() if born else ""
+        if typed["household_code"] and typed["household_code"] not in {value for value, _label in households}:
+            errors["household_code"] = pgettext("children", "Choose a household of your villages from the list.")
+        values["household_code"] = typed["household_code"] or None
         if not errors:
             changed = [name for name, value in values.items() if getattr(child, name) != value]
             if changed:
@@ -318,6 +433,7 @@ def child_edit(request, child_id: int):
             return redirect("children-child", child.pk)
     return render(request, "children/edit.html", {
         "child": child, "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "changes": _changes(child),
+        "households": households,
     }, status=400 if errors else 200)
 
 

@@ -39,7 +39,16 @@ def household_members(user, variables) -> list[tuple[str, str]]:
     return [(m.name, f"{m.name}（{m.relation}，{m.age}岁）") for m in Household.objects.get(pk=household_id).members.order_by("pk")]
 
 
+def household_numbers(user) -> list[tuple[str, str]]:
+    """The same households by their number (the value other processes keep to name a household, as
+    in the person key "household:<number>"), for linking a child or a group member to one."""
+    villages = registry.villages_for(user) if user is not None else set()
+    query = Household.objects.all() if villages is None else Household.objects.filter(village__in=villages or [])
+    return [(h.code, f"{h.code} {h.head_name}") for h in query.order_by("code")[:2000]]
+
+
 registry.register_option_source("households", households)
+registry.register_option_source("household_numbers", household_numbers)
 registry.register_option_source("resources", resources)
 def case_needs(user, variables) -> list[tuple[str, str]]:
     """The needs recorded in this case, by number: a plan row or an outcome names one of them."""

@@ -98,3 +98,57 @@ def test_attendance_for_a_class_of_30_then_returned_once_and_approved(class_of_3
     screenshot(worker, "ac-08-list-1280", viewport=DESKTOP)
     findings.check(worker, "worker")
     findings.assert_none()
+
+
+def test_a_sessions_page_with_its_photos_on_the_phone_and_at_the_desk(class_of_30, users, sign_in, screenshot, browser_log, findings):
+    """The worker opens a held session from the activities page, adds a photo (confirming the people in it
+    agreed) and sees it; the supervisor sees it at the desk. Screenshots: ac-1x-*.png."""
+    import io
+
+    from PIL import Image
+
+    from engine import api
+    from processes.activities.models import ActivityPhoto
+    from tests.browser.steps import wait_until
+
+    api.start_instance(process_key="activities", actor=users["worker"], data={
+        "kind": "awareness", "title": "防溺水安全宣传", "village": "dongshan", "place": "村广场",
+        "held_on": clock.now().date().isoformat(), "facilitator": "李明"})
+    activity = Activity.objects.get(title="防溺水安全宣传")
+    picture = io.BytesIO()
+    Image.new("RGB", (640, 480), (60, 140, 220)).save(picture, format="PNG")
+
+    worker = sign_in("worker", PHONE)
+    worker.goto("/activities/")
+    with worker.expect_navigation():
+        worker.click(f"li[data-activity='{activity.pk}'] a")
+    assert worker.url.endswith(f"/activities/{activity.pk}/"), worker.url
+    findings.check(worker, "worker")
+    screenshot(worker, "ac-10-session-360")
+    form = worker.locator("form[data-testid=photo-form]")
+    form.locator("input[name=photo]").set_input_files({"name": "现场.png", "mimeType": "image/png", "buffer": picture.getvalue()})
+    form.locator("input[name=caption]").fill("孩子们学习溺水自救")
+    with worker.expect_navigation() as refused:  # without the people's agreement confirmed: refused, next to the box
+        form.locator("button").click()
+    assert refused.value.status == 400
+    assert worker.locator(".field.has-error:has(input[name=consent]) .error").count() == 1
+    screenshot(worker, "ac-11-photo-refused-360", reload=False)
+    form = worker.locator("form[data-testid=photo-form]")
+    form.locator("input[name=photo]").set_input_files({"name": "现场.png", "mimeType": "image/png", "buffer": picture.getvalue()})
+    form.locator("input[name=consent]").check()
+    with worker.expect_navigation():
+        form.locator("button").click()
+    assert worker.locator(".msg.success").count() == 1, worker.locator("main").inner_text()
+    wait_until(worker, "document.querySelector('[data-testid=photos] img').naturalWidth > 0")
+    assert ActivityPhoto.objects.filter(activity=activity).count() == 1
+    findings.check(worker, "worker")
+    screenshot(worker, "ac-12-session-photo-360")
+
+    supervisor = sign_in("supervisor", DESKTOP)
+    supervisor.goto(f"/activities/{activity.pk}/")
+    wait_until(supervisor, "document.querySelector('[data-testid=photos] img').naturalWidth > 0")
+    findings.check(supervisor, "supervisor")
+    screenshot(supervisor, "ac-13-session-photo-1280")
+    assert not browser_log.page_errors
+    assert not browser_log.failed_static
+    findings.assert_none()

@@ -14,7 +14,7 @@ import pytest
 from engine.models import HumanTask
 from processes.children.models import Child, ChildCase, FamilyContact, GroupSession, Scale, Screening
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.browser.steps import case_url_of, give_reason, name_people, on_task, open_task, submit
+from tests.browser.steps import case_url_of, give_reason, name_people, on_task, open_task, submit, wait_until
 from tests.dates import today
 from tests.processes.children.flows import child
 
@@ -303,6 +303,116 @@ def test_a_group_with_attendance_and_scores_before_and_after(users, deployed, si
     look(findings, screenshot, worker2, "worker2", "27-archive-ask", desk=False)
 
     assert Child.objects.count() == 4
+    assert not browser_log.page_errors
+    assert not browser_log.failed_static
+    findings.assert_none()
+
+
+def _photo_with_gps() -> bytes:
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (800, 600), (240, 200, 80))
+    for x in range(200, 600):  # a drawing of a sun, so the screenshot shows a picture
+        for y in range(250, 350):
+            image.putpixel((x, y), (220, 90, 40))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (30.0, 15.0, 1.0), 3: "E", 4: (114.0, 5.0, 2.0)}
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_photos_under_consent_a_joint_visit_answered_by_the_school_and_the_household_page(
+        users, deployed, sign_in, screenshot, browser_log, findings):
+    """The worker records the guardian's photo consent and adds a photo (its GPS removed); asks the school
+    for a joint home visit; the school's liaison finds it in their inbox on the phone, sees only what the
+    visit needs and records the visit; the worker reads the answer on the archive; the household's page
+    shows the child's case beside the household. Screenshots: children-3x-*.png."""
+    from processes.children.models import ChildPhoto, JointVisit
+    from processes.needs_matching.models import Household, Member
+    from tests.conftest import make_user
+    from tests.minors import approve_record_access
+    from tests.processes.children.flows import open_case
+
+    make_user("edu_office", "partner_office", "prov-edu", villages=None)
+    name_people({**NAMES, "edu_office": "县教育局 王老师"})
+    home = Household.objects.create(code="HH-DS-031", village="dongshan", head_name="周户主", annual_income=9000)
+    Member.objects.create(household=home, name="周户主", relation="户主", age=41, sex="male")
+    Member.objects.create(household=home, name=CHILD, relation="子女", age=9, sex="female", school_enrolled=True)
+    approve_record_access(users["worker"], "household", home.pk, approver=users["supervisor"])
+    kid = ChildCase.objects.get(instance_id=open_case(users["worker"], child_name=CHILD)).child
+    kid.household_code, kid.school, kid.grade, kid.guardian_name, kid.health = "HH-DS-031", "东山小学", "四年级", "周奶奶", "轻度哮喘"
+    kid.save()
+
+    worker = sign_in("worker", PHONE)
+    worker.goto(f"/children/{kid.pk}/")
+    give_reason(worker, "本个案服务工作", "整理成长档案照片")
+    assert worker.locator("[data-testid=photos-hidden]").count() == 1  # no consent yet: nothing to add, nothing shown
+
+    # 1. The guardian's photo consent, then a photo.
+    consent = worker.locator("form[data-testid=consent]")
+    consent.locator("input[name=consent_photo]").check()
+    consent.locator("input[name=consent_date]").fill(today())
+    with worker.expect_navigation():
+        consent.locator("button").click()
+    form = worker.locator("form[data-testid=photo-form]")
+    form.locator("input[name=photo]").set_input_files({"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": _photo_with_gps()})
+    form.locator("input[name=caption]").fill("六一儿童节画的太阳")
+    look(findings, screenshot, worker, "worker", "30-photo-form", desk=False)
+    with worker.expect_navigation():
+        form.locator("button").click()
+    assert worker.locator(".msg.success").count() == 1, worker.locator("main").inner_text()
+    image = worker.locator("[data-testid=photos] img")
+    assert image.count() == 1
+    wait_until(worker, "document.querySelector('[data-testid=photos] img').naturalWidth > 0")
+    assert ChildPhoto.objects.filter(child=kid).count() == 1
+    worker.locator("#photos").scroll_into_view_if_needed()
+    look(findings, screenshot, worker, "worker", "31-archive-photo")
+
+    # 2. A joint home visit asked of the school.
+    ask = worker.locator("form[data-testid=joint-visit]")
+    ask.locator("select[name=office]").select_option("prov-edu")
+    ask.locator("input[name=planned_on]").fill(today(2))
+    ask.locator("textarea[name=purpose]").fill("了解小雨在校情绪，和班主任商量午间陪伴。")
+    look(findings, screenshot, worker, "worker", "32-ask-joint-visit", desk=False)
+    with worker.expect_navigation():
+        ask.locator("button").click()
+    assert worker.locator(".msg.success").count() == 1, worker.locator("main").inner_text()
+    assert worker.locator("[data-testid=joint-visits] li[data-status=asked]").count() == 1
+
+    # 3. The school's liaison: the task in their inbox, only what the visit needs.
+    school = sign_in("edu_office", PHONE)
+    form = open_task(school, "group", "合作单位记录联合家访")
+    main = school.locator("main").inner_text()
+    assert CHILD in main and "周奶奶" in main and "午间陪伴" in main, main
+    assert "轻度哮喘" not in main and "上课不说话" not in main, main  # health, the case's concerns: never shown
+    look(findings, screenshot, school, "edu_office", "33-partner-task")
+    form.locator("input[name=outcome][value=visited]").check()
+    form.locator("input[name=visited_on]").fill(today())
+    form.locator("input[name=visitors]").fill("王老师、李明")
+    form.locator("textarea[name=findings]").fill("小雨午饭后常独自在教室，同桌愿意陪她。")
+    form.locator("textarea[name=follow_up]").fill("班主任每周五电话反馈一次。")
+    look(findings, screenshot, school, "edu_office", "34-partner-answer", desk=False)
+    submit(school)
+    school.goto(f"/children/{kid.pk}/")
+    assert "小雨午饭后" not in school.content()  # the archive stays closed to the office
+
+    # 4. The worker reads the answer on the archive.
+    worker.goto(f"/children/{kid.pk}/")  # (a goto that changes only the #fragment would not reload the page)
+    visits = worker.locator("[data-testid=joint-visits]").inner_text()
+    assert "小雨午饭后常独自在教室" in visits and "班主任每周五电话反馈一次" in visits, visits
+    assert JointVisit.objects.get(child=kid).status == "visited"
+    worker.locator("#visits").scroll_into_view_if_needed()
+    look(findings, screenshot, worker, "worker", "35-archive-visit-answered")
+
+    # 5. The household's page shows the child's case among the station's other work.
+    worker.goto(f"/households/{home.pk}/")
+    facets = worker.locator("[data-testid=household-facets]").inner_text()
+    assert kid.code in facets, facets
+    look(findings, screenshot, worker, "worker", "36-household-facets")
+
     assert not browser_log.page_errors
     assert not browser_log.failed_static
     findings.assert_none()

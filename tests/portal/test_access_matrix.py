@@ -156,6 +156,8 @@ OPEN = {
     "nm_ds:ProviderResponse#edu": O(DS, {"partner_edu"}),  # addressed to the group prov-edu
     "nm_ds:ProviderResponse#charity": O(DS, {"worker_ds"}, holder="worker_ds"),  # no provider account: the case's worker
     "nm_xs:ProviderResponse#health": O(XS, {"partner_health"}),
+    # A joint home visit with the school for dongshan's child: a task of the office it names (prov-edu), no other.
+    "jv_ds:PartnerVisit": O(DS, {"partner_edu"}),
 }
 DONE = {
     "cp_ds:Intake": D(DS, "intake_ds"),
@@ -231,6 +233,10 @@ PRIVATE_ON_TASK = {
     ("nm_ds:ProviderResponse#edu", "the need referred", "小东学费困难"): {"partner_edu": "shown"},
     ("nm_xs:ProviderResponse#health", "the household's members", "小西"): {"partner_health": "hidden"},
     ("nm_xs:ProviderResponse#health", "the need referred", "慢性病药费西"): {"partner_health": "shown"},
+    # The school sees what the visit needs (the child's name, the purpose), never the rest of the archive.
+    ("jv_ds:PartnerVisit", "the child's name", "儿童ch_ds"): {"partner_edu": "shown"},
+    ("jv_ds:PartnerVisit", "the visit's purpose", "矩阵家访目的"): {"partner_edu": "shown"},
+    ("jv_ds:PartnerVisit", "the child's health in the archive", "哮喘矩阵"): {"partner_edu": "hidden", "sup_ds": "hidden"},
     ("app_A:Review@rA2", "rA1's sealed review", "评审意见A1"): {"rA2": "hidden", "sup_ds": "hidden"},
     ("app_B:ReviewerEvaluation", "the panel's reviews", "评审意见B2"): {"rB1": "shown"},
 }
@@ -255,6 +261,7 @@ NOTIFIED = {
     "nm_ds:ProviderResponse#edu": {"partner_edu"},
     "nm_ds:ProviderResponse#charity": set(),  # the worker's own next step; never a partner office
     "nm_xs:ProviderResponse#health": {"partner_health"},
+    "jv_ds:PartnerVisit": {"partner_edu"},
 }
 
 # Assignments a village's supervisor may make (someone who can hold the task, from any village),
@@ -269,6 +276,7 @@ ASSIGN_OK = [
     ("nm_ds:ProviderResponse#edu", "partner_edu"),
     ("nm_ds:ProviderResponse#charity", "worker_xs"),
     ("nm_xs:ProviderResponse#health", "partner_health"),
+    ("jv_ds:PartnerVisit", "partner_edu"),
 ]
 ASSIGN_REFUSED = [
     ("cp_ds:Respond", target) for target in ["appl_A", "rA1", "partner_edu", "civil", "intake_ds", "finance", "norole", "sup_xs"]
@@ -278,6 +286,8 @@ ASSIGN_REFUSED = [
     ("nm_ds:ProviderResponse#edu", target) for target in ["partner_health", "worker_ds", "worker_xs"]
 ] + [
     ("nm_xs:ProviderResponse#health", target) for target in ["partner_edu", "worker_xs"]
+] + [
+    ("jv_ds:PartnerVisit", target) for target in ["partner_health", "worker_ds", "worker_xs"]
 ]
 # Who the assign form offers (only to the village's supervisors and administrators).
 ASSIGN_OPTIONS = {
@@ -302,9 +312,9 @@ SHARE_OPTIONS = {
 }
 
 STARTS = {"intake_ds": {"child_protection"}, "intake_xs": {"child_protection"},
-          "worker_ds": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring", "children"},
-          "worker_xs": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring", "children"},
-          "worker_xs2": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring", "children"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
+          "worker_ds": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring", "children", "children_joint_visit"},
+          "worker_xs": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring", "children", "children_joint_visit"},
+          "worker_xs2": {"needs_matching", "elderly_care", "time_bank", "activities", "monitoring", "children", "children_joint_visit"}, "appl_A": {"micro_fund"}, "appl_B": {"micro_fund"},
           "admin": {"incident_matrix"}}  # the world's failing process starts in the administrators' lane
 START_POSTS = {  # (process, what is submitted) -> outcome per user; everyone else: 404 (may not start it)
     ("child_protection", "village=dongshan"): {"intake_ds": "ok", "intake_xs": "400"},
@@ -764,6 +774,17 @@ def _rows() -> list[Row]:
         add(Row("time bank", "POST /time-bank/members/{obj}/donate/ (1 hour)", "tb_vol", user,
                 "ok" if user in TB_STAFF_DS else refused))
     # ---- end of the time bank ---------------------------------------------------------------------------
+    # ---- a household's page across the processes (registry.person_facets) ------------------------------
+    # dongshan's child-protection report and its child's archive belong to hh_ds. The report shows, by its
+    # number, to whoever may open it under the need-to-know gate (its holders, or an approval in force),
+    # and to nobody else — no row, no count, no label; the archive likewise (its holders, or an approval).
+    for user in sorted(HH_HOLDERS["hh_ds"] | {"admin"}):
+        add(Row("person-page", "GET /households/{obj}/ shows the child-protection case", "hh_ds", user, "shown"))
+        add(Row("person-page", "GET /households/{obj}/ shows the child's archive", "hh_ds", user,
+                "shown" if user in CHILDREN_HOLDERS["ch_ds"] | {"worker_ds"} else "no trace"))
+    for user in ("admin",):  # outside the report's holders: once the approval has lapsed, nothing of it is left
+        add(Row("person-page", "GET /households/{obj}/ shows the child-protection case (the case's approval lapsed)", "hh_ds", user,
+                "no trace"))
     return rows
 
 
@@ -817,6 +838,7 @@ def task_form(bpmn: str) -> dict:
         "Task_ReviewerEvaluation": {"score": "85", "conclusion": "good"},
         "Task_Application": application_form(),
         "Task_ProviderResponse": {"response": "accept", "expected_start": today(5)},
+        "Task_PartnerVisit": {"outcome": "visited", "visited_on": today(), "visitors": "王老师、东山社工", "findings": "矩阵家访发现"},
     }
     return {**forms[bpmn], "_action": "complete"}
 
@@ -950,6 +972,29 @@ def build_world() -> World:
         for who, approver in approvals.items():
             approve_record_access(users[who], "household", households[hh], approver=users[approver])
 
+    # Children in difficulty: an archive in each village. dongshan's worker, approved to open its child's
+    # archive, asks the school (prov-edu) for a joint home visit: a task for partner_edu's office alone.
+    from processes.children.handlers import new_child
+
+    children = {key: new_child(village=village, name=f"儿童{key}").pk for key, village in CHILDREN_VILLAGE.items()}
+    from processes.children.models import Child
+
+    marked = Child.objects.get(pk=children["ch_ds"])
+    marked.health = "哮喘矩阵"
+    marked.save(update_fields=["health"])
+    approve_record_access(users["worker_ds"], "child", children["ch_ds"], approver=users["sup_ds"])
+    instances["jv_ds"] = api.start_instance(process_key="children_joint_visit", actor=users["worker_ds"], data={
+        "child": str(children["ch_ds"]), "office": "prov-edu", "planned_on": today(2), "purpose": "矩阵家访目的"}).id
+    approve_access(users["admin"], instances["jv_ds"], approver=users["sup_ds"])  # as for every minors' case the administrator opens
+    # A household's page gathers the processes (registry.person_facets): dongshan's report and child are of hh_ds.
+    from processes.child_protection.models import ChildProtectionCase
+
+    report = ChildProtectionCase.objects.get(instance_id=instances["cp_ds"])
+    report.household_code = HOUSEHOLDS["hh_ds"]
+    report.save(update_fields=["household_code"])
+    marked.household_code = HOUSEHOLDS["hh_ds"]
+    marked.save(update_fields=["household_code"])
+
     # Name every task row after its case and step (a review after its reviewer, a referral after its resource).
     by_instance = {pk: key for key, pk in instances.items()}
     by_referral = {str(r.pk): name for r in Referral.objects.select_related("resource")
@@ -982,9 +1027,6 @@ def build_world() -> World:
     monitored = {key: MonitoredHousehold.objects.create(household_id=households[hh], code=HOUSEHOLDS[hh], village=HH_VILLAGE[hh],
                                                         category="edge", since=dt.date(2026, 1, 5)).pk for key, hh in MONITORED.items()}
     # -- end of low-income monitoring
-    from processes.children.handlers import new_child
-
-    children = {key: new_child(village=village, name=f"儿童{key}").pk for key, village in CHILDREN_VILLAGE.items()}
     # -- the time bank: dongshan's members, two volunteers with their own sign-in (one suspended)
     from processes.time_bank.models import Member as TbMember
     from tests.processes.time_bank import flows as tb
@@ -1662,6 +1704,32 @@ def a_household(r: Runner, row):
     return status(r.get(row, f"/households/{r.w.households[row.obj]}/"))
 
 
+def a_household_facet(r: Runner, row):
+    """What the household's page tells this viewer of a linked record: "shown" (its number among the
+    facets), "no trace" (neither its number anywhere on the page nor its process's label among the
+    facets), or what else was found."""
+    from engine.station import AccessRequest
+    from processes.child_protection.models import ChildProtectionCase
+    from processes.children.models import Child
+
+    if "child-protection" in row.action:
+        marker, label = ChildProtectionCase.objects.get(instance_id=r.w.instances["cp_ds"]).case_no, "儿童保护"
+    else:
+        marker, label = Child.objects.get(pk=r.w.children["ch_ds"]).code, "困境儿童"
+    if "lapsed" in row.action:
+        AccessRequest.objects.filter(instance_id=r.w.instances["cp_ds"]).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    response = r.get(row, f"/households/{r.w.households[row.obj]}/")
+    if status(response) != "200":
+        return status(response)
+    page = response.content.decode()
+    facets = page.split('data-testid="household-facets"')[1].split("</dl>")[0] if 'data-testid="household-facets"' in page else ""
+    if marker in facets:
+        return "shown"
+    if marker not in page and label not in facets:
+        return "no trace"
+    return "a trace is left", f"number on the page: {marker in page}, label among the facets: {label in facets}"
+
+
 def a_activities(r: Runner, row):
     return status(r.get(row, "/activities/"))
 
@@ -2095,6 +2163,9 @@ ACTIONS = {
     "GET /households/": a_households,
     "GET /households/ lists": a_household_list,
     "GET /households/{obj}/": a_household,
+    "GET /households/{obj}/ shows the child-protection case": a_household_facet,
+    "GET /households/{obj}/ shows the child's archive": a_household_facet,
+    "GET /households/{obj}/ shows the child-protection case (the case's approval lapsed)": a_household_facet,
     "GET /search/": a_search,
     "GET /search/?q=HH- finds households": a_search_households,
     "GET /activities/": a_activities,

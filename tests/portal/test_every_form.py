@@ -128,6 +128,11 @@ def _held_already(rnd, ctx, value, values):
     return (timezone.localdate() - dt.timedelta(days=rnd.randint(0, 60))).isoformat()
 
 
+def _visited_today(rnd, ctx, value, values):
+    """children_joint_visit: the partner's visit comes after it was asked for (the walker asks today)."""
+    return timezone.localdate().isoformat()
+
+
 SEMANTIC = {  # process -> element id -> field key -> fn(rnd, ctx, generated value, all values)
     "micro_fund": {
         "Task_Application": {"budget_lines": _budget_within_cap},
@@ -140,6 +145,9 @@ SEMANTIC = {  # process -> element id -> field key -> fn(rnd, ctx, generated val
     },
     "activities": {
         "StartEvent_Plan": {"held_on": _held_already},
+    },
+    "children_joint_visit": {
+        "Task_PartnerVisit": {"visited_on": _visited_today},
     },
 }
 
@@ -200,9 +208,21 @@ def people(users, deployed, settings):
     for village in ("dongshan", "xishui"):
         for n in range(3):
             new_child(village=village, name=f"{village}儿童{n}", consent_group=True)
+    # Joint home visits: both offices have somebody in the portal.
+    for office in ("prov-edu", "prov-women"):
+        people[office] = make_user(office, "partner_office", office, villages=None)
     for role in registry.roles():  # every role has somebody station-wide (a project in any village; a new role)
         if not any(u.groups.filter(name=role).exists() and u.staff_profile.township_wide for u in people.values()):
             people[f"any_{role}"] = make_user(f"any_{role}", role, villages=None)
+    # A worker asks a partner for a joint visit only with the child's archive open to them: the workers,
+    # who hold none of these children's cases, were approved by a supervisor, as a person would be.
+    from processes.children import access as children_access
+    from tests.minors import approve_record_access
+
+    for person in list(people.values()):
+        if person.groups.filter(name="worker").exists():
+            for kid in children_access.visible_children(person):
+                approve_record_access(person, "child", kid.pk, approver=people["supervisor"])
     return people
 
 

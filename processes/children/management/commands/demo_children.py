@@ -69,7 +69,26 @@ class Command(BaseCommand):
         self._do(closing, "Task_Service", worker, {"held_on": today.isoformat(), "kind": "school", "note": "与班主任沟通，安排同伴支持",
                                                    "next_step": "close"})
         self._do(closing, "Task_Closure", worker, {"outcome": "goals_met", "summary": "已恢复上学，与同学关系改善"})
-        self.stdout.write(f"Demo children: {len(children)} archives, 1 group with 5 sessions, 2 cases (supervisor: {supervisor.username}).")
+        visits = self._joint_visit(worker, children[10], today)
+        self.stdout.write(f"Demo children: {len(children)} archives, 1 group with 5 sessions, 2 cases, {visits} joint home visit asked "
+                          f"(supervisor: {supervisor.username}).")
+
+    @staticmethod
+    def _joint_visit(worker, kid, today) -> int:
+        """The partner offices' demo accounts join their office's group; the worker asks the women's
+        federation to visit the child of the case in services (a task in women_office's inbox)."""
+        from django.contrib.auth.models import Group as UserGroup
+
+        for username, group in (("edu_office", "prov-edu"), ("women_office", "prov-women")):
+            user = get_user_model().objects.filter(username=username).first()
+            if user is not None:
+                user.groups.add(UserGroup.objects.get_or_create(name=group)[0])
+        if not get_user_model().objects.filter(username="women_office").exists():
+            return 0
+        api.start_instance(process_key="children_joint_visit", actor=worker, data={
+            "child": str(kid.pk), "office": "prov-women", "planned_on": (today + dt.timedelta(days=3)).isoformat(),
+            "purpose": "父母在外务工，孩子情绪低落；请妇联儿童主任一同家访，了解祖母照料情况，商量周末去儿童之家。"})
+        return 1
 
     @staticmethod
     def _case(worker, kid, concerns) -> int:
