@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -40,14 +40,16 @@ PASSWORD_LENGTH = 10
 
 
 def one_time_password(account) -> str:
-    """Ten readable characters that pass the password policy (AUTH_PASSWORD_VALIDATORS)."""
-    while True:
-        candidate = "".join(secrets.choice(READABLE) for _ in range(PASSWORD_LENGTH))
+    """Ten readable characters (more if the password policy, AUTH_PASSWORD_VALIDATORS, wants a
+    longer one) that pass the policy."""
+    for attempt in range(60):
+        candidate = "".join(secrets.choice(READABLE) for _ in range(PASSWORD_LENGTH + 2 * (attempt // 5)))
         try:
             validate_password(candidate, account)
         except ValidationError:
             continue
         return candidate
+    raise ImproperlyConfigured("no readable one-time password passes AUTH_PASSWORD_VALIDATORS")
 
 
 def _not_linkable(account, member: Member) -> str:

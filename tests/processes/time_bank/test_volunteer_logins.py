@@ -244,3 +244,13 @@ def test_the_status_form_refuses_bad_input_without_a_traceback(world):
     sup.post(url, {"action": "suspend", "note": '=HYPERLINK("http://x","y")<b>'})
     page = sup.get(f"/time-bank/members/{members['vol'].pk}/").content.decode()
     assert "&lt;b&gt;" in page and "<b>" not in page.split('data-testid="status-note"')[1][:300]
+
+
+def test_a_one_time_password_follows_a_stricter_policy(settings):
+    """A station that asks for longer passwords still gets one (a longer one), never an endless search."""
+    from processes.time_bank.volunteer_views import one_time_password
+
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 14}}]
+    password = one_time_password(None)
+    assert len(password) >= 14 and set(password) <= set("abcdefghjkmnpqrstuvwxyz23456789")
