@@ -364,6 +364,20 @@ def acting_as(user, variables: dict | None = None):
         _context.reset(token)
 
 
+def _chosen_labels(component: dict, values: list) -> dict[str, str]:
+    """{value: label} of the `values` that are options of the field for this form's user: asked of
+    the option source's check when it has one (only the chosen values are looked at), else read
+    from the whole list."""
+    source = (component.get("properties") or {}).get("options_source")
+    if source:
+        context = _context.get()
+        checked = registry.option_check(source, context.user, values)
+        if checked is not None:
+            return checked
+    wanted = {str(v) for v in values}
+    return {value: label for value, label in field_choices(component) if value in wanted}
+
+
 def field_choices(component: dict) -> list[tuple[str, str]]:
     source = (component.get("properties") or {}).get("options_source")
     if source:
@@ -420,8 +434,8 @@ def display_value(component: dict, value) -> str:
     if kind == "checkbox":
         return _("Yes") if value else _("No")
     if kind in {"select", "radio", "checklist"}:
-        labels = dict(field_choices(component))
         values = value if isinstance(value, list) else [value]
+        labels = _chosen_labels(component, values)
         return "、".join(str(labels.get(v, v)) for v in values)
     if kind == "datetime" and component.get("subtype", "datetime") == "datetime":
         try:
@@ -604,14 +618,14 @@ def _clean_value(component: dict, raw: Any):  # noqa: C901 - one branch per fiel
         raise ValueError(_("Enter a single value."))
 
     if kind in {"select", "radio"}:
-        allowed = {value for value, _label in field_choices(component)}
+        allowed = _chosen_labels(component, [raw])
         if str(raw) not in allowed:
             raise ValueError(_("Choose one of the listed options."))
         return str(raw)
 
     if kind == "checklist":
         values = raw if isinstance(raw, list) else [v for v in str(raw).split(",") if v]
-        allowed = {value for value, _label in field_choices(component)}
+        allowed = _chosen_labels(component, values)
         if any(str(v) not in allowed for v in values):
             raise ValueError(_("Choose only from the listed options."))
         return sorted({str(v) for v in values})

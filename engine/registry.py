@@ -56,6 +56,7 @@ _asynchronous_services: set[str] = set()
 _task_hooks: dict[tuple[str, str], list[TaskHook]] = {}
 _start_hooks: dict[str, list[TaskHook]] = {}
 _option_sources: dict[str, Callable[[], list[tuple[str, str]]]] = {}
+_option_checks: dict[str, Callable[..., dict[str, str]]] = {}
 _packages: dict[str, ProcessPackage] = {}
 _event_listeners: list[Callable[["EngineEvent"], None]] = []
 
@@ -308,11 +309,27 @@ def on_start(process_key: str):
     return decorator
 
 
-def register_option_source(name: str, provider: Callable[..., list[tuple[str, str]]]) -> None:
+def register_option_source(name: str, provider: Callable[..., list[tuple[str, str]]],
+                           check: Callable[..., dict[str, str]] | None = None) -> None:
     """Form fields with properties.options_source = name get their choices from provider(),
     provider(user) when it takes one argument (e.g. "the organisations I belong to"), or
-    provider(user, variables) when it takes two (the task's workflow data: "this household's members")."""
+    provider(user, variables) when it takes two (the task's workflow data: "this household's members").
+
+    `check(user, values)`: {value: label} for those of `values` the user may choose — what a form's
+    cleaning and display ask, answered for the chosen values alone. A long list (the township's
+    elders) then costs its length only where it is shown, never for every form sent."""
     _option_sources[name] = provider
+    if check is not None:
+        _option_checks[name] = check
+    else:
+        _option_checks.pop(name, None)
+
+
+def option_check(name: str, user, values: list[str]) -> dict[str, str] | None:
+    """{value: label} of `values` the user may choose from the option source `name`, or None when
+    the source has no check (then the whole list decides)."""
+    check = _option_checks.get(name)
+    return None if check is None else check(user, [str(v) for v in values])
 
 
 def register_process(key: str, bpmn_path: Path, forms_dir: Path) -> None:

@@ -50,7 +50,16 @@ def elderly_people(user) -> list[tuple[str, str]]:
     return [(p.person_key, f"{p.name}（{p.code}）") for p in visible_people(user).order_by("village", "code")[:3000]]
 
 
-registry.register_option_source("elderly_people", elderly_people)
+def chosen_elderly_people(user, values: list[str]) -> dict[str, str]:
+    """{key: label} of the chosen elders this user may see: a form sent with one elder reads that
+    elder, not the whole register (10,000 elders are 10,000 names to decrypt)."""
+    ids = [pk for pk in (person_from_key(value) for value in values) if pk is not None and pk < 2**63]
+    if not ids:
+        return {}
+    return {p.person_key: f"{p.name}（{p.code}）" for p in visible_people(user).filter(pk__in=ids)}
+
+
+registry.register_option_source("elderly_people", elderly_people, check=chosen_elderly_people)
 
 
 def _person(ctx) -> ElderlyPerson:

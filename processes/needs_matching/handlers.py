@@ -47,8 +47,24 @@ def household_numbers(user) -> list[tuple[str, str]]:
     return [(h.code, f"{h.code} {h.head_name}") for h in query.order_by("code")[:2000]]
 
 
-registry.register_option_source("households", households)
-registry.register_option_source("household_numbers", household_numbers)
+def _visible_households(user):
+    villages = registry.villages_for(user) if user is not None else set()
+    return Household.objects.all() if villages is None else Household.objects.filter(village__in=villages or [])
+
+
+def chosen_households(user, values: list[str]) -> dict[str, str]:
+    """{id: label} of the chosen households this user may see: a form sent with one household reads
+    that one, not the register (each head's name is encrypted)."""
+    ids = [int(v) for v in values if v.isdigit() and int(v) < 2**63]
+    return {str(h.pk): f"{h.code} {h.head_name}" for h in _visible_households(user).filter(pk__in=ids)} if ids else {}
+
+
+def chosen_household_numbers(user, values: list[str]) -> dict[str, str]:
+    return {h.code: f"{h.code} {h.head_name}" for h in _visible_households(user).filter(code__in=values)} if values else {}
+
+
+registry.register_option_source("households", households, check=chosen_households)
+registry.register_option_source("household_numbers", household_numbers, check=chosen_household_numbers)
 registry.register_option_source("resources", resources)
 def case_needs(user, variables) -> list[tuple[str, str]]:
     """The needs recorded in this case, by number: a plan row or an outcome names one of them."""
