@@ -64,8 +64,7 @@ def _photo_path(instance, filename) -> str:
 
 class ChildPhoto(models.Model):
     """A photo in the child's growth archive. Added only while the guardian's consent to photos is on
-    record; while it is withdrawn the archive's photos are neither listed nor served (they stay stored,
-    hidden, until a holder deletes them). The file is the photo redrawn without its metadata (EXIF GPS)
+    record; withdrawing it deletes the archive's photos (the page asks first, with their number). The file is the photo redrawn without its metadata (EXIF GPS)
     and encrypted at rest by the default storage (ADR 0019); the caption is encrypted too."""
 
     token = models.CharField(max_length=32, unique=True, default=new_token, editable=False)

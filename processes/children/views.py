@@ -127,6 +127,8 @@ def child_page(request, child_id: int):
     typed = {"note": "", "recorded_on": clock.now().date().isoformat(), "token": str(uuid.uuid4())}
     photo_typed = {"caption": "", "taken_on": ""}
     visit_typed = {"office": "", "planned_on": clock.now().date().isoformat(), "purpose": ""}
+    consent_typed = {"group": child.consent_group, "photo": child.consent_photo,
+                     "date": child.consent_date.isoformat() if child.consent_date else "", "confirm": False}
     contact = _contact_blank()
     if request.method == "POST":
         action = request.POST.get("_action", "")
@@ -185,10 +187,22 @@ def child_page(request, child_id: int):
                 return redirect(f"{reverse('children-child', args=[child.pk])}#photos")
         elif action == "consent":
             group, photo = bool(request.POST.get("consent_group")), bool(request.POST.get("consent_photo"))
-            on = _date(request.POST.get("consent_date", ""), "consent_date", errors, required=group or photo)
+            consent_typed = {"group": group, "photo": photo, "date": request.POST.get("consent_date", ""), "confirm": False}
+            on = _date(consent_typed["date"], "consent_date", errors, required=group or photo)
+            # Consent withdrawn, the photos it allowed are deleted (a guardian's withdrawal means the
+            # station stops keeping them, not that it hides them): asked once, with their number.
+            doomed = child.photos.count() if child.consent_photo and not photo else 0
+            if doomed and not request.POST.get("delete_photos"):
+                consent_typed["confirm"] = doomed
+                errors["consent_photo"] = pgettext(
+                    "children", "Withdrawing the consent to photos deletes the %(n)s photos of this archive for good. "
+                    "Tick the box below to confirm, or tick the consent again to keep them.") % {"n": doomed}
             if not errors:
-                Child.objects.filter(pk=child.pk).update(consent_group=group, consent_photo=photo, consent_date=on if group or photo else None)
-                messages.success(request, pgettext("children", "Saved."))
+                deleted = _save_consents(child, group=group, photo=photo, on=on if group or photo else None)
+                if deleted:
+                    messages.success(request, pgettext("children", "Saved. The consent to photos is withdrawn and the archive's %(n)s photos are deleted.") % {"n": deleted})
+                else:
+                    messages.success(request, pgettext("children", "Saved."))
                 return redirect("children-child", child.pk)
         else:
             errors["_action"] = pgettext("children", "Unknown action.")
@@ -201,12 +215,26 @@ def child_page(request, child_id: int):
         "village_name": Village.objects.filter(code=child.village).values_list("name", flat=True).first() or child.village,
         "contacts": child.contacts.order_by("-held_on", "-pk")[:50], "contact": contact, "contact_kinds": ContactKind.choices,
         "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "may_edit": may_edit(request.user),
-        # Photos only while the guardian's consent is on record: withdrawn, they are neither listed nor served.
+        # Photos only while the guardian's consent is on record (withdrawing it deletes them).
         "photos": child.photos.order_by("-uploaded_at", "-pk")[:PHOTOS_PER_CHILD] if child.consent_photo else [],
         "photo_typed": {**photo_typed, "token": str(uuid.uuid4())}, "photos_max": PHOTOS_PER_CHILD,
         "joint_visits": child.joint_visits.select_related("contact").order_by("-created_at", "-pk")[:20],
-        "visit_typed": visit_typed, "visit_offices": handlers.office_choices(request.user),
+        "visit_typed": visit_typed, "visit_offices": handlers.office_choices(request.user), "consent_typed": consent_typed,
     }, status=400 if errors else 200)
+
+
+def _save_consents(child: Child, *, group: bool, photo: bool, on) -> int:
+    """Record the guardian's consents; without the one to photos, the archive's photos go with it
+    (rows now, files once the transaction commits). Returns how many photos were deleted."""
+    with transaction.atomic():
+        Child.objects.filter(pk=child.pk).update(consent_group=group, consent_photo=photo, consent_date=on)
+        if photo:
+            return 0
+        photos = list(ChildPhoto.objects.select_for_update().filter(child=child))
+        ChildPhoto.objects.filter(pk__in=[p.pk for p in photos]).delete()
+        names = [(p.file.storage, p.file.name) for p in photos if p.file.name]
+        transaction.on_commit(lambda: [storage.delete(name) for storage, name in names])
+    return len(photos)
 
 
 def _ask_joint_visit(request, child, typed: dict, errors: dict) -> bool:

@@ -413,6 +413,26 @@ def test_photos_under_consent_a_joint_visit_answered_by_the_school_and_the_house
     assert kid.code in facets, facets
     look(findings, screenshot, worker, "worker", "36-household-facets")
 
+    # 6. The guardian withdraws the consent to photos: asked first with the number, then the photo is gone.
+    worker.goto(f"/children/{kid.pk}/")
+    consent = worker.locator("form[data-testid=consent]")
+    consent.locator("input[name=consent_photo]").uncheck()
+    with worker.expect_navigation():
+        consent.locator("button").click()
+    question = worker.locator("[data-testid=consent-photo-error]").inner_text()
+    assert "1 张照片" in question, question
+    assert not worker.locator("form[data-testid=consent] input[name=consent_photo]").is_checked()  # what was typed is kept
+    assert ChildPhoto.objects.filter(child=kid).count() == 1
+    look(findings, screenshot, worker, "worker", "37-withdraw-photo-consent-asked")
+    consent = worker.locator("form[data-testid=consent]")
+    consent.locator("[data-testid=delete-photos]").check()
+    with worker.expect_navigation():
+        consent.locator("button").click()
+    assert "1 张照片已删除" in worker.locator(".msg.success").inner_text()
+    assert worker.locator("[data-testid=photos-hidden]").count() == 1
+    assert not ChildPhoto.objects.filter(child=kid).exists()
+    look(findings, screenshot, worker, "worker", "38-photo-consent-withdrawn")
+
     assert not browser_log.page_errors
     assert not browser_log.failed_static
     findings.assert_none()

@@ -68,7 +68,8 @@ def test_a_photo_is_added_with_consent_kept_encrypted_without_gps_and_each_view_
     assert log.count() == before + 1 and log[0].user == users["supervisor"] and log[0].purpose == "casework"
 
 
-def test_without_consent_no_photo_is_added_and_withdrawing_it_hides_the_photos(users, client):
+def test_without_consent_no_photo_is_added_and_withdrawing_it_deletes_the_photos_once_confirmed(users, client, media,
+                                                                                             django_capture_on_commit_callbacks):
     kid = child(name="李小红", consent_photo=False)
     opened(client, users["supervisor"], kid)
     refused = post_photo(client, kid)
@@ -77,13 +78,27 @@ def test_without_consent_no_photo_is_added_and_withdrawing_it_hides_the_photos(u
     client.post(f"/children/{kid.pk}/", {"_action": "consent", "consent_group": "on", "consent_photo": "on", "consent_date": "2026-09-01"})
     assert post_photo(client, kid).status_code == 302
     photo = ChildPhoto.objects.get(child=kid)
-    url = f"/children/{kid.pk}/photos/{photo.token}/"
-    assert client.get(url).status_code == 200
-    client.post(f"/children/{kid.pk}/", {"_action": "consent", "consent_group": "on", "consent_date": "2026-09-01"})  # photo consent withdrawn
-    page = client.get(f"/children/{kid.pk}/").content.decode()
-    assert photo.token not in page and "photos taken before are hidden" in page
+    url, stored = f"/children/{kid.pk}/photos/{photo.token}/", media / photo.file.name
+    assert client.get(url).status_code == 200 and stored.exists()
+
+    # Withdrawn without confirming: nothing changes, the page says what would be deleted and keeps what was typed.
+    asked = client.post(f"/children/{kid.pk}/", {"_action": "consent", "consent_group": "on", "consent_date": "2026-09-02"})
+    page = asked.content.decode()
+    assert asked.status_code == 400 and "deletes the 1 photos of this archive for good" in page
+    assert 'value="2026-09-02"' in page and 'name="delete_photos"' in page
+    kid.refresh_from_db()
+    assert kid.consent_photo and ChildPhoto.objects.filter(pk=photo.pk).exists() and stored.exists()
+
+    # Confirmed: the consent is withdrawn and the photo is gone, row and file.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        done = client.post(f"/children/{kid.pk}/", {"_action": "consent", "consent_group": "on", "consent_date": "2026-09-02",
+                                                      "delete_photos": "on"})
+    assert done.status_code == 302 and len(callbacks) >= 1
+    kid.refresh_from_db()
+    assert not kid.consent_photo and kid.consent_group
+    assert not ChildPhoto.objects.filter(child=kid).exists() and not stored.exists()
     assert client.get(url).status_code == 404
-    assert ChildPhoto.objects.filter(pk=photo.pk).exists()  # hidden, not lost: consent given again shows it
+    assert "no photo can be added" in client.get(f"/children/{kid.pk}/").content.decode()
 
 
 def test_a_photo_is_served_only_past_the_gate_and_never_to_another_village(users, client):
