@@ -7,7 +7,8 @@ and pages built from indexed queries on the projection rows, each checking what 
 - `definitions`: which processes a user may start, their names; for administrators, every version
   of every process (the process studio);
 - `incidents`: the instances in error, for administrators; `outbox`: the messages that did not go out;
-- `operations`: counts an operator watches (/readyz, /metrics), no case content."""
+- `operations`: counts an operator watches (/readyz, /metrics), no case content;
+- `memo`: `one_page()`, inside which a page's repeated reads (its task, what the viewer may read) are made once."""
 from engine.selectors.cases import (  # noqa: F401
     AUDIT_LABELS, STATUS_LABELS, case_summary, diagram_state, get_instance, instance_for_user, instances_exist,
     shareable_people, staff_roles_of, submitted_forms, visible_instances,
@@ -20,6 +21,7 @@ from engine.selectors.sla import MAX_MONTHS, SlaRow, may_read_sla_report, on_tim
 from engine.selectors.operations import database_problem, operational_numbers, sweep_lag_seconds  # noqa: F401
 from engine.selectors.incidents import Incident, IncidentPage, incidents, may_read_incidents  # noqa: F401
 from engine.selectors.outbox import UndeliveredMessage, UndeliveredPage, undelivered_count, undelivered_messages  # noqa: F401
+from engine.selectors.memo import one_page  # noqa: F401
 from engine.selectors.tasks import (  # noqa: F401
     DUE_SOON, MAX_PAGE, TABS, InboxPage, can_supervise, eligible_assignees, focus_forms, inbox, may_complete,
     open_task_count, open_tasks_due_between, open_tasks_for_user, open_tasks_of, overdue_tasks, previous_submission,

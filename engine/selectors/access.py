@@ -27,6 +27,7 @@ from engine.errors import NotFound, NotPermitted
 from engine.models import HumanTask, ProcessInstance, TaskStatus
 from engine.people import display_name
 from engine.permissions import SYSTEM, in_scope, user_groups
+from engine.selectors.memo import remembered
 from engine.station import AccessLog, AccessOutcome, AccessPurpose, AccessRequest, AccessRequestStatus
 
 User = get_user_model()
@@ -95,6 +96,7 @@ def is_minors_file(process_key: str) -> bool:
     return process_key in registry.minors_processes()
 
 
+@remembered
 def holds_case(user, *, instance_id: int, village: str) -> bool:
     """Whether the user is one of the case's holders (see the module's docstring)."""
     if user is None or not getattr(user, "is_active", False) or getattr(user, "pk", None) is None:

@@ -18,6 +18,7 @@ from engine.models import (
 )
 from engine.people import display_name, role_label, sees_people
 from engine.permissions import SYSTEM, can_hold, in_scope, is_system, supervises, user_groups
+from engine.selectors.memo import remembered
 from engine.selectors.tasks import _scope, _task_visibility
 from engine.types import DiagramState, EventInfo, FieldValue, InstanceInfo, Person, SubmittedForm, TaskInfo
 
@@ -26,6 +27,7 @@ AUDIT_LABELS = dict(AuditKind.choices)
 STATUS_LABELS = {**dict(InstanceStatus.choices), **dict(TaskStatus.choices)}
 
 
+@remembered
 def _process_keys_with_role(groups: set[str]) -> set[str]:
     keys = set()
     for key, user_tasks, start_group in ProcessDefinition.objects.values_list("key", "user_tasks", "start_group"):
@@ -56,6 +58,7 @@ def _not_found(instance_id) -> NotFound:
     return NotFound(_("Process instance %(id)s does not exist.") % {"id": instance_id})
 
 
+@remembered
 def _reader(viewer, instance_id, *, through_tasks: bool = False):
     """The facade's own check before any read of an instance (docs/adr/0020): SYSTEM reads everything
     (answered as None: nothing redacted); a signed-in user only an instance they may open (else
@@ -205,6 +208,7 @@ def _open_sealed_tasks(instance_id: int, definition_forms: dict) -> set[str]:
 
 # -- tasks ---------------------------------------------------------------------------------------
 
+@remembered
 def submitted_forms(*, instance_id: int, viewer) -> list[SubmittedForm]:
     """What was entered earlier in the instance, labelled from each task's own form version, for a
     viewer who may open the instance or one of its tasks (NotFound otherwise; `SYSTEM`: everything).

@@ -19,6 +19,7 @@ from engine.people import display_name, role_label, sees_people
 from engine.permissions import (
     SUPERVISING_ROLES, SYSTEM, can_hold, can_work_on, in_scope, is_system, supervises, user_groups, user_villages,
 )
+from engine.selectors.memo import remembered
 from engine.types import FieldValue, Person, ReturnNotice, SubmittedForm, TaskInfo
 
 DUE_SOON = dt.timedelta(hours=6)
@@ -247,6 +248,7 @@ def _task_reader(viewer, task_id) -> None:
     task_for_user(viewer, task_id)
 
 
+@remembered
 def task_for_user(user, task_id: int) -> TaskInfo:
     """The task if this user may act on it or did it, else NotFound (the same answer as a missing id)."""
     try:
@@ -294,6 +296,7 @@ def open_tasks_of(*, instance_id: int, bpmn_id: str) -> list[TaskInfo]:
     return [_info(r) for r in rows]
 
 
+@remembered
 def task_row(task_id) -> HumanTask:
     try:
         return (HumanTask.objects.select_related("assignee", "completed_by", "instance").defer("instance__state")
@@ -377,6 +380,7 @@ def previous_submission(*, task_id: int, viewer=None) -> dict:
     return dict(earlier.form_data or {})
 
 
+@remembered
 def return_notice(*, task_id: int, viewer) -> ReturnNotice | None:
     """Why this step is back: the latest step completed after this step's previous round whose form
     marks fields `shown_on_return` (the reasons of a completeness check, a supervisor's comments)."""

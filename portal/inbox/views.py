@@ -46,6 +46,13 @@ def inbox(request):
 
 @login_required
 def task_page(request, task_id: int):
+    if request.method in ("GET", "HEAD"):  # reads only: its many reads of the task and the case made once each
+        with selectors.one_page():
+            return _task_page(request, task_id)
+    return _task_page(request, task_id)
+
+
+def _task_page(request, task_id: int):
     task = _visible_task(request.user, task_id)
     can_act = api.may_complete(user=request.user, task=task)
     if request.method == "POST" and task.status != "open":  # a step done meanwhile: the answer names the task only

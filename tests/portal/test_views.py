@@ -81,6 +81,44 @@ def test_inbox_query_count_is_fixed_per_page(client, users, deployed):
     assert len(many) == len(few)
 
 
+def test_the_task_page_reads_its_task_and_the_viewers_rights_once(client, users, case):
+    """The task page asked for its task row twelve times and for the viewer's rights on the case four
+    times (35 queries); inside one page each is read once (engine/selectors/memo.py)."""
+    respond = open_task(case, "Task_Respond")
+    login(client, users["worker"])
+    client.get(f"/tasks/{respond}/")  # warm the session and the catalog
+    with CaptureQueriesContext(connection) as page:
+        response = client.get(f"/tasks/{respond}/")
+    assert response.status_code == 200 and "task-form" in response.content.decode()
+    task_reads = [q["sql"] for q in page.captured_queries  # selectors.task_row: the row, its people and its case
+                  if q["sql"].startswith('SELECT "engine_humantask"."id"') and q["sql"].endswith(f'"engine_humantask"."id" = {respond} LIMIT 21')]
+    assert len(task_reads) == 1, task_reads
+    assert len(page) <= 26, [q["sql"][:120] for q in page.captured_queries]
+
+
+def test_a_page_remembers_a_refusal_and_nothing_outlives_it(users, case):
+    from engine import selectors
+    from engine.errors import NotFound
+
+    respond = open_task(case, "Task_Respond")
+    outsider = users["worker_xishui"]
+    with pytest.raises(NotFound):
+        selectors.task_for_user(outsider, respond)  # the outsider's roles and villages, read once for the user
+    with CaptureQueriesContext(connection) as outside:
+        selectors.task_row(respond)
+        selectors.task_row(respond)
+    with selectors.one_page(), CaptureQueriesContext(connection) as inside:
+        assert selectors.task_row(respond).pk == respond
+        assert selectors.task_row(respond).pk == respond
+        for _ in range(2):
+            with pytest.raises(NotFound):
+                selectors.task_for_user(outsider, respond)
+    assert len(outside) == 2 and len(inside) == 2  # one read of the row, one of the outsider's rights
+    HumanTask.objects.filter(pk=respond).update(name="改过的名字")
+    with selectors.one_page():
+        assert selectors.task_row(respond).name == "改过的名字"  # a new page reads again
+
+
 def test_inbox_filters_and_htmx_partial(client, users, case):
     login(client, users["worker"])
     assert "/tasks/" in client.get("/?tab=group&village=dongshan&process=child_protection").content.decode()

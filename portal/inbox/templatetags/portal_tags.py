@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from django import template
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -24,16 +25,21 @@ def _span(seconds: float) -> str:
     return _("%(d)d d %(h)d h") % {"d": days, "h": rest}
 
 
-@register.inclusion_tag("portal/_sla_badge.html")
+@register.simple_tag
 def sla_badge(task):
-    """Time left until the task's deadline: green, amber within 6 hours, red once passed."""
+    """Time left until the task's deadline: green, amber within 6 hours, red once passed. Written
+    here rather than by a template of its own: an inbox draws one per row, and rendering a template
+    25 times was the most of what the inbox page cost."""
     if task.status != "open" or task.due_at is None:
-        return {"show": False}
+        return ""
     left = (task.due_at - timezone.now()).total_seconds()
     if left < 0:
-        return {"show": True, "level": "red", "text": _("overdue %(span)s") % {"span": _span(left)}, "due": task.due_at}
-    level = "amber" if left < AMBER_BEFORE_HOURS * 3600 else "green"
-    return {"show": True, "level": level, "text": _("%(span)s left") % {"span": _span(left)}, "due": task.due_at}
+        level, text = "red", _("overdue %(span)s") % {"span": _span(left)}
+    else:
+        level = "amber" if left < AMBER_BEFORE_HOURS * 3600 else "green"
+        text = _("%(span)s left") % {"span": _span(left)}
+    due = dateformat.format(timezone.localtime(task.due_at), "Y-m-d H:i")
+    return format_html('<span class="sla sla-{}" title="{} {}" data-sla="{}">{}</span>', level, _("Due"), due, level, text)
 
 
 @register.filter
