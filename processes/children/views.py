@@ -190,9 +190,11 @@ def child_page(request, child_id: int):
             consent_typed = {"group": group, "photo": photo, "date": request.POST.get("consent_date", ""), "confirm": False}
             on = _date(consent_typed["date"], "consent_date", errors, required=group or photo)
             # Consent withdrawn, the photos it allowed are deleted (a guardian's withdrawal means the
-            # station stops keeping them, not that it hides them): asked once, with their number.
+            # station stops keeping them, not that it hides them): asked once, with their number. The
+            # confirmation carries the number it was asked with: a photo added from another tab since
+            # asks again.
             doomed = child.photos.count() if child.consent_photo and not photo else 0
-            if doomed and not request.POST.get("delete_photos"):
+            if doomed and request.POST.get("delete_photos") != str(doomed):
                 consent_typed["confirm"] = doomed
                 errors["consent_photo"] = pgettext(
                     "children", "Withdrawing the consent to photos deletes the %(n)s photos of this archive for good. "

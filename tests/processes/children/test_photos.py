@@ -89,10 +89,16 @@ def test_without_consent_no_photo_is_added_and_withdrawing_it_deletes_the_photos
     kid.refresh_from_db()
     assert kid.consent_photo and ChildPhoto.objects.filter(pk=photo.pk).exists() and stored.exists()
 
+    # Confirmed from a tab that was asked about another number of photos: asked again.
+    stale = client.post(f"/children/{kid.pk}/", {"_action": "consent", "consent_group": "on", "consent_date": "2026-09-02",
+                                                 "delete_photos": "2"})
+    assert stale.status_code == 400 and 'name="delete_photos" value="1"' in stale.content.decode()
+    assert ChildPhoto.objects.filter(pk=photo.pk).exists()
+
     # Confirmed: the consent is withdrawn and the photo is gone, row and file.
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         done = client.post(f"/children/{kid.pk}/", {"_action": "consent", "consent_group": "on", "consent_date": "2026-09-02",
-                                                      "delete_photos": "on"})
+                                                      "delete_photos": "1"})
     assert done.status_code == 302 and len(callbacks) >= 1
     kid.refresh_from_db()
     assert not kid.consent_photo and kid.consent_group
