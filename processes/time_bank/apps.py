@@ -29,4 +29,7 @@ class TimeBankApp(ProcessApp):
     roles = {"volunteer": _("Time-bank volunteer")}
     involvement_only_roles = frozenset({"volunteer"})
     home_pages = {"volunteer": "time-bank-mine"}
+    # A volunteer's sign-in to try (no villages: a volunteer has none); demo_time_bank links it to a
+    # dongshan volunteer's passbook, as a worker's "give a sign-in" would with an existing account.
+    demo_users = (("volunteer", "volunteer", "时间银行志愿者", []),)
     nav = (NavEntry("time-bank", _("Time bank"), STAFF), NavEntry("time-bank-mine", _("My passbook"), frozenset({"volunteer"})))

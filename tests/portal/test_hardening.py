@@ -314,7 +314,7 @@ def test_no_page_of_any_demo_role_has_an_inline_script(settings, tmp_path):
     problems: list[str] = []
     anonymous = Client()
     problems += inline_script_problems("/accounts/login/", anonymous.get("/accounts/login/").content.decode())
-    seen_total = 0
+    seen_total, seen_by = 0, {}
     for username, *_rest in [*STATION_USERS, *registry.demo_users()]:
         client = Client()
         client.force_login(get_user_model().objects.get(username=username))
@@ -327,6 +327,9 @@ def test_no_page_of_any_demo_role_has_an_inline_script(settings, tmp_path):
                     continue
                 seen.add(url)
                 response = client.get(url)
+                if response.status_code == 302 and response.url.startswith("/"):
+                    following.append(response.url)  # a role's home page (the volunteer's passbook)
+                    continue
                 if response.status_code != 200 or "text/html" not in response.get("Content-Type", ""):
                     continue
                 body = response.content.decode()
@@ -334,8 +337,18 @@ def test_no_page_of_any_demo_role_has_an_inline_script(settings, tmp_path):
                 following += [h.split("#")[0] for h in re.findall(r'href="(/[^"]*)"', body)]
             frontier = following
         seen_total += len(seen)
+        seen_by[username] = seen
     assert not problems, "\n".join(sorted(set(problems)))
     assert seen_total > 60
+    # The demo volunteer is a dongshan volunteer's sign-in: their passbook, under its number.
+    from processes.time_bank.models import Member
+
+    member = Member.objects.get(user__username="volunteer")
+    assert member.village == "dongshan" and not member.password_to_change
+    assert "/time-bank/me/" in seen_by["volunteer"] and not any(u.startswith("/cases/") for u in seen_by["volunteer"])
+    volunteer = Client()
+    volunteer.force_login(member.user)
+    assert member.number in volunteer.get("/time-bank/me/").content.decode()
 
 
 # --- uploads -----------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class Command(BaseCommand):
         today = timezone.localdate()
         with transaction.atomic():
             volunteers, elders = self._members(users, pilot, today)
+            linked = self._demo_sign_in(users, volunteers)
         services, held = 0, 0
         for days_ago in range(30, 0, -1):
             day = today - dt.timedelta(days=days_ago)
@@ -79,7 +80,23 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo time bank: {sum(len(v) for v in volunteers.values())} volunteers, "
                           f"{sum(len(e) for e in elders.values())} elders, {ServiceSession.objects.count()} services, "
                           f"{LedgerEntry.objects.count()} ledger entries, "
-                          f"{ServiceSession.objects.filter(status='in_review').count()} waiting for the supervisor.")
+                          f"{ServiceSession.objects.filter(status='in_review').count()} waiting for the supervisor"
+                          + (f"; the demo user volunteer signs in to {linked}'s passbook." if linked else "."))
+
+    def _demo_sign_in(self, users, volunteers) -> str:
+        """The demo user `volunteer` (seed_demo) as the first dongshan volunteer's sign-in, linked as a
+        worker links an existing account (the password is the one seed_demo printed, so none to change).
+        Its display name is the passbook number, as for every volunteer's sign-in. Returns the number."""
+        account = get_user_model().objects.filter(username="volunteer", is_active=True).first()
+        if account is None or not volunteers.get("dongshan") or Member.objects.filter(user=account).exists():
+            return ""
+        member = volunteers["dongshan"][0]
+        member.user, member.password_to_change = account, False
+        member.login_issued_by, member.login_issued_at = users["worker"], clock.now()
+        member.save(update_fields=["user", "password_to_change", "login_issued_by", "login_issued_at"])
+        account.first_name = member.number
+        account.save(update_fields=["first_name"])
+        return member.number
 
     def _members(self, users, pilot, today):
         volunteers, elders = {}, {}
