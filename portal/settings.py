@@ -161,7 +161,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username before any password check
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading a session's user with its profile and second-factor device at once.
+    # Sessions signed in before it named ModelBackend, which is no longer listed: they sign in again once.
+    "portal.accounts.backends.StaffBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [

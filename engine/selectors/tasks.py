@@ -308,10 +308,8 @@ def task_row(task_id) -> HumanTask:
 def task_form(*, task_id: int, viewer) -> dict | None:
     """The form of a task, for a viewer who may open the task (NotFound otherwise)."""
     _task_reader(viewer, task_id)
-    row = HumanTask.objects.filter(pk=task_id).values("bpmn_id", "instance__definition_id").first()
-    if row is None:
-        raise NotFound(_("Task %(id)s does not exist.") % {"id": task_id})
-    return catalog.definition(row["instance__definition_id"]).form(row["bpmn_id"])
+    row = task_row(task_id)  # NotFound for a missing id; on a page, the row its other reads share
+    return catalog.definition(row.instance.definition_id).form(row.bpmn_id)
 
 
 def may_complete(*, user, task: TaskInfo) -> bool:

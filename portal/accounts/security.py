@@ -36,7 +36,15 @@ def second_factor_required(user) -> bool:
 
 
 def has_device(user) -> bool:
+    """Whether the user has a confirmed device: as the session's user was read with it
+    (portal.accounts.backends), or asked of the database for any other user object."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from portal.accounts.backends import HAS_DEVICE
+
+    known = getattr(user, HAS_DEVICE, None)
+    if known is not None:
+        return known
 
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 

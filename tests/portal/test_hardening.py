@@ -238,6 +238,29 @@ def test_an_active_session_goes_on(client, users):
     assert client.session["_caseflow_last_seen"] >= int(time.time()) - 5
 
 
+def test_a_request_reads_its_user_with_profile_and_device_in_one_query(client, users, settings):
+    """Every request, /healthz included, read the user, then its profile (the language), then whether
+    it has a second-factor device: three queries. portal.accounts.backends reads them as one, and the
+    second factor is still asked of whoever enrolled a device."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    worker = users["worker"]
+    worker.staff_profile.language = "en"
+    worker.staff_profile.save()
+    client.force_login(worker)
+    client.get("/healthz")  # the first request notes the sign-in time in the session
+    with CaptureQueriesContext(connection) as request:
+        response = client.get("/healthz")
+    assert response.status_code == 200 and response["Content-Language"] == "en"  # the profile was read
+    session, user = [q["sql"] for q in request.captured_queries]  # nothing else
+    assert session.startswith('SELECT "django_session"') and user.startswith('SELECT "auth_user"."id"')
+    assert '"accounts_staffprofile"' in user and '"otp_totp_totpdevice"' in user
+    TOTPDevice.objects.create(user=worker, name="phone", confirmed=True)
+    assert client.get("/")["Location"].startswith("/accounts/2fa/verify")  # the device, read with the user
+
+
 # --- check --deploy, secret key ----------------------------------------------------------------
 def production_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEFLOW_", "DEBUG", "SECURE_"))}

@@ -93,7 +93,7 @@ def test_the_task_page_reads_its_task_and_the_viewers_rights_once(client, users,
     task_reads = [q["sql"] for q in page.captured_queries  # selectors.task_row: the row, its people and its case
                   if q["sql"].startswith('SELECT "engine_humantask"."id"') and q["sql"].endswith(f'"engine_humantask"."id" = {respond} LIMIT 21')]
     assert len(task_reads) == 1, task_reads
-    assert len(page) <= 26, [q["sql"][:120] for q in page.captured_queries]
+    assert len(page) <= 23, [q["sql"][:120] for q in page.captured_queries]
 
 
 def test_a_page_remembers_a_refusal_and_nothing_outlives_it(users, case):
