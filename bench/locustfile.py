@@ -36,9 +36,13 @@ def record(**line) -> None:
         out.write(json.dumps(line) + "\n")
 
 
+# How long a person waits between two requests, in seconds ("low-high"): bench/web.py sets it.
+THINK = tuple(float(x) for x in os.environ.get("BENCH_WEB_THINK", "0.5-1.5").split("-"))
+
+
 class Person(HttpUser):
     abstract = True
-    wait_time = between(0.5, 1.5)
+    wait_time = between(*THINK)
     username = ""
 
     def sign_in(self, username: str) -> None:
