@@ -162,7 +162,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username before any password check
     # Django's ModelBackend, reading a session's user with its profile and second-factor device at once.
-    # Sessions signed in before it named ModelBackend, which is no longer listed: they sign in again once.
+    # Sessions signed in before it named ModelBackend: migration accounts 0006 renames it in them.
     "portal.accounts.backends.StaffBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]

@@ -261,6 +261,21 @@ def test_a_request_reads_its_user_with_profile_and_device_in_one_query(client, u
     assert client.get("/")["Location"].startswith("/accounts/2fa/verify")  # the device, read with the user
 
 
+def test_a_session_signed_in_by_django_s_model_backend_stays_signed_in(client, users):
+    """Sessions name their sign-in backend, and Django signs out one whose backend is no longer
+    listed: the migration that put StaffBackend in ModelBackend's place renames it in them."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("portal.accounts.migrations.0006_sessions_signed_in_by_staff_backend")
+    client.force_login(users["worker"], backend=migration.MODEL_BACKEND)
+    assert client.get("/").status_code == 302  # signed out: its backend is not listed
+    migration.rename_backend(migration.MODEL_BACKEND, migration.STAFF_BACKEND)(apps, None)
+    assert client.get("/").status_code == 200
+    assert client.session["_auth_user_backend"] == migration.STAFF_BACKEND
+
+
 # --- check --deploy, secret key ----------------------------------------------------------------
 def production_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CASEFLOW_", "DEBUG", "SECURE_"))}
