@@ -10,7 +10,7 @@ import uuid
 
 from django.db.models import Count, Sum
 from django.db.models.functions import ExtractMonth
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import pgettext, pgettext_lazy
 
 from engine import api, clock, registry, selectors
@@ -340,7 +340,7 @@ for order, (code, label, unit, compute, drill) in enumerate([
 
 VISIT_KEY = "children_joint_visit"
 VISIT_READING_REASON = "约请合作单位联合家访：向合作单位提供家访所需的儿童信息"
-registry.register_variables(VISIT_KEY, {"partner_group"})
+registry.register_variables(VISIT_KEY, {"partner_group", "planned_at"})
 
 
 def visit_offices() -> dict[str, dict]:
@@ -393,6 +393,10 @@ def ask_joint_visit(ctx, data):
     ctx.set_subject(child.code)  # a number, never a name, in every list
     ctx.set_village(child.village)
     ctx.set_variable("partner_group", data["office"])
+    # The office's deadline counts from the start of the agreed day: 8 days on, it has had that day and
+    # the 7 after it to record the visit (Timer_PartnerVisitDue; then the supervisor is told).
+    station_day = dt.datetime.combine(_date(data["planned_on"]), dt.time.min, tzinfo=timezone.get_default_timezone())
+    ctx.set_variable("planned_at", station_day.isoformat())
     ctx.audit("children_joint_visit_asked", {"child": child.code, "office": data["office"]})
 
 

@@ -158,3 +158,29 @@ def test_the_partners_visit_before_it_was_asked_for_is_refused(users, offices, k
             "outcome": "visited", "visited_on": (clock.now().date() - dt.timedelta(days=30)).isoformat(), "visitors": "王老师",
             "findings": "—"})
     assert "visited_on" in refused.value.field_errors
+
+
+def test_the_office_has_until_seven_days_after_the_agreed_date_then_it_is_late_and_the_supervisor_is_told(users, offices, kid, client):
+    from django.utils import timezone
+
+    from portal.notifications.models import Notification
+
+    ask(client, archive(client, users["worker"], kid))  # agreed for the day after tomorrow
+    visit = JointVisit.objects.get()
+    task = partner_task(visit.instance_id)
+    eighth_day = dt.datetime.combine(visit.planned_on + dt.timedelta(days=8), dt.time.min, tzinfo=timezone.get_default_timezone())
+    assert task.due_at == eighth_day  # the agreed day and the 7 after it
+    api.warn_before_deadlines(as_of=task.created_at + (task.due_at - task.created_at) * 0.55)
+    assert Notification.objects.filter(user=offices["edu"], kind="due_soon", task_id=task.pk).exists()  # the office, warned
+    assert not Notification.objects.filter(user=offices["women"], task_id=task.pk).exists()
+    api.fire_due_timers(as_of=task.due_at - dt.timedelta(minutes=1))
+    task.refresh_from_db()
+    assert task.sla_breached_at is None
+    api.fire_due_timers(as_of=task.due_at + dt.timedelta(minutes=1))
+    task.refresh_from_db()
+    assert task.sla_breached_at is not None and task.status == "open"  # late, and still the office's to record
+    assert Notification.objects.filter(user=users["supervisor"], kind="breached", task_id=task.pk).exists()
+    api.complete_task(task_id=task.pk, actor=offices["edu"], data={
+        "outcome": "visited", "visited_on": clock.now().date().isoformat(), "visitors": "王老师", "findings": "已家访"})
+    visit.refresh_from_db()
+    assert visit.status == "visited"
