@@ -17,6 +17,13 @@ def now() -> dt.datetime:
     return value if value is not None else timezone.now()
 
 
+def today() -> dt.date:
+    """The station's date now (settings.TIME_ZONE, Asia/Shanghai). Not `now().date()`, which is the
+    date in UTC: from midnight to 8 in the morning at the station that is still yesterday, and a visit
+    recorded at 7 would be "in the future"."""
+    return timezone.localtime(now(), timezone.get_default_timezone()).date()
+
+
 @contextlib.contextmanager
 def frozen_at(instant: dt.datetime | None):
     """Within the block, now() answers `instant` (if given)."""

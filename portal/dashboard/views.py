@@ -35,7 +35,7 @@ def _scope(user) -> set[str] | None:
 
 
 def _year(request) -> int:
-    this_year = clock.now().year
+    this_year = clock.today().year
     try:
         year = int(request.GET.get("year", this_year))
     except (TypeError, ValueError):
@@ -65,7 +65,7 @@ def dashboard(request):
         row.progress_svg = charts.progress(row.values.total, row.target, label=label)
         row.months_svg = charts.months(row.values.by_month, label=label)
     return render(request, "portal/dashboard.html", {
-        "rows": rows, "year": year, "village": village, "village_choices": choices, "years": range(clock.now().year, 2023, -1),
+        "rows": rows, "year": year, "village": village, "village_choices": choices, "years": range(clock.today().year, 2023, -1),
         "can_edit": _is_admin(request.user), "query": f"year={year}" + (f"&village={village}" if village else ""),
     })
 
@@ -110,7 +110,7 @@ def targets(request):
             return redirect(f"{request.path}?year={year}")
     return render(request, "portal/dashboard_targets.html", {
         "year": year, "figures": list(known.values()), "typed": typed, "errors": errors,
-        "years": range(clock.now().year + 1, 2023, -1),
+        "years": range(clock.today().year + 1, 2023, -1),
     }, status=400 if errors else 200)
 
 
@@ -149,7 +149,7 @@ def village_page(request, code: str):
     if village is None or (villages is not None and code not in villages):
         raise Http404(_("No such village, or not yours to see."))
     work = selectors.village_work(request.user, code)
-    year = clock.now().year
+    year = clock.today().year
     names = selectors.process_names()
     links = []
     for url_name, label in VILLAGE_LINKS:

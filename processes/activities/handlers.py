@@ -61,7 +61,7 @@ def _date(value) -> dt.date:
 def plan_session(ctx, data):
     errors: dict[str, list[str]] = {}
     held_on = _date(data["held_on"])
-    today = clock.now().date()
+    today = clock.today()
     if abs(held_on - today) > PLANNING_HORIZON:
         errors["held_on"] = [_("Give a date within a year of today.")]
     villages = registry.villages_for(ctx.actor) if ctx.actor is not None else None
@@ -85,7 +85,7 @@ def plan_session(ctx, data):
 
 
 def _held(activity: Activity, field: str) -> None:
-    if activity.held_on > clock.now().date():
+    if activity.held_on > clock.today():
         raise FormInvalid({field: [_("This session is planned for %(date)s: record it once it has taken place.") % {
             "date": activity.held_on.isoformat()}]})
 
@@ -187,7 +187,7 @@ def household_facet(person_key: str, viewer) -> list[tuple[str, str]]:
     if villages is not None:
         members = members.filter(roster__village__in=villages)
     rows = []
-    year = clock.now().year
+    year = clock.today().year
     for member in members:
         if member.household_code != number:  # encrypted: compared in Python, within the viewer's villages
             continue

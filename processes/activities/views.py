@@ -69,7 +69,7 @@ def activity_list(request):
     query = _in(Activity.objects.all(), villages)
     if village:
         query = query.filter(village=village)
-    year = year_only or (month or clock.now().date()).year
+    year = year_only or (month or clock.today()).year
     totals = {row["kind"]: row for row in query.filter(held_on__year=year).values("kind").annotate(
         sessions=Count("pk"), done=Count("pk", filter=Q(status="approved")), people=Sum("participants", filter=Q(status="approved")))}
     if kind:
@@ -144,7 +144,7 @@ def roster_page(request, roster_id: int):
             elif typed["household_code"] and typed["household_code"] not in {value for value, _label in households}:
                 errors["household_code"] = _("Choose a household of your villages from the list.")
             else:
-                RosterMember.objects.create(roster=roster, joined_on=clock.now().date(), **{**typed, "household_code": typed["household_code"] or None})
+                RosterMember.objects.create(roster=roster, joined_on=clock.today(), **{**typed, "household_code": typed["household_code"] or None})
                 messages.success(request, _("%(name)s added.") % {"name": typed["name"]})
                 return redirect("activity-roster", roster.pk)
         elif action in ("leave", "rejoin"):
@@ -199,7 +199,7 @@ def _add_photo(request, activity: Activity, errors: dict) -> bool:
         errors["caption"] = _("At most %(n)d characters.") % {"n": CAPTION_MAX}
     if not request.POST.get("consent"):
         errors["consent"] = _("Confirm that the people recognisable in the photo agreed to it (for a child, the guardian).")
-    if activity.held_on > clock.now().date():
+    if activity.held_on > clock.today():
         errors["photo"] = _("This session is planned for %(date)s: add its photos once it has taken place.") % {"date": activity.held_on.isoformat()}
     elif activity.photos.count() >= PHOTOS_PER_SESSION:
         errors["photo"] = _("This session already has %(n)d photos, the most it keeps. Delete one first.") % {"n": PHOTOS_PER_SESSION}
@@ -262,7 +262,7 @@ def activity_page(request, activity_id: int):
     return render(request, "activities/activity.html", {
         "activity": activity, "photos": activity.photos.order_by("uploaded_at", "pk"), "errors": errors, "typed": typed,
         "may_add": may_add, "token": str(uuid.uuid4()), "photos_max": PHOTOS_PER_SESSION,
-        "held": activity.held_on <= clock.now().date(),
+        "held": activity.held_on <= clock.today(),
         "village_name": Village.objects.filter(code=activity.village).values_list("name", flat=True).first() or activity.village,
     }, status=400 if errors else 200)
 

@@ -79,7 +79,7 @@ def _date(value) -> dt.date | None:
 
 def new_child(*, village: str, name: str, **fields) -> Child:
     child = Child.objects.create(code=f"tmp-{uuid.uuid4().hex[:16]}", village=village, name=name, **fields)
-    child.code = f"ET-{clock.now().year}-{child.pk:05d}"
+    child.code = f"ET-{clock.today().year}-{child.pk:05d}"
     child.save(update_fields=["code"])
     return child
 
@@ -161,7 +161,7 @@ def open_case(ctx, data):
         raise FormInvalid({field: [pgettext("children", "This child already has an open case.")]})
     case = ChildCase.objects.create(instance_id=ctx.instance_id, child=child, village=child.village, referral=data["referral"],
                                     concerns=data["concerns"], cp_instance_id=cp_instance_id, reopened_from=reopened_from,
-                                    opened_on=clock.now().date())
+                                    opened_on=clock.today())
     ctx.memo["children_case"] = case
     ctx.set_subject(child.code)  # a number, never a name, in every list
     ctx.set_village(child.village)
@@ -181,7 +181,7 @@ def _case(ctx) -> ChildCase:
 def _note_mental_state(ctx, case: ChildCase, text: str, on: dt.date | None = None) -> None:
     text = (text or "").strip()
     if text:
-        MentalState.objects.create(child=case.child, recorded_on=on or clock.now().date(), note=text,
+        MentalState.objects.create(child=case.child, recorded_on=on or clock.today(), note=text,
                                    recorded_by=ctx.actor if getattr(ctx.actor, "pk", None) else None)
 
 
@@ -241,7 +241,7 @@ def closure_decided(ctx, data):
         case.stage = CaseStage.SERVICES
         case.save(update_fields=["stage"])
         return
-    case.stage, case.closed_on = CaseStage.CLOSED, clock.now().date()
+    case.stage, case.closed_on = CaseStage.CLOSED, clock.today()
     case.save(update_fields=["stage", "closed_on"])
 
 
@@ -406,9 +406,9 @@ def partner_answered(ctx, data):
     year's joint visits); one that could not be made keeps the office's reason on the visit."""
     visit = JointVisit.objects.select_for_update().select_related("child").get(instance_id=ctx.instance_id)
     visited_on = _date(data["visited_on"])
-    if visited_on < visit.created_at.date():
+    if visited_on < timezone.localdate(visit.created_at):
         raise FormInvalid({"visited_on": [pgettext("children", "The visit was asked for on %(date)s: give the date of the visit after it.") % {
-            "date": visit.created_at.date().isoformat()}]})
+            "date": timezone.localdate(visit.created_at).isoformat()}]})
     actor = ctx.actor if getattr(ctx.actor, "pk", None) else None
     if data["outcome"] == "visited":
         visit.contact = FamilyContact.objects.create(

@@ -62,7 +62,7 @@ def _date(text: str, field: str, errors: dict, *, required=True) -> dt.date | No
     except ValueError:
         errors[field] = pgettext("children", "Give the date as year-month-day.")
         return None
-    if value > clock.now().date():
+    if value > clock.today():
         errors[field] = pgettext("children", "The date cannot be in the future.")
     elif value.year < 2000:
         errors[field] = pgettext("children", "Give a date after 2000.")
@@ -124,9 +124,9 @@ def child_page(request, child_id: int):
     if missing:
         return redirect(f"{reverse('record-access', args=[access.KIND, child.pk])}?{urlencode({'next': request.path})}")
     errors: dict[str, str] = {}
-    typed = {"note": "", "recorded_on": clock.now().date().isoformat(), "token": str(uuid.uuid4())}
+    typed = {"note": "", "recorded_on": clock.today().isoformat(), "token": str(uuid.uuid4())}
     photo_typed = {"caption": "", "taken_on": ""}
-    visit_typed = {"office": "", "planned_on": clock.now().date().isoformat(), "purpose": ""}
+    visit_typed = {"office": "", "planned_on": clock.today().isoformat(), "purpose": ""}
     consent_typed = {"group": child.consent_group, "photo": child.consent_photo,
                      "date": child.consent_date.isoformat() if child.consent_date else "", "confirm": False}
     contact = _contact_blank()
@@ -216,7 +216,7 @@ def child_page(request, child_id: int):
         "groups": child.memberships.select_related("group").order_by("-joined_on"),
         "village_name": Village.objects.filter(code=child.village).values_list("name", flat=True).first() or child.village,
         "contacts": child.contacts.order_by("-held_on", "-pk")[:50], "contact": contact, "contact_kinds": ContactKind.choices,
-        "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "may_edit": may_edit(request.user),
+        "errors": errors, "typed": typed, "today": clock.today().isoformat(), "may_edit": may_edit(request.user),
         # Photos only while the guardian's consent is on record (withdrawing it deletes them).
         "photos": child.photos.order_by("-uploaded_at", "-pk")[:PHOTOS_PER_CHILD] if child.consent_photo else [],
         "photo_typed": {**photo_typed, "token": str(uuid.uuid4())}, "photos_max": PHOTOS_PER_CHILD,
@@ -324,7 +324,7 @@ def child_photo(request, child_id: int, token: str):
 # -- contact with the family and the partners --------------------------------------------------------
 
 def _contact_blank() -> dict:
-    return {**{name: "" for name in CONTACT_FIELDS}, "kind": ContactKind.LETTER, "held_on": clock.now().date().isoformat(),
+    return {**{name: "" for name in CONTACT_FIELDS}, "kind": ContactKind.LETTER, "held_on": clock.today().isoformat(),
             "token": str(uuid.uuid4())}
 
 
@@ -359,7 +359,7 @@ def quarter_start(day: dt.date) -> dt.date:
 def due_this_quarter(user, village: str = "") -> list[dict]:
     """The left-behind children of the user's villages (active archives) still without a family letter,
     or still without a parent video session, since the quarter began."""
-    since = quarter_start(clock.now().date())
+    since = quarter_start(clock.today())
     query = access.visible_children(user).filter(active=True, left_behind=True).annotate(
         letters=Count("contacts", filter=Q(contacts__kind=ContactKind.LETTER, contacts__held_on__gte=since)),
         videos=Count("contacts", filter=Q(contacts__kind=ContactKind.VIDEO, contacts__held_on__gte=since)))
@@ -378,7 +378,7 @@ def contacts_due(request):
     village = request.GET.get("village", "")
     if village not in {code for code, _name in choices}:
         village = ""
-    today = clock.now().date()
+    today = clock.today()
     return render(request, "children/contacts.html", {
         "due": due_this_quarter(request.user, village), "since": quarter_start(today), "today": today,
         "quarter": (today.month - 1) // 3 + 1, "village": village, "village_choices": choices,
@@ -462,7 +462,7 @@ def child_edit(request, child_id: int):
                 messages.success(request, pgettext("children", "Nothing was changed."))
             return redirect("children-child", child.pk)
     return render(request, "children/edit.html", {
-        "child": child, "errors": errors, "typed": typed, "today": clock.now().date().isoformat(), "changes": _changes(child),
+        "child": child, "errors": errors, "typed": typed, "today": clock.today().isoformat(), "changes": _changes(child),
         "households": households,
     }, status=400 if errors else 200)
 
@@ -512,8 +512,8 @@ def group_page(request, group_id: int):
     if group is None:
         raise Http404(pgettext("children", "No such group, or not yours to see."))
     errors: dict[str, str] = {}
-    typed = {"held_on": clock.now().date().isoformat(), "content": "", "observations": "", "present": set(), "token": str(uuid.uuid4()),
-             "screened_on": clock.now().date().isoformat(), "phase": Phase.PRE, "score": "", "child": ""}
+    typed = {"held_on": clock.today().isoformat(), "content": "", "observations": "", "present": set(), "token": str(uuid.uuid4()),
+             "screened_on": clock.today().isoformat(), "phase": Phase.PRE, "score": "", "child": ""}
     members = list(group.members.select_related("child").order_by("pk"))
     member_ids = {m.child_id for m in members}
     if request.method == "POST":
@@ -526,7 +526,7 @@ def group_page(request, group_id: int):
                 errors["child"] = pgettext("children", "%(code)s cannot join: the guardian's consent to group work is not on record. Record it in the child's archive first.") % {
                     "code": child.code}
             else:
-                GroupMember.objects.get_or_create(group=group, child=child, defaults={"joined_on": clock.now().date()})
+                GroupMember.objects.get_or_create(group=group, child=child, defaults={"joined_on": clock.today()})
                 messages.success(request, pgettext("children", "%(code)s joined the group.") % {"code": child.code})
                 return redirect("children-group", group.pk)
         elif action == "session":
@@ -591,6 +591,6 @@ def group_page(request, group_id: int):
     return render(request, "children/group.html", {
         "group": group, "members": members, "candidates": candidates, "sessions": group.sessions.prefetch_related("present").order_by("-number"),
         "table": table, "summary": scales.summary(table), "chart": scales.chart_svg(group.scale, table) if group.scale else "",
-        "phases": Phase.choices, "errors": errors, "typed": typed, "today": clock.now().date().isoformat(),
+        "phases": Phase.choices, "errors": errors, "typed": typed, "today": clock.today().isoformat(),
         "village_name": Village.objects.filter(code=group.village).values_list("name", flat=True).first() or group.village,
     }, status=400 if errors else 200)

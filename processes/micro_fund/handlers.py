@@ -81,7 +81,7 @@ registry.register_group_label(lambda group: Organisation.objects.filter(group_na
 def open_application(ctx, data):
     organisation = Organisation.objects.get(pk=int(data["organisation"]))
     application = Application.objects.create(
-        instance_id=ctx.instance_id, fund=ledger.fund_for(clock.now().year), organisation=organisation,
+        instance_id=ctx.instance_id, fund=ledger.fund_for(clock.today().year), organisation=organisation,
         title=data["title"], village=data["village"], category=data["category"],
     )
     ctx.set_subject(f"MF-{application.fund.year}-{ctx.instance_id:05d} {application.title}")

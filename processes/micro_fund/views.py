@@ -44,7 +44,7 @@ def _ledger(fund, applications):
 
 @login_required
 def fund_page(request):
-    year = clock.now().year
+    year = clock.today().year
     fund, applications, stages, money_by = _figures(request.user, year)
     return render(request, "micro_fund/fund.html", {
         "fund": fund, "stages": stages, "by_category": sorted(money_by["category"].items()),
@@ -64,7 +64,7 @@ def fund_export(request):
 
     from engine.station import Village
 
-    fund, applications, _stages, money_by = _figures(request.user, clock.now().year)
+    fund, applications, _stages, money_by = _figures(request.user, clock.today().year)
     villages = dict(Village.objects.values_list("code", "name"))
     book = Workbook()
     summary = book.active

@@ -220,7 +220,7 @@ def refer(ctx, params):
         try:
             with transaction.atomic():
                 info = api.start_instance(process_key="needs_matching", actor=starter, data={
-                    "household": str(household_id), "visit_date": (warning.verified_on or clock.now().date()).isoformat()})
+                    "household": str(household_id), "visit_date": (warning.verified_on or clock.today()).isoformat()})
             warning.needs_instance_id, warning.linked_existing, warning.referral_problem = info.id, False, ""
         except CaseflowError as exc:
             existing = household_link.open_needs_case(household_id)  # started by someone else meanwhile

@@ -174,7 +174,7 @@ def _check(number: int, cells: dict) -> Row:
         except ValueError:
             row.errors.append(_("The date “%(value)s” is not a date like 2026-03-01.") % {"value": _text(since)[:20]})
             since = None
-    if isinstance(since, dt.date) and since > clock.now().date():
+    if isinstance(since, dt.date) and since > clock.today():
         row.errors.append(_("The date monitored since is in the future."))
     row.since = since or None
     row.village = _text(cells.get("village"))[:64]
@@ -228,7 +228,7 @@ def apply(rows: list[Row], user) -> int:
                 try:
                     api.start_instance(process_key="monitoring", actor=user, data={
                         "household": str(row.household_id), "category": row.category,
-                        "since": (row.since or clock.now().date()).isoformat(), "head_id_number": row.id_number or None})
+                        "since": (row.since or clock.today()).isoformat(), "head_id_number": row.id_number or None})
                 except CaseflowError as exc:
                     raise ImportRefused(_("Row %(row)d: %(problem)s Nothing was imported.") % {
                         "row": row.number, "problem": "；".join(str(m) for ms in getattr(exc, "field_errors", {}).values() for m in ms) or str(exc)}) from None

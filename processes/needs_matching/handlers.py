@@ -143,7 +143,7 @@ def match_needs(ctx, params):
     if not open_needs:
         return {"needs": 0}
     household = Household.objects.prefetch_related("members").get(pk=open_needs[0].household_id)
-    catalogue = matching.Catalogue(Resource.objects.filter(active=True), clock.now().date())
+    catalogue = matching.Catalogue(Resource.objects.filter(active=True), clock.today())
     matched = 0
     for need in open_needs:
         result = matching.match_need({"category": need.category, "urgency": need.urgency, "member": need.member}, household, catalogue)

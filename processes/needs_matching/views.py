@@ -62,7 +62,7 @@ def _flags(codes) -> list[str]:
 
 
 def _catalogue() -> matching.Catalogue:
-    return matching.Catalogue(list(Resource.objects.filter(active=True).order_by("name")), clock.now().date())
+    return matching.Catalogue(list(Resource.objects.filter(active=True).order_by("name")), clock.today())
 
 
 @login_required

@@ -41,13 +41,13 @@ class MemberForm(forms.Form):
 
     def clean_birth_year(self):
         year = self.cleaned_data["birth_year"]
-        if year > clock.now().year:
+        if year > clock.today().year:
             raise forms.ValidationError(_("A year of birth cannot be in the future."))
         return year
 
     def clean_training_date(self):
         day = self.cleaned_data.get("training_date")
-        if day and day > clock.now().date():
+        if day and day > clock.today():
             raise forms.ValidationError(_("A training date cannot be in the future."))
         return day
 
@@ -67,7 +67,7 @@ class MemberForm(forms.Form):
             if not data.get("training_topic"):
                 self.add_error("training_topic", _("A volunteer is registered with the training they had."))
             year = data.get("birth_year")
-            if year and clock.now().year - year < int(settings.TIME_BANK["min_volunteer_age"]):
+            if year and clock.today().year - year < int(settings.TIME_BANK["min_volunteer_age"]):
                 self.add_error("birth_year", _("Volunteers must be %(age)s or older.") % {"age": settings.TIME_BANK["min_volunteer_age"]})
         return data
 

@@ -21,7 +21,7 @@ NAMES = {"worker": "社工 李明", "supervisor": "督导 陈刚"}
 def test_a_monthly_visit_raises_a_warning_that_leads_into_matching(users, deployed, sign_in, screenshot, findings):
     name_people(NAMES)
     h = household()
-    today = clock.now().date().isoformat()
+    today = clock.today().isoformat()
     worker = sign_in("worker", PHONE)
     worker.goto("/monitoring/")
     findings.check(worker, "worker")

@@ -1,11 +1,11 @@
 """Finding a person, a household or a case: by name, number or the last digits of a phone, only among
 the records the viewer may see (their villages; each process's own rule), never naming a child in a
 hit; and a household's page shows what the other processes hold about its people."""
-import datetime as dt
 from decimal import Decimal
 
 import pytest
 
+from engine import clock
 from processes.needs_matching.models import Household, Member
 from tests.processes.elderly_care.flows import elder
 from tests.processes.time_bank.flows import member
@@ -67,9 +67,9 @@ def test_cases_are_found_by_their_number_among_those_the_viewer_may_open(client,
 
     users = world["users"]
     mine = api.start_instance(process_key="activities", actor=users["worker"], data={
-        "kind": "awareness", "title": "宣传", "village": "dongshan", "place": "广场", "held_on": dt.date.today().isoformat(), "facilitator": "社工"})
+        "kind": "awareness", "title": "宣传", "village": "dongshan", "place": "广场", "held_on": clock.today().isoformat(), "facilitator": "社工"})
     theirs = api.start_instance(process_key="activities", actor=users["worker_xishui"], data={
-        "kind": "awareness", "title": "宣传", "village": "xishui", "place": "广场", "held_on": dt.date.today().isoformat(), "facilitator": "社工"})
+        "kind": "awareness", "title": "宣传", "village": "xishui", "place": "广场", "held_on": clock.today().isoformat(), "facilitator": "社工"})
     client.force_login(users["worker"])
     cases = found(client, "宣传").split('data-testid="cases"')[1].split("</ul>")[0]
     assert f"/cases/{mine.id}/" in cases and f"/cases/{theirs.id}/" not in cases

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def plan(users, actor, village, title):
     return api.start_instance(process_key="activities", actor=users[actor], data={
-        "kind": "awareness", "title": title, "village": village, "place": "广场", "held_on": clock.now().date().isoformat(),
+        "kind": "awareness", "title": title, "village": village, "place": "广场", "held_on": clock.today().isoformat(),
         "facilitator": "社工"}).id
 
 

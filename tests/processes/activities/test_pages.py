@@ -14,12 +14,12 @@ pytestmark = pytest.mark.django_db
 def groups(users, deployed):
     east = Roster.objects.create(village="dongshan", name="东山村课后课堂")
     west = Roster.objects.create(village="xishui", name="西水村课后课堂")
-    RosterMember.objects.create(roster=east, name="王小明", guardian_consent=True, joined_on=clock.now().date())
-    RosterMember.objects.create(roster=west, name="李小西", guardian_consent=True, joined_on=clock.now().date())
+    RosterMember.objects.create(roster=east, name="王小明", guardian_consent=True, joined_on=clock.today())
+    RosterMember.objects.create(roster=west, name="李小西", guardian_consent=True, joined_on=clock.today())
     for actor, village in ((users["worker"], "dongshan"), (users["worker_xishui"], "xishui")):
         api.start_instance(process_key="activities", actor=actor, data={
             "kind": "awareness", "title": f"宣传-{village}", "village": village, "place": "广场",
-            "held_on": clock.now().date().isoformat(), "facilitator": "社工"})
+            "held_on": clock.today().isoformat(), "facilitator": "社工"})
     return east, west
 
 

@@ -27,7 +27,7 @@ def media(tmp_path):
 def session(actor, village="dongshan", held_on=None) -> Activity:
     info = api.start_instance(process_key="activities", actor=actor, data={
         "kind": "awareness", "title": f"防溺水宣传-{village}", "village": village, "place": "村广场",
-        "held_on": (held_on or clock.now().date()).isoformat(), "facilitator": "李社工"})
+        "held_on": (held_on or clock.today()).isoformat(), "facilitator": "李社工"})
     return Activity.objects.get(instance_id=info.id)
 
 
@@ -89,7 +89,7 @@ def test_another_villages_worker_and_outsiders_get_a_404_for_the_session_and_its
 
 
 def test_photos_come_after_the_session_with_consent_confirmed_and_at_most_a_few(users, deployed, client):
-    planned = session(users["worker"], held_on=clock.now().date() + dt.timedelta(days=3))
+    planned = session(users["worker"], held_on=clock.today() + dt.timedelta(days=3))
     english(client, users["worker"])
     early = post(client, planned)
     assert early.status_code == 400 and "once it has taken place" in early.content.decode()

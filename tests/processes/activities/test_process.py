@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def group(users, deployed):
     roster = Roster.objects.create(village="dongshan", name="东山村课后课堂", kind="after_school")
-    today = clock.now().date()
+    today = clock.today()
     members = [RosterMember.objects.create(roster=roster, name=name, minor=minor, guardian_consent=True, joined_on=today)
                for name, minor in (("王小明", True), ("李小红", True), ("张老师", False))]
     return roster, members
@@ -27,7 +27,7 @@ def task(instance_id, bpmn_id):
 
 def plan(users, roster=None, held_on=None, village="dongshan", **extra):
     data = {"kind": "after_school" if roster else "awareness", "title": "课后课堂", "village": village, "place": "村委会",
-            "held_on": (held_on or clock.now().date()).isoformat(), "facilitator": "李明", "partner": "",
+            "held_on": (held_on or clock.today()).isoformat(), "facilitator": "李明", "partner": "",
             "roster": str(roster.pk) if roster else "", **extra}
     return api.start_instance(process_key="activities", actor=users["worker"], data=data).id
 
@@ -75,7 +75,7 @@ def test_an_open_event_is_recorded_by_counts(users, deployed):
 
 def test_a_session_cannot_be_recorded_before_it_takes_place(users, group):
     roster, members = group
-    instance_id = plan(users, roster, held_on=clock.now().date() + dt.timedelta(days=3))
+    instance_id = plan(users, roster, held_on=clock.today() + dt.timedelta(days=3))
     with pytest.raises(FormInvalid) as refused:
         api.complete_task(task_id=task(instance_id, "Task_Attendance").pk, actor=users["worker"],
                           data={"present": [str(members[0].pk)], "content": "x"})
@@ -86,7 +86,7 @@ def test_a_session_cannot_be_recorded_before_it_takes_place(users, group):
 def test_planning_refuses_a_far_date_another_village_and_another_villages_group(users, group):
     roster, _members = group
     other = Roster.objects.create(village="xishui", name="西水村课后课堂")
-    for data, field in ((dict(held_on=clock.now().date() + dt.timedelta(days=800)), "held_on"),
+    for data, field in ((dict(held_on=clock.today() + dt.timedelta(days=800)), "held_on"),
                         (dict(held_on=dt.date(1999, 1, 1)), "held_on"),
                         (dict(village="xishui"), "village"),
                         (dict(roster=other), "roster")):
@@ -99,7 +99,7 @@ def test_planning_refuses_a_far_date_another_village_and_another_villages_group(
 def test_attendance_names_only_members_of_the_group(users, group):
     roster, members = group
     stranger = RosterMember.objects.create(roster=Roster.objects.create(village="dongshan", name="另一个小组"), name="外人",
-                                           joined_on=clock.now().date())
+                                           joined_on=clock.today())
     instance_id = plan(users, roster)
     with pytest.raises(FormInvalid):
         api.complete_task(task_id=task(instance_id, "Task_Attendance").pk, actor=users["worker"],

@@ -28,7 +28,7 @@ def assess(instance_id, actor):
 
 
 def plan(instance_id, actor):
-    end = (clock.now().date() + dt.timedelta(days=60)).isoformat()
+    end = (clock.today() + dt.timedelta(days=60)).isoformat()
     api.complete_task(task_id=task(instance_id, "Task_CasePlan").pk, actor=actor, data={
         "interventions": [{"goal": "减轻焦虑", "provider": "驻站社工", "expected_end": end},
                           {"goal": "融入同伴", "provider": "学校老师", "expected_end": end}]})
@@ -36,7 +36,7 @@ def plan(instance_id, actor):
 
 def serve(instance_id, actor, next_step="continue", note="家访，与奶奶交流"):
     api.complete_task(task_id=task(instance_id, "Task_Service").pk, actor=actor, data={
-        "held_on": clock.now().date().isoformat(), "kind": "home_visit", "note": note, "next_step": next_step})
+        "held_on": clock.today().isoformat(), "kind": "home_visit", "note": note, "next_step": next_step})
 
 
 def close(instance_id, actor):

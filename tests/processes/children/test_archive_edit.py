@@ -81,13 +81,13 @@ def test_a_session_sent_twice_is_recorded_once(users, deployed, client):
 
     group = Group.objects.create(village="dongshan", name="阳光小组", goal="交朋友", facilitator="李社工")
     member = child(name="王小明")
-    GroupMember.objects.create(group=group, child=member, joined_on=clock.now().date())
+    GroupMember.objects.create(group=group, child=member, joined_on=clock.today())
     client.force_login(users["worker"])
     url = f"/children/groups/{group.pk}/"
     page = client.get(url).content.decode()
     token = page.split('name="_token" value="')[1].split('"')[0]
     uuid.UUID(token)
-    form = {"_action": "session", "_token": token, "held_on": clock.now().date().isoformat(), "content": "破冰", "present": [member.pk]}
+    form = {"_action": "session", "_token": token, "held_on": clock.today().isoformat(), "content": "破冰", "present": [member.pk]}
     assert client.post(url, {**form, "content": ""}).status_code == 400  # an error first: the same token comes back
     assert f'value="{token}"' in client.post(url, {**form, "content": ""}).content.decode()
     first, second = client.post(url, form), client.post(url, form)
@@ -104,7 +104,7 @@ def test_a_mental_state_entry_sent_twice_is_saved_once(users, kid, client):
     give_record_reason(client, "child", kid.pk, next_url=url)
     before = MentalState.objects.filter(child=kid).count()
     token = str(uuid.uuid4())
-    form = {"_action": "mental_state", "_token": token, "recorded_on": clock.now().date().isoformat(), "note": "情绪稳定"}
+    form = {"_action": "mental_state", "_token": token, "recorded_on": clock.today().isoformat(), "note": "情绪稳定"}
     assert client.post(url, form).status_code == 302 and client.post(url, form).status_code == 302
     assert MentalState.objects.filter(child=kid).count() == before + 1
     assert client.post(url, {**form, "_token": str(uuid.uuid4())}).status_code == 302

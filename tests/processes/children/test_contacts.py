@@ -25,7 +25,7 @@ VISIT = {"_action": "contact", "kind": "visit_school", "partner_org": "东山中
 
 
 def today():
-    return clock.now().date().isoformat()
+    return clock.today().isoformat()
 
 
 @pytest.fixture
@@ -41,8 +41,25 @@ def archive(users, kid, client):
     return url
 
 
+def test_at_seven_in_the_morning_at_the_station_today_is_today(users, kid, client):
+    """From midnight to 8 at the station (Asia/Shanghai) the date in UTC is still yesterday: a letter
+    written that morning was refused as "in the future" and the date field offered yesterday."""
+    import time_machine
+    from django.utils import timezone
+
+    day = timezone.localdate()
+    with time_machine.travel(dt.datetime.combine(day, dt.time(7), tzinfo=timezone.get_default_timezone()), tick=False):
+        assert clock.today() == day and clock.now().date() == day - dt.timedelta(days=1)
+        archive = f"/children/{kid.pk}/"
+        client.force_login(users["worker"])
+        give_record_reason(client, "child", kid.pk, next_url=archive)
+        assert f'max="{day.isoformat()}"' in client.get(archive).content.decode()
+        assert client.post(archive, {**LETTER, "held_on": day.isoformat()}).status_code == 302
+    assert FamilyContact.objects.get(child=kid).held_on == day
+
+
 def test_each_kind_is_added_and_listed_newest_first_with_its_text_encrypted(kid, archive, client):
-    earlier = (clock.now().date() - dt.timedelta(days=3)).isoformat()
+    earlier = (clock.today() - dt.timedelta(days=3)).isoformat()
     assert client.post(archive, {**LETTER, "held_on": earlier}).status_code == 302
     assert client.post(archive, {**VIDEO, "held_on": today()}).status_code == 302
     assert client.post(archive, {**VISIT, "held_on": today()}).status_code == 302
@@ -118,7 +135,7 @@ def test_a_contact_sent_twice_is_saved_once(kid, archive, client):
 
 
 def test_the_due_list_shows_who_still_needs_a_letter_or_a_video_this_quarter(users, deployed, client):
-    now = clock.now().date()
+    now = clock.today()
     before_quarter = quarter_start(now) - dt.timedelta(days=1)
     wrote = child(name="王一", left_behind=True)
     called = child(name="王二", left_behind=True)
@@ -148,7 +165,7 @@ def test_the_due_list_shows_who_still_needs_a_letter_or_a_video_this_quarter(use
 
 
 def test_the_years_figures_count_letters_and_joint_visits_by_village(users, deployed):
-    now = clock.now().date()
+    now = clock.today()
     ds, xs = child(name="王一"), child(village="xishui", name="赵六")
     for kid, kind in ((ds, "letter"), (ds, "letter"), (xs, "letter"), (ds, "video"), (ds, "visit_school"), (xs, "visit_women")):
         FamilyContact.objects.create(child=kid, kind=kind, held_on=now, summary="已联系")

@@ -42,7 +42,7 @@ def archive(client, user, kid):
 
 
 def ask(client, url, **data):
-    form = {"_action": "joint_visit", "office": "prov-edu", "planned_on": (clock.now().date() + dt.timedelta(days=2)).isoformat(),
+    form = {"_action": "joint_visit", "office": "prov-edu", "planned_on": (clock.today() + dt.timedelta(days=2)).isoformat(),
             "purpose": "了解在校情况，商量午餐补助", **data}
     return client.post(url, form)
 
@@ -71,7 +71,7 @@ def test_the_office_named_finds_the_task_records_its_part_and_the_worker_reads_i
     for private in ("哮喘", "父亲服刑", "上课不说话"):  # health, family, the case's concerns
         assert private not in page, private
     assert client.get(url).status_code == 404  # never the archive itself
-    done = client.post(f"/tasks/{task.pk}/", {**ANSWER, "visited_on": clock.now().date().isoformat()})
+    done = client.post(f"/tasks/{task.pk}/", {**ANSWER, "visited_on": clock.today().isoformat()})
     assert done.status_code == 302, done.content.decode()[:3000]
     visit.refresh_from_db()
     contact = FamilyContact.objects.get(child=kid)
@@ -91,7 +91,7 @@ def test_another_office_and_another_villages_worker_can_neither_open_nor_complet
         client.force_login(who)
         assert f"/tasks/{task.pk}/" not in client.get("/?tab=group").content.decode()
         assert client.get(f"/tasks/{task.pk}/").status_code == 404
-        assert client.post(f"/tasks/{task.pk}/", {**ANSWER, "visited_on": clock.now().date().isoformat()}).status_code == 404
+        assert client.post(f"/tasks/{task.pk}/", {**ANSWER, "visited_on": clock.today().isoformat()}).status_code == 404
         assert client.post(f"/tasks/{task.pk}/claim/").status_code == 404
     task.refresh_from_db()
     assert task.status == "open" and task.assignee_id is None and not FamilyContact.objects.exists()
@@ -101,7 +101,7 @@ def test_a_visit_that_could_not_be_made_keeps_the_reason_and_counts_no_contact(u
     ask(client, archive(client, users["worker"], kid), office="prov-women")
     task = partner_task(JointVisit.objects.get().instance_id)
     api.complete_task(task_id=task.pk, actor=offices["women"], data={
-        "outcome": "not_visited", "visited_on": clock.now().date().isoformat(), "visitors": "刘主任", "findings": "家中无人，电话未接"})
+        "outcome": "not_visited", "visited_on": clock.today().isoformat(), "visitors": "刘主任", "findings": "家中无人，电话未接"})
     visit = JointVisit.objects.get()
     assert visit.status == "not_visited" and visit.not_visited_reason == "家中无人，电话未接" and not FamilyContact.objects.exists()
 
@@ -144,7 +144,7 @@ def test_a_worker_who_may_not_open_the_archive_cannot_ask(users, offices, kid):
 
     with pytest.raises(FormInvalid):
         api.start_instance(process_key="children_joint_visit", actor=users["worker2"], data={
-            "child": str(kid.pk), "office": "prov-edu", "planned_on": clock.now().date().isoformat(), "purpose": "了解情况"})
+            "child": str(kid.pk), "office": "prov-edu", "planned_on": clock.today().isoformat(), "purpose": "了解情况"})
     assert not JointVisit.objects.exists()
 
 
@@ -155,7 +155,7 @@ def test_the_partners_visit_before_it_was_asked_for_is_refused(users, offices, k
 
     with pytest.raises(FormInvalid) as refused:
         api.complete_task(task_id=task.pk, actor=offices["edu"], data={
-            "outcome": "visited", "visited_on": (clock.now().date() - dt.timedelta(days=30)).isoformat(), "visitors": "王老师",
+            "outcome": "visited", "visited_on": (clock.today() - dt.timedelta(days=30)).isoformat(), "visitors": "王老师",
             "findings": "—"})
     assert "visited_on" in refused.value.field_errors
 
@@ -181,6 +181,6 @@ def test_the_office_has_until_seven_days_after_the_agreed_date_then_it_is_late_a
     assert task.sla_breached_at is not None and task.status == "open"  # late, and still the office's to record
     assert Notification.objects.filter(user=users["supervisor"], kind="breached", task_id=task.pk).exists()
     api.complete_task(task_id=task.pk, actor=offices["edu"], data={
-        "outcome": "visited", "visited_on": clock.now().date().isoformat(), "visitors": "王老师", "findings": "已家访"})
+        "outcome": "visited", "visited_on": clock.today().isoformat(), "visitors": "王老师", "findings": "已家访"})
     visit.refresh_from_db()
     assert visit.status == "visited"

@@ -76,11 +76,11 @@ def test_a_child_without_the_guardians_consent_cannot_join_a_group(users, group,
 def test_sessions_and_scores_show_the_change_per_child_and_for_the_group(users, group, client):
     kids = [child(name=n) for n in ("王小明", "李小红", "张小军")]
     for k in kids:
-        GroupMember.objects.create(group=group, child=k, joined_on=clock.now().date())
+        GroupMember.objects.create(group=group, child=k, joined_on=clock.today())
     signed_in(client, users["worker"])
     url = f"/children/groups/{group.pk}/"
-    today = clock.now().date().isoformat()
-    for bad in ({"held_on": "", "content": "破冰"}, {"held_on": (clock.now().date() + dt.timedelta(days=2)).isoformat(), "content": "破冰"},
+    today = clock.today().isoformat()
+    for bad in ({"held_on": "", "content": "破冰"}, {"held_on": (clock.today() + dt.timedelta(days=2)).isoformat(), "content": "破冰"},
                 {"held_on": today, "content": ""}, {"held_on": today, "content": "x" * 2001}):
         assert client.post(url, {"_action": "session", **bad}).status_code == 400
     assert client.post(url, {"_action": "session", "held_on": today, "content": "破冰游戏", "present": [kids[0].pk, kids[1].pk]}).status_code == 302

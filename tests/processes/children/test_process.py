@@ -40,7 +40,7 @@ def test_a_case_goes_from_intake_to_closure_through_a_return_and_is_reopened_as_
     close(first, worker)
     decide(first, supervisor, "approve")
     case.refresh_from_db()
-    assert case.stage == CaseStage.CLOSED and case.closed_on == clock.now().date()
+    assert case.stage == CaseStage.CLOSED and case.closed_on == clock.today()
     assert api.get_instance(instance_id=first, viewer=api.SYSTEM, with_history=False).status == "completed"
     assert ServiceRecord.objects.filter(case=case).count() == 3
     assert MentalState.objects.filter(child=case.child).count() == 1  # the assessment's; services gave none
@@ -103,7 +103,7 @@ def test_a_case_plan_needs_an_intervention_and_a_future_end(users, deployed):
     with pytest.raises(FormInvalid) as empty:
         api.complete_task(task_id=task(instance_id, "Task_CasePlan").pk, actor=users["worker"], data={"interventions": []})
     assert "interventions" in empty.value.field_errors
-    past = (clock.now().date() - dt.timedelta(days=3)).isoformat()
+    past = (clock.today() - dt.timedelta(days=3)).isoformat()
     with pytest.raises(FormInvalid):
         api.complete_task(task_id=task(instance_id, "Task_CasePlan").pk, actor=users["worker"], data={
             "interventions": [{"goal": "x", "provider": "y", "expected_end": past}]})

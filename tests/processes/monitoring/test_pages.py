@@ -9,13 +9,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook, load_workbook
 
+from engine import clock
 from engine.models import ProcessInstance
 from engine.station import AccessLog
 from processes.monitoring.models import MonitoredHousehold, RuleSet, Warning
 from tests.processes.monitoring.flows import do, enrol, household, update
 
 pytestmark = pytest.mark.django_db
-TODAY = dt.date.today().isoformat()
+TODAY = clock.today().isoformat()
 
 
 @pytest.fixture

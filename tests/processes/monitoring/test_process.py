@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from engine import api
+from engine import api, clock
 from engine.errors import FormInvalid
 from engine.models import ProcessInstance
 from processes.monitoring.models import MonitoredHousehold, MonthlyUpdate, Warning
@@ -58,10 +58,10 @@ def test_a_month_of_updates_then_a_drop_raises_a_warning_that_leads_into_matchin
 def test_a_confirmed_warning_links_to_the_households_open_needs_case_instead_of_starting_another(users, deployed):
     worker, supervisor = users["worker"], users["supervisor"]
     h = household()
-    already = api.start_instance(process_key="needs_matching", actor=worker, data={"household": str(h.pk), "visit_date": dt.date.today().isoformat()})
+    already = api.start_instance(process_key="needs_matching", actor=worker, data={"household": str(h.pk), "visit_date": clock.today().isoformat()})
     case = enrol(h, worker)
     do(case, "Task_MonthlyUpdate", worker, update(events=["job_loss"]))
-    do(case, "Task_Verify", worker, {"visited_on": dt.date.today().isoformat(), "situation": "as_reported", "findings": "失业"})
+    do(case, "Task_Verify", worker, {"visited_on": clock.today().isoformat(), "situation": "as_reported", "findings": "失业"})
     before = ProcessInstance.objects.filter(process_key="needs_matching").count()
     do(case, "Task_Decide", supervisor, {"decision": "confirm"})
     warning = Warning.objects.get()
@@ -74,7 +74,7 @@ def test_dismissing_a_warning_needs_a_reason_and_starts_nothing(users, deployed)
     h = household()
     case = enrol(h, worker)
     do(case, "Task_MonthlyUpdate", worker, update(events=["disaster"]))
-    do(case, "Task_Verify", worker, {"visited_on": dt.date.today().isoformat(), "situation": "not_as_reported", "findings": "未受灾"})
+    do(case, "Task_Verify", worker, {"visited_on": clock.today().isoformat(), "situation": "not_as_reported", "findings": "未受灾"})
     with pytest.raises(FormInvalid) as refused:
         do(case, "Task_Decide", supervisor, {"decision": "dismiss", "decision_note": " "})
     assert "decision_note" in refused.value.field_errors

@@ -81,7 +81,7 @@ def test_a_childs_archive_shows_its_case_and_groups_only_to_those_who_may_open_i
 
     kid = child(name="周小雨", household_code=NUMBER)
     group = Group.objects.create(village="dongshan", name="彩虹小组", goal="交朋友", facilitator="社工")
-    GroupMember.objects.create(group=group, child=kid, joined_on=clock.now().date())
+    GroupMember.objects.create(group=group, child=kid, joined_on=clock.today())
     open_case(users["worker"], child_from="archive", child=str(kid.pk))
     assert ChildCase.objects.filter(child=kid).exists()
     seen = page(client, users["worker"], household)  # holds the child's case
@@ -98,7 +98,7 @@ def test_the_sessions_a_group_member_attended_show_to_staff_of_the_groups_villag
     for days in (3, 10):
         info = api.start_instance(process_key="activities", actor=users["worker"], data={
             "kind": "after_school", "title": "作业辅导", "village": "dongshan", "place": "村部",
-            "held_on": (clock.now().date() - dt.timedelta(days=days)).isoformat(), "facilitator": "社工", "roster": str(roster.pk)})
+            "held_on": (clock.today() - dt.timedelta(days=days)).isoformat(), "facilitator": "社工", "roster": str(roster.pk)})
         activity = Activity.objects.get(instance_id=info.id)
         Attendance.objects.create(activity=activity, member=member)
         Activity.objects.filter(pk=activity.pk).update(status="approved")

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         from engine import clock
         from portal.dashboard.models import YearTarget
 
-        year = clock.now().year
+        year = clock.today().year
         if YearTarget.objects.filter(year=year).exists():
             return
         plan = {"micro_fund.committed": 150000, "activities.awareness_sessions": 12, "activities.trainings": 6,

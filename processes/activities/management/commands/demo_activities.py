@@ -31,7 +31,7 @@ class Command(BaseCommand):
             self.stdout.write("Demo activities: demo users missing, none added.")
             return
         rng = random.Random(2026)
-        today = clock.now().date()
+        today = clock.today()
         rosters = {}
         for village, name in POINTS.items():
             roster, _created = Roster.objects.get_or_create(village=village, name=name, defaults={"kind": ActivityKind.AFTER_SCHOOL})
@@ -61,7 +61,7 @@ class Command(BaseCommand):
             "facilitator": worker.get_full_name() or worker.username, "partner": "县妇联" if kind == ActivityKind.AWARENESS else "",
             "roster": str(roster.pk) if roster else ""})
         instance_id = start.instance_id if hasattr(start, "instance_id") else start.id
-        if held_on > clock.now().date():
+        if held_on > clock.today():
             return
         task = self._open(instance_id)
         if roster is not None:

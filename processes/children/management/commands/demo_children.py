@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if len(users) < 2:
             self.stdout.write("Demo children: demo users missing, none added.")
             return
-        today = clock.now().date()
+        today = clock.today()
         start = today - dt.timedelta(weeks=6)
         scale, _created = Scale.objects.get_or_create(name="儿童焦虑筛查（示例，0–40分）", defaults={
             "items": 20, "min_score": 0, "max_score": 40, "cutoff": 25, "direction": "lower_better",
