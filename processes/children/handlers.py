@@ -339,6 +339,7 @@ for order, (code, label, unit, compute, drill) in enumerate([
 # -- joint home visits with a partner office (the process children_joint_visit, ADR 0031) -----------
 
 VISIT_KEY = "children_joint_visit"
+VISIT_PLANNED_WITHIN_DAYS = 183
 VISIT_READING_REASON = "约请合作单位联合家访：向合作单位提供家访所需的儿童信息"
 registry.register_variables(VISIT_KEY, {"partner_group", "planned_at"})
 
@@ -380,6 +381,10 @@ def ask_joint_visit(ctx, data):
     office = visit_offices().get(data.get("office") or "")
     if office is None:
         raise FormInvalid({"office": [pgettext("children", "Choose one of the partner offices listed.")]})
+    if _date(data["planned_on"]) > clock.today() + dt.timedelta(days=VISIT_PLANNED_WITHIN_DAYS):
+        # A visit is agreed for the coming weeks: a year typed wrong (2062) would keep the office's
+        # deadline (the agreed day and 7 more) out of sight for decades.
+        raise FormInvalid({"planned_on": [pgettext("children", "Give a date within the next six months.")]})
     if not _office_has_people(data["office"]):
         raise FormInvalid({"office": [pgettext("children", "This office has nobody in the portal yet: visit together and record the visit on the archive page instead.")]})
     record = access.as_record(child)

@@ -222,6 +222,7 @@ def child_page(request, child_id: int):
         "photo_typed": {**photo_typed, "token": str(uuid.uuid4())}, "photos_max": PHOTOS_PER_CHILD,
         "joint_visits": child.joint_visits.select_related("contact").order_by("-created_at", "-pk")[:20],
         "visit_typed": visit_typed, "visit_offices": handlers.office_choices(request.user), "consent_typed": consent_typed,
+        "visit_latest": (clock.today() + dt.timedelta(days=handlers.VISIT_PLANNED_WITHIN_DAYS)).isoformat(),
     }, status=400 if errors else 200)
 
 

@@ -112,6 +112,7 @@ def test_a_visit_that_could_not_be_made_keeps_the_reason_and_counts_no_contact(u
     ({"purpose": ""}, "purpose", ""),
     ({"purpose": "长" * 5000}, "purpose", ""),
     ({"planned_on": "2001-01-01"}, "planned_on", ""),
+    ({"planned_on": (clock.today() + dt.timedelta(days=200)).isoformat()}, "planned_on", "six months"),
     ({"planned_on": "明天"}, "planned_on", ""),
 ])
 def test_a_bad_request_is_refused_by_its_field_and_starts_nothing(users, offices, kid, client, data, field, message):
@@ -119,6 +120,7 @@ def test_a_bad_request_is_refused_by_its_field_and_starts_nothing(users, offices
     text = response.content.decode()
     assert response.status_code == 400 and message in text
     form = text.split('data-testid="joint-visit"')[1].split("</form>")[0]
+    assert f'max="{(clock.today() + dt.timedelta(days=183)).isoformat()}"' in form  # the phone's date picker stops there
     assert f'name="{field}"' in form.split('class="error"')[0].rsplit('class="field', 1)[1]
     assert not JointVisit.objects.exists() and not HumanTask.objects.filter(bpmn_id="Task_PartnerVisit").exists()
 
