@@ -96,9 +96,9 @@ def test_sessions_and_scores_show_the_change_per_child_and_for_the_group(users, 
     page = client.get(url).content.decode()
     assert "<svg" in page and "-10" in page and "+4" in page
     assert "完成前后测 3 人；改善 1 人；变差 1 人。" in page
-    figure = {f.code: f for f in registry.figures()}["children.improved"].compute(clock.now().year, None)
+    figure = {f.code: f for f in registry.figures()}["children.improved"].compute(clock.today().year, None)
     assert figure.total == 1 and figure.by_village == {"dongshan": 1}
-    sessions = {f.code: f for f in registry.figures()}["children.group_sessions"].compute(clock.now().year, {"xishui"})
+    sessions = {f.code: f for f in registry.figures()}["children.group_sessions"].compute(clock.today().year, {"xishui"})
     assert sessions.total == 0
     assert AccessLog.objects.filter(user=users["worker"], view="children_group").exists()
 
