@@ -15,6 +15,21 @@ from integrations.notifications.backends import LocmemNotifier
 UTC = dt.timezone.utc
 
 
+def pytest_configure(config):
+    """CASEFLOW_TEST_NOW (an ISO moment with its offset) runs the tests with the clock moved there and
+    ticking: `make test-at-new-year` runs the processes and the dated pages at 07:30 on the coming 1 January,
+    station time, when the date and the year in UTC are still the old ones."""
+    import os
+
+    moment = os.environ.get("CASEFLOW_TEST_NOW")
+    if moment:
+        import time_machine
+
+        traveller = time_machine.travel(dt.datetime.fromisoformat(moment), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
