@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.http import FileResponse, Http404, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
@@ -539,7 +540,7 @@ def group_page(request, group_id: int):
             present = {int(v) for v in typed["present"] if v.isdigit()}
             if not present <= member_ids:
                 errors["present"] = pgettext("children", "Someone ticked is not in this group; reload the page.")
-            if held_on and held_on < group.created_at.date() - dt.timedelta(days=366):
+            if held_on and held_on < timezone.localdate(group.created_at) - dt.timedelta(days=366):
                 errors["held_on"] = pgettext("children", "Give a date within a year of the group's start.")
             token = _token(request)
             typed["token"] = str(token)

@@ -23,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -178,7 +179,7 @@ def mine(request):
     _account, entries = _passbook(member)
     sessions = list(ServiceSession.objects.filter(volunteer=member).select_related("elder").order_by("-created_at", "-pk")[:30])
     upcoming = sorted((s for s in sessions if s.status == SessionStatus.MATCHED),
-                      key=lambda s: (s.scheduled_for is None, s.scheduled_for or s.created_at.date()))
+                      key=lambda s: (s.scheduled_for is None, s.scheduled_for or timezone.localdate(s.created_at)))
     return render(request, "time_bank/mine.html", {
         "member": member, "entries": list(reversed(entries))[:50], "balance": balance_of(entries),
         "upcoming": upcoming, "sessions": [s for s in sessions if s.status != SessionStatus.MATCHED],
