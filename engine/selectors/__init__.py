@@ -24,8 +24,8 @@ from engine.selectors.outbox import UndeliveredMessage, UndeliveredPage, undeliv
 from engine.selectors.memo import one_page  # noqa: F401
 from engine.selectors.tasks import (  # noqa: F401
     DUE_SOON, MAX_PAGE, TABS, InboxPage, can_supervise, eligible_assignees, focus_forms, inbox, may_complete,
-    open_task_count, open_tasks_due_between, open_tasks_for_user, open_tasks_of, overdue_tasks, previous_submission,
-    return_notice, task_draft, task_for_user, task_form, task_row, task_variables, tasks_for_user, village_work,
+    open_task_count, open_tasks_due_between, open_tasks_for_user, open_tasks_of, open_tasks_of_instances, overdue_tasks,
+    previous_submission, return_notice, task_draft, task_for_user, task_form, task_row, task_variables, tasks_for_user, village_work,
 )
 from engine.permissions import SYSTEM  # noqa: F401,E402 - the viewer the engine reads as (every read takes one)
 from engine.permissions import user_groups as roles_of  # noqa: F401,E402 - the roles (groups) a user holds

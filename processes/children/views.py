@@ -211,6 +211,11 @@ def child_page(request, child_id: int):
             errors["_action"] = pgettext("children", "Unknown action.")
     cases = list(child.cases.select_related("reopened_from").order_by("-opened_on", "-pk"))
     services = [(s, c) for c in cases for s in c.services.order_by("-held_on", "-pk")]
+    joint_visits = list(child.joint_visits.select_related("contact").order_by("-created_at", "-pk")[:20])
+    waiting = selectors.open_tasks_of_instances(instance_ids=[v.instance_id for v in joint_visits if v.status == "asked"],
+                                                bpmn_id="Task_PartnerVisit")
+    for visit in joint_visits:  # the office's task while it has not answered: its deadline, shown like an inbox's
+        visit.partner_task = waiting.get(visit.instance_id)
     return render(request, "children/child.html", {
         "child": child, "cases": cases, "services": sorted(services, key=lambda p: p[0].held_on, reverse=True)[:30],
         "mental_states": child.mental_states.order_by("-recorded_on", "-pk")[:50],
@@ -221,7 +226,7 @@ def child_page(request, child_id: int):
         # Photos only while the guardian's consent is on record (withdrawing it deletes them).
         "photos": child.photos.order_by("-uploaded_at", "-pk")[:PHOTOS_PER_CHILD] if child.consent_photo else [],
         "photo_typed": {**photo_typed, "token": str(uuid.uuid4())}, "photos_max": PHOTOS_PER_CHILD,
-        "joint_visits": child.joint_visits.select_related("contact").order_by("-created_at", "-pk")[:20],
+        "joint_visits": joint_visits,
         "visit_typed": visit_typed, "visit_offices": handlers.office_choices(request.user), "consent_typed": consent_typed,
         "visit_latest": (clock.today() + dt.timedelta(days=handlers.VISIT_PLANNED_WITHIN_DAYS)).isoformat(),
     }, status=400 if errors else 200)

@@ -381,6 +381,8 @@ def test_photos_under_consent_a_joint_visit_answered_by_the_school_and_the_house
         ask.locator("button").click()
     assert worker.locator(".msg.success").count() == 1, worker.locator("main").inner_text()
     assert worker.locator("[data-testid=joint-visits] li[data-status=asked]").count() == 1
+    assert worker.locator("[data-testid=joint-visits] li[data-status=asked] .sla-green").count() == 1  # the office's time left
+    look(findings, screenshot, worker, "worker", "32b-visit-asked")
 
     # 3. The school's liaison: the task in their inbox, only what the visit needs.
     school = sign_in("edu_office", PHONE)
@@ -404,7 +406,6 @@ def test_photos_under_consent_a_joint_visit_answered_by_the_school_and_the_house
     visits = worker.locator("[data-testid=joint-visits]").inner_text()
     assert "小雨午饭后常独自在教室" in visits and "班主任每周五电话反馈一次" in visits, visits
     assert JointVisit.objects.get(child=kid).status == "visited"
-    worker.locator("#visits").scroll_into_view_if_needed()
     look(findings, screenshot, worker, "worker", "35-archive-visit-answered")
 
     # 5. The household's page shows the child's case among the station's other work.

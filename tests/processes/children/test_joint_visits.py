@@ -4,6 +4,7 @@ the child's archive, record their part, and the worker reads the answer on the c
 import datetime as dt
 
 import pytest
+import time_machine
 from django.conf import settings
 
 from engine import api, clock
@@ -167,11 +168,20 @@ def test_the_office_has_until_seven_days_after_the_agreed_date_then_it_is_late_a
 
     from portal.notifications.models import Notification
 
-    ask(client, archive(client, users["worker"], kid))  # agreed for the day after tomorrow
+    url = archive(client, users["worker"], kid)
+    ask(client, url)  # agreed for the day after tomorrow
     visit = JointVisit.objects.get()
     task = partner_task(visit.instance_id)
     eighth_day = dt.datetime.combine(visit.planned_on + dt.timedelta(days=8), dt.time.min, tzinfo=timezone.get_default_timezone())
     assert task.due_at == eighth_day  # the agreed day and the 7 after it
+
+    def on_the_archive():  # the worker's list of the child's joint visits
+        return client.get(url).content.decode().split('data-testid="joint-visits"')[1].split("</ul>")[0]
+
+    assert 'data-sla="green"' in on_the_archive()
+    with time_machine.travel(task.due_at + dt.timedelta(hours=1), tick=False):
+        archive(client, users["worker"], kid)  # a new sign-in and reason, days later
+        assert 'data-sla="red"' in on_the_archive()  # the office is late: the worker sees it where they asked
     api.warn_before_deadlines(as_of=task.created_at + (task.due_at - task.created_at) * 0.55)
     assert Notification.objects.filter(user=offices["edu"], kind="due_soon", task_id=task.pk).exists()  # the office, warned
     assert not Notification.objects.filter(user=offices["women"], task_id=task.pk).exists()
@@ -185,4 +195,6 @@ def test_the_office_has_until_seven_days_after_the_agreed_date_then_it_is_late_a
     api.complete_task(task_id=task.pk, actor=offices["edu"], data={
         "outcome": "visited", "visited_on": clock.today().isoformat(), "visitors": "王老师", "findings": "已家访"})
     visit.refresh_from_db()
-    assert visit.status == "visited"
+    client.logout()
+    archive(client, users["worker"], kid)
+    assert visit.status == "visited" and "data-sla" not in on_the_archive()  # answered: no deadline to show
