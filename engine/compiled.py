@@ -106,30 +106,51 @@ def update(model, key: int, values: dict, *, where: dict | None = None, using: s
             for statement, statement_params in statements:
                 cursor.execute(statement, statement_params)
         inserts, statements = [], []
-    shape = tuple((type(objs[0]), len(objs), ignore) for objs, ignore in inserts) + tuple(sql for sql, _params in statements)
-    cache = connection.__dict__.setdefault("_caseflow_compiled", {})
-    sql = cache.get((model, "update", names, guards, shape))
-    if sql is None:
-        quote = connection.ops.quote_name
-        sets = ", ".join(f"{quote(f.column)} = %s" for f in _fields(model, names))
-        conditions = " AND ".join(f"{quote(f.column)} = %s" for f in [model._meta.pk, *_fields(model, guards)])
-        sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {conditions}"
-        clauses = [f"i{n} AS ({_insert_sql(connection, m, count, False, ignore)})" for n, (m, count, ignore) in enumerate(shape[:len(inserts)])]
-        clauses += [f"s{n} AS ({statement})" for n, (statement, _params) in enumerate(statements)]
-        if clauses:
-            sql = "WITH " + ", ".join(clauses) + " " + sql
-        sql = cache.setdefault((model, "update", names, guards, shape), sql)
+    sql = _cached_update_sql(connection, model, names, guards)
+    # The WITH clauses are joined on each call: the statements a step makes with its save (a
+    # handler's UPDATE, the notices of its events) vary too much to key a cache by.
+    clauses = [f"i{n} AS ({_insert_sql(connection, type(objs[0]), len(objs), False, ignore)})" for n, (objs, ignore) in enumerate(inserts)]
+    clauses += [f"s{n} AS ({statement})" for n, (statement, _params) in enumerate(statements)]
+    if clauses:
+        sql = "WITH " + ", ".join(clauses) + " " + sql
     params = [p for objs, _ignore in inserts for p in _insert_params(objs, connection)]
     params += [p for _sql, statement_params in statements for p in statement_params]
-    params += [_prepare(f, values[f.name], connection) for f in _fields(model, names)]
-    params.append(key)
-    params += [f.get_db_prep_value(where[f.name], connection) for f in _fields(model, guards)]
+    params += _update_params(connection, model, key, values, where)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         changed = cursor.rowcount
     for objs, _ignore in inserts:
         _saved(objs, using, None)
     return changed
+
+
+def update_statement(model, key: int, values: dict, *, where: dict | None = None, using: str = "default") -> tuple[str, list]:
+    """(sql, params) of the guarded UPDATE `update` would run, for a caller that makes it later
+    (a step's write made with its save, journal.later)."""
+    connection = connections[using]
+    return _cached_update_sql(connection, model, tuple(values), tuple(where or ())), _update_params(connection, model, key, values, where)
+
+
+def _cached_update_sql(connection, model, names: tuple, guards: tuple) -> str:
+    cache = connection.__dict__.setdefault("_caseflow_compiled", {})
+    sql = cache.get((model, "update", names, guards))
+    if sql is None:
+        sql = cache.setdefault((model, "update", names, guards), _update_sql(connection, model, names, guards))
+    return sql
+
+
+def _update_sql(connection, model, names: tuple, guards: tuple) -> str:
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in _fields(model, names))
+    conditions = " AND ".join(f"{quote(f.column)} = %s" for f in [model._meta.pk, *_fields(model, guards)])
+    return f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {conditions}"
+
+
+def _update_params(connection, model, key: int, values: dict, where: dict | None) -> list:
+    params = [_prepare(f, values[f.name], connection) for f in _fields(model, tuple(values))]
+    params.append(key)
+    params += [f.get_db_prep_value(where[f.name], connection) for f in _fields(model, tuple(where or ()))]
+    return params
 
 
 def _insert_fields(model) -> list:

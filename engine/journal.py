@@ -106,7 +106,11 @@ class Journal:
                 compiled.insert(events)
             else:
                 inserts.append((events, False))
-            _notify_listeners(self.instance, [(event, task) for event, task in self.events])
+            listened = _notify_listeners(self.instance, [(event, task) for event, task in self.events])
+            if save is None:
+                _write(listened)
+            else:
+                writes = [*writes, *listened]
             self.events = []
         if self.outbox:
             if save is None:
@@ -140,32 +144,42 @@ def batched() -> Iterator[None]:
     outbox = [message for _instance, _events, messages in pending for message in messages]
     if events:
         compiled.insert([event for _instance, event, _task in events])
-        _notify_many(events)
+        _write(_notify_many(events))
     if outbox:
         OutboxMessage.objects.bulk_create(outbox, ignore_conflicts=True)
         if _kick_outbox is not None:
             transaction.on_commit(_kick_outbox, robust=True)
 
 
-def _notify_listeners(instance, events) -> None:
-    _notify_many([(instance, event, task) for event, task in events])
+def _notify_listeners(instance, events) -> list[tuple[str, list]]:
+    return _notify_many([(instance, event, task) for event, task in events])
 
 
-def _notify_many(events) -> None:
-    """Tell the registry's listeners about (instance, audit event, task row or None) triples."""
+def _notify_many(events) -> list[tuple[str, list]]:
+    """Tell the registry's listeners about (instance, audit event, task row or None) triples; the
+    writes the batch listeners hand back, for the caller to make (registry.on_events)."""
     per_event, batch = registry.event_listeners(), registry.batch_listeners()
     if not per_event and not batch:
-        return
+        return []
     notices = [registry.EngineEvent(
         kind=event.kind, instance_id=instance.pk, process_key=instance.process_key, village=instance.village,
         task_id=event.task_id, bpmn_id=event.bpmn_id, actor_name=event.actor_name, data=event.data, subject=instance.subject,
         assignee_id=getattr(task, "assignee_id", None),
     ) for instance, event, task in events]
+    writes = []
     for listener in batch:
-        listener(notices)
+        writes += listener(notices) or []
     for notice in notices:
         for listener in per_event:
             listener(notice)
+    return writes
+
+
+def _write(writes: list[tuple[str, list]]) -> None:
+    if writes:
+        with connection.cursor() as cursor:
+            for sql, params in writes:
+                cursor.execute(sql, params)
 
 
 def record_now(instance, kind: str, actor, data: dict, *, bpmn_id: str = "", task=None) -> None:

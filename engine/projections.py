@@ -16,11 +16,18 @@ from engine.models import HumanTask, TaskStatus, Timer, TimerStatus
 
 # -- human tasks ---------------------------------------------------------------------------------
 
-def complete(row: HumanTask, *, actor, data: dict, at: dt.datetime) -> bool:
-    """Mark an open task completed by `actor` with its cleaned data; False if it was no longer open."""
-    return compiled.update(HumanTask, row.pk, {
-        "status": TaskStatus.COMPLETED, "completed_by": actor.pk, "completed_at": at, "form_data": data,
-        "assignee": row.assignee_id or actor.pk}, where={"status": TaskStatus.OPEN}) == 1
+def complete(row: HumanTask, *, actor, data: dict, at: dt.datetime, journal=None) -> bool:
+    """Mark an open task completed by `actor` with its cleaned data; False if it was no longer open.
+
+    With the step's `journal`, the UPDATE is made with the step's save and True is answered: the
+    caller read the row open under the instance's lock (and the save's revision guard stops a
+    writer that got past it, where there are no row locks)."""
+    values = {"status": TaskStatus.COMPLETED, "completed_by": actor.pk, "completed_at": at, "form_data": data,
+              "assignee": row.assignee_id or actor.pk}
+    if journal is not None:
+        journal.later(*compiled.update_statement(HumanTask, row.pk, values, where={"status": TaskStatus.OPEN}))
+        return True
+    return compiled.update(HumanTask, row.pk, values, where={"status": TaskStatus.OPEN}) == 1
 
 
 def create(rows: list[HumanTask]) -> list[HumanTask]:

@@ -39,6 +39,10 @@ class StepContext(Protocol):
 
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "") -> None: ...
 
+    def update_with_save(self, queryset, **values) -> None:
+        """UPDATE the rows of `queryset` with `values`, made with the step's own save (one round
+        trip for all of a step's writes). A read later in the same step sees the rows as they were."""
+
 
 ServiceHandler = Callable[[StepContext, dict], dict]
 TaskHook = Callable[[StepContext, dict], None]
@@ -254,9 +258,12 @@ def event_listeners() -> list[Callable[[EngineEvent], None]]:
 _batch_listeners: list[Callable[[list[EngineEvent]], None]] = []
 
 
-def on_events(listener: Callable[[list[EngineEvent]], None]) -> Callable[[list[EngineEvent]], None]:
+def on_events(listener: Callable[[list[EngineEvent]], list | None]) -> Callable[[list[EngineEvent]], list | None]:
     """listener(events) runs once for all the audit events a step writes, in its transaction: a
-    listener that writes rows (notifications) does it in one statement, not one per event."""
+    listener that writes rows (notifications) does it in one statement, not one per event. It may
+    instead return the writes as [(sql, params), ...] when it reads nothing back from them: the
+    step then makes them with its own save (the same transaction, without a round trip of their
+    own); outside a step they are made at once."""
     _batch_listeners.append(listener)
     return listener
 

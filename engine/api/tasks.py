@@ -110,8 +110,7 @@ def complete_task(*, task_id: int, data: dict, actor) -> StepOutcome:
         variables = runtime.task_data(step, row)
         with forms.acting_as(actor, {**variables, "__forms__": step.definition.forms}):
             cleaned = forms.clean_form_data(form, data)
-        if not projections.complete(row, actor=actor, data=cleaned, at=clock.now()):  # pragma: no cover - the lock prevents it
-            raise AlreadyCompleted(_("This task is no longer open; it was completed or withdrawn."))
+        projections.complete(row, actor=actor, data=cleaned, at=clock.now(), journal=step.journal)  # made with the step's save
         step.completed = {"spiff_id": row.spiff_task_id, "bpmn_id": row.bpmn_id, "data": cleaned, "candidate_group": row.candidate_group}
         step.audit(AuditKind.COMPLETED, {"task": row.name, "data": cleaned}, bpmn_id=row.bpmn_id, task=row)
         # Hooks run first: they may refuse (FormInvalid) or set variables the workflow then reads;

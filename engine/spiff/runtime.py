@@ -227,6 +227,21 @@ class Step:
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> None:
         self.journal.audit(kind, data, bpmn_id=bpmn_id, task=task)
 
+    def update_with_save(self, queryset, **values) -> None:
+        """UPDATE the rows of `queryset` with `values` in the step's save (see StepContext): Django
+        builds the statement, the save sends it with the instance's own UPDATE."""
+        from django.db.models.sql import UpdateQuery
+
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(values)
+        if query.related_updates:
+            raise ValueError("update_with_save changes the queryset's own table only")
+        compiler = query.get_compiler(queryset.db)
+        compiler.pre_sql_setup()  # a filter through a relation becomes a subquery, as in QuerySet.update
+        sql, params = compiler.as_sql()
+        if sql:
+            self.journal.later(sql, list(params))
+
     # -- service tasks ------------------------------------------------------------------------
     def call_service(self, spiff_task, name: str, params: dict) -> str:
         handler = registry.service_handler(name)

@@ -82,12 +82,13 @@ def _insert_sql(connection, count: int) -> str:
 
 
 @registry.on_events
-def notify_on_engine_events(events: list[registry.EngineEvent]) -> None:
+def notify_on_engine_events(events: list[registry.EngineEvent]) -> list[tuple[str, list]]:
     """The notices of a step's (or a sweep batch's) events: one INSERT … SELECT that finds the people
-    concerned and writes their notices, on the step's hot path (no query to read the people first)."""
+    concerned and writes their notices, on the step's hot path (no query to read the people first).
+    Handed back to the engine, which makes it with the step's save."""
     wanted = _wanted(events)
     if not wanted:
-        return
+        return []
     connection = connections["default"]
     created_at = connection.ops.adapt_datetimefield_value(timezone.now())
     params = []
@@ -97,5 +98,4 @@ def notify_on_engine_events(events: list[registry.EngineEvent]) -> None:
         params += [str(kind), event.task_id, event.instance_id, str(data.get("task") or event.bpmn_id)[:200],
                    (event.subject or "")[:200], percent, created_at,
                    user_id, username, group, event.village or "", event.village or ""]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection, len(wanted)), params)
+    return [(_insert_sql(connection, len(wanted)), params)]

@@ -22,16 +22,23 @@ CHILD_FIELDS = {
 
 def _case(ctx) -> ChildProtectionCase:
     """The case record, read once per step (the step holds the instance's lock, which orders every
-    writer of it)."""
+    writer of it), with the changes this step has made to it so far."""
     if "case" not in ctx.memo:
-        ctx.memo["case"] = ChildProtectionCase.objects.get(instance_id=ctx.instance_id)
+        case = ChildProtectionCase.objects.get(instance_id=ctx.instance_id)
+        for name, value in ctx.memo.get("case_changes", {}).items():
+            setattr(case, name, value)
+        ctx.memo["case"] = case
     return ctx.memo["case"]
 
 
 def _update(ctx, **fields) -> None:
-    """Change the case record in one guarded UPDATE: no read first."""
-    ChildProtectionCase.objects.filter(instance_id=ctx.instance_id).update(**fields)
-    ctx.memo.pop("case", None)
+    """Change the case record in one UPDATE, made with the step's save: no read first, no round
+    trip of its own. `_case` still answers with the changes."""
+    ctx.update_with_save(ChildProtectionCase.objects.filter(instance_id=ctx.instance_id), **fields)
+    ctx.memo.setdefault("case_changes", {}).update(fields)
+    if "case" in ctx.memo:
+        for name, value in fields.items():
+            setattr(ctx.memo["case"], name, value)
 
 
 def _when(value: str | None):

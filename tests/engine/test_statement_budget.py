@@ -11,7 +11,7 @@ from tests.processes.child_protection.flows import ACTOR_ROLE, FORMS, open_task,
 pytestmark = pytest.mark.django_db(transaction=True)
 PATH = ["Task_Intake", "Task_PoliceReceipt", "Task_Respond", "Task_Assessment", "Task_CasePlan",
         "Task_ApprovePlan", "Task_FollowUp", "Task_Closure", "Task_ApproveClosure"]
-MEAN_BUDGET, MAX_BUDGET = 6, 8  # BEGIN and COMMIT aside: 8 and 10 with them (the issue asks a mean of at most 8)
+MEAN_BUDGET, MAX_BUDGET = 4, 5  # BEGIN and COMMIT aside: 6 and 7 with them (the issue asks a mean of at most 8); today 3.1 and 4
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
