@@ -71,3 +71,39 @@ def test_a_step_reuses_the_workflow_it_left_behind(nested):
         api.complete_task(task_id=outcome.new_tasks[0].id, data={"again": False, "note": "b"}, actor=nested["worker"])
     selects = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert not any('"engine_processinstance"."state"' in sql for sql in selects), selects
+
+
+def _spiffworkflows_own_state(workflow) -> dict:
+    from engine.spiff import serializer
+
+    theirs = serializer.SERIALIZER.to_dict(workflow)
+    assert theirs.pop("spec") and "subprocess_specs" in theirs
+    theirs.pop("subprocess_specs")
+    return {**theirs, "format": serializer.STATE_FORMAT}
+
+
+@pytest.mark.parametrize("sample", ["subprocess_loop", "nested_loop"])
+def test_the_saved_state_is_spiffworkflows_own_serialization_without_the_spec(users, sample):
+    """The step writes the state without asking SpiffWorkflow to convert the spec it then drops
+    (serializer.workflow_to_state): what it writes must be exactly what SpiffWorkflow's own converter
+    gives, spec aside — with a subprocess running, and with a loop's data."""
+    from engine.spiff import serializer
+
+    samples.deploy(getattr(samples, sample)(sample), users["admin"])
+    outcome = api.start_instance(process_key=sample, data={}, actor=users["worker"])
+    workflow = runtime.peek(ProcessInstance.objects.get(pk=outcome.id))
+    ours = serializer.workflow_to_state(workflow)
+    assert ours == _spiffworkflows_own_state(workflow)
+    assert ours["subprocesses"] or sample != "subprocess_loop"  # the subprocess is there to compare
+
+
+def test_the_saved_state_of_a_waiting_timer_is_spiffworkflows_own(deployed, users):
+    """The same with a boundary timer waiting (the 24-hour response deadline of a report)."""
+    from engine.spiff import serializer
+    from tests.processes.child_protection.flows import ACTOR_ROLE, FORMS, open_task, start_case
+
+    instance_id = start_case(users)
+    api.complete_task(task_id=open_task(instance_id, "Task_Intake"), data=FORMS["Task_Intake"], actor=users[ACTOR_ROLE["Task_Intake"]])
+    workflow = runtime.peek(ProcessInstance.objects.get(pk=instance_id))
+    assert workflow.event_manager.tasks  # the timer waits
+    assert serializer.workflow_to_state(workflow) == _spiffworkflows_own_state(workflow)
