@@ -19,7 +19,7 @@ _SENTINEL = -7_000_000_001  # stands for the key while compiling; never a real i
 
 class ByKey:
     """`ByKey(lambda key: Model.objects....filter(pk=key))`; `.get(key)` -> the object (with its
-    select_related objects attached) or None. Must be called where the query may run (inside a
+    select_related objects and its annotations attached) or None. Must be called where the query may run (inside a
     transaction, for a FOR UPDATE query)."""
 
     def __init__(self, build: Callable[[int], QuerySet], using: str = "default"):
@@ -43,6 +43,7 @@ class ByKey:
                 "model": klass_info["model"], "start": start, "end": end,
                 "init_list": [f[0].target.attname for f in select[start:end]],
                 "populators": get_related_populators(klass_info, select, self.using),
+                "annotations": list((compiler.annotation_col_map or {}).items()),
             }
             cache[id(self)] = entry
         return entry
@@ -63,6 +64,8 @@ class ByKey:
         obj = entry["model"].from_db(self.using, entry["init_list"], row[entry["start"]:entry["end"]])
         for populator in entry["populators"]:
             populator.populate(row, obj)
+        for name, index in entry["annotations"]:
+            setattr(obj, name, row[index])
         return obj
 
 
@@ -109,7 +112,8 @@ def update(model, key: int, values: dict, *, where: dict | None = None, using: s
     sql = _cached_update_sql(connection, model, names, guards)
     # The WITH clauses are joined on each call: the statements a step makes with its save (a
     # handler's UPDATE, the notices of its events) vary too much to key a cache by.
-    clauses = [f"i{n} AS ({_insert_sql(connection, type(objs[0]), len(objs), False, ignore)})" for n, (objs, ignore) in enumerate(inserts)]
+    clauses = [f"i{n} AS ({_insert_sql(connection, type(objs[0]), len(objs), False, ignore, _keyed(objs))})"
+               for n, (objs, ignore) in enumerate(inserts)]
     clauses += [f"s{n} AS ({statement})" for n, (statement, _params) in enumerate(statements)]
     if clauses:
         sql = "WITH " + ", ".join(clauses) + " " + sql
@@ -153,18 +157,23 @@ def _update_params(connection, model, key: int, values: dict, where: dict | None
     return params
 
 
-def _insert_fields(model) -> list:
-    return [f for f in model._meta.concrete_fields if not f.primary_key]
+def _insert_fields(model, keyed: bool = False) -> list:
+    """The columns an INSERT names: all but the key, unless the rows carry their keys (`keyed`)."""
+    return [f for f in model._meta.concrete_fields if keyed or not f.primary_key]
 
 
-def _insert_sql(connection, model, count: int, ids: bool, ignore_conflicts: bool) -> str:
+def _keyed(objs: list) -> bool:
+    return objs[0].pk is not None
+
+
+def _insert_sql(connection, model, count: int, ids: bool, ignore_conflicts: bool, keyed: bool = False) -> str:
     cache = connection.__dict__.setdefault("_caseflow_compiled", {})
-    key = (model, "insert", count, ids, ignore_conflicts)
+    key = (model, "insert", count, ids, ignore_conflicts, keyed)
     sql = cache.get(key)
     if sql is None:
         from django.db.models.constants import OnConflict
 
-        fields = _insert_fields(model)
+        fields = _insert_fields(model, keyed)
         quote, ops = connection.ops.quote_name, connection.ops
         conflict = OnConflict.IGNORE if ignore_conflicts else None
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -180,7 +189,7 @@ def _insert_sql(connection, model, count: int, ids: bool, ignore_conflicts: bool
 
 
 def _insert_params(objs: list, connection) -> list:
-    fields = _insert_fields(type(objs[0]))
+    fields = _insert_fields(type(objs[0]), _keyed(objs))
     return [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
 
 
@@ -198,7 +207,7 @@ def insert(objs: list, *, ids: bool = False, ignore_conflicts: bool = False, usi
     if not objs:
         return
     connection = connections[using]
-    sql = _insert_sql(connection, type(objs[0]), len(objs), ids, ignore_conflicts)
+    sql = _insert_sql(connection, type(objs[0]), len(objs), ids, ignore_conflicts, _keyed(objs))
     with connection.cursor() as cursor:
         cursor.execute(sql, _insert_params(objs, connection))
         keys = [r[0] for r in cursor.fetchall()] if ids else None

@@ -47,7 +47,7 @@ class Journal:
         self.actor = actor
         self.events: list[tuple[AuditEvent, object]] = []  # (unsaved event, task row or None)
         self.outbox: list[OutboxMessage] = []
-        self.rows: list = []  # other new rows of the step whose keys nobody reads (timers), one model per list
+        self.rows: list = []  # other new rows of the step: keys set already (tasks) or read by nobody (timers), one model per list
         self.writes: list[tuple[str, list]] = []  # other writes whose answer nobody reads: (sql, params)
 
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task=None) -> None:
@@ -67,7 +67,7 @@ class Journal:
         self.writes.append((sql, params))
 
     def later_rows(self, objs: list) -> None:
-        """New rows of one model whose keys nobody reads: inserted with the step's save."""
+        """New rows of one model, their keys set already or read by nobody: inserted with the step's save."""
         if objs:
             self.rows.append(objs)
 

@@ -30,8 +30,15 @@ def complete(row: HumanTask, *, actor, data: dict, at: dt.datetime, journal=None
     return compiled.update(HumanTask, row.pk, values, where={"status": TaskStatus.OPEN}) == 1
 
 
-def create(rows: list[HumanTask]) -> list[HumanTask]:
-    """New open tasks, in one INSERT (their ids are set on the objects)."""
+def create(rows: list[HumanTask], *, keys: list[int] | None = None, journal=None) -> list[HumanTask]:
+    """New open tasks, in one INSERT (their ids are set on the objects). With `keys` taken from the
+    table's sequence and the step's `journal`, the rows get those keys now and are inserted with the
+    step's save."""
+    if keys is not None and journal is not None:
+        for row, key in zip(rows, keys, strict=True):
+            row.pk = key
+        journal.later_rows(rows)
+        return rows
     compiled.insert(rows, ids=True)
     return rows
 

@@ -142,6 +142,7 @@ class Step:
     waiting_before: dict = field(default_factory=dict)  # spiff id -> deadline of the waiting timers at load
     ran_before: set = field(default_factory=set)  # timer tasks that had already fired at load
     noop: bool = False  # the act changed nothing (a timer another sweeper fired a moment ago): nothing is written
+    task_keys: list = field(default_factory=list)  # keys taken for new task rows with the lock (RESERVED_TASK_KEYS)
 
     # -- StepContext ----------------------------------------------------------------------------
     @property
@@ -383,7 +384,7 @@ def _run_step(instance_id: int | None, actor, act: Callable[..., None], *, requi
             if require_running and instance.status != InstanceStatus.RUNNING:
                 raise InvalidState(_("The process instance is %(status)s.") % {"status": instance.get_status_display()})
             step = Step(instance=instance, definition=catalog.definition(instance.definition_id), actor=actor,
-                        journal=Journal(instance, actor))
+                        journal=Journal(instance, actor), task_keys=list(getattr(row or instance, "caseflow_task_keys", None) or ()))
             step.workflow = _load(instance, step)
             _remember_before(step)
             with _clock_timers(step):
@@ -431,9 +432,28 @@ def _run_in_callers_transaction(instance: ProcessInstance, actor, act: Callable[
     return step
 
 
-_TASK_AND_INSTANCE = compiled.ByKey(lambda key: HumanTask.objects.select_related("instance")
-                                    .select_for_update(of=("instance",)).defer("instance__state").filter(pk=key))
-_INSTANCE = compiled.ByKey(lambda key: ProcessInstance.objects.select_for_update().defer("state").filter(pk=key))
+# New task rows a step usually opens (the child-protection intake opens two). On PostgreSQL the
+# lock query takes that many keys of the task table's sequence, so the step's new rows go with its
+# save instead of an INSERT … RETURNING of their own; a step that opens more inserts them itself.
+# Keys taken and not used are gaps in the sequence, as a rolled-back INSERT leaves; keys stay in the
+# order the steps took the instance's lock, as the rows' creation does.
+RESERVED_TASK_KEYS = 2
+
+
+def _reserving_task_keys(queryset):
+    if connection.vendor != "postgresql":
+        return queryset
+    from django.db.models.expressions import RawSQL
+
+    table = HumanTask._meta.db_table
+    return queryset.annotate(caseflow_task_keys=RawSQL(
+        f"ARRAY(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s))", [RESERVED_TASK_KEYS]))
+
+
+_TASK_AND_INSTANCE = compiled.ByKey(lambda key: _reserving_task_keys(
+    HumanTask.objects.select_related("instance").select_for_update(of=("instance",)).defer("instance__state").filter(pk=key)))
+_INSTANCE = compiled.ByKey(lambda key: _reserving_task_keys(
+    ProcessInstance.objects.select_for_update().defer("state").filter(pk=key)))
 
 
 def _lock(instance_id: int | None, task_id: int | None) -> tuple[ProcessInstance, HumanTask | None]:
@@ -784,14 +804,17 @@ def _sync_projections(step: Step) -> None:
         for host_id in _boundary_hosts(task):
             due_by_host[host_id] = min(due_at, due_by_host.get(host_id, due_at))
 
-    rows = _create_task_rows(step, new_tasks, due_by_host, now) if new_tasks else []
-    rows_by_spiff_id = {row.spiff_task_id: row for row in rows}
-    step.new_rows.extend(rows)
-
     fired_tasks = _fired_timers(workflow)
     gone_timers = set(step.waiting_before) - set(waiting)
     fired_ids = {tid for tid in gone_timers if tid in fired_tasks}
     newly_fired = [t for tid, t in fired_tasks.items() if tid not in step.ran_before and tid not in step.waiting_before]
+
+    # New task rows go with the save, unless a timer fired in this step: its breach is written to
+    # the rows of the tasks it guards, which must then be there already.
+    with_save = not (fired_ids or newly_fired)
+    rows = _create_task_rows(step, new_tasks, due_by_host, now, with_save=with_save) if new_tasks else []
+    rows_by_spiff_id = {row.spiff_task_id: row for row in rows}
+    step.new_rows.extend(rows)
     new_timer_rows = [Timer(instance=instance, spiff_task_id=tid, bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
                             due_at=datetime.fromisoformat(_timer_due(task)),
                             attached_to=next((rows_by_spiff_id[h] for h in _boundary_hosts(task) if h in rows_by_spiff_id), None))
@@ -832,7 +855,7 @@ def _sync_projections(step: Step) -> None:
         projections.set_due({existing[h]: d for h, d in late.items() if h in existing and existing[h] not in step.breached_task_ids})
 
 
-def _create_task_rows(step: Step, tasks: list, due_by_host: dict, now: datetime) -> list[HumanTask]:
+def _create_task_rows(step: Step, tasks: list, due_by_host: dict, now: datetime, *, with_save: bool = False) -> list[HumanTask]:
     instance, user_tasks = step.instance, step.definition.user_tasks or {}
     routed = [_routing((user_tasks.get(t.task_spec.bpmn_id) or {}).get("properties") or {}, t.data,
                        (user_tasks.get(t.task_spec.bpmn_id) or {}).get("candidate_group", "")) for t in tasks]
@@ -854,7 +877,11 @@ def _create_task_rows(step: Step, tasks: list, due_by_host: dict, now: datetime)
             created_at=now, named=bool(username), context=_task_context(info.get("properties") or {}, task.data),
             due_at=due_by_host.get(task.id),
         ))
-    projections.create(rows)
+    if with_save and len(rows) <= len(step.task_keys):
+        projections.create(rows, keys=step.task_keys[:len(rows)], journal=step.journal)
+        del step.task_keys[:len(rows)]
+    else:
+        projections.create(rows)
     for task, row in zip(tasks, rows):
         step.audit(AuditKind.TASK_READY, {"task": row.name, "candidate_group": row.candidate_group,
                                           "assignee": row.assignee.get_username() if row.assignee else None, "named": row.named,
