@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(config, items):
 
     if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, SKIP LOCKED): set DATABASE_URL, as `make test` does")
+    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, SKIP LOCKED, triggers): set DATABASE_URL, as `make test` does")
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)

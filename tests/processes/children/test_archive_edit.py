@@ -24,6 +24,7 @@ def kid(users, deployed):
     return ChildCase.objects.get(instance_id=open_case(users["worker"])).child  # the worker holds its case
 
 
+@pytest.mark.postgres  # the row history (django-pghistory) is written by PostgreSQL triggers
 def test_a_holder_corrects_the_archive_after_the_reason_and_the_change_is_kept(users, kid, client):
     url = f"/children/{kid.pk}/edit/"
     client.force_login(users["worker"])
