@@ -177,6 +177,7 @@ class AuditKind(models.TextChoices):
     MESSAGE_RETRIED = "message_retried", _("message sent again")
     SLA_WARNING = "sla_warning", _("deadline warning")
     SECOND_FACTOR_RESET = "second_factor_reset", _("two-step sign-in reset")  # an account's, by an administrator (no case)
+    NOTICE = "notice", _("notice sent")  # a process told a named person something (StepContext.notify)
 
 
 class AuditEvent(models.Model):

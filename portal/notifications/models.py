@@ -1,4 +1,5 @@
-"""Notifications in the portal: new tasks and assignments, SLA warnings (one per share of the SLA) and breaches."""
+"""Notifications in the portal: new tasks and assignments, SLA warnings (one per share of the SLA) and
+breaches, and what a process tells a named person about a case (`notice`: a partner office answered)."""
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +13,7 @@ class Kind(models.TextChoices):
     BREACHED = "breached", _("overdue")
     ACCESS_REQUEST = "access_request", _("access request")
     ACCESS_DECIDED = "access_decided", _("access decided")
+    NOTICE = "notice", _("news")
 
 
 class Notification(models.Model):

@@ -39,6 +39,8 @@ def _wanted(events: list[registry.EngineEvent]) -> list[tuple]:
             wanted.append((event, kind, data["candidate_group"], None, ""))
         elif event.kind == "assigned" and data.get("assignee"):
             wanted.append((event, Kind.ASSIGNED, "", None, data["assignee"]))
+        elif event.kind == "notice" and data.get("to"):  # StepContext.notify: one named person
+            wanted.append((event, Kind.BREACHED if data.get("overdue") else Kind.NOTICE, "", None, str(data["to"])))
         elif event.kind == "escalated":
             wanted.append((event, Kind.BREACHED, "supervisor", None, data.get("assignee") or ""))
         elif event.kind == "sla_warning" and (event.assignee_id or data.get("assignee")):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from django.conf import settings
 from django.db.models import Count, Sum
 from django.db.models.functions import ExtractMonth
 from django.utils import timezone, translation
@@ -346,8 +347,6 @@ registry.register_variables(VISIT_KEY, {"partner_group", "planned_at"})
 
 def visit_offices() -> dict[str, dict]:
     """The partner offices that make joint home visits: user group -> {"kind", "label"} (settings)."""
-    from django.conf import settings
-
     offices = getattr(settings, "CHILDREN_JOINT_VISIT_OFFICES", {}) or {}
     return {group: office for group, office in offices.items()
             if isinstance(office, dict) and office.get("kind") in {k.value for k in JOINT_VISITS}}
@@ -426,6 +425,23 @@ def partner_answered(ctx, data):
         visit.not_visited_reason = data["findings"]
     visit.answered_by, visit.answered_at = actor, clock.now()
     visit.save(update_fields=["contact", "status", "not_visited_reason", "answered_by", "answered_at"])
+    with translation.override(settings.LANGUAGE_CODE):  # a notice is written once, in the station's language
+        about = (pgettext("children", "%(office)s recorded the joint home visit") if data["outcome"] == "visited"
+                 else pgettext("children", "%(office)s could not make the joint home visit")) % {"office": visit.office_label}
+    ctx.notify(visit.asked_by.get_username(), about)  # the worker who asked hears it, not only the archive
+
+
+@registry.service("children.visit_late")
+def tell_asker_visit_late(ctx, params):
+    """The office has not recorded the visit by its deadline (Timer_PartnerVisitDue): the supervisors
+    are told by the breach; the worker who asked is told here, in the same step."""
+    visit = JointVisit.objects.get(instance_id=ctx.instance_id)
+    if visit.status == VisitStatus.ASKED:
+        with translation.override(settings.LANGUAGE_CODE):
+            about = pgettext("children", "%(office)s has not recorded the joint home visit agreed for %(date)s") % {
+                "office": visit.office_label, "date": visit.planned_on.isoformat()}
+        ctx.notify(visit.asked_by.get_username(), about, overdue=True)
+    return {"told": visit.asked_by.get_username()}
 
 
 @registry.on_event

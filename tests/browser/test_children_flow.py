@@ -401,7 +401,11 @@ def test_photos_under_consent_a_joint_visit_answered_by_the_school_and_the_house
     school.goto(f"/children/{kid.pk}/")
     assert "小雨午饭后" not in school.content()  # the archive stays closed to the office
 
-    # 4. The worker reads the answer on the archive.
+    # 4. The worker hears of it among their notices, and reads the answer on the archive.
+    worker.goto("/notifications/")
+    notices = worker.locator("main").inner_text()
+    assert "新进展" in notices and "已记录联合家访" in notices, notices
+    look(findings, screenshot, worker, "worker", "34b-notice-visit-answered")
     worker.goto(f"/children/{kid.pk}/")  # (a goto that changes only the #fragment would not reload the page)
     visits = worker.locator("[data-testid=joint-visits]").inner_text()
     assert "小雨午饭后常独自在教室" in visits and "班主任每周五电话反馈一次" in visits, visits
