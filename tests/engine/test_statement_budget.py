@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from engine import api, journal
 from tests.processes.child_protection.flows import ACTOR_ROLE, FORMS, open_task, start_case
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# PostgreSQL's counts: SQLite has no data-modifying WITH, so there the save's writes are statements of their own.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 PATH = ["Task_Intake", "Task_PoliceReceipt", "Task_Respond", "Task_Assessment", "Task_CasePlan",
         "Task_ApprovePlan", "Task_FollowUp", "Task_Closure", "Task_ApproveClosure"]
 MEAN_BUDGET, MAX_BUDGET = 4, 5  # BEGIN and COMMIT aside: 6 and 7 with them (the issue asks a mean of at most 8); today 3.1 and 4
