@@ -39,9 +39,10 @@ class StepContext(Protocol):
 
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "") -> None: ...
 
-    def notify(self, username: str, about: str, *, overdue: bool = False) -> None:
+    def notify(self, username: str, about: str, *, overdue: bool = False, link: str = "") -> None:
         """Tell one named person something about this case (a notice, and an audit event `notice`):
-        e.g. the worker who asked a partner office, that it answered; `overdue`: that it is late."""
+        e.g. the worker who asked a partner office, that it answered; `overdue`: that it is late;
+        `link`: the page of this site the notice leads to (else the case's page)."""
 
     def update_with_save(self, queryset, **values) -> None:
         """UPDATE the rows of `queryset` with `values`, made with the step's own save (one round

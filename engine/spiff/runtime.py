@@ -228,10 +228,10 @@ class Step:
     def audit(self, kind: str, data: dict, *, bpmn_id: str = "", task: HumanTask | None = None) -> None:
         self.journal.audit(kind, data, bpmn_id=bpmn_id, task=task)
 
-    def notify(self, username: str, about: str, *, overdue: bool = False) -> None:
+    def notify(self, username: str, about: str, *, overdue: bool = False, link: str = "") -> None:
         """A notice to one named person (see StepContext): an audit event the notices' listener turns
         into the person's notice, written with the step's save."""
-        self.audit(AuditKind.NOTICE, {"to": str(username), "task": str(about)[:200], "overdue": bool(overdue)},
+        self.audit(AuditKind.NOTICE, {"to": str(username), "task": str(about)[:200], "overdue": bool(overdue), "link": str(link)},
                    bpmn_id=self.current_bpmn_id or "")
 
     def update_with_save(self, queryset, **values) -> None:

@@ -26,6 +26,7 @@ class Notification(models.Model):
     percent = models.PositiveSmallIntegerField(default=0, help_text="a deadline warning: the share of the SLA that had passed")
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    link = models.CharField(max_length=200, blank=True, help_text="where the notice leads, a path of this site, when not to its task or case")
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -55,13 +55,20 @@ def _wanted(events: list[registry.EngineEvent]) -> list[tuple]:
 # (or township-wide; a notice without a village reaches the whole role). Repeats — the same person
 # twice, or a notice already given — are dropped by the unique (user, kind, task, percent) constraint.
 _ONE = """SELECT u.id, CAST(%s AS varchar(16)), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS varchar(200)),
- CAST(%s AS varchar(200)), CAST(%s AS integer), CAST(%s AS {timestamp}), CAST(NULL AS {timestamp})
+ CAST(%s AS varchar(200)), CAST(%s AS integer), CAST(%s AS {timestamp}), CAST(NULL AS {timestamp}), CAST(%s AS varchar(200))
  FROM auth_user u WHERE u.is_active AND (u.id = CAST(%s AS bigint) OR u.username = %s OR (
   u.id IN (SELECT ug.user_id FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id WHERE g.name = %s)
   AND (%s = '' OR u.id IN (SELECT sp.user_id FROM accounts_staffprofile sp WHERE sp.township_wide)
        OR u.id IN (SELECT sp.user_id FROM accounts_staffprofile sp
                    JOIN accounts_staffprofile_villages spv ON spv.staffprofile_id = sp.id
                    JOIN accounts_village v ON v.id = spv.village_id WHERE v.code = %s))))"""
+
+
+def _link(event: registry.EngineEvent) -> str:
+    """Where a process's notice leads (StepContext.notify's `link`): a path of this site, or nothing."""
+    link = str((event.data or {}).get("link") or "") if event.kind == "notice" else ""
+    # "//host" and "/\\host" are other sites to a browser.
+    return link if link.startswith("/") and not link.startswith("//") and "\\" not in link and len(link) <= 200 else ""
 
 
 def _insert_sql(connection, count: int) -> str:
@@ -73,7 +80,7 @@ def _insert_sql(connection, count: int) -> str:
 
         quote, ops = connection.ops.quote_name, connection.ops
         timestamp = "timestamp with time zone" if connection.vendor == "postgresql" else "datetime"
-        columns = ["user_id", "kind", "task_id", "instance_id", "task_name", "subject", "percent", "created_at", "read_at"]
+        columns = ["user_id", "kind", "task_id", "instance_id", "task_name", "subject", "percent", "created_at", "read_at", "link"]
         fields = [Notification._meta.get_field(name.removesuffix("_id") if name == "user_id" else name) for name in columns]
         select = " UNION ALL ".join([_ONE.format(timestamp=timestamp)] * count)
         sql = (f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} {quote(Notification._meta.db_table)} "
@@ -98,6 +105,6 @@ def notify_on_engine_events(events: list[registry.EngineEvent]) -> list[tuple[st
         data = event.data or {}
         percent = int(data.get("percent") or 0) if event.kind == "sla_warning" else 0
         params += [str(kind), event.task_id, event.instance_id, str(data.get("task") or event.bpmn_id)[:200],
-                   (event.subject or "")[:200], percent, created_at,
+                   (event.subject or "")[:200], percent, created_at, _link(event),
                    user_id, username, group, event.village or "", event.village or ""]
     return [(_insert_sql(connection, len(wanted)), params)]

@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.db.models import Count, Sum
 from django.db.models.functions import ExtractMonth
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import pgettext, pgettext_lazy
 
@@ -428,7 +429,9 @@ def partner_answered(ctx, data):
     with translation.override(settings.LANGUAGE_CODE):  # a notice is written once, in the station's language
         about = (pgettext("children", "%(office)s recorded the joint home visit") if data["outcome"] == "visited"
                  else pgettext("children", "%(office)s could not make the joint home visit")) % {"office": visit.office_label}
-    ctx.notify(visit.asked_by.get_username(), about)  # the worker who asked hears it, not only the archive
+    # The worker who asked hears it, and is led to the child's archive: the visit's case page is the
+    # office's (the worker holds no task of it, so it would ask a supervisor's approval).
+    ctx.notify(visit.asked_by.get_username(), about, link=reverse("children-child", args=[visit.child_id]))
 
 
 @registry.service("children.visit_late")
@@ -440,7 +443,7 @@ def tell_asker_visit_late(ctx, params):
         with translation.override(settings.LANGUAGE_CODE):
             about = pgettext("children", "%(office)s has not recorded the joint home visit agreed for %(date)s") % {
                 "office": visit.office_label, "date": visit.planned_on.isoformat()}
-        ctx.notify(visit.asked_by.get_username(), about, overdue=True)
+        ctx.notify(visit.asked_by.get_username(), about, overdue=True, link=reverse("children-child", args=[visit.child_id]))
     return {"told": visit.asked_by.get_username()}
 
 
