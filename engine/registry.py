@@ -64,6 +64,7 @@ _services: dict[str, ServiceHandler] = {}
 _asynchronous_services: set[str] = set()
 _task_hooks: dict[tuple[str, str], list[TaskHook]] = {}
 _start_hooks: dict[str, list[TaskHook]] = {}
+_also_completers: dict[tuple[str, str], Callable[[Any, int], bool]] = {}
 _option_sources: dict[str, Callable[[], list[tuple[str, str]]]] = {}
 _option_checks: dict[str, Callable[..., dict[str, str]]] = {}
 _packages: dict[str, ProcessPackage] = {}
@@ -313,6 +314,24 @@ def on_task_completed(process_key: str, bpmn_id: str):
     return decorator
 
 
+def also_completed_by(process_key: str, bpmn_id: str):
+    """`may(user, instance_id) -> bool`: someone outside the task's role who may still complete it in
+    this case — decided case by case by the process (a time-bank volunteer signing out of their own
+    service on their phone). Only the completion is opened to them: the task stays in its role's
+    inbox, and the task page stays closed to them; the process's own page submits for them."""
+
+    def decorator(func):
+        _also_completers[(process_key, bpmn_id)] = func
+        return func
+
+    return decorator
+
+
+def may_also_complete(user, process_key: str, bpmn_id: str, instance_id: int) -> bool:
+    may = _also_completers.get((process_key, bpmn_id))
+    return bool(may is not None and user is not None and getattr(user, "is_active", False) and may(user, instance_id))
+
+
 def on_start(process_key: str):
     def decorator(func: TaskHook) -> TaskHook:
         _start_hooks.setdefault(process_key, []).append(func)
@@ -523,7 +542,7 @@ def code_variables_key() -> frozenset:
 
 def task_hook_targets() -> list[tuple[str, str]]:
     """(process key, element id) of every task hook: what the diagrams must keep."""
-    return list(_task_hooks)
+    return list(dict.fromkeys([*_task_hooks, *_also_completers]))
 
 
 def start_hook_processes() -> list[str]:

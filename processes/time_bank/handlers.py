@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engine import clock, registry
@@ -87,6 +88,24 @@ def match_volunteer(ctx, data):
     session.save(update_fields=["volunteer", "status"])
 
 
+# How far the sign-out the volunteer's page sends may be from the server's clock when the step runs.
+SIGN_OUT_SLACK = dt.timedelta(minutes=2)
+
+
+def signed_in_volunteer(user, instance_id: int) -> ServiceSession | None:
+    """The service of this case, if `user` is its volunteer's own sign-in, the volunteer is approved,
+    and they have signed in on their phone and not yet out (else None)."""
+    return (ServiceSession.objects.filter(instance_id=instance_id, status=SessionStatus.MATCHED, arrived_at__isnull=False,
+                                          volunteer__user=user, volunteer__status=MemberStatus.APPROVED)
+            .select_related("volunteer").first())
+
+
+@registry.also_completed_by(KEY, "Task_Service")
+def volunteer_signs_out(user, instance_id: int) -> bool:
+    """The volunteer who signed in on their phone signs out there, which records the service."""
+    return signed_in_volunteer(user, instance_id) is not None
+
+
 @registry.on_task_completed(KEY, "Task_Service")
 def record_sign_in_and_out(ctx, data):
     session = _session(ctx)
@@ -96,10 +115,15 @@ def record_sign_in_and_out(ctx, data):
         raise FormInvalid({"signed_out_at": [_("Sign-out must come after sign-in.")]})
     if signed_out - signed_in > dt.timedelta(hours=24):
         raise FormInvalid({"signed_out_at": [_("A session cannot last more than a day; record each day on its own.")]})
+    by_volunteer = ctx.actor is not None and session.volunteer is not None and session.volunteer.user_id == ctx.actor.pk
+    if by_volunteer and not (session.arrived_at == signed_in and abs(clock.now() - signed_out) <= SIGN_OUT_SLACK):
+        # Only the server's clock counts for the volunteer: the moment they pressed sign-in, and now.
+        raise FormInvalid({"signed_out_at": [_("Sign in and out with the buttons on your page; the times are not typed.")]})
     session.signed_in_at, session.signed_out_at = signed_in, signed_out
     session.hours = checks.served_hours(signed_in, signed_out)
     session.status = SessionStatus.SERVED
-    session.save(update_fields=["signed_in_at", "signed_out_at", "hours", "status"])
+    session.self_recorded = by_volunteer
+    session.save(update_fields=["signed_in_at", "signed_out_at", "hours", "status", "self_recorded"])
 
 
 def _pay_for_service(session: ServiceSession, paid_with: str, amount: Decimal, actor):
@@ -194,8 +218,12 @@ def service_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
             (_("Elder"), f"{session.elder.number} {session.elder.name}")]
     if session.volunteer:
         rows.append((_("Volunteer"), f"{session.volunteer.number} {session.volunteer.name}"))
+    if session.arrived_at is not None and session.signed_out_at is None:
+        rows.append((_("Volunteer signed in on the phone"), timezone.localtime(session.arrived_at).strftime("%Y-%m-%d %H:%M")))
     if session.hours is not None:
         rows.append((_("Hours served"), str(session.hours)))
+        if session.self_recorded:
+            rows.append((_("Signed in and out"), _("by the volunteer, on the phone")))
     if session.review_reasons:
         rows.append((_("For the supervisor"), "；".join(str(checks.REASONS[r]) for r in session.review_reasons if r in checks.REASONS)))
     rows.append((_("Status"), session.get_status_display()))

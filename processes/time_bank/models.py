@@ -187,6 +187,11 @@ class ServiceSession(models.Model):
     scheduled_for = models.DateField(_("planned for"), null=True, blank=True)
     signed_in_at = models.DateTimeField(_("signed in"), null=True, blank=True)
     signed_out_at = models.DateTimeField(_("signed out"), null=True, blank=True)
+    # The volunteer's own sign-in on their phone (the server's clock, never typed); the sign-out on
+    # the phone completes the service with it. `self_recorded`: the times are the volunteer's own,
+    # not recorded by a worker on their behalf.
+    arrived_at = models.DateTimeField(_("signed in on the phone"), null=True, blank=True)
+    self_recorded = models.BooleanField(_("signed in and out by the volunteer"), default=False)
     hours = models.DecimalField(_("hours served"), null=True, blank=True, **HOURS)
     confirmed_by = models.CharField(_("confirmed by"), max_length=16, blank=True)
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)

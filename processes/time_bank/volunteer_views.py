@@ -11,6 +11,7 @@ Sign-in itself is the portal's: django-axes locks a username after repeated wron
 a new one-time password lifts that lock for the volunteer's username."""
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
 from django.contrib import messages
@@ -27,7 +28,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from engine import clock
+from engine import api, clock, selectors
+from engine.errors import CaseflowError, FormInvalid
 from engine.station import AccessLog, AccessOutcome
 
 from . import access
@@ -169,7 +171,7 @@ def _own_or_refused(request, view: str):
 
 
 @login_required
-def mine(request):
+def mine(request, *, errors: dict | None = None, typed: dict | None = None, status: int = 200):
     member, refused = _own_or_refused(request, "time_bank_own_passbook")
     if refused is not None:
         return refused
@@ -179,12 +181,122 @@ def mine(request):
     _account, entries = _passbook(member)
     sessions = list(ServiceSession.objects.filter(volunteer=member).select_related("elder").order_by("-created_at", "-pk")[:30])
     upcoming = sorted((s for s in sessions if s.status == SessionStatus.MATCHED),
-                      key=lambda s: (s.scheduled_for is None, s.scheduled_for or timezone.localdate(s.created_at)))
+                      key=lambda s: (s.arrived_at is None, s.scheduled_for is None, s.scheduled_for or timezone.localdate(s.created_at)))
+    today = clock.today()
+    for s in upcoming:
+        s.too_early = s.scheduled_for is not None and s.scheduled_for > today
+        s.errors = (errors or {}).get(s.pk, [])
+        s.typed = (typed or {}).get(s.pk, "")
     return render(request, "time_bank/mine.html", {
         "member": member, "entries": list(reversed(entries))[:50], "balance": balance_of(entries),
         "upcoming": upcoming, "sessions": [s for s in sessions if s.status != SessionStatus.MATCHED],
         "village_name": access.village_names().get(member.village, member.village),
-    })
+        "signed_in": next((s for s in upcoming if s.arrived_at is not None), None), "done_max": DONE_MAX,
+    }, status=status)
+
+
+# -- signing in and out of a service on the volunteer's own phone ------------------------------------
+# The times are the server's, taken when the volunteer presses the button: never typed, so never in
+# the future and never moved. Signing out completes the service's "sign-in and sign-out" task as the
+# volunteer (handlers.volunteer_signs_out allows it), which checks the times again; the elder's
+# confirmation then follows with the social worker as before. A volunteer without a phone still tells
+# the worker, who records both times on their behalf.
+
+DONE_MAX = 500  # the service form's own limit on "what was done"
+SHORTEST_SERVICE = dt.timedelta(minutes=5)
+
+
+def _own_service(request, number: int):
+    """(member, session) for the volunteer's own matched service, else (member, None) with a message;
+    (member, response) when the volunteer may not use their page now."""
+    member, refused = _own_or_refused(request, "time_bank_own_service")
+    if refused is not None:
+        return member, None, refused
+    if member.password_to_change:
+        return member, None, redirect("time-bank-mine-password")
+    session = ServiceSession.objects.filter(instance_id=number, volunteer=member).first()
+    if session is None:
+        raise Http404(_("No such page, or not yours to see."))
+    if session.status != SessionStatus.MATCHED:
+        messages.info(request, _("Service %(number)s is already recorded: %(status)s.") % {
+            "number": session.number, "status": session.get_status_display()})
+        return member, None, redirect("time-bank-mine")
+    return member, session, None
+
+
+@login_required
+@require_POST
+def mine_sign_in(request, number: int):
+    member, session, answer = _own_service(request, number)
+    if answer is not None:
+        return answer
+    if session.scheduled_for is not None and session.scheduled_for > clock.today():
+        messages.error(request, _("This service is planned for %(day)s: sign in on that day, when you arrive.") % {
+            "day": session.scheduled_for.isoformat()})
+        return redirect("time-bank-mine")
+    elsewhere = (ServiceSession.objects.filter(volunteer=member, status=SessionStatus.MATCHED, arrived_at__isnull=False)
+                 .exclude(pk=session.pk).first())
+    if elsewhere is not None:
+        messages.error(request, _("You are still signed in at %(number)s: sign out there first.") % {"number": elsewhere.number})
+        return redirect("time-bank-mine")
+    now = clock.now()
+    # One UPDATE guarded by "not signed in yet": a second press (or a second tab) changes nothing.
+    if ServiceSession.objects.filter(pk=session.pk, status=SessionStatus.MATCHED, arrived_at__isnull=True).update(arrived_at=now):
+        messages.success(request, _("Signed in at %(time)s. Press “sign out” when you leave.") % {
+            "time": timezone.localtime(now).strftime("%H:%M")})
+    else:
+        messages.info(request, _("You had already signed in."))
+    return redirect("time-bank-mine")
+
+
+@login_required
+@require_POST
+def mine_undo_sign_in(request, number: int):
+    _own, session, answer = _own_service(request, number)
+    if answer is not None:
+        return answer
+    if ServiceSession.objects.filter(pk=session.pk, status=SessionStatus.MATCHED).update(arrived_at=None):
+        messages.success(request, _("Your sign-in is taken back. Sign in again when you arrive."))
+    return redirect("time-bank-mine")
+
+
+@login_required
+@require_POST
+def mine_sign_out(request, number: int):
+    _own, session, answer = _own_service(request, number)
+    if answer is not None:
+        return answer
+    done = request.POST.get("done", "").strip()
+    problem = ""
+    if session.arrived_at is None:
+        problem = _("Sign in first, when you arrive.")
+    elif clock.now() - session.arrived_at < SHORTEST_SERVICE:
+        # A tap meant for "sign in" that landed on "sign out": no service lasts a few minutes.
+        problem = _("You signed in less than %(n)d minutes ago: sign out when the service ends. Signed in by mistake? "
+                    "Take it back below.") % {"n": SHORTEST_SERVICE.seconds // 60}
+    elif not done:
+        problem = _("Write in a few words what you did, for the elder and the social worker.")
+    elif len(done) > DONE_MAX:
+        problem = _("At most %(n)d characters, please.") % {"n": DONE_MAX}
+    if problem:
+        return mine(request, errors={session.pk: [problem]}, typed={session.pk: done[:2 * DONE_MAX]}, status=400)
+    task = selectors.open_tasks_of_instances(instance_ids=[session.instance_id], bpmn_id="Task_Service").get(session.instance_id)
+    if task is None:
+        messages.info(request, _("The social worker has already recorded this service."))
+        return redirect("time-bank-mine")
+    try:
+        api.complete_task(task_id=task.id, actor=request.user, data={
+            "signed_in_at": session.arrived_at.isoformat(), "signed_out_at": clock.now().isoformat(), "done": done})
+    except FormInvalid as exc:
+        found = [str(e) for errors in exc.field_errors.values() for e in errors] or [str(exc)]
+        return mine(request, errors={session.pk: found}, typed={session.pk: done}, status=400)
+    except CaseflowError as exc:  # completed by the worker meanwhile, or no longer the volunteer's to close
+        messages.error(request, str(exc))
+        return redirect("time-bank-mine")
+    session.refresh_from_db(fields=["hours"])
+    messages.success(request, _("Signed out. %(hours)s hours served; the elder's confirmation comes next, with the social worker.")
+                     % {"hours": session.hours})
+    return redirect("time-bank-mine")
 
 
 @login_required

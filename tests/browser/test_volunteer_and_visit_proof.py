@@ -1,16 +1,21 @@
 """In a real browser at 360 px (and 1280): a worker gives an approved time-bank volunteer a sign-in and
 reads the one-time password off the page; the volunteer signs in on their phone, chooses a password of
-their own and sees only their passbook and services (another volunteer's page, households: 404); a
+their own and sees only their passbook and services (another volunteer's page, households: 404), then
+signs in at the elder's door and out when leaving, which records the service for the worker's next
+step, the elder's confirmation; a
 supervisor suspends them and the volunteer's page says so and shows nothing. Then the proof of a visit:
 a worker attaches a photo and draws the elder's signature on the health-check task, and the elder's page
 links both. Screenshots go to test-artifacts/screenshots/vol-*.png and proof-*.png."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from engine.station import AccessLog
 from processes.elderly_care.models import Visit
-from processes.time_bank.models import Member
+from processes.time_bank.models import Member, ServiceSession
 from tests.browser.conftest import DESKTOP, PHONE, TIMEOUT_MS
 from tests.browser.steps import name_people, on_task, wait_until
 from tests.dates import today
@@ -90,6 +95,38 @@ def test_a_volunteer_signs_in_and_sees_only_their_own_passbook_and_services(
             assert page.goto(url).status == 404, url
         page.goto("/")
         assert page.url.endswith("/time-bank/me/")
+
+        # 3b. At the elder's door the volunteer presses "sign in"; leaving, they write what they did and
+        # sign out. Signing out with nothing written keeps them signed in and says what is missing.
+        with page.expect_navigation():
+            page.click("[data-testid=sign-in]")
+        assert "已于" in page.locator("[data-testid=signed-in-at]").inner_text()
+        findings.check(page, "volunteer", NUMBERS)
+        screenshot(page, "vol-04b-signed-in-360")
+        with page.expect_navigation():  # a second tap, landing on "sign out" at once
+            page.click("[data-testid=sign-out]")
+        assert "不到 5 分钟" in page.locator("[data-testid=sign-out-error]").inner_text()
+        screenshot(page, "vol-04b2-sign-out-too-soon-360")
+        # An hour and a half later.
+        ServiceSession.objects.filter(volunteer=volunteer, arrived_at__isnull=False).update(
+            arrived_at=timezone.now() - dt.timedelta(minutes=90))
+        with page.expect_navigation():
+            page.click("[data-testid=sign-out]")
+        assert "请简单写下" in page.locator("[data-testid=sign-out-error]").inner_text()
+        page.fill("textarea[name=done]", "帮赵爷爷买降压药，打扫院子")
+        with page.expect_navigation():
+            page.click("[data-testid=sign-out]")
+        assert "已签退，服务 1.50 小时" in page.locator(".messages").inner_text()
+        assert page.locator("[data-testid=no-upcoming]").count() == 1
+        assert "已服务，待确认" in page.locator("[data-testid=my-services]").inner_text()
+        screenshot(page, "vol-04c-signed-out-360")
+        screenshot(page, "vol-04d-signed-out-1280", viewport=DESKTOP)
+        page.set_viewport_size(PHONE)
+        # The elder's confirmation is the worker's next task, and it says the volunteer signed in and out themselves.
+        confirm = flows.open_task(flows.session_of_volunteer(volunteer).instance_id, "Task_Confirm")
+        worker.goto(f"/tasks/{confirm}/")
+        assert "志愿者本人用手机登记" in worker.locator("main").inner_text()
+        screenshot(worker, "vol-04e-confirm-task-worker-360")
 
         # 4. A supervisor suspends the volunteer; the volunteer's page says so and shows nothing.
         supervisor = sign_in("supervisor", PHONE)

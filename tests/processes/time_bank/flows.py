@@ -68,6 +68,11 @@ def session_of(instance_id: int) -> ServiceSession:
     return ServiceSession.objects.get(instance_id=instance_id)
 
 
+def session_of_volunteer(volunteer: Member) -> ServiceSession:
+    """The volunteer's latest service."""
+    return ServiceSession.objects.filter(volunteer=volunteer).order_by("-created_at", "-pk").first()
+
+
 def balance(m: Member) -> Decimal:
     return ledger.balance(ledger.account_of(m))
 
