@@ -52,6 +52,7 @@ from portal.cases.models import Attachment
 from processes.activities.models import Roster, RosterMember
 from processes.micro_fund.models import Application, Fund, LedgerEntry
 from processes.needs_matching.models import Household, Member, Referral, Resource
+from processes.time_bank.models import ServiceSession
 from tests.conftest import make_user
 from tests.dates import local_minutes_ago, today
 from tests.processes.child_protection import flows as cp
@@ -158,6 +159,10 @@ OPEN = {
     "nm_xs:ProviderResponse#health": O(XS, {"partner_health"}),
     # A joint home visit with the school for dongshan's child: a task of the office it names (prov-edu), no other.
     "jv_ds:PartnerVisit": O(DS, {"partner_edu"}),
+    # Time-bank services waiting for their volunteers: the sign-in and sign-out the worker records for
+    # a volunteer without a phone (it follows the worker who matched the volunteer).
+    "tbs_vol:Service": O(DS, {"worker_ds"}, holder="worker_ds"),
+    "tbs_other:Service": O(DS, {"worker_ds"}, holder="worker_ds"),
 }
 DONE = {
     "cp_ds:Intake": D(DS, "intake_ds"),
@@ -181,6 +186,8 @@ DONE = {
     "nm_ds:ConfirmPlan": D(DS, "worker_ds"),
     "nm_xs:NeedsAssessment": D(XS, "worker_xs", {"worker_xs2"}),  # not worker_ds: a shared case opens no task
     "nm_xs:ConfirmPlan": D(XS, "worker_xs", {"worker_xs2"}),
+    "tbs_vol:Match": D(DS, "worker_ds"),
+    "tbs_other:Match": D(DS, "worker_ds"),
 }
 TASKS = {**OPEN, **DONE}
 
@@ -366,6 +373,7 @@ STUDIO_PAGES = ["/studio/", "/studio/child_protection/v1/", "/studio/child_prote
 # The time bank: members of dongshan (a pilot village). tb_vol is vol_ds's own membership, tb_off
 # vol_off's (suspended), tb_other another volunteer with hours; tb_elder an elder they serve.
 TB_MEMBERS = {"tb_vol": "vol_ds", "tb_off": "vol_off", "tb_other": None, "tb_elder": None}
+TB_SERVICES = {"tbs_vol": "tb_vol", "tbs_other": "tb_other"}  # a service matched to that volunteer, for tb_elder
 TB_STAFF = {"worker_ds", "worker_xs", "worker_xs2", "sup_ds", "sup_xs", "admin"}  # the pilot villages' staff
 TB_STAFF_DS = {"worker_ds", "sup_ds", "admin"}  # read and act on dongshan's members
 TB_SUP_DS = {"sup_ds", "admin"}
@@ -773,6 +781,12 @@ def _rows() -> list[Row]:
                 "ok" if user in TB_SUP_DS else refused))
         add(Row("time bank", "POST /time-bank/members/{obj}/donate/ (1 hour)", "tb_vol", user,
                 "ok" if user in TB_STAFF_DS else refused))
+        # Signing in and out of a service on the phone: only the service's own volunteer (tbs_vol is
+        # vol_ds's; tbs_other another volunteer's, who has no sign-in). The suspended one is refused.
+        for service in TB_SERVICES:
+            own_service = "ok" if user == "vol_ds" and service == "tbs_vol" else "403" if user == "vol_off" else refused
+            add(Row("time bank", "POST /time-bank/me/services/{obj}/sign-in/", service, user, own_service))
+            add(Row("time bank", "POST /time-bank/me/services/{obj}/sign-out/ (signed in 2 hours ago)", service, user, own_service))
     # ---- end of the time bank ---------------------------------------------------------------------------
     # ---- a household's page across the processes (registry.person_facets) ------------------------------
     # dongshan's child-protection report and its child's archive belong to hh_ds. The report shows, by its
@@ -839,6 +853,7 @@ def task_form(bpmn: str) -> dict:
         "Task_Application": application_form(),
         "Task_ProviderResponse": {"response": "accept", "expected_start": today(5)},
         "Task_PartnerVisit": {"outcome": "visited", "visited_on": today(), "visitors": "王老师、东山社工", "findings": "矩阵家访发现"},
+        "Task_Service": {"signed_in_at": local_minutes_ago(90), "signed_out_at": local_minutes_ago(5), "done": "矩阵：代购降压药"},
     }
     return {**forms[bpmn], "_action": "complete"}
 
@@ -995,6 +1010,23 @@ def build_world() -> World:
     marked.household_code = HOUSEHOLDS["hh_ds"]
     marked.save(update_fields=["household_code"])
 
+    # -- the time bank: dongshan's members, two volunteers with their own sign-in (one suspended)
+    from processes.time_bank.models import Member as TbMember
+    from tests.processes.time_bank import flows as tb
+
+    members = {}
+    for key, login in TB_MEMBERS.items():
+        member = tb.member("elder" if key == "tb_elder" else "volunteer", by=users["worker_ds"], name=f"志愿者{key}")
+        if login:
+            TbMember.objects.filter(pk=member.pk).update(user=users[login])
+        members[key] = member.pk
+    tb.give_hours(TbMember.objects.get(pk=members["tb_vol"]), 4, users["worker_ds"])
+    tb.give_hours(TbMember.objects.get(pk=members["tb_other"]), 9, users["worker_ds"])
+    for key, volunteer in TB_SERVICES.items():
+        members[key] = instances[key] = tb.request(users["worker_ds"], TbMember.objects.get(pk=members["tb_elder"]),
+                                                   TbMember.objects.get(pk=members[volunteer]))
+    TbMember.objects.filter(pk=members["tb_off"]).update(status="suspended", status_note="核实中")
+
     # Name every task row after its case and step (a review after its reviewer, a referral after its resource).
     by_instance = {pk: key for key, pk in instances.items()}
     by_referral = {str(r.pk): name for r in Referral.objects.select_related("resource")
@@ -1027,19 +1059,6 @@ def build_world() -> World:
     monitored = {key: MonitoredHousehold.objects.create(household_id=households[hh], code=HOUSEHOLDS[hh], village=HH_VILLAGE[hh],
                                                         category="edge", since=dt.date(2026, 1, 5)).pk for key, hh in MONITORED.items()}
     # -- end of low-income monitoring
-    # -- the time bank: dongshan's members, two volunteers with their own sign-in (one suspended)
-    from processes.time_bank.models import Member as TbMember
-    from tests.processes.time_bank import flows as tb
-
-    members = {}
-    for key, login in TB_MEMBERS.items():
-        member = tb.member("elder" if key == "tb_elder" else "volunteer", by=users["worker_ds"], name=f"志愿者{key}")
-        if login:
-            TbMember.objects.filter(pk=member.pk).update(user=users[login])
-        members[key] = member.pk
-    tb.give_hours(TbMember.objects.get(pk=members["tb_vol"]), 4, users["worker_ds"])
-    tb.give_hours(TbMember.objects.get(pk=members["tb_other"]), 9, users["worker_ds"])
-    TbMember.objects.filter(pk=members["tb_off"]).update(status="suspended", status_note="核实中")
     return World(users, instances, tasks, files, households, orgs, resources, rosters=rosters, elders=elders, monitored=monitored,
                  children=children, members=members)
 
@@ -1153,6 +1172,7 @@ SNAPSHOT = [  # (model, columns) whose rows a write could change; reads only add
     (RosterMember, ["id", "active"]),
     (OutboxMessage, ["id", "status", "attempts", "next_attempt_at"]),
     (CalendarDay, ["id", "is_working_day"]),
+    (ServiceSession, ["id", "arrived_at", "status"]),
 ]
 
 
@@ -1645,6 +1665,23 @@ def a_tb_donate(r: Runner, row):
     before = snapshot()
     response = r.post(row, f"/time-bank/members/{r.w.members[row.obj]}/donate/", {"hours": "1"})
     return write_outcome(response, before, TbEntry.objects.count() > count)
+
+
+def a_tb_sign_in(r: Runner, row):
+    from processes.time_bank.models import ServiceSession
+
+    before = snapshot()
+    response = r.post(row, f"/time-bank/me/services/{r.w.members[row.obj]}/sign-in/")
+    return write_outcome(response, before, ServiceSession.objects.filter(instance_id=r.w.members[row.obj], arrived_at__isnull=False).exists())
+
+
+def a_tb_sign_out(r: Runner, row):
+    from processes.time_bank.models import ServiceSession
+
+    ServiceSession.objects.filter(instance_id=r.w.members[row.obj]).update(arrived_at=timezone.now() - dt.timedelta(hours=2))
+    before = snapshot()
+    response = r.post(row, f"/time-bank/me/services/{r.w.members[row.obj]}/sign-out/", {"done": "矩阵：陪老人聊天"})
+    return write_outcome(response, before, ServiceSession.objects.filter(instance_id=r.w.members[row.obj], status="served").exists())
 
 
 def a_elder_status(r: Runner, row):
@@ -2152,6 +2189,8 @@ ACTIONS = {
     "POST /time-bank/members/{obj}/login/ (a new sign-in)": a_tb_login,
     "POST /time-bank/members/{obj}/status/ (suspend)": a_tb_suspend,
     "POST /time-bank/members/{obj}/donate/ (1 hour)": a_tb_donate,
+    "POST /time-bank/me/services/{obj}/sign-in/": a_tb_sign_in,
+    "POST /time-bank/me/services/{obj}/sign-out/ (signed in 2 hours ago)": a_tb_sign_out,
     "GET /elderly/": a_elder_status,
     "GET /elderly/report/": a_elder_status,
     "GET /elderly/report.xlsx": a_elder_status,

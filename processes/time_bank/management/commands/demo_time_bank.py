@@ -77,6 +77,11 @@ class Command(BaseCommand):
         # An elder pays with the hours a child gave her.
         self._service(users, "dongshan", ds_e[0], ds_v[3], _local(today - dt.timedelta(days=1), 15), _local(today - dt.timedelta(days=1), 16),
                       "haircut", "own")
+        # The demo volunteer's next service, today: their page offers "sign in" at the elder's door.
+        worker = users[PEOPLE["dongshan"][0]]
+        waiting = api.start_instance(process_key="time_bank", actor=worker, data={
+            "elder": str(ds_e[1].pk), "item": "errands", "requested_by": "elder", "scheduled_for": today.isoformat()}).id
+        self._complete(waiting, "Task_Match", worker, {"volunteer": str(ds_v[0].pk)})
         self.stdout.write(f"Demo time bank: {sum(len(v) for v in volunteers.values())} volunteers, "
                           f"{sum(len(e) for e in elders.values())} elders, {ServiceSession.objects.count()} services, "
                           f"{LedgerEntry.objects.count()} ledger entries, "
