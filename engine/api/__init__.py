@@ -35,6 +35,7 @@ from engine.api.versions import diff_versions, migrate_instance, preview_migrati
 from engine.forms import FieldSpec, describe_form  # noqa: F401 - part of the facade for pages
 from engine.people import display_name, group_label, sees_people  # noqa: F401
 from engine.photos import CleanPhoto, PhotoRefused, clean_photo  # noqa: F401 - photos kept outside task forms
+from engine.photos import redraw as redraw_photo, sniff_image  # noqa: F401 - a picture attached to a task form
 from engine.selectors import (  # noqa: F401
     APPROVAL, NONE, PURPOSES_OFFERED, REASON, SYSTEM, AccessAuditRow, AccessRequestInfo, access_need, access_request,
     access_requests_to_decide, active_approval, approval_hours, is_minors_file, latest_request, may_decide, may_read_minors_audit,

@@ -3,7 +3,9 @@ and stores uploaded files (their tokens are what the form's value holds).
 
 Uploads are checked (size, type, the uploader's daily quota) before anything is written, and the
 caller deletes what a refused or invalid submission stored (`discard`): nothing is left behind by
-a submission that did not go through. Files a draft keeps count against the quota; files of a
+a submission that did not go through. A picture is drawn again before it is stored, as every photo
+is (engine/photos.py): upright, at most 2048 px, without its EXIF (a phone's GPS position: a child's
+home), XMP or ICC data, and a HEIC one as JPEG. Files a draft keeps count against the quota; files of a
 completed task that its final submission does not name are deleted (`prune`)."""
 from __future__ import annotations
 
@@ -11,24 +13,24 @@ import datetime as dt
 import re
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from engine import registry
+from engine import api, registry
 from portal.cases.models import Attachment
 
-ALLOWED_TYPES = {"image/jpeg", "image/png", "image/webp", "application/pdf", "text/plain"}
+ALLOWED_TYPES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "application/pdf", "text/plain"}
+PICTURES = {"image/jpeg", "image/png", "image/webp", "image/heic"}  # drawn again before they are stored
+SAME_TYPE = {"image/heif": "image/heic"}  # what browsers call a HEIF still, by the name sniff gives it
 
 
 def sniff(head: bytes) -> str | None:
     """The type of a file by its first bytes (never by its name or the browser's say-so), among the
     types we keep; None when it is none of them. Text is UTF-8 or GB18030 without control bytes."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
+    picture = api.sniff_image(head[:16])
+    if picture is not None:
+        return picture
     if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:5] == b"%PDF-":
         return "application/pdf"
     if _is_text(head):
@@ -75,8 +77,8 @@ def _scan(scanner, upload) -> str | None:
 
 
 def _type_name(content_type: str) -> str:
-    return {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "application/pdf": "PDF",
-            "text/plain": _("text")}.get(content_type, content_type)
+    return {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/heic": "HEIC", "image/heif": "HEIC",
+            "application/pdf": "PDF", "text/plain": _("text")}.get(content_type, content_type)
 
 
 class UploadRefused(ValueError):
@@ -148,13 +150,13 @@ def check_uploads(fields, request, user) -> None:
                 raise UploadRefused(field.key, _("“%(name)s” is larger than %(mb)d MB.") % {
                     "name": upload.name, "mb": settings.MAX_UPLOAD_BYTES // 2**20})
             if (upload.content_type or "") not in ALLOWED_TYPES:
-                raise UploadRefused(field.key, _("“%(name)s”: only photos (JPEG, PNG, WebP), PDF and text files can be attached.") % {
+                raise UploadRefused(field.key, _("“%(name)s”: only photos (JPEG, PNG, WebP, HEIC), PDF and text files can be attached.") % {
                     "name": upload.name})
             sniffed = sniff(_head(upload))
             if sniffed is None:
-                raise UploadRefused(field.key, _("“%(name)s” is not a photo (JPEG, PNG, WebP), PDF or text file by its content, whatever its name says.") % {
+                raise UploadRefused(field.key, _("“%(name)s” is not a photo (JPEG, PNG, WebP, HEIC), PDF or text file by its content, whatever its name says.") % {
                     "name": upload.name})
-            if sniffed != upload.content_type:
+            if sniffed != SAME_TYPE.get(upload.content_type, upload.content_type):
                 raise UploadRefused(field.key, _("“%(name)s” is named as %(claimed)s but its content is %(actual)s. Save it again in its real format, or rename it.") % {
                     "name": upload.name, "claimed": _type_name(upload.content_type), "actual": _type_name(sniffed)})
             if scanner is not None:
@@ -175,9 +177,19 @@ def check_uploads(fields, request, user) -> None:
 def _files(request, key: str, task, stored: list[Attachment]) -> list[str]:
     tokens = _kept_tokens(request, key, task)
     for upload in request.FILES.getlist(key):
+        content, name, content_type = upload, upload.name[:200], SAME_TYPE.get(upload.content_type, upload.content_type)
+        if content_type in PICTURES:
+            upload.seek(0)
+            try:
+                picture = api.redraw_photo(upload.name, upload.read())
+            except api.PhotoRefused as refused:
+                raise UploadRefused(key, str(refused)) from None
+            stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
+            name, content_type = f"{stem[:190]}.{picture.extension}", picture.content_type
+            content = ContentFile(picture.data, name=name)
         attachment = Attachment.objects.create(
-            task_id=task.id, instance_id=task.instance_id, uploaded_by=request.user, file=upload,
-            original_name=upload.name[:200], content_type=upload.content_type, size=upload.size,
+            task_id=task.id, instance_id=task.instance_id, uploaded_by=request.user, file=content,
+            original_name=name, content_type=content_type, size=content.size,
         )
         stored.append(attachment)
         tokens.append(attachment.token)

@@ -209,7 +209,7 @@ def _add_photo(request, activity: Activity, errors: dict) -> bool:
         return True
     uploads = request.FILES.getlist("photo")
     if len(uploads) != 1 and "photo" not in errors:
-        errors["photo"] = _("Choose one photo (JPEG, PNG or WebP).")
+        errors["photo"] = _("Choose one photo (JPEG, PNG, WebP or HEIC).")
     if errors:
         return False
     try:

@@ -286,7 +286,7 @@ def _add_photo(request, child, errors: dict) -> bool:
         return False
     uploads = request.FILES.getlist("photo")
     if len(uploads) != 1:
-        errors["photo"] = pgettext("children", "Choose one photo (JPEG, PNG or WebP).")
+        errors["photo"] = pgettext("children", "Choose one photo (JPEG, PNG, WebP or HEIC).")
         return False
     if errors:
         return False

@@ -11,6 +11,7 @@ from PIL import Image
 
 from engine import api, registry
 from tests.conftest import make_user
+from tests.pictures import exif_of, picture
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +42,15 @@ def test_a_photo_loses_its_gps_position_and_every_other_exif_tag(db):
     kept = Image.open(io.BytesIO(photo.data))
     assert not kept.getexif() and "exif" not in kept.info
     assert b"PhoneMaker" not in photo.data and b"GPS" not in photo.data
+
+
+def test_a_heic_photo_is_kept_as_a_jpeg_without_its_exif(db):
+    user = make_user("photographer", "worker")
+    original = picture("HEIF", size=(48, 24), gps=True, maker="PhoneMaker")
+    assert exif_of(original)[0x8825]
+    photo = api.clean_photo(upload(original, name="IMG_0042.HEIC", content_type="image/heic"), user=user)
+    assert (photo.content_type, photo.extension, photo.width, photo.height) == ("image/jpeg", "jpg", 48, 24)
+    assert photo.data[:3] == b"\xff\xd8\xff" and exif_of(photo.data) == {}
 
 
 def test_a_photo_taken_sideways_is_stored_upright(db):

@@ -19,15 +19,16 @@ from tests.conftest import make_user
 from tests.dates import today
 from tests.engine import samples
 from tests.minors import give_reason
+from tests.pictures import picture
 from tests.portal import pageform
 from tests.processes.child_protection.flows import FORMS, complete, open_task, start_case
 
 pytestmark = pytest.mark.django_db
-PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 200
+PNG = picture("PNG")
 
 
-def png(name="visit.png", size=200):
-    return SimpleUploadedFile(name, b"\x89PNG\r\n\x1a\n" + b"0" * size, content_type="image/png")
+def png(name="visit.png", size=(16, 8)):
+    return SimpleUploadedFile(name, picture("PNG", size), content_type="image/png")
 
 
 @pytest.fixture
@@ -81,10 +82,11 @@ def test_files_dropped_from_a_draft_are_deleted_when_the_task_completes(client, 
 
 
 def test_a_daily_upload_quota_per_person(client, users, with_files, settings):
-    settings.UPLOAD_QUOTA_BYTES_PER_DAY = 500
+    photos = [png(), png("b.png")]
+    settings.UPLOAD_QUOTA_BYTES_PER_DAY = sum(p.size for p in photos) - 1
     task_id = api.start_instance(process_key="with_files", data={}, actor=users["worker"]).open_tasks[0].id
     client.force_login(users["worker"])
-    refused = client.post(f"/tasks/{task_id}/", {"_action": "complete", "count": "1", "photos": [png(size=300), png("b.png", size=300)]})
+    refused = client.post(f"/tasks/{task_id}/", {"_action": "complete", "count": "1", "photos": photos})
     assert refused.status_code == 400 and Attachment.objects.count() == 0
     assert HumanTask.objects.get(pk=task_id).status == "open"
 

@@ -26,6 +26,7 @@ from engine.models import HumanTask
 from portal.cases.models import Attachment
 from tests.conftest import PASSWORD
 from tests.engine import samples
+from tests.pictures import exif_of, picture
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -404,9 +405,9 @@ def upload(client, task_id, name, content, content_type):
     return client.post(f"/tasks/{task_id}/", {"_action": "complete", "photos": SimpleUploadedFile(name, content, content_type=content_type)})
 
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 100
+JPEG = picture("JPEG")
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n" + b"0" * 100
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 100
+WEBP = picture("WEBP")
 
 
 @pytest.mark.parametrize("name, content, content_type", [
@@ -418,6 +419,22 @@ def test_uploads_of_the_kept_types_pass_by_content(client, users, file_task, nam
     response = upload(client, file_task(), name, content, content_type)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Attachment.objects.get().content_type == content_type
+
+
+@pytest.mark.parametrize("declared", ["image/heic", "image/heif"])
+def test_a_heic_photo_is_kept_as_jpeg_without_its_gps_position(client, users, file_task, declared):
+    """Phones that save HEIC by default (and browsers that send it as it is): accepted, kept as a JPEG
+    every browser shows, drawn again without the EXIF."""
+    client.force_login(users["worker"])
+    original = picture("HEIF", gps=True, maker="PhoneMaker")
+    assert exif_of(original)[0x8825]
+    response = upload(client, file_task(), "IMG_0042.HEIC", original, declared)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    kept = Attachment.objects.get()
+    assert (kept.content_type, kept.original_name) == ("image/jpeg", "IMG_0042.jpg")
+    with kept.file.open("rb") as stored:
+        data = stored.read()
+    assert data[:3] == b"\xff\xd8\xff" and exif_of(data) == {} and kept.size == len(data)
 
 
 @pytest.mark.parametrize("name, content, content_type, message", [
@@ -458,8 +475,8 @@ def test_the_antivirus_hook_refuses_what_it_flags(client, users, file_task, sett
 def test_the_daily_quota_says_how_much_was_used_and_the_limit(client, users, file_task, settings):
     settings.UPLOAD_QUOTA_BYTES_PER_DAY = 3 * 2**20
     client.force_login(users["worker"])
-    big = JPEG + b"\x00" * (2 * 2**20)
-    assert upload(client, file_task(), "one.jpg", big, "image/jpeg").status_code == 302
-    refused = upload(client, file_task(), "two.jpg", big, "image/jpeg")
+    big = PDF + b"0" * (2 * 2**20)  # a picture is kept redrawn, smaller than sent: the quota counts what is kept
+    assert upload(client, file_task(), "one.pdf", big, "application/pdf").status_code == 302
+    refused = upload(client, file_task(), "two.pdf", big, "application/pdf")
     assert refused.status_code == 400
     assert "You have uploaded 2 MB today; the limit is 3 MB a day." in refused.content.decode()

@@ -283,7 +283,9 @@ def test_attachments_are_stored_and_only_visible_with_the_case(client, users, se
     login(client, users["worker"])
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    png = SimpleUploadedFile("visit.png", b"\x89PNG\r\n\x1a\n" + b"0" * 100, content_type="image/png")
+    from tests.pictures import picture
+
+    png = SimpleUploadedFile("visit.png", picture("PNG"), content_type="image/png")
     response = client.post(f"/tasks/{task_id}/", {"_action": "complete", "note": "家访", "photos": png})
     assert response.status_code == 302, response.content.decode()[:500]
     attachment = Attachment.objects.get()

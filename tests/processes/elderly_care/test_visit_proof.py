@@ -1,9 +1,10 @@
 """A photo or a signature as the proof of a visit: taken on the visit's task page like any upload
-(checked by content and size, encrypted at rest), shown with the visit on the elder's page to the
+(checked by content and size, drawn again without the phone's GPS position, encrypted at rest), shown with the visit on the elder's page to the
 staff who see the elder, each opening written to the access log; refused files are named next to
 the field and nothing is kept. Also the time bank's confirmation, which takes the same proof."""
 from __future__ import annotations
 
+import io
 import re
 import struct
 import zlib
@@ -11,12 +12,14 @@ import zlib
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from PIL import Image
 
 from engine.models import HumanTask
 from engine.station import AccessLog
 from portal.cases.models import Attachment
 from processes.elderly_care.models import Visit
 from tests.conftest import make_user
+from tests.pictures import exif_of, picture
 from tests.processes.elderly_care.flows import elder, health, screen
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +34,7 @@ def png(width=2, height=2) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
+JPEG = picture("JPEG", gps=True, maker="PhoneMaker")  # as a phone's camera saves it: where it was taken
 
 
 @pytest.fixture
@@ -74,13 +77,19 @@ def test_a_photo_and_a_signature_are_kept_encrypted_and_shown_with_the_visit(wor
     stored = Attachment.objects.get(token=tokens[1])
     with open(stored.file.path, "rb") as raw:
         assert not raw.read().startswith(b"\x89PNG")  # encrypted at rest, not the PNG itself
+    kept = Attachment.objects.get(token=tokens[0])
+    with kept.file.open("rb") as photo:  # read through the storage: decrypted
+        assert photo.read()[:3] == b"\xff\xd8\xff" and exif_of(JPEG)[0x8825]
+    with kept.file.open("rb") as photo:
+        assert 0x8825 not in exif_of(photo.read())  # drawn again: the phone's GPS position (the elder's home) is gone
 
     page = _client(people["supervisor"]).get(f"/elderly/{person.pk}/").content.decode()
     links = re.findall(r'href="/files/([0-9a-f]{32})/"', page)
     assert links == tokens
     before = AccessLog.objects.filter(view="attachment", instance_id=task.instance_id).count()
     opened = _client(people["supervisor"]).get(f"/files/{tokens[1]}/")
-    assert opened.status_code == 200 and b"".join(opened.streaming_content) == png()
+    shown = b"".join(opened.streaming_content)
+    assert opened.status_code == 200 and shown.startswith(b"\x89PNG") and Image.open(io.BytesIO(shown)).size == (2, 2)
     assert "inline" in opened["Content-Disposition"]  # a photo opens on the phone, no download
     assert AccessLog.objects.filter(view="attachment", instance_id=task.instance_id, user=people["supervisor"]).count() == before + 1
 
@@ -98,7 +107,8 @@ def test_staff_of_another_village_and_outsiders_never_open_a_proof(world):
 @pytest.mark.parametrize("upload, says", [
     (SimpleUploadedFile("visit.jpg", b"MZ\x90\x00\x03" + b"\x00" * 200, content_type="image/jpeg"), "by its content"),
     (SimpleUploadedFile("visit.png", JPEG, content_type="image/png"), "JPEG"),
-    (SimpleUploadedFile("=HYPERLINK(x).heic", b"\x00\x00\x00\x18ftypheic" + b"\x00" * 50, content_type="image/heic"), "only photos"),
+    (SimpleUploadedFile("=HYPERLINK(x).heic", b"\x00\x00\x00\x18ftypheic" + b"\x00" * 50, content_type="image/heic"), "could not be read"),
+    (SimpleUploadedFile("=HYPERLINK(x).bmp", b"BM" + b"\x00" * 50, content_type="image/bmp"), "only photos"),
     (SimpleUploadedFile("<b>big</b>.jpg", JPEG + b"\x00" * (10 * 1024 * 1024), content_type="image/jpeg"), "10 MB"),
 ])
 def test_a_refused_file_is_named_next_to_the_field_and_nothing_is_kept(world, upload, says):
