@@ -53,6 +53,18 @@ def test_a_heic_photo_is_kept_as_a_jpeg_without_its_exif(db):
     assert photo.data[:3] == b"\xff\xd8\xff" and exif_of(photo.data) == {}
 
 
+def test_a_phones_multi_picture_jpeg_is_kept_as_its_first_picture(db):
+    """Some phones save a JPEG with a second picture inside (MPO): Pillow names it MPO, not JPEG."""
+    user = make_user("photographer", "worker")
+    first, second = Image.new("RGB", (40, 20), (200, 30, 30)), Image.new("RGB", (40, 20), (0, 0, 200))
+    out = io.BytesIO()
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+    photo = api.clean_photo(upload(out.getvalue()), user=user)
+    kept = Image.open(io.BytesIO(photo.data))
+    assert (kept.format, kept.size) == ("JPEG", (40, 20)) and kept.getpixel((20, 10))[0] > 150
+
+
 def test_a_photo_taken_sideways_is_stored_upright(db):
     user = make_user("photographer", "worker")
     photo = api.clean_photo(upload(jpeg_with_gps(size=(60, 20), orientation=6)), user=user)  # rotate 90° to view
