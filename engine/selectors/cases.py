@@ -229,6 +229,17 @@ def submitted_forms(*, instance_id: int, viewer) -> list[SubmittedForm]:
     definition_forms = catalog.definition(rows[0].instance.definition_id).forms or {}
     open_sealed = _open_sealed_tasks(instance_id, definition_forms)
     unmasked = not _has_masks(definition_forms) or holds_case(viewer, instance_id, rows[0].instance.village)
+    # A choice from an option list of the process (a volunteer, a partner office) is shown by its label
+    # as this viewer's lists name it, not by the id stored; one the viewer's lists lack stays the id.
+    with forms.acting_as(viewer, {}):
+        result = _submitted(rows, definition_forms, viewer, viewer_groups, people, open_sealed, unmasked)
+    latest = {}
+    for form in result:
+        latest[form.bpmn_id] = form.id
+    return [dataclasses.replace(f, superseded=latest[f.bpmn_id] != f.id) for f in result]
+
+
+def _submitted(rows, definition_forms, viewer, viewer_groups, people, open_sealed, unmasked) -> list[SubmittedForm]:
     result = []
     for row in rows:
         form = definition_forms.get(row.bpmn_id) or {"components": []}
@@ -253,10 +264,7 @@ def submitted_forms(*, instance_id: int, viewer) -> list[SubmittedForm]:
                  else role_label(row.candidate_group))
         result.append(SubmittedForm(row.name, row.bpmn_id, row.completed_by.get_username() if row.completed_by_id else "",
                                     row.completed_at, fields, label, id=row.pk))
-    latest = {}
-    for form in result:
-        latest[form.bpmn_id] = form.id
-    return [dataclasses.replace(f, superseded=latest[f.bpmn_id] != f.id) for f in result]
+    return result
 
 
 def _list_rows(component: dict, value) -> tuple:

@@ -185,6 +185,9 @@ def test_the_worker_still_records_for_a_volunteer_without_a_phone(world):
     staff = _client(worker)
     task_page = staff.get(f"/tasks/{flows.open_task(case, 'Task_Service')}/").content.decode()
     assert re.search(r"Volunteer signed in on the phone", task_page)  # the worker sees the volunteer is there
+    # The matching's form names the volunteer as the worker's list does, not by the member's id.
+    match = next(f for f in api.submitted_forms(instance_id=case, viewer=worker) if f.bpmn_id == "Task_Match")
+    assert [v.value for v in match.fields] == [f"{world['vol'].number} 李秋月"]
     flows.serve(case, worker, flows.moment(0, 0, 5), flows.moment(0, 1, 5))
     session = flows.session_of(case)
     assert session.status == SessionStatus.SERVED and not session.self_recorded and str(session.hours) == "1.00"
