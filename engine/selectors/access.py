@@ -3,8 +3,9 @@ opening it (nothing, give a reason, or hold a supervisor's approval), the reques
 supervisor, and the yearly audit of every read.
 
 A case of a process registered as holding minors' files (`ProcessApp.minors_files`) is opened
-- by its **holders** — whoever holds or held one of its tasks, whoever may take up one of its open
-  tasks now (the case is in their inbox), and the supervisors of its village — with a reason
+- by its **holders** — whoever started it (a worker asking a partner office for a joint home
+  visit), whoever holds or held one of its tasks, whoever may take up one of its open tasks now
+  (the case is in their inbox), and the supervisors of its village — with a reason
   (a purpose from `AccessPurpose` and a few words), once per session-day;
 - by anyone else who may see it (administrators, a colleague it was shared with, civil affairs
   outside its escalations, a worker of the village whose colleague holds the response) only with a
@@ -106,6 +107,8 @@ def holds_case(user, *, instance_id: int, village: str) -> bool:
         return True
     tasks = HumanTask.objects.filter(instance_id=instance_id)
     if tasks.filter(Q(assignee=user) | Q(completed_by=user)).exists():
+        return True
+    if ProcessInstance.objects.filter(pk=instance_id, started_by=user).exists():
         return True
     return (in_scope(user, village) and tasks.filter(status=TaskStatus.OPEN, assignee__isnull=True, named=False,
                                                      candidate_group__in=groups).exists())

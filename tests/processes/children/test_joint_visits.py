@@ -92,6 +92,20 @@ def test_the_office_named_finds_the_task_records_its_part_and_the_worker_reads_i
     assert client.get(url).status_code == 200  # not to the office's case page, which would ask a supervisor's approval
 
 
+def test_the_worker_who_asked_opens_the_visits_case_with_a_reason_not_an_approval(users, offices, kid, client):
+    """They started it: a holder of the case, as those who did one of its tasks are. Before, the archive's
+    link to the visit's case sent them to ask a supervisor for an approval."""
+    ask(client, archive(client, users["worker"], kid))
+    visit = JointVisit.objects.get(child=kid)
+    assert api.access_need(users["worker"], instance_id=visit.instance_id, process_key="children_joint_visit",
+                           village=kid.village) == "reason"
+    response = client.get(f"/cases/{visit.instance_id}/")
+    assert response.status_code == 302 and "/access/" in response["Location"]
+    assert 'data-need="reason"' in client.get(response["Location"]).content.decode()  # "Open the case", no request
+    assert api.access_need(users["worker2"], instance_id=visit.instance_id, process_key="children_joint_visit",
+                           village=kid.village) == "approval"  # a colleague who did nothing in it still asks
+
+
 def test_another_office_and_another_villages_worker_can_neither_open_nor_complete_it(users, offices, kid, client):
     ask(client, archive(client, users["worker"], kid))
     task = partner_task(JointVisit.objects.get().instance_id)
