@@ -27,14 +27,18 @@ def _span(seconds: float) -> str:
 
 @register.simple_tag
 def sla_badge(task):
-    """Time left until the task's deadline: green, amber within 6 hours, red once passed. Written
-    here rather than by a template of its own: an inbox draws one per row, and rendering a template
-    25 times was the most of what the inbox page cost."""
+    """Time left until the task's deadline: green, amber within 6 hours, red once passed — or once
+    the engine recorded the breach, whatever this page's clock says (a timer fired with
+    `fire-timers --as-of`, a server whose clock is behind). Written here rather than by a template
+    of its own: an inbox draws one per row, and rendering a template 25 times was the most of what
+    the inbox page cost."""
     if task.status != "open" or task.due_at is None:
         return ""
     left = (task.due_at - timezone.now()).total_seconds()
     if left < 0:
         level, text = "red", _("overdue %(span)s") % {"span": _span(left)}
+    elif getattr(task, "sla_breached_at", None) is not None:
+        level, text = "red", _("overdue")
     else:
         level = "amber" if left < AMBER_BEFORE_HOURS * 3600 else "green"
         text = _("%(span)s left") % {"span": _span(left)}

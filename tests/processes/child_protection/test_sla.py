@@ -190,3 +190,19 @@ def test_the_summary_rounds_time_left_as_the_deadline_badge_does():
         assert _hours(dt.timedelta(hours=35, minutes=20)) == "35 h"
         assert _hours(dt.timedelta(minutes=20)) == "20 min"
         assert _hours(dt.timedelta(seconds=5)) == "1 min"
+
+
+def test_the_badge_is_red_once_the_breach_is_recorded_whatever_the_pages_clock_says():
+    """`fire-timers --as-of` (or a server whose clock is behind the sweeper's) breaches a task whose
+    deadline this page's clock has not reached: the badge says overdue, not "10 d left"."""
+    from types import SimpleNamespace
+
+    from django.utils import timezone, translation
+
+    from portal.inbox.templatetags.portal_tags import sla_badge
+
+    due = timezone.now() + dt.timedelta(days=10)
+    with translation.override("en"):
+        assert 'data-sla="green"' in sla_badge(SimpleNamespace(status="open", due_at=due, sla_breached_at=None))
+        breached = sla_badge(SimpleNamespace(status="open", due_at=due, sla_breached_at=timezone.now()))
+    assert 'data-sla="red"' in breached and ">overdue<" in breached
