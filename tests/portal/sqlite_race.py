@@ -30,6 +30,10 @@ call_command("collectstatic", interactive=False, verbosity=0)
 users = {name: make_user(name, role) for name, role in
          [("intake", "intake_desk"), ("admin", "admin"), ("supervisor", "supervisor")] + [(f"w{i}", "worker") for i in range(6)]}
 api.deploy_bundled(actor=users["admin"])
+# A server loads its middleware once, when it starts; each test Client loads its own on its first
+# request. Done here first, so the threads below do not race to register the metrics' collectors
+# (django-prometheus creates them on the first load: DuplicateTimeseries when two threads do it).
+Client().get("/accounts/login/")
 
 
 def awaiting_response():
