@@ -90,6 +90,7 @@ def match_volunteer(ctx, data):
 
 # How far the sign-out the volunteer's page sends may be from the server's clock when the step runs.
 SIGN_OUT_SLACK = dt.timedelta(minutes=2)
+LONGEST_SERVICE = dt.timedelta(hours=24)  # one session; a longer service is recorded day by day
 
 
 def signed_in_volunteer(user, instance_id: int) -> ServiceSession | None:
@@ -113,7 +114,7 @@ def record_sign_in_and_out(ctx, data):
     signed_out = dt.datetime.fromisoformat(data["signed_out_at"])
     if signed_out <= signed_in:
         raise FormInvalid({"signed_out_at": [_("Sign-out must come after sign-in.")]})
-    if signed_out - signed_in > dt.timedelta(hours=24):
+    if signed_out - signed_in > LONGEST_SERVICE:
         raise FormInvalid({"signed_out_at": [_("A session cannot last more than a day; record each day on its own.")]})
     by_volunteer = ctx.actor is not None and session.volunteer is not None and session.volunteer.user_id == ctx.actor.pk
     if by_volunteer and not (session.arrived_at == signed_in and abs(clock.now() - signed_out) <= SIGN_OUT_SLACK):

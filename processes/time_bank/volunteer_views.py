@@ -33,6 +33,7 @@ from engine.errors import CaseflowError, FormInvalid
 from engine.station import AccessLog, AccessOutcome
 
 from . import access
+from .handlers import LONGEST_SERVICE
 from .member_forms import LoginForm, StatusForm
 from .models import Member, MemberKind, MemberStatus, ServiceSession, SessionStatus
 from .views import _logged, _member, _passbook, balance_of
@@ -270,6 +271,11 @@ def mine_sign_out(request, number: int):
     problem = ""
     if session.arrived_at is None:
         problem = _("Sign in first, when you arrive.")
+    elif clock.now() - session.arrived_at > LONGEST_SERVICE:
+        # Forgot to sign out yesterday: the service's own rule refuses it, and the volunteer can only
+        # take the sign-in back; the worker records the service with the times the volunteer gives.
+        problem = _("You signed in more than a day ago and did not sign out. Take the sign-in back below, and tell "
+                    "the social worker when you came and left: they will record it.")
     elif clock.now() - session.arrived_at < SHORTEST_SERVICE:
         # A tap meant for "sign in" that landed on "sign out": no service lasts a few minutes.
         problem = _("You signed in less than %(n)d minutes ago: sign out when the service ends. Signed in by mistake? "

@@ -104,7 +104,8 @@ def test_the_sign_out_keeps_what_was_typed_when_it_is_refused(world):
     # rule, the text kept, nothing recorded.
     _arrived_hours_ago(case, 30)
     late = client.post(f"/time-bank/me/services/{case}/sign-out/", {"done": "陪老人聊天"})
-    assert late.status_code == 400 and "more than a day" in late.content.decode() and "陪老人聊天" in late.content.decode()
+    assert late.status_code == 400 and "more than a day ago" in late.content.decode() and "陪老人聊天" in late.content.decode()
+    assert "tell the social worker when you came and left" in late.content.decode()
     assert flows.session_of(case).status == SessionStatus.MATCHED
 
 
