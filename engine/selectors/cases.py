@@ -233,10 +233,13 @@ def submitted_forms(*, instance_id: int, viewer) -> list[SubmittedForm]:
     # as this viewer's lists name it, not by the id stored; one the viewer's lists lack stays the id.
     with forms.acting_as(viewer, {}):
         result = _submitted(rows, definition_forms, viewer, viewer_groups, people, open_sealed, unmasked)
-    latest = {}
-    for form in result:
-        latest[form.bpmn_id] = form.id
-    return [dataclasses.replace(f, superseded=latest[f.bpmn_id] != f.id) for f in result]
+    # A round of a step is the tasks one step opened together (a panel's reviews); a round is an
+    # earlier one once the step was opened again later and done (the application came back).
+    opened = {row.pk: row.created_at for row in rows}
+    latest_round = {}
+    for row in rows:
+        latest_round[row.bpmn_id] = max(latest_round.get(row.bpmn_id, row.created_at), row.created_at)
+    return [dataclasses.replace(f, superseded=opened[f.id] < latest_round[f.bpmn_id]) for f in result]
 
 
 def _submitted(rows, definition_forms, viewer, viewer_groups, people, open_sealed, unmasked) -> list[SubmittedForm]:

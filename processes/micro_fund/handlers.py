@@ -45,7 +45,7 @@ def panel_candidates(user, variables) -> list[tuple[str, str]]:
     application = Application.objects.filter(pk=(variables or {}).get("application_id") or 0).select_related("organisation").first()
     if application is None:
         return reviewers()
-    taken = set(application.reviews.values_list("reviewer__username", flat=True)) | set(_pending_reviewers(application.instance_id))
+    taken = ({r.reviewer.username for r in current_reviews(application)} | set(_pending_reviewers(application.instance_id)))
     return [(username, label) for username, label in reviewers()
             if username not in taken and conflict_reason(username, application) is None]
 
@@ -134,19 +134,28 @@ def conflict_reason(username: str, application: Application) -> str | None:
     return None
 
 
+def current_reviews(application: Application) -> list[Review]:
+    """The reviews of the panel's present round: those of the application as it now stands (a
+    returned and revised application is scored again; the earlier scores stay on record)."""
+    if "reviews" in getattr(application, "_prefetched_objects_cache", {}):
+        return [r for r in application.reviews.all() if r.round == application.review_round]
+    return list(application.reviews.filter(round=application.review_round).select_related("reviewer"))
+
+
 def valid_reviews(application: Application) -> list[Review]:
-    """Scores that count: submitted without a declared conflict of interest."""
-    return [r for r in application.reviews.all() if not r.conflict_of_interest and r.weighted_score is not None]
+    """Scores that count: this round's, submitted without a declared conflict of interest."""
+    return [r for r in current_reviews(application) if not r.conflict_of_interest and r.weighted_score is not None]
 
 
 @registry.on_task_completed(KEY, "Task_SelectPanel")
 def select_panel(ctx, data):
     """The panel, or — when declared conflicts left fewer valid scores than the rule asks — the
-    reviewers added to it; nobody who already reviewed this application, nobody conflicted."""
+    reviewers added to it; nobody who already reviewed it in this round, nobody conflicted. A
+    revised application's new round may have the same panel as before."""
     application = _application(ctx)
     panel = data["reviewers"]
     minimum = settings.MICRO_FUND["min_reviewers"]
-    already = {r.reviewer.username for r in application.reviews.select_related("reviewer")}
+    already = {r.reviewer.username for r in current_reviews(application)}
     needed = max(minimum - len(valid_reviews(application)), 1)
     problems = [reason for reason in (conflict_reason(u, application) for u in panel) if reason]
     problems += [_("%(user)s has already reviewed this application.") % {"user": u} for u in panel if u in already]
@@ -181,7 +190,7 @@ def record_review(ctx, data):
         weights = {k: Decimal(v) for k, v in settings.MICRO_FUND["weights"].items()}
         weighted = sum(Decimal(str(scores[c])) * weights[c] for c in CRITERIA).quantize(Decimal("0.01"))
     Review.objects.update_or_create(
-        application=application, reviewer=ctx.actor,
+        application=application, reviewer=ctx.actor, round=application.review_round,
         defaults={"conflict_of_interest": conflict, "conflict_reason": data.get("conflict_reason", "") if conflict else "",
                   "scores": scores, "weighted_score": weighted,
                   "recommendation": "" if conflict else data.get("recommendation", ""), "submitted_at": clock.now()},
@@ -189,9 +198,10 @@ def record_review(ctx, data):
 
 
 def panel_summary(application: Application) -> dict:
-    counted = [r for r in application.reviews.all() if not r.conflict_of_interest and r.weighted_score is not None]
+    """The present round's average, count of valid scores and of conflicts declared."""
+    counted = valid_reviews(application)
     average = (sum(r.weighted_score for r in counted) / len(counted)).quantize(Decimal("0.01")) if counted else None
-    return {"reviews": len(counted), "excluded": application.reviews.filter(conflict_of_interest=True).count(), "average": average}
+    return {"reviews": len(counted), "excluded": sum(r.conflict_of_interest for r in current_reviews(application)), "average": average}
 
 
 @registry.service("micro_fund.remind_reviewers")
@@ -246,8 +256,9 @@ def decide(ctx, data):
     else:
         application.stage = Stage.APPLYING
         application.revision_rounds += 1
+        application.review_round += 1  # the revised application is scored afresh
     application.decided_at = clock.now()
-    application.save(update_fields=["approved_amount", "stage", "revision_rounds", "decided_at"])
+    application.save(update_fields=["approved_amount", "stage", "revision_rounds", "review_round", "decided_at"])
 
 
 # -- supervise ------------------------------------------------------------------------------------
@@ -356,10 +367,10 @@ def application_summary(instance_id: int, viewer, task=None) -> list[tuple[str, 
             "n": len(valid_reviews(application)), "min": settings.MICRO_FUND["min_reviewers"]}))
     if application.stage == Stage.REVIEW and roles & {"supervisor", "admin"}:
         conflicts = [f"{r.reviewer.get_full_name() or r.reviewer.first_name or r.reviewer.username}：{r.conflict_reason}"
-                     for r in application.reviews.select_related("reviewer") if r.conflict_of_interest]
+                     for r in current_reviews(application) if r.conflict_of_interest]
         if conflicts:
             rows.append((_("Declared conflicts"), "；".join(conflicts)))
-    if roles & {"reviewer", "supervisor", "admin"} and application.reviews.exists() and not open_reviews:
+    if roles & {"reviewer", "supervisor", "admin"} and current_reviews(application) and not open_reviews:
         summary = panel_summary(application)
         rows.append((_("Panel score"), _("%(average)s from %(n)d reviews (%(excluded)d excluded for conflicts)") % {
             "average": summary["average"] if summary["average"] is not None else "—", "n": summary["reviews"], "excluded": summary["excluded"]}))
@@ -376,7 +387,7 @@ def tranche_due(application: Application, bpmn_id: str) -> Decimal:
 
 def scores_complete(application: Application) -> bool:
     """Whether the panel has finished scoring (no review task open): only then are scores shown."""
-    return application.reviews.exists() and not _open_reviews(application.instance_id)
+    return bool(current_reviews(application)) and not _open_reviews(application.instance_id)
 
 
 def _open_reviews(instance_id: int) -> int:

@@ -91,6 +91,9 @@ class Application(models.Model):
     disbursed = models.DecimalField(_("disbursed"), default=Decimal("0"), **MONEY)
     spent = models.DecimalField(_("spent"), null=True, blank=True, **MONEY)
     revision_rounds = models.PositiveSmallIntegerField(_("revision rounds"), default=0)
+    # The panel's round: a decision that sends the application back opens a new one, whose scores
+    # (of the revised application) are the ones that count; earlier rounds' reviews are kept.
+    review_round = models.PositiveSmallIntegerField(_("review round"), default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
@@ -125,9 +128,10 @@ class Review(models.Model):
     weighted_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     recommendation = models.CharField(max_length=16, blank=True)
     submitted_at = models.DateTimeField()
+    round = models.PositiveSmallIntegerField(default=1)  # the application's review_round it was given in
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["application", "reviewer"], name="one_review_per_reviewer")]
+        constraints = [models.UniqueConstraint(fields=["application", "round", "reviewer"], name="one_review_per_reviewer_and_round")]
 
 
 class EntryKind(models.TextChoices):

@@ -9,6 +9,9 @@ from django.db import connection
 from engine import api, selectors
 from engine.errors import FormInvalid, NotFound, NotPermitted
 from engine.models import HumanTask, OutboxMessage
+from django.conf import settings
+
+from processes.micro_fund import handlers
 from processes.micro_fund.models import Application, Fund, LedgerEntry, Review
 from tests.conftest import make_user
 
@@ -73,6 +76,55 @@ def test_return_for_revision_loops_and_every_round_is_kept(people):
     assert open_task(instance_id, "Task_Application")
     assert HumanTask.objects.filter(instance_id=instance_id, bpmn_id="Task_Application", status="completed").count() == 2
     assert Application.objects.get(instance_id=instance_id).revision_rounds == 2
+
+
+def test_a_returned_application_is_scored_again_by_the_same_panel_round_after_round(people):
+    """Scores of the application before it was revised do not decide the revised one: each return
+    opens a new round, which the same panel may score (three rounds with four reviewers)."""
+    instance_id = apply(people["applicant"], people["org"])
+    first_round = {**FORMS["Task_Review"], "score_need": 9, "score_feasibility": 9, "score_participation": 9, "score_budget": 9}
+    complete(instance_id, "Task_CheckCompleteness", people["worker"])
+    complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r1", "r2", "r3"]})
+    for name in ("r1", "r2", "r3"):
+        complete(instance_id, "Task_Review", people[name], first_round, assignee=name)
+    for round_no in (2, 3):
+        complete(instance_id, "Task_Decide", people["supervisor"], {"decision": "return", "reasons": "预算过高"})
+        complete(instance_id, "Task_Application", people["applicant"])
+        complete(instance_id, "Task_CheckCompleteness", people["worker"])
+        application = Application.objects.get(instance_id=instance_id)
+        assert application.review_round == round_no
+        assert handlers.valid_reviews(application) == []  # the earlier scores are not this round's
+        panel = [username for username, _label in handlers.panel_candidates(None, {"application_id": application.pk})]
+        assert {"r1", "r2", "r3", "r4"} <= set(panel)
+        with pytest.raises(FormInvalid):  # one reviewer is not a panel
+            complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r4"]})
+        complete(instance_id, "Task_SelectPanel", people["supervisor"], {"reviewers": ["r1", "r2", "r3"]})
+        for name in ("r1", "r2", "r3"):
+            complete(instance_id, "Task_Review", people[name], assignee=name)
+    application = Application.objects.get(instance_id=instance_id)
+    assert Review.objects.filter(application=application).count() == 9  # every round is kept
+    assert [r.round for r in handlers.valid_reviews(application)] == [3, 3, 3]
+    expected = sum(Decimal(str(FORMS["Task_Review"][f"score_{c}"])) * Decimal(w)
+                   for c, w in settings.MICRO_FUND["weights"].items()).quantize(Decimal("0.01"))
+    assert handlers.panel_summary(application) == {"reviews": 3, "excluded": 0, "average": expected}
+    complete(instance_id, "Task_Decide", people["supervisor"], {**FORMS["Task_Decide"], "approved_amount": "1000"})
+    assert Application.objects.get(instance_id=instance_id).stage == "approved"
+
+
+def test_the_decision_shows_every_review_of_the_round_as_current_and_earlier_rounds_as_earlier(people):
+    instance_id = apply(people["applicant"], people["org"])
+    to_decision(people, instance_id)
+    forms = api.submitted_forms(instance_id=instance_id, viewer=people["supervisor"])
+    assert [(f.completed_by, f.superseded) for f in forms if f.bpmn_id == "Task_Review"] == [("r1", False), ("r2", False), ("r3", False)]
+    complete(instance_id, "Task_Decide", people["supervisor"], {"decision": "return", "reasons": "预算过高"})
+    complete(instance_id, "Task_Application", people["applicant"])
+    to_decision(people, instance_id, panel=("r2", "r3", "r4"))
+    forms = [f for f in api.submitted_forms(instance_id=instance_id, viewer=people["supervisor"]) if f.bpmn_id == "Task_Review"]
+    assert [(f.completed_by, f.superseded) for f in forms] == [
+        ("r1", True), ("r2", True), ("r3", True), ("r2", False), ("r3", False), ("r4", False)]
+    decide = open_task(instance_id, "Task_Decide")
+    focus = api.focus_forms(task_id=decide, viewer=people["supervisor"])
+    assert sorted(f.completed_by for f in focus if f.bpmn_id == "Task_Review") == ["r2", "r3", "r4"]
 
 
 def test_rejection_needs_reasons_and_commits_nothing(people):
