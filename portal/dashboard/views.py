@@ -25,7 +25,21 @@ from . import charts, figures, report
 from .models import YearTarget
 
 STAFF_ROLES = ("worker", "supervisor", "civil_affairs", "admin")
+# Who may follow a figure or a village into the station's own records (households, sessions, the
+# fund): its staff. The civil-affairs office reads the figures and the open work, not the records.
+RECORD_ROLES = ("worker", "supervisor", "admin")
 TARGET_MAX = Decimal("1000000000")
+
+
+def _opens_records(user) -> bool:
+    return user.is_superuser or user.groups.filter(name__in=RECORD_ROLES).exists()
+
+
+def _without_record_links(rows: list, user) -> list:
+    if not _opens_records(user):
+        for row in rows:
+            row.drill_url = ""
+    return rows
 
 
 def _scope(user) -> set[str] | None:
@@ -57,7 +71,7 @@ def _is_admin(user) -> bool:
 def dashboard(request):
     villages = _scope(request.user)
     year, village = _year(request), _village(request, villages)
-    rows = figures.rows(year, villages, village=village)
+    rows = _without_record_links(figures.rows(year, villages, village=village), request.user)
     names = figures.village_names()
     choices = [(code, name) for code, name in names.items() if villages is None or code in villages]
     for row in rows:
@@ -152,13 +166,13 @@ def village_page(request, code: str):
     year = clock.today().year
     names = selectors.process_names()
     links = []
-    for url_name, label in VILLAGE_LINKS:
+    for url_name, label in VILLAGE_LINKS if _opens_records(request.user) else ():
         try:
             links.append((label, f"{reverse(url_name)}?village={code}"))
         except NoReverseMatch:
             continue
     return render(request, "portal/village.html", {
-        "village": village, "year": year, "work": work, "rows": figures.rows(year, villages, village=code), "links": links,
+        "village": village, "year": year, "work": work, "rows": _without_record_links(figures.rows(year, villages, village=code), request.user), "links": links,
         "open_by_process": sorted(((names.get(key, key), n) for key, n in work.open_by_process.items()), key=lambda item: item[0]),
     })
 

@@ -49,3 +49,19 @@ def test_the_supervisor_sees_every_open_task_of_the_village(client, work):
 def test_villages_outside_the_viewers_own_are_not_found(client, work, who, url):
     client.force_login(work[who])
     assert client.get(url).status_code == 404
+
+
+def test_every_link_on_the_village_and_year_pages_opens_for_the_civil_affairs_office(client, work):
+    """The office reads the figures and the open work; the station's records behind them are not
+    theirs, so the pages offer no link that would answer "not yours to see"."""
+    import re
+
+    client.force_login(work["civil"])
+    for url in ("/villages/dongshan/", "/year/"):
+        page = client.get(url).content.decode()
+        links = {href for href in re.findall(r'href="(/[^"]*)"', page) if not href.startswith("/static/")}
+        assert links, url
+        for href in links:
+            assert client.get(href.replace("&amp;", "&")).status_code in (200, 302), href
+    client.force_login(work["worker"])  # the station's staff keep their links into the records
+    assert 'href="/households/?village=dongshan"' in client.get("/villages/dongshan/").content.decode()
