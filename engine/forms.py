@@ -16,8 +16,9 @@ date fields. Caseflow also reads a few string properties on a component:
   reporter's identity); everyone else sees the rest of the form without it, on every page, in the
   history and in the command line's JSON;
 - `options_source`: choices from the registry (villages, my organisations, the household's members);
-- `not_before` / `not_after` on date and time fields: "today" (or "now"), another field of the
-  same form, or a workflow variable such as the report's `received_at`;
+- `not_before` / `not_after` on date and time fields: "today" (or "now"), so many days from it
+  ("now-30d": a report received at most 30 days ago, which stops a mistyped year), another field
+  of the same form, or a workflow variable such as the report's `received_at`;
 - `shown_on_return` ("true"): when the case comes back to an earlier step (a return loop), this
   field of the returning step is shown on top of the returned form.
 And on the form itself: `visible_to` (the whole form, e.g. reviewers' scores) and `sealed` ("true":
@@ -58,6 +59,7 @@ RESERVED_KEYS = frozenset({"csrfmiddlewaretoken", "true", "false", "null", "none
                           | {"len", "min", "max", "abs", "round", "sum", "any", "all", "sorted", "int", "float", "str", "bool",
                              "list", "dict"})
 DATE_LIMIT_WORDS = {"today", "now"}
+RELATIVE_LIMIT = re.compile(r"(?:today|now)([+-])([0-9]{1,4})d")  # "now-30d": 30 days before the present
 EARLY_CLOCK_SKEW = dt.timedelta(minutes=5)  # a phone whose clock runs a little ahead is not "in the future"
 
 FORM_SCHEMA = {
@@ -144,8 +146,9 @@ def check_form_definition(form: Any) -> list[str]:
                 continue
             if component["type"] != "datetime":
                 problems.append(_("Field '%(key)s': %(limit)s only applies to date and time fields.") % {"key": key, "limit": limit})
-            elif value == key or not (value in DATE_LIMIT_WORDS or re.fullmatch(r"[a-z][a-z0-9_]{0,63}", value)):
-                problems.append(_("Field '%(key)s': %(limit)s must be 'today', another field or a workflow variable, not '%(value)s'.") % {
+            elif value == key or not (value in DATE_LIMIT_WORDS or RELATIVE_LIMIT.fullmatch(value)
+                                      or re.fullmatch(r"[a-z][a-z0-9_]{0,63}", value)):
+                problems.append(_("Field '%(key)s': %(limit)s must be 'today', 'today-30d', another field or a workflow variable, not '%(value)s'.") % {
                     "key": key, "limit": limit, "value": value[:40]})
         if props.get("mask") is not None and props.get("mask") not in MASKS:
             problems.append(_("Field '%(key)s': mask must be 'id_number' or 'phone', not '%(value)s'.") % {
@@ -686,9 +689,17 @@ def _resolve_limit(component: dict, limit: str, cleaned: dict, fields: dict | No
         return None
     if reference in DATE_LIMIT_WORDS:
         return clock.now()
+    days = _relative_days(reference)
+    if days is not None:
+        return clock.now() + dt.timedelta(days=days)
     if fields is not None and reference in fields:
         return _parse_moment(cleaned.get(reference))
     return _parse_moment((_context.get().variables or {}).get(reference))
+
+
+def _relative_days(reference) -> int | None:
+    match = RELATIVE_LIMIT.fullmatch(reference) if isinstance(reference, str) else None
+    return None if match is None else int(match.group(2)) * (1 if match.group(1) == "+" else -1)
 
 
 def _as_date(moment) -> dt.date:
@@ -721,6 +732,14 @@ def _check_date_limits(component: dict, value: str, cleaned: dict, fields: dict)
         broken = left < right if limit == "not_before" else left > right
         if not broken:
             continue
+        days = _relative_days(reference)
+        if days is not None:
+            if limit == "not_before" and days < 0:
+                raise ValueError(_("Cannot be more than %(n)d days ago; check the year and the month.") % {"n": -days})
+            if limit == "not_after" and days > 0:
+                raise ValueError(_("Cannot be more than %(n)d days ahead; check the year and the month.") % {"n": days})
+            raise ValueError((_("Cannot be earlier than %(when)s.") if limit == "not_before" else _("Cannot be later than %(when)s."))
+                             % {"when": _shown(bound)})
         if relative_to_now:
             if subtype == "date":
                 raise ValueError(_("Cannot be before today.") if limit == "not_before" else _("Cannot be after today."))

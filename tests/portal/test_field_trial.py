@@ -209,6 +209,34 @@ def test_a_moment_that_breaks_its_own_limit_is_the_only_field_marked():
     assert set(refused.value.field_errors) == {"signed_out_at"}
 
 
+def test_a_moment_may_be_limited_to_so_many_days_from_now():
+    from engine import forms
+
+    field = {"type": "datetime", "key": "value", "label": "值", "properties": {"not_before": "now-30d", "not_after": "now"}}
+    a_year_ago = (timezone.localtime() - dt.timedelta(days=364)).strftime("%Y-%m-%dT%H:%M")
+    with pytest.raises(FormInvalid) as refused:
+        forms.clean_form_data({"components": [field]}, {"value": a_year_ago})
+    assert "30" in refused.value.field_errors["value"][0]
+    last_week = (timezone.localtime() - dt.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+    assert forms.clean_form_data({"components": [field]}, {"value": last_week})["value"]
+    assert forms.describe_form({"components": [field]})[0].min_date == (
+        timezone.localtime() - dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    assert forms.check_form_definition({"components": [{**field, "properties": {"not_before": "now-30x"}}]})
+    assert not forms.check_form_definition({"components": [field]})
+
+
+def test_a_report_received_with_a_mistyped_year_is_refused_before_it_escalates(users, deployed):
+    """A clerk who types last year's date would start a case that is a year overdue, escalated to
+    the civil-affairs office the moment it is saved."""
+    from tests.processes.child_protection.flows import START
+
+    last_year = (timezone.localtime() - dt.timedelta(days=365)).strftime("%Y-%m-%dT%H:%M")
+    with pytest.raises(FormInvalid) as refused:
+        start_case(users, {**START, "received_at": last_year})
+    assert set(refused.value.field_errors) == {"received_at"}
+    assert not ProcessInstance.objects.filter(process_key="child_protection").exists()
+
+
 def test_bundled_forms_limit_the_fields_the_trial_found_unlimited():
     import json
     from pathlib import Path
