@@ -439,7 +439,13 @@ def display_value(component: dict, value) -> str:
     if kind in {"select", "radio", "checklist"}:
         values = value if isinstance(value, list) else [value]
         labels = _chosen_labels(component, values)
-        return "、".join(str(labels.get(v, v)) for v in values)
+        context = _context.get()
+        if context.variables and any(str(v) not in labels for v in values):
+            # What the case's list offers now may have moved on (a reviewer who already scored is no
+            # longer offered): a past choice is still named by the list without the case.
+            with acting_as(context.user, {}):
+                labels = {**_chosen_labels(component, values), **labels}
+        return "、".join(str(labels.get(str(v), labels.get(v, v))) for v in values)
     if kind == "datetime" and component.get("subtype", "datetime") == "datetime":
         try:
             return timezone.localtime(dt.datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")

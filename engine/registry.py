@@ -395,6 +395,14 @@ def option_source(name: str, user=None, variables: dict | None = None) -> list[t
     return provider(user) if arity == 1 else provider()
 
 
+def option_source_reads_case(name: str) -> bool:
+    """Whether the option source's list depends on the case's data (it takes `variables`)."""
+    import inspect
+
+    provider = _option_sources.get(name)
+    return provider is not None and len(inspect.signature(provider).parameters) >= 2
+
+
 def packages() -> dict[str, ProcessPackage]:
     return dict(_packages)
 

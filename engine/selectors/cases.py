@@ -231,7 +231,8 @@ def submitted_forms(*, instance_id: int, viewer) -> list[SubmittedForm]:
     unmasked = not _has_masks(definition_forms) or holds_case(viewer, instance_id, rows[0].instance.village)
     # A choice from an option list of the process (a volunteer, a partner office) is shown by its label
     # as this viewer's lists name it, not by the id stored; one the viewer's lists lack stays the id.
-    with forms.acting_as(viewer, {}):
+    # A list drawn from the case's own data (this activity's roster) is read from that data.
+    with forms.acting_as(viewer, _case_data_for_lists(rows[0].instance, definition_forms)):
         result = _submitted(rows, definition_forms, viewer, viewer_groups, people, open_sealed, unmasked)
     # A round of a step is the tasks one step opened together (a panel's reviews); a round is an
     # earlier one once the step was opened again later and done (the application came back).
@@ -240,6 +241,17 @@ def submitted_forms(*, instance_id: int, viewer) -> list[SubmittedForm]:
     for row in rows:
         latest_round[row.bpmn_id] = max(latest_round.get(row.bpmn_id, row.created_at), row.created_at)
     return [dataclasses.replace(f, superseded=opened[f.id] < latest_round[f.bpmn_id]) for f in result]
+
+
+def _case_data_for_lists(instance: ProcessInstance, definition_forms: dict) -> dict:
+    """The case's workflow data when one of its forms takes options from a list that depends on it
+    (read from the stored state: a page's read), else nothing."""
+    sources = {(c.get("properties") or {}).get("options_source") for form in definition_forms.values() for c in forms.fields_of(form)}
+    if not any(registry.option_source_reads_case(name) for name in sources if name):
+        return {}
+    from engine.spiff import runtime
+
+    return runtime.read_case_data(instance)
 
 
 def _submitted(rows, definition_forms, viewer, viewer_groups, people, open_sealed, unmasked) -> list[SubmittedForm]:

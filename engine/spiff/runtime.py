@@ -1050,6 +1050,20 @@ def read_task_data(row: HumanTask) -> dict:
     return dict(task.data) if task is not None else {}
 
 
+def read_case_data(instance: ProcessInstance) -> dict:
+    """A copy of the workflow data as the case's latest task left it, read without a lock (for
+    labelling what earlier forms chose from the case's own lists: this activity's roster)."""
+    step = Step(instance=instance, definition=catalog.definition(instance.definition_id), actor=None, journal=Journal(instance, None))
+    workflow = WORKFLOWS.take(instance.pk, instance.revision)
+    if workflow is None:
+        state = ProcessInstance.objects.values_list("state", flat=True).get(pk=instance.pk) if "state" in instance.get_deferred_fields() else None
+        workflow = load_workflow(instance, step, state)
+    else:
+        WORKFLOWS.put(instance.pk, instance.revision, workflow)  # only read: it stays valid for this revision
+    latest = max(workflow.get_tasks(), key=lambda task: task.last_state_change, default=None)
+    return dict(latest.data) if latest is not None else {}
+
+
 def task_data(step: Step, row: HumanTask) -> dict:
     """A copy of the workflow data the human task behind `row` sees."""
     workflow = step.workflow

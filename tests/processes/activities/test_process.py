@@ -56,6 +56,18 @@ def test_a_class_is_recorded_by_name_returned_once_and_approved(users, group):
     assert api.get_instance(instance_id=instance_id, viewer=api.SYSTEM, with_history=False).status == "completed"
 
 
+def test_the_supervisor_reviewing_a_class_reads_who_attended_by_name(users, group):
+    """The attendance names the roster's members; the supervisor deciding on the record, and the
+    case's history, show their names (the list comes from this activity's roster), not numbers."""
+    roster, (ming, hong, teacher) = group
+    instance_id = plan(users, roster)
+    api.complete_task(task_id=task(instance_id, "Task_Attendance").pk, actor=users["worker"],
+                      data={"present": [str(ming.pk), str(teacher.pk)], "content": "作业辅导"})
+    for viewer in (users["supervisor"], users["worker"]):
+        attendance = next(f for f in api.submitted_forms(instance_id=instance_id, viewer=viewer) if f.bpmn_id == "Task_Attendance")
+        assert next(v.value for v in attendance.fields if v.key == "present") == "王小明、张老师"
+
+
 def test_an_open_event_is_recorded_by_counts(users, deployed):
     instance_id = plan(users)
     assert task(instance_id, "Task_Attendance") is None
