@@ -107,14 +107,15 @@ def collect(fields, request, task, stored: list[Attachment]) -> dict:
 
 
 def _rows(request, key: str) -> list[dict]:
-    """Inputs named <key>-<row>-<column> back into a list of rows, in row order."""
+    """Inputs named <key>-<row>-<column> back into a list of rows, in row order; the empty rows the
+    page offers to fill in are left out (a refused form would otherwise come back with more each time)."""
     pattern = re.compile(rf"^{re.escape(key)}-(\d{{1,3}})-([a-z][a-z0-9_]*)$")
     rows: dict[int, dict] = {}
     for name, value in request.POST.items():
         match = pattern.match(name)
         if match:
             rows.setdefault(int(match.group(1)), {})[match.group(2)] = value
-    return [rows[i] for i in sorted(rows)]
+    return [rows[i] for i in sorted(rows) if any(str(v).strip() for v in rows[i].values())]
 
 
 def collect_without_files(fields, request, task) -> dict:

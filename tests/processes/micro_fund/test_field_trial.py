@@ -221,3 +221,24 @@ def test_the_replacement_task_is_withdrawn_once_every_review_is_in(people):
                          ("Task_ReviewerEvaluation", "r1"), ("Task_FinalTranche", "finance")):
         complete(instance_id, bpmn_id, people[who])
     assert api.get_instance(instance_id=instance_id, viewer=api.SYSTEM).status == "completed"
+
+
+def test_a_refused_budget_comes_back_with_its_rows_and_no_pile_of_empty_ones(client, people):
+    """Each refused submit of a form with rows (a budget over the cap) came back with three more
+    empty rows than before, each marked red."""
+    import re
+
+    info = api.start_instance(process_key="micro_fund", actor=people["applicant"],
+                              data={"organisation": str(people["org"].pk), "title": "t", "village": "dongshan", "category": "culture"})
+    client.force_login(people["applicant"])
+    url = f"/tasks/{open_task(info.id, 'Task_Application')}/"
+    values = {**{k: v for k, v in FORMS["Task_Application"].items() if k != "budget_lines"},
+              "budget_lines-0-item": "炊具", "budget_lines-0-quantity": "2", "budget_lines-0-unit_price": "20000"}
+    page = client.get(url).content
+    for _attempt in range(3):  # each time the refused page itself is sent again, as a person would
+        form = pageform.page_form(page)
+        response = client.post(url, pageform.encode(pageform.press(form, pageform.fill(form, values), "complete")))
+        assert response.status_code == 400
+        page = response.content
+        rows = set(re.findall(r'name="budget_lines-(\d+)-item"', page.decode()))
+        assert len(rows) == 1 + 3 and 'value="炊具"' in page.decode()
