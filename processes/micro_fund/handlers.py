@@ -8,14 +8,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
-from django.utils.translation import gettext as _
+from django.db.models import Q, Sum
+from django.utils.translation import gettext as _, pgettext
 
 from engine import clock, registry
 from engine.errors import FormInvalid, InvalidState
 
 from . import ledger
-from .models import Application, Organisation, Review, Stage
+from .models import Application, EntryKind, Organisation, Review, Stage
 
 KEY = "micro_fund"
 CRITERIA = ("need", "feasibility", "participation", "budget")
@@ -71,7 +71,8 @@ registry.register_option_source("panel_candidates", panel_candidates)
 registry.register_option_source("pending_reviewers", pending_reviewers)
 # What the hooks and services below put into the workflow's data (ctx.set_variable), for deploy's
 # check of the gateway conditions that read them.
-registry.register_variables(KEY, {"applicant_group", "application_id", "requested_amount", "panel_complete", "evaluation_reviewer"})
+registry.register_variables(KEY, {"applicant_group", "application_id", "requested_amount", "panel_complete", "evaluation_reviewer",
+                                  "refund_due"})
 registry.register_group_label(lambda group: Organisation.objects.filter(group_name=group).values_list("name", flat=True).first())
 
 
@@ -314,21 +315,42 @@ def evaluation_reviewer(application: Application) -> str:
 
 @registry.on_task_completed(KEY, "Task_FinalTranche")
 def settle(ctx, data):
-    """Pay what is still due (or withhold it), take back any overpayment, release what was not used."""
+    """Pay what is still due (or withhold it) and release what the project did not use. Money the
+    organisation was paid beyond what it spent is owed back: it is booked when finance confirms it
+    arrived (Task_ConfirmRefund), never before."""
     application = _application(ctx)
-    if data["final_payment"] == "release" and not data.get("payment_reference"):
+    due = tranche_due(application, "Task_FinalTranche")
+    if data["final_payment"] == "release" and due > 0 and not data.get("payment_reference"):
         raise FormInvalid({"payment_reference": [_("Give the voucher number of the payment.")]})
     if data["final_payment"] == "release":
-        ledger.disburse(application, max(application.spent - application.disbursed, Decimal("0")), ctx.actor,
-                        _("Final tranche, ref. %(ref)s") % {"ref": data.get("payment_reference", "")})
+        ledger.disburse(application, due, ctx.actor, _("Final tranche, ref. %(ref)s") % {"ref": data.get("payment_reference", "")})
     elif not data.get("withhold_reason"):
         raise FormInvalid({"withhold_reason": [_("Give the reason for withholding the final tranche.")]})
     paid = application.disbursed
     cash_back = max(paid - application.spent, Decimal("0"))
-    ledger.record_return(application, cash_back, ctx.actor, _("Unspent money paid back"))
     ledger.release(application, application.approved_amount - (paid - cash_back), ctx.actor, _("Project closed: unused commitment"))
+    ctx.set_variable("refund_due", cash_back > 0)
     application.stage = Stage.COMPLETED
     application.save(update_fields=["stage"])
+
+
+def refund_owed(application: Application) -> Decimal:
+    """What the organisation was paid beyond what it spent and has not paid back yet."""
+    if application.stage != Stage.COMPLETED or application.spent is None:
+        return Decimal("0")
+    returned = application.entries.filter(kind=EntryKind.RETURN).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return max(application.disbursed - application.spent - returned, Decimal("0"))
+
+
+@registry.on_task_completed(KEY, "Task_ConfirmRefund")
+def confirm_refund(ctx, data):
+    """Finance saw the unspent money arrive: the return is booked, with its receipt."""
+    application = _application(ctx)
+    owed = refund_owed(application)
+    if owed <= 0:
+        raise FormInvalid({"received": [_("Nothing is owed back on this project.")]})
+    ledger.record_return(application, owed, ctx.actor, _("Unspent money paid back, receipt %(ref)s of %(day)s") % {
+        "ref": data["receipt_reference"], "day": data["received_on"]})
 
 
 def applications_visible_to(user):
@@ -355,11 +377,20 @@ def application_summary(instance_id: int, viewer, task=None) -> list[tuple[str, 
         (_("Organisation"), application.organisation.name),
         (_("Stage"), application.get_stage_display()),
         (_("Requested"), yuan(application.requested_amount)),
-        (_("Approved"), yuan(application.approved_amount)),
+        (pgettext("micro fund", "Approved"), yuan(application.approved_amount)),
         (_("Disbursed"), yuan(application.disbursed)),
     ]
     if task is not None and task.bpmn_id in ("Task_Tranche1", "Task_FinalTranche"):
         rows.insert(0, (_("To pay now"), yuan(tranche_due(application, task.bpmn_id))))
+    if task is not None and task.bpmn_id == "Task_FinalTranche" and application.spent is not None:
+        over = application.disbursed - application.spent
+        if over > 0:
+            rows.insert(1, (_("To pay back"), _("%(amount)s: paid %(paid)s, spent %(spent)s; finance confirms it when it arrives") % {
+                "amount": yuan(over), "paid": yuan(application.disbursed), "spent": yuan(application.spent)}))
+    owed = refund_owed(application)
+    if owed > 0:
+        rows.insert(0, (_("To pay back"), _("%(amount)s: paid %(paid)s, spent %(spent)s") % {
+            "amount": yuan(owed), "paid": yuan(application.disbursed), "spent": yuan(application.spent)}))
     roles = set(viewer.groups.values_list("name", flat=True)) if viewer is not None else set()
     open_reviews = _open_reviews(instance_id)
     if application.stage == Stage.REVIEW and roles & {"worker", "supervisor", "admin"}:

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import Client
 
 from engine import api, selectors
 from engine.errors import FormInvalid, NotFound, NotPermitted
@@ -62,9 +63,29 @@ def test_overpaid_project_pays_back_and_the_unused_commitment_is_released(people
     complete(instance_id, "Task_FinalReport", people["applicant"], {**FORMS["Task_FinalReport"], "amount_spent": "2500"})
     complete(instance_id, "Task_WorkerEvaluation", people["worker"])
     complete(instance_id, "Task_ReviewerEvaluation", people["r1"])
-    complete(instance_id, "Task_FinalTranche", people["finance"], {"final_payment": "withhold", "withhold_reason": "节余退回"})
+    client = Client()
+    client.force_login(people["finance"])
+    tranche = open_task(instance_id, "Task_FinalTranche")
+    page = client.get(f"/tasks/{tranche}/").content.decode()
+    assert "500.00" in page and "3,000.00" in page and "2,500.00" in page  # what is owed back, and why
+    # Nothing is due: finishing needs no voucher for a payment of nothing.
+    complete(instance_id, "Task_FinalTranche", people["finance"], {"final_payment": "release"})
+    f = fund()
+    # The commitment is what the project cost; the 500 is owed, not yet received.
+    assert (f.committed, f.disbursed, f.returned) == (Decimal("2500.00"), Decimal("3000.00"), Decimal("0"))
+    application = Application.objects.get(instance_id=instance_id)
+    assert handlers.refund_owed(application) == Decimal("500.00")
+    client.force_login(people["applicant"])  # the organisation is told what it owes
+    assert "500.00" in client.get(f"/cases/{instance_id}/").content.decode()
+    with pytest.raises(FormInvalid):  # no receipt, no booking
+        complete(instance_id, "Task_ConfirmRefund", people["finance"], {"received": True, "received_on": FORMS["Task_Tranche1"]["paid_on"]})
+    complete(instance_id, "Task_ConfirmRefund", people["finance"],
+             {"received": True, "receipt_reference": "SK-2026-031", "received_on": FORMS["Task_Tranche1"]["paid_on"]})
     f = fund()
     assert (f.committed, f.disbursed, f.returned) == (Decimal("2500.00"), Decimal("3000.00"), Decimal("500.00"))
+    assert handlers.refund_owed(application) == 0
+    assert api.get_instance(instance_id=instance_id, viewer=api.SYSTEM).status == "completed"
+    assert "SK-2026-031" in LedgerEntry.objects.get(application=application, kind="return").reason
 
 
 def test_return_for_revision_loops_and_every_round_is_kept(people):
