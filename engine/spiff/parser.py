@@ -378,7 +378,9 @@ def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=N
     for gateway in process.iter(f"{{{NS['bpmn']}}}exclusiveGateway"):
         ways = [f for f in process.iter(f"{{{NS['bpmn']}}}sequenceFlow") if f.get("sourceRef") == gateway.get("id")]
         conditional = [f for f in ways if (f.findtext("bpmn:conditionExpression", "", NS) or "").strip()]
-        if len(ways) > 1 and not gateway.get("default") and len(conditional) == len(ways):
+        default = gateway.get("default") if gateway.get("default") in {f.get("id") for f in ways} else None
+        # One conditional way is the same trap: the modeler leaves it when the default's end is deleted.
+        if ways and not default and len(conditional) == len(ways):
             problems.append(ElementProblem(gateway.get("id"), _(
                 "%(gateway)s has no default flow: when none of its conditions holds, the case would stop here. "
                 "Make one way its default flow.") % {"gateway": gateway.get("name") or gateway.get("id")}))

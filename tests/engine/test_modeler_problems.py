@@ -75,3 +75,17 @@ def test_an_exclusive_choice_with_a_condition_on_every_way_needs_a_default():
     assert set(found) == {"G"} and "has no default flow" in found["G"], found
     assert api.validate_definition(bpmn_xml=xml.replace('<bpmn:exclusiveGateway id="G"', '<bpmn:exclusiveGateway id="G" default="F3"'),
                                    forms_by_element={}) == []
+
+
+def test_a_choice_left_with_one_conditional_way_after_its_default_was_deleted_is_refused():
+    """An administrator deleted the end events of a choice's other ways: the one way left has a
+    condition, the default mark names a flow that is gone, and every case where the condition is
+    false would stop at the gateway."""
+    xml = _empty("elder_one_way").replace('<bpmn:sequenceFlow id="Flow_Start_Done" sourceRef="StartEvent_Start" targetRef="EndEvent_Done" />', """
+    <bpmn:sequenceFlow id="F1" sourceRef="StartEvent_Start" targetRef="G" />
+    <bpmn:exclusiveGateway id="G" name="超上限或有异常?" default="F_gone" />
+    <bpmn:sequenceFlow id="F2" sourceRef="G" targetRef="EndEvent_Done"><bpmn:conditionExpression>1 &gt; 2</bpmn:conditionExpression></bpmn:sequenceFlow>""")
+    xml = xml.replace("<bpmn:flowNodeRef>EndEvent_Done</bpmn:flowNodeRef>", "<bpmn:flowNodeRef>EndEvent_Done</bpmn:flowNodeRef><bpmn:flowNodeRef>G</bpmn:flowNodeRef>")
+    with translation.override("en"):
+        found = {p.element_id: str(p.message) for p in api.validate_definition(bpmn_xml=xml, forms_by_element={})}
+    assert "G" in found and "has no default flow" in found["G"], found
