@@ -8,7 +8,7 @@ import uuid
 
 import pghistory
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext_lazy  # "activities": words other catalogues translate otherwise
 
 from engine.crypto import EncryptedCharField
 
@@ -24,7 +24,7 @@ class ActivityKind(models.TextChoices):
 class ActivityStatus(models.TextChoices):
     PLANNED = "planned", _("planned")
     RECORDED = "recorded", _("recorded, awaiting review")
-    APPROVED = "approved", _("approved")
+    APPROVED = "approved", pgettext_lazy("activities", "approved")
 
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)  # row history
@@ -34,7 +34,7 @@ class Roster(models.Model):
     village = models.CharField(_("village"), max_length=40, db_index=True)
     name = models.CharField(_("name"), max_length=60)
     kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices, default=ActivityKind.AFTER_SCHOOL)
-    active = models.BooleanField(_("active"), default=True)
+    active = models.BooleanField(pgettext_lazy("activities", "active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,7 +55,7 @@ class RosterMember(models.Model):
     # The member's household in the needs-matching register, by its number, when the worker links it:
     # the household's page then lists the sessions the member attended. Encrypted like the name.
     household_code = EncryptedCharField(_("household number"), max_length=24, null=True, blank=True)
-    active = models.BooleanField(_("active"), default=True)
+    active = models.BooleanField(pgettext_lazy("activities", "active"), default=True)
     joined_on = models.DateField(_("joined on"))
 
     class Meta:
@@ -66,7 +66,7 @@ class RosterMember(models.Model):
 class Activity(models.Model):
     instance_id = models.BigIntegerField(unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices)
-    title = models.CharField(_("title"), max_length=80)
+    title = models.CharField(pgettext_lazy("activities", "title"), max_length=80)
     village = models.CharField(_("village"), max_length=40, db_index=True)
     place = models.CharField(_("place"), max_length=80)
     held_on = models.DateField(_("date"), db_index=True)

@@ -14,7 +14,7 @@ import datetime as dt
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, pgettext
 
 from engine import clock, registry
 from engine.errors import FormInvalid
@@ -310,7 +310,7 @@ def case_summary(instance_id, viewer, task=None) -> list[tuple[str, str]]:
     if task is not None and task.bpmn_id in ("Task_Referral", "Task_FlagNotice"):
         referral = Referral.objects.filter(Q(task_id=task.id) | Q(notice_task_id=task.id), person=person).first()
         if referral is not None:
-            rows.append((_("Risk flags"), "；".join(f"{f['label']}（{f['value']}）" for f in referral.flags)))
+            rows.append((pgettext("elderly care", "Risk flags"), "；".join(f"{f['label']}（{f['value']}）" for f in referral.flags)))
     return rows
 
 

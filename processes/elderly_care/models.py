@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext_lazy  # "elderly care": words other catalogues translate otherwise
 
 from engine.crypto import EncryptedCharField, EncryptedDecimalField, EncryptedJSONField, EncryptedTextField
 
@@ -92,7 +92,7 @@ class ElderlyPerson(models.Model):
     birth_year = models.PositiveSmallIntegerField(_("year of birth"))
     sex = models.CharField(_("sex"), max_length=8)
     # Personal (ADR 0019).
-    name = EncryptedCharField(_("name"), max_length=50)
+    name = EncryptedCharField(pgettext_lazy("elderly care", "name"), max_length=50)
     phone = EncryptedCharField(_("phone"), max_length=30, blank=True)
     living = EncryptedCharField(_("living situation"), max_length=20, choices=Living.choices)
     children = EncryptedJSONField(_("children and where they work"), default=list, blank=True,
@@ -146,7 +146,7 @@ class VisitKind(models.TextChoices):
 
 
 class VisitStatus(models.TextChoices):
-    OPEN = "open", _("open")
+    OPEN = "open", pgettext_lazy("elderly care", "open")
     DONE = "done", _("done")
     MISSED = "missed", _("missed")
 

@@ -3,7 +3,7 @@ phone) and on a household's page (the elders of that household), among the elder
 from __future__ import annotations
 
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, pgettext
 
 from engine import registry
 
@@ -16,7 +16,7 @@ def elders(query: str, viewer) -> list[registry.SearchHit]:
     hits = []
     for person in visible_people(viewer).order_by("village", "code").iterator(chunk_size=500):
         if wanted in person.code.casefold() or (person.household_code and wanted in person.household_code.casefold()):
-            detail = _("Number")
+            detail = pgettext("elderly care", "Number")
         elif wanted in person.name.casefold():
             detail = _("Name")
         elif digits and person.phone and person.phone.endswith(query):

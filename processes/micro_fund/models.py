@@ -7,7 +7,7 @@ from django.conf import settings
 import pghistory
 from django.db import models
 from django.db.models import F, Q
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext_lazy  # "micro fund": words other catalogues translate otherwise
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -62,7 +62,7 @@ class Fund(models.Model):
 class Stage(models.TextChoices):
     APPLYING = "applying", _("application")
     REVIEW = "review", _("review")
-    APPROVED = "approved", _("approved")
+    APPROVED = "approved", pgettext_lazy("micro fund", "approved")
     REJECTED = "rejected", _("rejected")
     SUPERVISION = "supervision", _("supervision")
     EVALUATION = "evaluation", _("evaluation")
@@ -82,7 +82,7 @@ class Application(models.Model):
     instance_id = models.BigIntegerField(unique=True)
     fund = models.ForeignKey(Fund, on_delete=models.PROTECT, related_name="applications")
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="applications")
-    title = models.CharField(_("title"), max_length=100)
+    title = models.CharField(pgettext_lazy("micro fund", "title"), max_length=100)
     village = models.CharField(_("village"), max_length=64)
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices, default=Stage.APPLYING)

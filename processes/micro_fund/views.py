@@ -9,7 +9,7 @@ from io import BytesIO
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, pgettext
 
 from engine import clock
 from integrations.spreadsheets import make_text_safe
@@ -68,12 +68,12 @@ def fund_export(request):
     villages = dict(Village.objects.values_list("code", "name"))
     book = Workbook()
     summary = book.active
-    summary.title = _("Summary")
+    summary.title = pgettext("micro fund", "Summary")
     for row in [(_("Fund"), fund.name), (_("Total budget"), fund.total_budget), (_("Committed"), fund.committed),
                 (_("Disbursed"), fund.disbursed), (_("Returned"), fund.returned), (_("Available"), fund.available)]:
         summary.append(list(row))
     projects = book.create_sheet(_("Projects"))
-    projects.append([_("Title"), _("Organisation"), _("Village"), _("Category"), _("Stage"), _("Requested"), _("Approved"), _("Disbursed"), _("Spent")])
+    projects.append([_("Title"), _("Organisation"), _("Village"), _("Category"), _("Stage"), _("Requested"), pgettext("micro fund", "Approved"), _("Disbursed"), _("Spent")])
     for a in applications:
         projects.append([a.title, a.organisation.name, villages.get(a.village, a.village), a.get_category_display(),
                          a.get_stage_display(), a.requested_amount, a.approved_amount, a.disbursed, a.spent])

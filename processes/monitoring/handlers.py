@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.db.models.functions import ExtractMonth
-from django.utils.translation import gettext as _, gettext_lazy, pgettext
+from django.utils.translation import gettext as _, gettext_lazy, pgettext, pgettext_lazy
 
 from engine import api, clock, registry
 from engine.errors import CaseflowError, FormInvalid
@@ -351,7 +351,7 @@ def _warnings(**filters):
 
 
 for _order, (_code, _label, _unit, _compute, _kind) in enumerate([
-        ("monitoring.households", gettext_lazy("Low-income households monitored"), gettext_lazy("households"), _monitored, "count"),
+        ("monitoring.households", gettext_lazy("Low-income households monitored"), pgettext_lazy("monitoring", "households"), _monitored, "count"),
         ("monitoring.updates_done", gettext_lazy("Monthly monitoring updates done, of those due"), "%", _updates_done, "percent"),
         ("monitoring.warnings_raised", gettext_lazy("Monitoring warnings raised"), gettext_lazy("warnings"), _warnings(), "count"),
         ("monitoring.warnings_confirmed", gettext_lazy("Monitoring warnings confirmed"), gettext_lazy("warnings"),

@@ -75,9 +75,9 @@ class MonitoredHousehold(models.Model):
 
 
 class UpdateStatus(models.TextChoices):
-    OPEN = "open", _("due")
+    OPEN = "open", pgettext_lazy("monitoring", "due")
     DONE = "done", _("done")
-    MISSED = "missed", _("missed")
+    MISSED = "missed", pgettext_lazy("monitoring", "missed")
 
 
 class MonthlyUpdate(models.Model):
@@ -96,7 +96,7 @@ class MonthlyUpdate(models.Model):
     incomes = EncryptedJSONField(_("income by source"), default=dict, blank=True)  # source -> yuan in the month
     spending = EncryptedJSONField(_("rigid spending"), default=dict, blank=True)  # kind -> yuan in the month
     events = EncryptedJSONField(_("events"), default=list, blank=True)
-    note = EncryptedTextField(_("note"), blank=True)
+    note = EncryptedTextField(pgettext_lazy("monitoring", "note"), blank=True)
     per_capita = EncryptedDecimalField(_("per-capita income a year"), null=True, blank=True, **MONEY)
     band = models.CharField(_("against the line"), max_length=16, blank=True, choices=Band.choices)
 

@@ -103,7 +103,7 @@ class Member(models.Model):
 class Relation(models.TextChoices):
     SPOUSE = "spouse", _("spouse")
     PARENT = "parent", _("parent")
-    CHILD = "child", _("child")
+    CHILD = "child", pgettext_lazy("time bank", "child")
     GRANDPARENT = "grandparent", _("grandparent")
     GRANDCHILD = "grandchild", _("grandchild")
     SIBLING = "sibling", _("brother or sister")
