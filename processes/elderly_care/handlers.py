@@ -310,7 +310,7 @@ def case_summary(instance_id, viewer, task=None) -> list[tuple[str, str]]:
     if task is not None and task.bpmn_id in ("Task_Referral", "Task_FlagNotice"):
         referral = Referral.objects.filter(Q(task_id=task.id) | Q(notice_task_id=task.id), person=person).first()
         if referral is not None:
-            rows.append((pgettext("elderly care", "Risk flags"), "；".join(f"{f['label']}（{f['value']}）" for f in referral.flags)))
+            rows.append((pgettext("elderly care", "Risk flags"), referral.flags_text))
     return rows
 
 

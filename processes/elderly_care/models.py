@@ -222,6 +222,25 @@ class Referral(models.Model):
     task_id = models.BigIntegerField(null=True, blank=True, unique=True)  # the doctor's follow-up task
     notice_task_id = models.BigIntegerField(null=True, blank=True, unique=True)  # the supervisor's notice
 
+    @property
+    def flags_text(self) -> str:
+        """The flags as people read them: 独居, 收缩压≥160（172） — a yes/no fact by its label alone."""
+        return "；".join(f["label"] if str(f.get("value")) in ("True", "") else f"{f['label']}（{f['value']}）" for f in self.flags)
+
+    @property
+    def outcome_text(self) -> str:
+        """The doctor's answer as stored ("monitor: note") with the answer's words, not its code."""
+        code, _sep, note = self.outcome.partition(": ")
+        label = OUTCOME_LABELS.get(code)
+        if label is None:
+            return self.outcome
+        return f"{label}：{note}" if note else str(label)
+
+
+# The doctor's answers of Task_Referral's form, as the referral keeps them.
+OUTCOME_LABELS = {"treated": _("treated at the village clinic"), "referred_up": _("referred to a hospital"),
+                  "monitor": _("keep monitoring"), "no_issue": _("normal on recheck")}
+
 
 class ChangeKind(models.TextChoices):
     HOSPITAL = "hospital", _("admitted to hospital")

@@ -95,3 +95,19 @@ def test_the_next_screening_uses_the_edited_rules(users, deployed):
     assert [(s.computed_tier, s.rules_version) for s in Screening.objects.filter(instance_id__in=[before, after]).order_by("pk")] == [
         ("general", 1), ("key", 2)]
 
+
+
+def test_a_referral_reads_as_words_not_as_values_and_codes():
+    """The elder's page showed 漏服药物（True） and the doctor's answer as 'no_issue:'."""
+    from django.utils import translation
+
+    from processes.elderly_care.models import Referral
+
+    referral = Referral(flags=[{"code": "missed_meds", "label": "漏服药物", "value": "True"},
+                               {"code": "high_bp", "label": "收缩压≥160", "value": "172"}], outcome="monitor: 三天后复测")
+    with translation.override("zh-hans"):
+        assert referral.flags_text == "漏服药物；收缩压≥160（172）"
+        assert referral.outcome_text == "继续观察：三天后复测"
+        assert Referral(flags=[], outcome="no_issue").outcome_text == "复查正常"
+    with translation.override("en"):
+        assert Referral(flags=[], outcome="treated: 已服药").outcome_text == "treated at the village clinic：已服药"
