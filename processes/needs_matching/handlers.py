@@ -1,7 +1,8 @@
 """Hooks, service tasks and option lists of the needs -> resources matching process. Needs become
 records at the assessment; matching runs as a service task over the catalogue; the confirmed plan
-becomes referrals, each routed to its provider's group; a decline or silence sends the need back
-to matching; capacity is taken with a guarded UPDATE when a provider accepts."""
+becomes referrals, each routed to its provider's group; a silent provider is reminded and may still
+answer until the deadline; a decline, or the deadline passing, sends the need back to matching;
+capacity is taken with a guarded UPDATE when a provider accepts."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +10,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, pgettext
 
 from engine import clock, registry
 from engine.errors import FormInvalid
@@ -87,7 +88,7 @@ def case_resources(user, variables) -> list[tuple[str, str]]:
             if proposal.get("eligible"):
                 eligible.setdefault(proposal["resource"], None)
     by_id = {r.pk: r for r in Resource.objects.filter(pk__in=list(eligible))}
-    left = _("left")
+    left = pgettext("needs matching", "left")  # what a resource has left (another catalogue's "left" is a member who left)
     return [(str(pk), f"{by_id[pk].name}（{by_id[pk].provider}，{left} {by_id[pk].capacity_text(by_id[pk].capacity_left)}）")
             for pk in eligible if pk in by_id]
 
@@ -207,6 +208,14 @@ def confirm_plan(ctx, data):
                                     "amount": str(r["amount"]) if r.get("amount") not in (None, "") else None} for r in data["plan"]])
 
 
+@registry.on_task_completed(KEY, "Task_ApprovePlan")
+def review_plan(ctx, data):
+    """A plan is returned with its reason: the worker reads it above the plan, which comes back
+    filled in (a return without a reason gives the worker neither)."""
+    if data["decision"] == "return" and not (data.get("comments") or "").strip():
+        raise FormInvalid({"comments": [_("Say what the worker should change in the plan.")]})
+
+
 @registry.service("needs_matching.refer")
 def send_referrals(ctx, params):
     """One referral per plan row. A provider with portal users answers its own task, seen only by
@@ -252,6 +261,7 @@ def provider_answers(ctx, data):
 
 @registry.service("needs_matching.chase_providers")
 def chase_providers(ctx, params):
+    """Remind the providers still silent; their tasks stay open for them to answer."""
     silent = Referral.objects.filter(instance_id=ctx.instance_id, status=ReferralStatus.SENT)
     for referral in silent:
         ctx.enqueue("partner.reminder", {"referral": referral.pk}, effect=f"chase_{referral.pk}")
@@ -260,18 +270,27 @@ def chase_providers(ctx, params):
 
 @registry.service("needs_matching.collect_responses")
 def collect_responses(ctx, params):
-    """Declined (or unanswered) referrals send their needs back to matching, without that resource."""
-    rematch = False
-    for referral in Referral.objects.filter(instance_id=ctx.instance_id).exclude(status=ReferralStatus.ACCEPTED).select_related("need"):
+    """Declined referrals send their needs back to matching without that resource; referrals left
+    unanswered at the deadline send them back with it (silence is no refusal: the worker may ask
+    the same provider again)."""
+    needs = {n.pk: n for n in Need.objects.filter(instance_id=ctx.instance_id)}  # one object per need: two referrals of it add up
+    changed, rematch = set(), False
+    for referral in Referral.objects.filter(instance_id=ctx.instance_id).exclude(status=ReferralStatus.ACCEPTED).order_by("pk"):
+        need = needs[referral.need_id]
         if referral.status == ReferralStatus.SENT:
             referral.status = ReferralStatus.EXPIRED
             referral.save(update_fields=["status"])
-        need = referral.need
-        if referral.resource_id not in need.declined_resources and need.status == NeedStatus.REFERRED:
+        elif referral.status == ReferralStatus.DECLINED and referral.resource_id not in need.declined_resources:
             need.declined_resources = [*need.declined_resources, referral.resource_id]
+            changed.add(need.pk)
+        else:
+            continue  # settled in an earlier round
+        if need.status == NeedStatus.REFERRED:
             need.status = NeedStatus.OPEN
-            need.save(update_fields=["declined_resources", "status"])
+            changed.add(need.pk)
             rematch = True
+    for pk in changed:
+        needs[pk].save(update_fields=["declined_resources", "status"])
     ctx.set_variable("needs_rematch", rematch)
     return {"rematch": rematch}
 
@@ -315,7 +334,7 @@ def matching_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str
         return [row for referral in Referral.objects.filter(instance_id=instance_id, resource__provider_group__in=groups)
                 .select_related("resource", "need") for row in _referral_rows(referral)]
     rows = []
-    fit_main, fit_other, declined = _("its main service"), _("also serves this"), _("declined")
+    fit_main, fit_other = _("its main service"), _("also serves this")
     for need in Need.objects.filter(instance_id=instance_id).order_by("number").prefetch_related("referrals__resource"):
         label = _("Need %(n)d: %(category)s (%(status)s)") % {"n": need.number, "category": need.get_category_display(),
                                                              "status": need.get_status_display()}
@@ -325,9 +344,11 @@ def matching_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str
                 parts.append(str(_("Gap: no resource to refer to yet")))
             for proposal in need.proposals[:6]:
                 failed = [f"{r['label']} {r['why']}" for r in proposal["reasons"] if not r["passed"]]
+                if not (proposal["eligible"] or failed):
+                    continue  # declined by its provider: the referral above says so
                 fit = fit_main if Decimal(str(proposal["score"])) >= 1 else fit_other
                 parts.append(f"✔ {proposal['name']}（{fit}）" if proposal["eligible"]
-                             else f"✘ {proposal['name']}（{'；'.join(failed) or declined}）")
+                             else f"✘ {proposal['name']}（{'；'.join(failed)}）")
         rows.append((label, "　".join(parts) or "—"))
     return rows
 

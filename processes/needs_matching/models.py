@@ -6,7 +6,7 @@ from django.conf import settings
 import pghistory
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext_lazy  # "needs matching": words other catalogues translate otherwise
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 
@@ -114,7 +114,7 @@ class Resource(models.Model):
     capacity_total = models.DecimalField(_("capacity"), **MONEY)
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_to = models.DateField(_("valid to"), null=True, blank=True)
-    active = models.BooleanField(_("active"), default=True)
+    active = models.BooleanField(pgettext_lazy("needs matching", "active"), default=True)
 
     class Meta:
         verbose_name = _("resource")

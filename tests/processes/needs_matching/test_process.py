@@ -1,6 +1,7 @@
 """The needs -> resources process end to end: assessment, matching, plan, referral to a provider,
 decline and re-match, provider deadlines, capacity, follow-up and evaluation."""
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -96,14 +97,59 @@ def test_decline_sends_the_need_back_to_matching_without_that_resource(world):
     assert OutboxMessage.objects.filter(instance_id=instance_id, channel="partner.referral").count() == 1  # no portal users: a message
 
 
-def test_provider_silence_past_the_deadline_returns_the_need_to_matching(world):
+def test_a_silent_provider_is_reminded_after_5_days_and_may_still_answer(world):
     instance_id = assess(world)
     plan(instance_id, world, world["edu"])
-    sent = task(instance_id, "Task_ProviderResponse").created_at
-    assert api.fire_due_timers(as_of=sent + dt.timedelta(days=4)).timers_fired == 0
-    api.fire_due_timers(as_of=sent + dt.timedelta(days=5, hours=1))
-    assert Referral.objects.get().status == "expired"
-    assert task(instance_id, "Task_ConfirmPlan") is not None
+    response = task(instance_id, "Task_ProviderResponse")
+    assert api.fire_due_timers(as_of=response.created_at + dt.timedelta(days=4)).timers_fired == 0
+    api.fire_due_timers(as_of=response.created_at + dt.timedelta(days=5, hours=1))
+    referral = Referral.objects.get()
+    assert [m.payload for m in OutboxMessage.objects.filter(instance_id=instance_id, channel="partner.reminder")] == [{"referral": referral.pk}]
+    assert task(instance_id, "Task_ProviderResponse").pk == response.pk  # still the office's to answer
+    assert referral.status == "sent" and task(instance_id, "Task_ConfirmPlan") is None  # nothing handed back yet
+    assert api.fire_due_timers(as_of=response.created_at + dt.timedelta(days=9)).timers_fired == 0  # reminded once
+    api.complete_task(task_id=response.pk, data={"response": "accept"}, actor=world["partner"])
+    assert Referral.objects.get().status == "accepted"
+    assert task(instance_id, "Task_FollowUp") is not None
+    assert OutboxMessage.objects.filter(instance_id=instance_id, channel="partner.reminder").count() == 1
+
+
+def test_a_provider_silent_for_10_days_hands_the_need_back_and_may_be_asked_again(world):
+    instance_id = assess(world)
+    plan(instance_id, world, world["edu"])
+    response = task(instance_id, "Task_ProviderResponse")
+    api.fire_due_timers(as_of=response.created_at + dt.timedelta(days=5, hours=1))
+    api.fire_due_timers(as_of=response.created_at + dt.timedelta(days=9, hours=23))
+    assert Referral.objects.get().status == "sent" and task(instance_id, "Task_ConfirmPlan") is None  # reminded, still waiting
+    assert api.fire_due_timers(as_of=response.created_at + dt.timedelta(days=10, hours=1)).timers_fired == 1
+    assert Referral.objects.get().status == "expired"  # no answer in time, not a decline
+    response.refresh_from_db()
+    assert response.status == "cancelled"
+    assert task(instance_id, "Task_ConfirmPlan").assignee == world["worker"]  # back to the worker who planned it
+    need = Need.objects.get(instance_id=instance_id, number=1)
+    assert need.status == "open" and need.declined_resources == []
+    assert [p["name"] for p in need.proposals if p["eligible"]] == ["爱心助学金", "教育补贴"]
+    summary = dict(api.case_summary(instance_id=instance_id, process_key="needs_matching", viewer=world["worker"]))
+    row = next(value for label, value in summary.items() if label.startswith("Need 1"))
+    assert "→ 教育补贴（no answer in time）" in row and "✔ 教育补贴" in row and "declined" not in row
+    plan(instance_id, world, world["edu"])  # the same office may be asked again
+    again = task(instance_id, "Task_ProviderResponse")
+    assert again.candidate_group == "prov-edu"
+    api.complete_task(task_id=again.pk, data={"response": "accept"}, actor=world["partner"])
+    assert list(Referral.objects.order_by("pk").values_list("status", flat=True)) == ["expired", "accepted"]
+
+
+def test_two_referrals_of_one_need_both_declined_keep_both_resources_out(world):
+    instance_id = assess(world)
+    do(instance_id, "Task_ConfirmPlan", world["worker"], {"plan": [
+        {"need_no": 1, "resource": str(world["edu"].pk)}, {"need_no": 1, "resource": str(world["charity"].pk)}]})
+    api.complete_task(task_id=task(instance_id, "Task_ProviderResponse").pk, data={"response": "decline", "reason": "名额已满"},
+                      actor=world["partner"])
+    # The charity has no portal users: the case's worker records its answer.
+    do(instance_id, "Task_ProviderResponse", world["worker"], {"response": "decline", "reason": "本年度资金已用完"})
+    need = Need.objects.get(instance_id=instance_id, number=1)
+    assert sorted(need.declined_resources) == sorted([world["edu"].pk, world["charity"].pk])
+    assert not [p for p in need.proposals if p["eligible"]] and need.status == "gap"
 
 
 def test_capacity_decreases_and_never_goes_below_zero(world):
@@ -129,6 +175,30 @@ def test_an_ineligible_resource_is_refused_in_the_plan(world):
     assert "plan" in excinfo.value.field_errors
 
 
+def test_a_plan_is_returned_only_with_a_reason_and_comes_back_filled_in(client, world):
+    grant = Resource.objects.create(name="助学救助金", kind="policy", provider="民政办", categories=["education"], rules=[BELOW_LINE],
+                                    capacity_unit="yuan", capacity_left=Decimal("80000"), capacity_total=Decimal("80000"))
+    instance_id = assess(world)
+    plan(instance_id, world, grant, amount="3000", gaps_noted="住房暂无资源")
+    for empty in ({}, {"comments": ""}, {"comments": "  \n "}):
+        with pytest.raises(FormInvalid) as excinfo:
+            do(instance_id, "Task_ApprovePlan", world["supervisor"], {"decision": "return", **empty})
+        assert list(excinfo.value.field_errors) == ["comments"]
+    assert task(instance_id, "Task_ConfirmPlan") is None
+    do(instance_id, "Task_ApprovePlan", world["supervisor"], {"decision": "return", "comments": "请说明资金用途"})
+    returned = task(instance_id, "Task_ConfirmPlan")
+    notice = api.return_notice(task_id=returned.pk, viewer=world["worker"])
+    assert [(f.key, f.value) for f in notice.fields] == [("comments", "请说明资金用途")]
+    before = api.previous_submission(task_id=returned.pk, viewer=world["worker"])
+    assert before["gaps_noted"] == "住房暂无资源"
+    assert [(row["need_no"], row["resource"], Decimal(str(row["amount"])), row["responsible"]) for row in before["plan"]] == [
+        ("1", str(grant.pk), Decimal("3000"), "李明")]
+    client.force_login(world["worker"])
+    page = client.get(f"/tasks/{returned.pk}/").content.decode()
+    form = page.split('data-testid="returned"', 1)[1]  # the reason on top, then the plan as it was returned
+    assert "请说明资金用途" in form and re.search(rf'<option value="{grant.pk}"[^>]*selected', form), form
+
+
 def test_big_or_sensitive_plans_need_the_supervisor(world):
     grant = Resource.objects.create(name="助学救助金", kind="policy", provider="民政办", categories=["education"], rules=[BELOW_LINE],
                                     capacity_unit="yuan", capacity_left=Decimal("80000"), capacity_total=Decimal("80000"))
@@ -148,6 +218,27 @@ def test_a_household_whose_needs_are_all_gaps_still_goes_on_to_follow_up(world):
     assert any("Gap" in value for value in summary.values())
     do(info.id, "Task_ConfirmPlan", world["worker"], {"plan": [], "gaps_noted": "需联系住房改造项目"})
     assert task(info.id, "Task_FollowUp") is not None
+
+
+def test_a_declined_resource_is_named_once_in_the_summary(world):
+    instance_id = assess(world)
+    plan(instance_id, world, world["edu"])
+    api.complete_task(task_id=task(instance_id, "Task_ProviderResponse").pk, data={"response": "decline", "reason": "名额已满"},
+                      actor=world["partner"])
+    summary = dict(api.case_summary(instance_id=instance_id, process_key="needs_matching", viewer=world["worker"]))
+    row = next(value for label, value in summary.items() if label.startswith("Need 1"))
+    assert row.count("教育补贴") == 1 and "→ 教育补贴（declined）" in row and "✔ 爱心助学金" in row
+
+
+def test_the_plans_resource_list_says_what_is_left_not_who_left(world):
+    from django.utils import translation
+
+    from processes.needs_matching.handlers import case_resources
+
+    instance_id = assess(world)
+    with translation.override("zh-hans"):
+        labels = dict(case_resources(world["worker"], {"needs_case": instance_id}))
+    assert labels[str(world["edu"].pk)] == "教育补贴（教育办，剩余 1 个名额）"
 
 
 def test_the_plan_page_shows_each_need_with_its_resources_and_reasons(world):
