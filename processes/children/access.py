@@ -2,7 +2,12 @@
 village may see it exists (lists, option lists); to open it, its holders — the supervisors of the
 village and the holders of any of the child's cases — give a purpose and a reason once a
 session-day, and anyone else (a colleague of the village, the administrator) asks a supervisor of
-the village. The check, the reason form and the requests are the engine's and the portal's."""
+the village. The check, the reason form and the requests are the engine's and the portal's.
+
+Reading is not writing: whatever opens an archive, only the village's workers and supervisors change
+it (the administrator reads, for technical support, and changes nothing). A group's members are seen
+by name, with their scores, by those who run it — the workers a supervisor put on it (its creator
+first) and the village's supervisors; anyone else sees their archive numbers, as in every list."""
 from __future__ import annotations
 
 from engine import api, registry, selectors
@@ -10,11 +15,28 @@ from engine import api, registry, selectors
 KEY = "children"
 KIND = "child"
 STAFF_ROLES = frozenset({"worker", "supervisor", "admin"})
+EDIT_ROLES = frozenset({"worker", "supervisor"})
 
 
 def is_staff(user) -> bool:
     return bool(user is not None and getattr(user, "is_active", False)
                 and (user.is_superuser or selectors.roles_of(user) & STAFF_ROLES))
+
+
+def may_edit(user) -> bool:
+    """The child's holders correct and add to the archive: the village's workers and the supervisors (not the administrator)."""
+    return bool(selectors.roles_of(user) & EDIT_ROLES)
+
+
+def assigns_group_workers(user, group) -> bool:
+    """A supervisor of the group's village puts workers on a group and takes them off (a handover)."""
+    return may_edit(user) and api.may_decide(user, village=group.village)
+
+
+def runs_group(user, group) -> bool:
+    """Whether the user runs the group, and so sees its members' names and scores and records its work:
+    one of its workers, or a supervisor of its village (who holds every archive there)."""
+    return assigns_group_workers(user, group) or (may_edit(user) and group.workers.filter(pk=user.pk).exists())
 
 
 def in_villages(query, user):

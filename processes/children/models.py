@@ -246,13 +246,16 @@ class Scale(models.Model):
 
 
 class Group(models.Model):
-    """A group-work group (小组): a goal, a facilitator, members with their guardian's consent."""
+    """A group-work group (小组): a goal, a facilitator, members with their guardian's consent, and the
+    workers who run it (its creator, then whoever a supervisor puts on it): they see its members by name."""
 
     village = models.CharField(pgettext_lazy("children", "village"), max_length=40, db_index=True)
     name = models.CharField(pgettext_lazy("children", "name"), max_length=60)
     goal = models.CharField(pgettext_lazy("children", "goal"), max_length=200)
     facilitator = models.CharField(pgettext_lazy("children", "facilitator"), max_length=50)
     scale = models.ForeignKey(Scale, on_delete=models.PROTECT, null=True, blank=True, related_name="groups")
+    workers = models.ManyToManyField("auth.User", verbose_name=pgettext_lazy("children", "workers running the group"), blank=True,
+                                     related_name="+")
     active = models.BooleanField(pgettext_lazy("children", "active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -3,7 +3,10 @@ gate: a reason from its holders, a supervisor's approval for anyone else), the g
 group's members, sessions and pre/post screening.
 
 Staff only (worker, supervisor, admin), each within their villages; anything else a 404, even a
-guessed id. Every view of a group's children is logged; an archive's reading is logged by the gate."""
+guessed id. Only the village's workers and supervisors write (access.may_edit): the administrator
+reads an archive it was approved for and changes nothing (403). A group's members are named, with
+their scores, only to those who run it (access.runs_group); each name shown is logged against its
+archive, and an archive's reading by the gate."""
 from __future__ import annotations
 
 import datetime as dt
@@ -26,7 +29,7 @@ from django.views.decorators.http import require_http_methods
 
 from engine import api, clock, registry, selectors
 from engine.errors import CaseflowError, FormInvalid
-from engine.station import AccessLog, Village
+from engine.station import Village
 
 from . import access, handlers, scales
 from .handlers import OPEN_STAGES
@@ -89,6 +92,11 @@ def _token(request) -> uuid.UUID:
         return uuid.uuid4()
 
 
+def _read_only(what: str):
+    """A write sent by someone who may read but not change (the administrator): refused, nothing saved."""
+    return HttpResponseForbidden(what)
+
+
 def _already_saved(request, what: str) -> None:
     messages.success(request, pgettext("children", "%(what)s was already saved: the form was sent twice, it is kept once.") % {"what": what})
 
@@ -120,6 +128,8 @@ def child_page(request, child_id: int):
     child = access.visible_children(request.user).filter(pk=child_id).first()
     if child is None:
         raise Http404(pgettext("children", "No such child, or not yours to see."))
+    if request.method == "POST" and not access.may_edit(request.user):
+        return _read_only(pgettext("children", "You may read this archive, not change it: the village's workers and supervisors record in it."))
     # A child's archive is a minor's file: a reason from its holders, an approval for anyone else (ADR 0020).
     missing = api.open_record(record=access.as_record(child), viewer=request.user, session=request.session, view="children_archive")
     if missing:
@@ -179,7 +189,7 @@ def child_page(request, child_id: int):
                 return redirect(f"{reverse('children-child', args=[child.pk])}#photos")
         elif action == "photo_delete":
             photo = child.photos.filter(token=request.POST.get("photo", "")).first()
-            if photo is None or not may_edit(request.user):
+            if photo is None:
                 errors["photo"] = pgettext("children", "No such photo in this archive.")
             else:
                 photo.file.delete(save=False)
@@ -222,7 +232,7 @@ def child_page(request, child_id: int):
         "groups": child.memberships.select_related("group").order_by("-joined_on"),
         "village_name": Village.objects.filter(code=child.village).values_list("name", flat=True).first() or child.village,
         "contacts": child.contacts.order_by("-held_on", "-pk")[:50], "contact": contact, "contact_kinds": ContactKind.choices,
-        "errors": errors, "typed": typed, "today": clock.today().isoformat(), "may_edit": may_edit(request.user),
+        "errors": errors, "typed": typed, "today": clock.today().isoformat(), "may_edit": access.may_edit(request.user),
         # Photos only while the guardian's consent is on record (withdrawing it deletes them).
         "photos": child.photos.order_by("-uploaded_at", "-pk")[:PHOTOS_PER_CHILD] if child.consent_photo else [],
         "photo_typed": {**photo_typed, "token": str(uuid.uuid4())}, "photos_max": PHOTOS_PER_CHILD,
@@ -395,15 +405,9 @@ def contacts_due(request):
 
 # -- correcting the archive -------------------------------------------------------------------------
 
-EDIT_ROLES = frozenset({"worker", "supervisor"})
 PHONE = re.compile(r"1\d{10}|0\d{2,3}-?\d{7,8}")  # a mobile, or a landline with its area code
 EDITABLE = ("school", "grade", "birth_date", "left_behind", "guardian_name", "guardian_relation", "guardian_phone",
             "family_support", "health", "disability", "household_code")
-
-
-def may_edit(user) -> bool:
-    """The child's holders correct the archive: the village's workers and the supervisors (not the administrator)."""
-    return bool(selectors.roles_of(user) & EDIT_ROLES)
 
 
 def _changes(child) -> list[dict]:
@@ -433,7 +437,7 @@ def child_edit(request, child_id: int):
     child's village, the need-to-know gate), then the holders' roles. Every change is kept (row history)."""
     _staff(request.user)
     child = access.visible_children(request.user).filter(pk=child_id).first()
-    if child is None or not may_edit(request.user):
+    if child is None or not access.may_edit(request.user):
         raise Http404(pgettext("children", "No such child, or not yours to see."))
     missing = api.open_record(record=access.as_record(child), viewer=request.user, session=request.session, view="children_archive_edit")
     if missing:
@@ -484,6 +488,8 @@ def group_list(request):
     scale_choices = list(Scale.objects.filter(active=True).order_by("name"))
     errors: dict[str, str] = {}
     typed = {"name": "", "village": "", "goal": "", "facilitator": "", "scale": ""}
+    if request.method == "POST" and not access.may_edit(request.user):
+        return _read_only(pgettext("children", "Only the village's workers and supervisors start a group."))
     if request.method == "POST":
         typed = {k: request.POST.get(k, "").strip() for k in typed}
         for field, limit in (("name", 60), ("goal", 200), ("facilitator", 50)):
@@ -498,6 +504,7 @@ def group_list(request):
                 with transaction.atomic():
                     group = Group.objects.create(name=typed["name"], village=typed["village"], goal=typed["goal"],
                                                  facilitator=typed["facilitator"], scale=scale)
+                    group.workers.add(request.user)  # its creator runs it, until a supervisor hands it over
             except IntegrityError:
                 errors["name"] = pgettext("children", "This village already has a group of that name.")
             else:
@@ -507,17 +514,33 @@ def group_list(request):
         size=Count("members", distinct=True), held=Count("sessions", distinct=True)).select_related("scale").order_by("-active", "village", "name")
     return render(request, "children/groups.html", {
         "groups": groups, "village_choices": choices, "scales": scale_choices, "errors": errors, "typed": typed,
-        "village_names": dict(Village.objects.values_list("code", "name")),
+        "may_edit": access.may_edit(request.user), "village_names": dict(Village.objects.values_list("code", "name")),
     }, status=400 if errors else 200)
+
+
+GROUP_READING_REASON = "小组工作「%(group)s」：组员名单、出勤与前后测得分"
+
+
+def _village_workers(group) -> list:
+    """The active workers of the group's village, whom a supervisor may put on it."""
+    from django.contrib.auth import get_user_model
+
+    people = [(u, registry.villages_for(u)) for u in get_user_model().objects.filter(is_active=True, groups__name="worker").distinct()]
+    return sorted((u for u, villages in people if villages is None or group.village in villages), key=lambda u: (api.display_name(u), u.pk))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def group_page(request, group_id: int):
+    """A group's members, sessions and screening. Those who run it (access.runs_group) see its members by
+    name with their scores and record its work: the group is their reason, and each name shown is logged
+    against the child's archive. Anyone else of the village sees archive numbers, the sessions' dates and
+    topics and who runs it, as in the archive list; a member's archive opens behind its own gate."""
     _staff(request.user)
     group = access.in_villages(Group.objects.all(), request.user).select_related("scale").filter(pk=group_id).first()
     if group is None:
         raise Http404(pgettext("children", "No such group, or not yours to see."))
+    runs, assigns = access.runs_group(request.user, group), access.assigns_group_workers(request.user, group)
     errors: dict[str, str] = {}
     typed = {"held_on": clock.today().isoformat(), "content": "", "observations": "", "present": set(), "token": str(uuid.uuid4()),
              "screened_on": clock.today().isoformat(), "phase": Phase.PRE, "score": "", "child": ""}
@@ -525,7 +548,27 @@ def group_page(request, group_id: int):
     member_ids = {m.child_id for m in members}
     if request.method == "POST":
         action = request.POST.get("_action", "")
-        if action == "add_member":
+        if action in ("add_worker", "remove_worker"):
+            if not assigns:
+                return _read_only(pgettext("children", "Only a supervisor of the village puts workers on a group or takes them off."))
+        elif not runs:
+            return _read_only(pgettext("children", "Only the workers who run this group and the village's supervisors record its work."))
+        if action == "add_worker":
+            worker = next((u for u in _village_workers(group) if str(u.pk) == request.POST.get("worker", "")), None)
+            if worker is None:
+                errors["worker"] = pgettext("children", "Choose a worker of this village from the list.")
+            else:
+                group.workers.add(worker)
+                messages.success(request, pgettext("children", "%(name)s now runs this group.") % {"name": api.display_name(worker)})
+                return redirect("children-group", group.pk)
+        elif action == "remove_worker":
+            raw = request.POST.get("worker", "")
+            worker = group.workers.filter(pk=int(raw) if raw.isdigit() else 0).first()
+            if worker is not None:
+                group.workers.remove(worker)
+                messages.success(request, pgettext("children", "%(name)s no longer runs this group.") % {"name": api.display_name(worker)})
+            return redirect("children-group", group.pk)
+        elif action == "add_member":
             child = access.visible_children(request.user).filter(pk=request.POST.get("child") or 0, village=group.village, active=True).first()
             if child is None:
                 errors["child"] = pgettext("children", "Choose a child of this village from the archive.")
@@ -591,13 +634,23 @@ def group_page(request, group_id: int):
                 return redirect("children-group", group.pk)
         else:
             errors["_action"] = pgettext("children", "Unknown action.")
-    AccessLog.objects.create(user=request.user, instance_id=0, process_key=KEY, view="children_group")
-    table = scales.group_table(group)
-    candidates = [c for c in access.visible_children(request.user).filter(village=group.village, active=True).order_by("code")
-                  if c.pk not in member_ids]
-    return render(request, "children/group.html", {
-        "group": group, "members": members, "candidates": candidates, "sessions": group.sessions.prefetch_related("present").order_by("-number"),
-        "table": table, "summary": scales.summary(table), "chart": scales.chart_svg(group.scale, table) if group.scale else "",
-        "phases": Phase.choices, "errors": errors, "typed": typed, "today": clock.today().isoformat(),
+    workers = sorted(group.workers.all(), key=lambda u: (api.display_name(u), u.pk))
+    context = {
+        "group": group, "members": members, "runs": runs, "assigns": assigns, "sessions": group.sessions.prefetch_related("present").order_by("-number"),
+        "workers": [(u.pk, api.display_name(u)) for u in workers], "phases": Phase.choices, "errors": errors, "typed": typed,
+        "today": clock.today().isoformat(),
         "village_name": Village.objects.filter(code=group.village).values_list("name", flat=True).first() or group.village,
-    }, status=400 if errors else 200)
+    }
+    if assigns:
+        context["worker_choices"] = [(u.pk, api.display_name(u)) for u in _village_workers(group) if u not in workers]
+    if runs:
+        table = scales.group_table(group)
+        context.update(table=table, summary=scales.summary(table), chart=scales.chart_svg(group.scale, table) if group.scale else "", candidates=[
+            c for c in access.visible_children(request.user).filter(village=group.village, active=True).order_by("code") if c.pk not in member_ids])
+        purpose = "casework" if any(u.pk == request.user.pk for u in workers) else "supervision"
+        for m in members:  # each name shown, against its archive: the group is the reason
+            api.record_access(instance_id=0, process_key=KEY, viewer=request.user, view="children_group", record=f"{access.KIND}:{m.child_id}",
+                              purpose=purpose, reason=GROUP_READING_REASON % {"group": group.name})
+    else:  # archive numbers only, as in every list: the group is named, no child
+        api.record_access(instance_id=0, process_key=KEY, viewer=request.user, view="children_group", record=f"group:{group.pk}")
+    return render(request, "children/group.html", context, status=400 if errors else 200)

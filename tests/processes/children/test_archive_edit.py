@@ -81,6 +81,7 @@ def test_a_session_sent_twice_is_recorded_once(users, deployed, client):
     from processes.children.models import Group
 
     group = Group.objects.create(village="dongshan", name="阳光小组", goal="交朋友", facilitator="李社工")
+    group.workers.add(users["worker"])
     member = child(name="王小明")
     GroupMember.objects.create(group=group, child=member, joined_on=clock.today())
     client.force_login(users["worker"])

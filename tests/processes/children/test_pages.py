@@ -23,7 +23,9 @@ def signed_in(client, user):
 @pytest.fixture
 def group(users, deployed):
     anxiety = Scale.objects.create(name="儿童焦虑量表", items=20, min_score=0, max_score=40, cutoff=25, direction="lower_better")
-    return Group.objects.create(village="dongshan", name="阳光小组", goal="缓解焦虑，学习交朋友", facilitator="李社工", scale=anxiety)
+    group = Group.objects.create(village="dongshan", name="阳光小组", goal="缓解焦虑，学习交朋友", facilitator="李社工", scale=anxiety)
+    group.workers.add(users["worker"])
+    return group
 
 
 def test_the_archive_opens_only_after_a_reason_and_the_reading_is_logged(users, deployed, client):

@@ -1,7 +1,7 @@
 """Demo children in difficulty: twelve children of 东山村 with their growth archives (most with the
-guardian's consent to group work), a group with five sessions and pre/post screening scores on an
-anxiety scale, and two individual cases at different stages (one in services, one awaiting the
-supervisor's approval of its closure). Runs once: nothing when a children's case exists."""
+guardian's consent to group work), a group run by `worker` with five sessions and pre/post screening
+scores on an anxiety scale, and two individual cases at different stages (one in services, one
+awaiting the supervisor's approval of its closure). Runs once: nothing when a children's case exists."""
 import datetime as dt
 
 from django.contrib.auth import get_user_model
@@ -43,6 +43,7 @@ class Command(BaseCommand):
             MentalState.objects.create(child=kid, recorded_on=start - dt.timedelta(days=5), note="上课少发言，与同学交往紧张")
             children.append(kid)
         group = Group.objects.create(village="dongshan", name="阳光同伴小组", goal="缓解焦虑、学习与同伴交往", facilitator="东山社工", scale=scale)
+        group.workers.add(users["worker"])  # worker runs it: sees its members by name and scores
         members = children[:10]
         for kid in members:
             GroupMember.objects.create(group=group, child=kid, joined_on=start)
