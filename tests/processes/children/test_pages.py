@@ -38,6 +38,8 @@ def test_the_archive_opens_only_after_a_reason_and_the_reading_is_logged(users, 
     first = client.get(url)
     assert first.status_code == 302 and first["Location"].startswith(f"/records/child/{kid.pk}/access/")
     assert not AccessLog.objects.filter(user=users["supervisor"], record=f"child:{kid.pk}").exists()
+    form = client.get(first["Location"]).content.decode()  # it speaks of the child's archive, not of a household
+    assert "这是儿童成长档案" in form and "打开成长档案" in form and "家庭" not in form
     give_record_reason(client, "child", kid.pk, next_url=url)
     page = client.get(url)
     assert page.status_code == 200 and "李小红" in page.content.decode()
@@ -60,6 +62,7 @@ def test_another_villages_worker_gets_a_404_and_a_colleague_without_a_case_must_
     assert AccessLog.objects.filter(user=users["worker2"], record=f"child:{kid.pk}", outcome="refused").exists()
     page = client.get(asked["Location"])
     assert page.status_code == 200 and "王小明" not in page.content.decode()
+    assert "这是儿童成长档案，您不是该儿童个案的经办人" in page.content.decode()
 
 
 def test_a_child_without_the_guardians_consent_cannot_join_a_group(users, group, client):
