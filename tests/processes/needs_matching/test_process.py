@@ -114,7 +114,7 @@ def test_a_silent_provider_is_reminded_after_5_days_and_may_still_answer(world):
     assert OutboxMessage.objects.filter(instance_id=instance_id, channel="partner.reminder").count() == 1
 
 
-def test_a_provider_silent_for_10_days_hands_the_need_back_and_may_be_asked_again(world):
+def test_a_provider_silent_for_10_days_hands_the_need_back_and_may_be_asked_again(client, world):
     instance_id = assess(world)
     plan(instance_id, world, world["edu"])
     response = task(instance_id, "Task_ProviderResponse")
@@ -125,6 +125,11 @@ def test_a_provider_silent_for_10_days_hands_the_need_back_and_may_be_asked_agai
     assert Referral.objects.get().status == "expired"  # no answer in time, not a decline
     response.refresh_from_db()
     assert response.status == "cancelled"
+    client.force_login(world["partner"])  # the office's old task says it was withdrawn, not that it was done
+    answer = client.get(f"/tasks/{response.pk}/")
+    assert answer.status_code == 200, answer.status_code
+    page = answer.content.decode()
+    assert 'data-testid="task-withdrawn"' in page and "此任务已完成" not in page
     assert task(instance_id, "Task_ConfirmPlan").assignee == world["worker"]  # back to the worker who planned it
     need = Need.objects.get(instance_id=instance_id, number=1)
     assert need.status == "open" and need.declined_resources == []
