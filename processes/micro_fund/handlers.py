@@ -274,6 +274,16 @@ def pay_first_tranche(ctx, data):
     application.save(update_fields=["stage"])
 
 
+@registry.on_task_completed(KEY, "Task_ProgressReport")
+def record_progress(ctx, data):
+    """Spending so far is at most the approval: the site visit reads this figure."""
+    application = _application(ctx)
+    spent = data.get("spent_so_far")
+    if spent not in (None, "") and ledger.money(spent) > (application.approved_amount or 0):
+        raise FormInvalid({"spent_so_far": [_("More than the %(approved)s yuan approved; report the overspend from your own funds separately.") % {
+            "approved": f"{application.approved_amount:,.2f}"}]})
+
+
 @registry.service("micro_fund.remind_applicant")
 def remind_applicant(ctx, params):
     key = ctx.enqueue("notify.reminder", {"instance": ctx.instance_id, "who": "applicant", "task": "Task_ProgressReport"}, effect="report_reminder")

@@ -33,6 +33,11 @@ LAYOUT_TYPES = {"text", "separator", "spacer", "group"}
 CHOICE_TYPES = {"select", "radio", "checklist"}
 DEFAULT_MAX_LENGTH = {"textfield": 200, "textarea": 5000}
 LIMIT_WORDS = {"today", "now"}
+RELATIVE_LIMIT = re.compile(r"(?:today|now)([+-])([0-9]{1,4})d")  # "today-365d", as engine/forms.py reads it
+
+
+def _from_clock(ref: str) -> bool:
+    return ref in LIMIT_WORDS or RELATIVE_LIMIT.fullmatch(ref) is not None
 NOT_OFFERED = "zz_not_offered"
 # What people type: mostly Chinese, some Latin letters, digits and punctuation; never a leading or
 # trailing space (the server strips those, which would change the length we meant).
@@ -335,6 +340,9 @@ def parse_moment(value):
 def _resolve(ref: str, by_key: dict, values: dict, ctx: Context):
     if ref in LIMIT_WORDS:
         return ctx.now
+    relative = RELATIVE_LIMIT.fullmatch(ref)
+    if relative:
+        return ctx.now + dt.timedelta(days=int(relative.group(2)) * (1 if relative.group(1) == "+" else -1))
     if ref in by_key:
         return parse_moment(values.get(ref))
     return parse_moment(ctx.variables.get(ref))
@@ -360,7 +368,7 @@ def window(f: Field, ctx: Context, by_key: dict, values: dict, skip: str | None 
         if f.subtype == "date":
             b = timezone.localtime(bound).date() if isinstance(bound, dt.datetime) else bound
         elif isinstance(bound, dt.datetime):
-            margin = dt.timedelta(minutes=1 if ref in LIMIT_WORDS else 0)
+            margin = dt.timedelta(minutes=1 if _from_clock(ref) else 0)
             b = _local_minute(bound + margin if before else bound - margin, up=before)
         else:  # a date bounds a moment by its whole day
             b = dt.datetime.combine(bound, dt.time(0, 0) if before else dt.time(23, 59))
@@ -490,8 +498,8 @@ def _limit_cases(f: Field, rnd, ctx, by_key, values):
         later = limit == "not_after"
         extra: dict = {}
         candidates = []
-        if ref in LIMIT_WORDS:  # a day past today or now (well beyond the clock-skew allowance)
-            candidates.append((_shift(f, ctx.now, later, step=dt.timedelta(days=1)), {}))
+        if _from_clock(ref):  # a day past today, now, or so many days from them (well beyond the clock-skew allowance)
+            candidates.append((_shift(f, _resolve(ref, by_key, values, ctx), later, step=dt.timedelta(days=1)), {}))
         elif ref in by_key:
             other = by_key[ref]
             tries = [values.get(ref)] + [moment(other, rnd, ctx, by_key, values) for _ in range(6)]

@@ -253,6 +253,16 @@ def test_bundled_forms_limit_the_fields_the_trial_found_unlimited():
     assert component("child_protection/forms/Task_Intake.json", "dob")["properties"]["not_after"] == "today"
     assert component("child_protection/forms/Task_CasePlan.json", "next_review_date")["properties"]["not_before"] == "today"
     assert component("micro_fund/forms/Task_Tranche1.json", "paid_on")["properties"]["not_after"] == "today"
+    # A second user walk found 1900-01-01 and 9999-12-31 accepted: dates of what happened go back a
+    # year at most, plans look ahead two at most.
+    assert component("micro_fund/forms/Task_Tranche1.json", "paid_on")["properties"]["not_before"] == "today-365d"
+    assert component("micro_fund/forms/Task_SiteVisit.json", "visit_date")["properties"]["not_before"] == "today-365d"
+    assert component("time_bank/forms/StartEvent_Request.json", "scheduled_for")["properties"] == {
+        **component("time_bank/forms/StartEvent_Request.json", "scheduled_for")["properties"], "not_before": "today-365d", "not_after": "today+365d"}
+    assert component("time_bank/forms/Task_Service.json", "signed_in_at")["properties"]["not_before"] == "now-365d"
+    assert component("needs_matching/forms/Task_ConfirmPlan.json", "due_date")["properties"]["not_after"] == "today+730d"
+    assert component("needs_matching/forms/Task_ProviderResponse.json", "expected_start")["properties"]["not_after"] == "today+365d"
+    assert component("monitoring/forms/StartEvent_Enrol.json", "since")["properties"]["not_before"] == "today-3650d"
     assert component("micro_fund/forms/Task_Application.json", "quantity")["decimalDigits"] == 0
     assert component("micro_fund/forms/Task_Application.json", "unit_price")["decimalDigits"] == 2
     assert component("needs_matching/forms/Task_ConfirmPlan.json", "amount")["validate"]["max"] <= 1_000_000

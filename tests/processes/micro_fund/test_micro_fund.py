@@ -148,6 +148,17 @@ def test_the_decision_shows_every_review_of_the_round_as_current_and_earlier_rou
     assert sorted(f.completed_by for f in focus if f.bpmn_id == "Task_Review") == ["r2", "r3", "r4"]
 
 
+def test_spending_reported_midway_is_at_most_the_approval(people):
+    instance_id = apply(people["applicant"], people["org"])
+    to_decision(people, instance_id)
+    complete(instance_id, "Task_Decide", people["supervisor"])  # 4,500 approved
+    complete(instance_id, "Task_Tranche1", people["finance"])
+    with pytest.raises(FormInvalid) as refused:
+        complete(instance_id, "Task_ProgressReport", people["applicant"], {**FORMS["Task_ProgressReport"], "spent_so_far": "99999999999"})
+    assert "4,500.00" in refused.value.field_errors["spent_so_far"][0]
+    complete(instance_id, "Task_ProgressReport", people["applicant"], {**FORMS["Task_ProgressReport"], "spent_so_far": "4500"})
+
+
 def test_rejection_needs_reasons_and_commits_nothing(people):
     instance_id = apply(people["applicant"], people["org"])
     to_decision(people, instance_id)
