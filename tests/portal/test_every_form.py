@@ -82,11 +82,13 @@ def _at_most_requested(rnd, ctx, value, values):
 
 
 def _at_most_approved(rnd, ctx, value, values):
-    """micro_fund: a project reports spending no more than was approved."""
+    """micro_fund: a project reports spending no more than was approved — mostly less than its first
+    tranche, so that money is owed back and finance's confirmation of it (Task_ConfirmRefund) is walked."""
     from processes.micro_fund.models import Application
 
     approved = Application.objects.get(instance_id=ctx.instance_id).approved_amount or Decimal("0")
-    return f"{Decimal(rnd.randint(0, int(approved * 100))) / 100:.2f}"
+    ceiling = approved / 2 if rnd.random() < 0.75 else approved
+    return f"{Decimal(rnd.randint(0, int(ceiling * 100))) / 100:.2f}"
 
 
 def _panel_of_the_needed_size(rnd, ctx, chosen, values):
