@@ -67,7 +67,7 @@ def test_overpaid_project_pays_back_and_the_unused_commitment_is_released(people
     client.force_login(people["finance"])
     tranche = open_task(instance_id, "Task_FinalTranche")
     page = client.get(f"/tasks/{tranche}/").content.decode()
-    assert "500.00" in page and "3,000.00" in page and "2,500.00" in page  # what is owed back, and why
+    assert "应退回" in page and "500.00：已拨付 3,000.00，实际支出 2,500.00" in page  # what is owed back, and why
     # Nothing is due: finishing needs no voucher for a payment of nothing.
     complete(instance_id, "Task_FinalTranche", people["finance"], {"final_payment": "release"})
     f = fund()
@@ -76,7 +76,7 @@ def test_overpaid_project_pays_back_and_the_unused_commitment_is_released(people
     application = Application.objects.get(instance_id=instance_id)
     assert handlers.refund_owed(application) == Decimal("500.00")
     client.force_login(people["applicant"])  # the organisation is told what it owes
-    assert "500.00" in client.get(f"/cases/{instance_id}/").content.decode()
+    assert "500.00：已拨付 3,000.00，实际支出 2,500.00" in client.get(f"/cases/{instance_id}/").content.decode()
     with pytest.raises(FormInvalid):  # no receipt, no booking
         complete(instance_id, "Task_ConfirmRefund", people["finance"], {"received": True, "received_on": FORMS["Task_Tranche1"]["paid_on"]})
     complete(instance_id, "Task_ConfirmRefund", people["finance"],
