@@ -8,6 +8,8 @@ JSON-ready data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -155,6 +157,42 @@ def person_facets(person_key: str, viewer) -> list[tuple[str, str]]:
     for provider in _person_facets:
         facts.extend(provider(person_key, viewer))
     return facts
+
+
+@dataclass(frozen=True)
+class HouseholdIncome:
+    """A household's income as a process last recorded it: the year's income (a month's, times 12,
+    when that is what was asked), how many people live on it, and when and by what it was taken."""
+    annual_income: Decimal
+    size: int
+    as_of: date | None
+    source: str  # how people name where the figure comes from ("低收入监测入户核实")
+
+    @property
+    def per_capita(self) -> Decimal:
+        return (self.annual_income / max(1, self.size)).quantize(Decimal("0.01"))
+
+
+_household_incomes: list[Callable[[list[int]], dict[int, HouseholdIncome]]] = []
+
+
+def register_household_income(provider: Callable[[list[int]], dict[int, HouseholdIncome]]) -> None:
+    """provider(household ids) -> {household id: HouseholdIncome} for the needs-matching households a
+    process has a newer income for (the monthly monitoring visit): the matching rules then judge the
+    income the station knows now, not the one entered when the household was registered. Asked for
+    many households at once, so a list of households costs one query per provider."""
+    if provider not in _household_incomes:
+        _household_incomes.append(provider)
+
+
+def household_incomes(household_ids: list[int]) -> dict[int, HouseholdIncome]:
+    """The latest income each provider knows of these households (by `as_of`); absent: none known."""
+    latest: dict[int, HouseholdIncome] = {}
+    for provider in _household_incomes:
+        for household_id, income in provider(list(household_ids)).items():
+            if household_id not in latest or income.as_of > latest[household_id].as_of:
+                latest[household_id] = income
+    return latest
 
 
 _upload_usage: list[Callable[[Any, Any], int]] = []

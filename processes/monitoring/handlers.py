@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import ExtractMonth
 from django.utils.translation import gettext as _, gettext_lazy, pgettext, pgettext_lazy
 
@@ -310,6 +310,26 @@ def facet(person_key: str, viewer) -> list[tuple[str, str]]:
 
 
 registry.register_person_facet(facet)
+
+
+def latest_incomes(household_ids: list[int]) -> dict[int, registry.HouseholdIncome]:
+    """The income of each monitored household's latest month on record, for the needs matching (its
+    rules judge the income a visit found, not the one registered years ago): the month's income
+    times 12, the size counted on that visit. One query for all the households asked about."""
+    if not household_ids:
+        return {}
+    latest = (MonthlyUpdate.objects.filter(household=OuterRef("household"), status=UpdateStatus.DONE)
+              .order_by("-month", "-pk").values("pk")[:1])
+    updates = (MonthlyUpdate.objects.filter(household__household_id__in=household_ids, status=UpdateStatus.DONE,
+                                            pk=Subquery(latest)).select_related("household"))
+    source = _("Low-income monitoring visit")
+    return {update.household.household_id: registry.HouseholdIncome(
+                annual_income=sum((Decimal(v) for v in update.incomes.values()), Decimal("0")) * 12,
+                size=update.size or 1, as_of=update.visited_on or update.month, source=str(source))
+            for update in updates}
+
+
+registry.register_household_income(latest_incomes)
 
 
 # -- the station's year ------------------------------------------------------------------------------

@@ -12,16 +12,17 @@ from typing import Any, Callable
 
 from django.utils.translation import gettext as _
 
-# fact -> (type, where it comes from: household h, member m (None when the need names nobody))
+# fact -> (type, where it comes from: household h, member m (None when the need names nobody)); the
+# income facts and the size they are shared by come from the newest income recorded (Household.income)
 FACTS: dict[str, tuple[str, Callable[[Any, Any], Any]]] = {
     "per_capita_income": ("number", lambda h, m: h.per_capita_income),
-    "annual_income": ("number", lambda h, m: h.annual_income),
+    "annual_income": ("number", lambda h, m: h.income.annual_income),
     "medical_expenses": ("number", lambda h, m: h.medical_expenses),
     "schooling_expenses": ("number", lambda h, m: h.schooling_expenses),
     "resident": ("bool", lambda h, m: h.resident),
     "benefits": ("list", lambda h, m: h.benefits),
     "risk_flags": ("list", lambda h, m: h.risk_flags),
-    "household_size": ("number", lambda h, m: h.size),
+    "household_size": ("number", lambda h, m: h.income.size),
     "age": ("number", lambda h, m: None if m is None else m.age),
     "disability_certificate": ("bool", lambda h, m: None if m is None else m.disability_certificate),
     "chronic_illness": ("bool", lambda h, m: None if m is None else m.chronic_illness),

@@ -74,6 +74,7 @@ def household_list(request):
     if village:
         query = query.filter(village=village)
     page = Paginator(query, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = Household.prime_incomes(page.object_list)
     return render(request, "needs_matching/household_list.html", {
         "page": page, "village": village, "village_choices": choices,
         "query": f"village={village}" if village else "",
@@ -103,6 +104,8 @@ def household_page(request, household_id: int):
     return render(request, "needs_matching/household.html", {
         "household": household, "members": members,
         "rigid_expenses": household.medical_expenses + household.schooling_expenses,
+        # The income judged is a later visit's, not the registered one: say whose, and what was registered.
+        "registered_income": household.registered_income() if household.income.source != household.registered_income().source else None,
         "benefits": _flags(household.benefits), "risk_flags": _flags(household.risk_flags),
         "categories": NeedCategory.choices, "urgencies": URGENCIES,
         "chosen": {"category": category, "urgency": urgency, "member": member},
@@ -135,7 +138,7 @@ def gaps_report(request):
     if category and not categories:
         category, categories = "", list(NeedCategory.choices)
     catalogue = _catalogue()
-    monitored = [h for h in _households(villages).prefetch_related("members").order_by("village", "code")
+    monitored = [h for h in Household.prime_incomes(_households(villages).prefetch_related("members").order_by("village", "code"))
                  if h.in_monitoring_list]
     gaps: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     listed: dict[str, int] = defaultdict(int)
