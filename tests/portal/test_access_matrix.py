@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from io import BytesIO
@@ -385,6 +386,11 @@ CHILDREN_STAFF = {"worker_ds", "worker_xs", "worker_xs2", "sup_ds", "sup_xs", "a
 CHILDREN_VILLAGE = {"ch_ds": DS, "ch_xs": XS}
 CHILDREN_SEE = {"ch_ds": {"worker_ds", "sup_ds", "admin"}, "ch_xs": {"worker_xs", "worker_xs2", "sup_xs", "admin"}}
 CHILDREN_HOLDERS = {"ch_ds": {"sup_ds"}, "ch_xs": {"sup_xs"}}
+# A children's group in each village, with that village's child: run by one worker (xishui's second
+# worker does not run its group) and the village's supervisors (ADR 0039).
+CHILD_GROUPS = {"grp_ds": "ch_ds", "grp_xs": "ch_xs"}
+CHILD_GROUP_WORKER = {"grp_ds": "worker_ds", "grp_xs": "worker_xs"}
+CHILD_GROUP_RUNS = {"grp_ds": {"worker_ds", "sup_ds"}, "grp_xs": {"worker_xs", "sup_xs"}}
 COMPLETED_POSTS = ["cp_ds:Intake", "app_A:Review@rA1", "app_B:Tranche1", "nm_ds:ConfirmPlan"]
 
 
@@ -754,6 +760,20 @@ def _rows() -> list[Row]:
                     "login" if user == "anon" else "nothing"))
             add(Row("children", "POST /children/{obj}/ a family letter (no reason given, no approval)", kid, user,
                     "login" if user == "anon" else "404" if user not in CHILDREN_SEE[kid] else "nothing saved"))
+    # A group's page: its children by name, and its work recorded, only by those who run it; other staff
+    # of the village see archive numbers and record nothing; anyone else finds no such group.
+    for group, kid in CHILD_GROUPS.items():
+        for user in USERS:
+            if user == "anon":
+                shown = post = "login"
+            elif user not in CHILDREN_SEE[kid]:
+                shown = post = "404"
+            elif user in CHILD_GROUP_RUNS[group]:
+                shown, post = "names", "ok"
+            else:
+                shown, post = "numbers", "403"
+            add(Row("children", "GET /children/groups/{obj}/ names the children or numbers them", group, user, shown))
+            add(Row("children", "POST /children/groups/{obj}/ (a session)", group, user, post))
     # ---- end of children in difficulty -----------------------------------------------------------------
 
     # ---- the time bank and its volunteers' own sign-in (processes/time_bank/) ---------------------------
@@ -821,6 +841,7 @@ class World:
     elders: dict = None
     monitored: dict = None  # low-income monitoring
     children: dict = None
+    child_groups: dict = None
     members: dict = None  # the time bank's
 
     def __post_init__(self):
@@ -994,6 +1015,14 @@ def build_world() -> World:
     children = {key: new_child(village=village, name=f"儿童{key}").pk for key, village in CHILDREN_VILLAGE.items()}
     from processes.children.models import Child
 
+    from processes.children.models import Group, GroupMember
+
+    child_groups = {}
+    for key, kid in CHILD_GROUPS.items():
+        group = Group.objects.create(village=CHILDREN_VILLAGE[kid], name=f"矩阵小组{key}", goal="矩阵目标", facilitator="矩阵社工")
+        group.workers.add(users[CHILD_GROUP_WORKER[key]])
+        GroupMember.objects.create(group=group, child_id=children[kid], joined_on=dt.date(2026, 1, 5))
+        child_groups[key] = group.pk
     marked = Child.objects.get(pk=children["ch_ds"])
     marked.health = "哮喘矩阵"
     marked.save(update_fields=["health"])
@@ -1060,7 +1089,7 @@ def build_world() -> World:
                                                         category="edge", since=dt.date(2026, 1, 5)).pk for key, hh in MONITORED.items()}
     # -- end of low-income monitoring
     return World(users, instances, tasks, files, households, orgs, resources, rosters=rosters, elders=elders, monitored=monitored,
-                 children=children, members=members)
+                 children=children, child_groups=child_groups, members=members)
 
 
 @pytest.fixture(scope="module")
@@ -1477,6 +1506,28 @@ def a_child_contact_post(r: Runner, row):
     if status(response) in ("login", "404"):
         return status(response)
     return "saved" if FamilyContact.objects.filter(child_id=pk).count() > before else "nothing saved"
+
+
+def a_child_group(r: Runner, row):
+    """Whom the group's page names: its child by name, or by archive number only."""
+    response = r.get(row, f"/children/groups/{r.w.child_groups[row.obj]}/")
+    if response.status_code != 200:
+        return status(response)
+    page = response.content.decode()
+    named, numbered = f"儿童{CHILD_GROUPS[row.obj]}" in page, 'data-testid="numbers-only"' in page
+    return "names" if named and not numbered else "numbers" if numbered and not named else f"names {named}, numbers {numbered}"
+
+
+def a_child_group_session(r: Runner, row):
+    """A session recorded on the group's page."""
+    from processes.children.models import GroupSession
+
+    pk = r.w.child_groups[row.obj]
+    count = GroupSession.objects.filter(group_id=pk).count()
+    before = snapshot()
+    response = r.post(row, f"/children/groups/{pk}/", {"_action": "session", "held_on": today(), "content": "矩阵活动",
+                                                        "present": [r.w.children[CHILD_GROUPS[row.obj]]], "_token": str(uuid.uuid4())})
+    return write_outcome(response, before, GroupSession.objects.filter(group_id=pk).count() == count + 1)
 
 
 def a_household_ask(r: Runner, row):
@@ -2218,6 +2269,8 @@ ACTIONS = {
     "GET /children/{obj}/edit/ (no reason given, no approval)": a_child_gate,
     "POST /children/{obj}/edit/ (no reason given, no approval) changes": a_child_edit_post,
     "POST /children/{obj}/ a family letter (no reason given, no approval)": a_child_contact_post,
+    "GET /children/groups/{obj}/ names the children or numbers them": a_child_group,
+    "POST /children/groups/{obj}/ (a session)": a_child_group_session,
     "POST /records/household/{obj}/access/ (ask for access)": a_household_ask,
     "GET /resources/gaps/": a_gaps,
     "GET /resources/gaps/ villages": a_gaps_villages,
