@@ -195,6 +195,20 @@ def household_incomes(household_ids: list[int]) -> dict[int, HouseholdIncome]:
     return latest
 
 
+_view_labels: dict[str, Any] = {}
+
+
+def register_view_labels(labels: dict[str, Any]) -> None:
+    """{view: label} of the pages a process logs reads of (`api.record_access(view=...)`, `open_record`):
+    how the access audit names each page to the people who read it; a lazy translation each."""
+    _view_labels.update(labels)
+
+
+def view_label(view: str) -> str | None:
+    label = _view_labels.get(view)
+    return str(label) if label is not None else None
+
+
 _upload_usage: list[Callable[[Any, Any], int]] = []
 
 

@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from engine import api, selectors
+from engine import api, registry, selectors
 from engine.errors import NotPermitted
 from engine.station import AccessOutcome
 from integrations.spreadsheets import make_text_safe
@@ -35,9 +35,10 @@ def _require_reader(request):
 
 
 def _view_label(view: str) -> str:
+    """How the audit names a page whose reads are logged: the engine's own, else the process's that logs it."""
     labels = {"case": _("case page"), "task": _("task page"), "attachment": _("attachment"), "cli": _("command line"),
-              "diagram": _("diagram"), "household": _("household page")}
-    return labels.get(view, view)
+              "diagram": _("diagram"), "household": _("household page"), "minors_audit_xlsx": _("this audit, as a spreadsheet")}
+    return str(labels[view]) if view in labels else registry.view_label(view) or view
 
 
 @login_required

@@ -8,7 +8,7 @@ import datetime as dt
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import ExtractMonth
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -47,6 +47,8 @@ def photos_uploaded(user, since) -> int:
 
 
 registry.register_upload_usage(photos_uploaded)
+registry.register_view_labels({"roster": pgettext_lazy("access log", "standing group's members"),
+                               "activity_photo": pgettext_lazy("access log", "activity photo")})
 registry.register_option_source("activity_rosters", rosters)
 registry.register_option_source("roster_members", roster_members)
 # What the start hook puts into the workflow's data, for deploy's check of the gateway's condition.

@@ -28,6 +28,14 @@ OPEN_STAGES = (CaseStage.ASSESSMENT, CaseStage.PLAN, CaseStage.SERVICES, CaseSta
 CP_READING_REASON = "开立困境儿童个案：从儿童保护个案复制儿童信息"
 
 registry.register_minors_record(access.KIND, access.child_record)  # a child's archive (ADR 0020 addendum)
+registry.register_view_labels({
+    "children_archive": pgettext_lazy("access log", "child's growth archive"),
+    "children_archive_edit": pgettext_lazy("access log", "correcting a child's archive"),
+    "children_group": pgettext_lazy("access log", "children's group page"),
+    "children_intake": pgettext_lazy("access log", "children's case started from a report"),
+    "children_joint_visit": pgettext_lazy("access log", "joint home visit"),
+    "children_photo": pgettext_lazy("access log", "child's photo"),
+})
 registry.register_variables(KEY, {"child_id", "next_step", "closure_decision"})
 
 

@@ -330,6 +330,9 @@ def latest_incomes(household_ids: list[int]) -> dict[int, registry.HouseholdInco
 
 
 registry.register_household_income(latest_incomes)
+registry.register_view_labels({"monitoring": pgettext_lazy("access log", "monitored household's page"),
+                               "monitoring_export": pgettext_lazy("access log", "monitoring list, as a spreadsheet"),
+                               "monitoring_import": pgettext_lazy("access log", "monitoring list imported")})
 
 
 # -- the station's year ------------------------------------------------------------------------------

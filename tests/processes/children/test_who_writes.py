@@ -8,6 +8,7 @@ import datetime as dt
 import io
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from PIL import Image
@@ -193,3 +194,12 @@ def test_a_supervisor_hands_the_group_to_another_worker_and_a_worker_cannot(user
     assert all(name in client.get(url).content.decode() for name in NAMES)
     client.force_login(users["worker"])
     assert not [name for name in NAMES if name in client.get(url).content.decode()]
+
+
+def test_the_yearly_audit_names_the_group_page_in_words(users, group, client):
+    client.force_login(users["worker"])
+    client.get(f"/children/groups/{group.pk}/")
+    client.force_login(users["admin"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(f"/audit/minors/?year={clock.today().year}").content.decode()
+    assert "children's group page" in page.replace("&#x27;", "'") and "children_group" not in page
