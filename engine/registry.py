@@ -267,7 +267,8 @@ class Figure:
     percentage at the end of the period (screened of those to screen), so the year's value is the
     latest month's. `drill` is the URL name of the page listing the records behind the number, with
     a fixed query of its own if it needs one ("activities?kind=training"); the dashboard adds
-    year= and village=."""
+    year= and village=. `decimals`: how many decimals a target of it may have — 0 for a count of
+    sessions, people or households, 2 for yuan; a share's target is a percentage, at most 100."""
 
     code: str
     label: Any
@@ -276,6 +277,11 @@ class Figure:
     kind: str = "count"
     drill: str = ""
     order: int = 100
+    decimals: int = 0
+
+    @property
+    def is_share(self) -> bool:
+        return self.kind == "share"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ def workbook(year: int, rows, *, village: str = "") -> bytes:
     summary.append([_("Figure"), _("Unit"), _("Target"), _("Actual"), _("Reached")])
     for row in rows:
         summary.append([str(row.figure.label), str(row.figure.unit), _value(row.target) if row.target is not None else None,
-                        _value(row.values.total), _share(row)])
+                        _value(row.values.total), _value(row.share) if row.share is not None else None])
+        summary.cell(row=summary.max_row, column=5).number_format = "0%"  # a number a spreadsheet can sum and sort
     months = book.create_sheet(_("By month")[:31])
     months.append([_("Figure"), *[_("Month %(n)d") % {"n": m} for m in MONTHS]])
     for row in rows:

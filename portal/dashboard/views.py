@@ -84,6 +84,16 @@ def dashboard(request):
     })
 
 
+def _unit_problem(figure, value: Decimal) -> str:
+    """What is wrong with a target for this figure's unit: 1.5 sessions, or 250 % of those due."""
+    if figure.is_share and value > 100:
+        return _("This figure is a percentage: type at most 100.")
+    if value != value.quantize(Decimal(1).scaleb(-figure.decimals)):
+        return _("This figure counts whole things: type a whole number.") if figure.decimals == 0 else \
+            _("Type at most %(n)d decimals.") % {"n": figure.decimals}
+    return ""
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def targets(request):
@@ -110,6 +120,10 @@ def targets(request):
                 continue
             if not value.is_finite() or value < 0 or value > TARGET_MAX or value != value.quantize(Decimal("0.01")):
                 errors[code] = _("A target is a number from 0 to 1,000,000,000 with at most two decimals.")
+                continue
+            problem = _unit_problem(known[code], value)
+            if problem:
+                errors[code] = problem
                 continue
             parsed[code] = value
         if not errors:

@@ -467,7 +467,7 @@ def _register_figures() -> None:
 
     registry.register_figure(registry.Figure(
         code="micro_fund.committed", label=gettext_lazy("Micro-fund money committed to projects"), unit=gettext_lazy("yuan"),
-        compute=_committed, drill="fund", order=10))
+        compute=_committed, drill="fund", order=10, decimals=2))
 
 
 _register_figures()

@@ -375,7 +375,7 @@ def _warnings(**filters):
 
 for _order, (_code, _label, _unit, _compute, _kind) in enumerate([
         ("monitoring.households", gettext_lazy("Low-income households monitored"), pgettext_lazy("monitoring", "households"), _monitored, "count"),
-        ("monitoring.updates_done", gettext_lazy("Monthly monitoring updates done, of those due"), "%", _updates_done, "percent"),
+        ("monitoring.updates_done", gettext_lazy("Monthly monitoring updates done, of those due"), "%", _updates_done, "share"),
         ("monitoring.warnings_raised", gettext_lazy("Monitoring warnings raised"), gettext_lazy("warnings"), _warnings(), "count"),
         ("monitoring.warnings_confirmed", gettext_lazy("Monitoring warnings confirmed"), gettext_lazy("warnings"),
          _warnings(status=WarningStatus.CONFIRMED), "count"),

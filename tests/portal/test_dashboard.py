@@ -7,6 +7,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from engine import registry
@@ -158,3 +159,26 @@ def test_elderly_screening_and_visits_are_shares_of_what_was_due(users):
     assert screened.by_village == {"dongshan": Decimal("33.3"), "xishui": Decimal(100)}
     visits = rows["elderly_care.visits_done"].values
     assert (visits.total, visits.by_month, visits.by_village) == (Decimal(75), {3: Decimal(75)}, {"dongshan": Decimal("66.7"), "xishui": Decimal(100)})
+
+
+def test_a_target_fits_its_figures_unit_whole_things_percentages_and_yuan(client, planted):
+    client.force_login(planted["admin"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    for figure, bad, said in (("activities.trainings", "1.5", "whole number"), ("sla.on_time", "250", "at most 100")):
+        response = client.post(f"/year/targets/?year={YEAR}", {figure: bad})
+        assert response.status_code == 400 and said in response.content.decode(), (figure, bad)
+        assert not YearTarget.objects.exists()
+    assert client.post(f"/year/targets/?year={YEAR}", {"micro_fund.committed": "150000.50", "sla.on_time": "95",
+                                                        "activities.trainings": "6"}).status_code == 302
+    assert dict(YearTarget.objects.values_list("figure", "target")) == {
+        "micro_fund.committed": Decimal("150000.50"), "sla.on_time": 95, "activities.trainings": 6}
+
+
+def test_the_spreadsheets_reached_column_is_a_number_shown_as_a_percentage(client, planted):
+    from openpyxl import load_workbook
+
+    YearTarget.objects.create(year=YEAR, figure="micro_fund.committed", target=150000)
+    client.force_login(planted["admin"])
+    book = load_workbook(BytesIO(client.get(f"/year/export.xlsx?year={YEAR}").content))
+    reached = [row[4] for row in book.worksheets[0].iter_rows(min_row=3) if row[2].value is not None]
+    assert reached and all(isinstance(c.value, float) and c.number_format == "0%" for c in reached)
