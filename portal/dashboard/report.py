@@ -62,7 +62,7 @@ def pdf(year: int, rows, *, village: str = "") -> bytes:
     from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
     from xml.sax.saxutils import escape  # Paragraph reads a mini-markup: names and labels stay text
 
     font = "STSong-Light"
@@ -85,7 +85,7 @@ def pdf(year: int, rows, *, village: str = "") -> bytes:
                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ece9")), ("ALIGN", (1, 1), (-1, -1), "RIGHT")]))
     story += [grid]
     for row in rows:
-        story.append(Paragraph(escape(_("%(figure)s by month") % {"figure": row.figure.label}), heading))
+        block = [Paragraph(escape(_("%(figure)s by month") % {"figure": row.figure.label}), heading)]
         drawing = Drawing(170 * mm, 45 * mm)
         chart = VerticalBarChart()
         chart.x, chart.y, chart.width, chart.height = 10 * mm, 8 * mm, 150 * mm, 32 * mm
@@ -93,11 +93,14 @@ def pdf(year: int, rows, *, village: str = "") -> bytes:
         chart.categoryAxis.categoryNames = [str(m) for m in MONTHS]
         chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = font
         chart.valueAxis.valueMin = 0
+        if not any(chart.data[0]):  # nothing yet: an axis of 0 and 1, not 0.001, 0.002…
+            chart.valueAxis.valueMax, chart.valueAxis.valueStep = 1, 1
         chart.bars[0].fillColor = colors.HexColor("#2f6f9f")
         drawing.add(chart)
-        story.append(drawing)
+        block.append(drawing)
         if row.villages:
-            story.append(Paragraph(escape("；".join(f"{name} {_value(value):,.0f}" for name, value in row.villages)), body))
+            block.append(Paragraph(escape("；".join(f"{name} {_value(value):,.0f}" for name, value in row.villages)), body))
+        story.append(KeepTogether(block))  # a chart's title never ends one page with its chart on the next
     out = BytesIO()
     SimpleDocTemplate(out, pagesize=A4, title=f"Caseflow {year}", leftMargin=18 * mm, rightMargin=18 * mm).build(story)
     return out.getvalue()
