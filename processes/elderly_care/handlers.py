@@ -14,23 +14,22 @@ import datetime as dt
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils.translation import gettext as _, pgettext
+from django.utils.translation import gettext as _, pgettext, pgettext_lazy
 
-from engine import clock, registry
+from engine import clock, registry, selectors
 from engine.errors import FormInvalid
 from engine.station import Village
 
 from . import cycle, rules, search  # noqa: F401 - search registers the elders' search and household facet
 from .access import person_from_key, visible_people
 from .models import (
-    ElderlyPerson, HealthEntry, MajorChange, Referral, ReferralStatus, RuleKind, RuleSet, Screening, SupportEntry, Visit,
+    CYCLE_KINDS, ElderlyPerson, HealthEntry, MajorChange, Referral, ReferralStatus, RuleKind, RuleSet, Screening, SupportEntry, Visit,
     VisitKind, VisitStatus,
 )
 
 KEY = "elderly_care"
 VISIT_TASKS = {"Task_HealthCheck": VisitKind.HEALTH, "Task_Companionship": VisitKind.COMPANY, "Task_DailyHelp": VisitKind.HELP,
                "Task_UrgentVisit": VisitKind.URGENT}
-CYCLE_KINDS = (VisitKind.HEALTH, VisitKind.COMPANY, VisitKind.HELP)
 
 registry.register_variables(KEY, {"person_id", "start_cycle", "cycle_active", "referral_needed", "referral_id", "computed_tier",
                                   "period_start", "visit_due_at", "period_end", "visit_withdrawn_at", "period_cycle", "happened_at"})
@@ -167,11 +166,7 @@ def plan_period(ctx, params):
     if previous:
         last = cycle.Period(dt.date.fromisoformat(previous), dt.datetime.fromisoformat(ctx.task_variable("period_end")).astimezone(cycle.LOCAL).date(),
                             dt.datetime.fromisoformat(ctx.task_variable("visit_due_at")), ctx.task_variable("period_cycle") or "month")
-        period = cycle.next_period(last, cycle_name)
-        if period.ends_at <= clock.now():
-            # The sweeper was stopped for longer than a period: the periods that passed are not owed
-            # any more; plan the one under way, whose timers still lie ahead (each is armed once).
-            period = cycle.period_containing(clock.now(), cycle_name)
+        period = _record_passed_periods(ctx, person, cycle.next_period(last, cycle_name), cycle_name)
     else:
         period = cycle.period_containing(clock.now(), cycle_name)
     for kind in CYCLE_KINDS:
@@ -183,6 +178,21 @@ def plan_period(ctx, params):
     ctx.set_variable("visit_withdrawn_at", period.withdraw_at.isoformat())
     ctx.set_variable("period_cycle", cycle_name)
     return {"period_start": period.start.isoformat(), "cycle": cycle_name}
+
+
+def _record_passed_periods(ctx, person: ElderlyPerson, period: cycle.Period, cycle_name: str) -> cycle.Period:
+    """The period to plan, from `period` on: the first that has not ended yet. The sweeper was
+    stopped for longer than a period when some have ended already: nobody was asked for their visits,
+    so each one's three visits are recorded missed — a supervisor sees every week (or month) that
+    passed as missed, not a gap — and the period under way is planned at once. Catching up one period
+    a sweep instead would take a sweep per week passed (a sweep fires a timer once)."""
+    now = clock.now()
+    while period.ends_at <= now:
+        for kind in CYCLE_KINDS:
+            Visit.objects.get_or_create(person=person, kind=kind, period_start=period.start, defaults={
+                "instance_id": ctx.instance_id, "due_at": period.due_at, "village": person.village, "status": VisitStatus.MISSED})
+        period = cycle.next_period(period, cycle_name)
+    return period
 
 
 @registry.service("elderly_care.close_period")
@@ -200,11 +210,14 @@ def close_period(ctx, params):
 @registry.on_event
 def visit_withdrawn(event):
     """A visit task withdrawn by its grace timer is a missed visit: the open visits of that kind in
-    the cycle whose due moment has passed (the next period's, open beside it, is not due yet)."""
+    the cycle due no later than the task was. Not every visit past its due moment: a sweep that
+    runs late, on a weekend, has planned the week under way, whose visits were due on Friday and
+    are still asked for."""
     kind = VISIT_TASKS.get(event.bpmn_id)
     if event.process_key != KEY or event.kind != "cancelled" or event.task_id is None or kind not in CYCLE_KINDS:
         return
-    Visit.objects.filter(instance_id=event.instance_id, kind=kind, status=VisitStatus.OPEN, due_at__lt=clock.now()).update(
+    due = selectors.task_row(event.task_id).due_at or clock.now()
+    Visit.objects.filter(instance_id=event.instance_id, kind=kind, status=VisitStatus.OPEN, due_at__lte=due).update(
         status=VisitStatus.MISSED)
 
 
@@ -315,6 +328,8 @@ def case_summary(instance_id, viewer, task=None) -> list[tuple[str, str]]:
 
 
 registry.register_case_summary(KEY, case_summary)
+registry.register_view_labels({"elderly_person": pgettext_lazy("access log", "elder's page"),
+                               "elderly_report_export": pgettext_lazy("access log", "monthly visits report, as a spreadsheet")})
 
 
 # -- the station's year: screening and the monthly "三个一", as shares of what was due ------------
@@ -358,17 +373,18 @@ def _screened(year: int, villages) -> registry.FigureValues:
 
 
 def _visits_done(year: int, villages) -> registry.FigureValues:
-    """Visits made of those due, by the month the visit was due in (open visits not yet due are not counted)."""
+    """"三个一" visits made, of those due, by the month they were due in (VisitQuerySet, the rule of
+    the monthly report); open visits not yet due are not counted yet."""
     from django.db.models import Count
     from django.db.models.functions import ExtractMonth
 
     from .models import Visit, VisitStatus
 
-    visits = Visit.objects.filter(period_start__year=year).exclude(status=VisitStatus.OPEN, due_at__gte=clock.now())
+    visits = Visit.objects.of_months().filter(month__year=year).exclude(status=VisitStatus.OPEN, due_at__gte=clock.now())
     if villages is not None:
         visits = visits.filter(village__in=villages)
     done = Count("pk", filter=Q(status=VisitStatus.DONE))
-    by_month = {m: _percent(d, n) for m, d, n in visits.annotate(m=ExtractMonth("period_start")).values("m").annotate(
+    by_month = {m: _percent(d, n) for m, d, n in visits.annotate(m=ExtractMonth("month")).values("m").annotate(
         d=done, n=Count("pk")).values_list("m", "d", "n")}
     by_village = {v: _percent(d, n) for v, d, n in visits.values("village").annotate(d=done, n=Count("pk")).values_list("village", "d", "n")}
     totals = visits.aggregate(d=done, n=Count("pk"))
@@ -380,10 +396,10 @@ def _register_figures() -> None:
 
     registry.register_figure(registry.Figure(
         code="elderly_care.screened", label=gettext_lazy("Elders screened, of those in the programme"), unit="%",
-        compute=_screened, kind="percent", drill="elderly-register", order=40))
+        compute=_screened, kind="share", drill="elderly-register", order=40))
     registry.register_figure(registry.Figure(
         code="elderly_care.visits_done", label=gettext_lazy("Monthly “三个一” visits made, of those due"), unit="%",
-        compute=_visits_done, kind="percent", drill="elderly-report", order=41))
+        compute=_visits_done, kind="share", drill="elderly-report", order=41))
 
 
 _register_figures()

@@ -7,14 +7,19 @@ Names, contacts, family, health and what visits found are personal data: encrypt
 for the monthly cycle."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pghistory
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import DateField, Q
+from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _, pgettext_lazy  # "elderly care": words other catalogues translate otherwise
 
 from engine.crypto import EncryptedCharField, EncryptedDecimalField, EncryptedJSONField, EncryptedTextField
+
+from .cycle import LOCAL
 
 BP = {"max_digits": 5, "decimal_places": 1}
 
@@ -151,6 +156,34 @@ class VisitStatus(models.TextChoices):
     MISSED = "missed", _("missed")
 
 
+# The three visits of "三个一", which a period owes; the urgent visit after a major change is not one of them.
+CYCLE_KINDS = (VisitKind.HEALTH, VisitKind.COMPANY, VisitKind.HELP)
+
+
+class VisitQuerySet(models.QuerySet):
+    """A month's "三个一" visits, one rule for every figure of a month — the register's, the monthly
+    report and its export, the station's year — so that they agree: a visit counts in the month its
+    due date falls in (local time), whether it was made before it, on time, late in the grace days or
+    not at all. A high-risk elder's week that straddles two months — Monday 28 September to Sunday 4
+    October 2026, due Wednesday 30 September before National Day — counts in September, with a
+    visit of it made on 29 September or on 2 October; the week of 30 November 2026, due Friday 4
+    December, counts in December, also for a visit made on 30 November. Counting by the day a visit
+    was made instead would move every late visit out of the month that owed it: a month's visits
+    owed would change after the month, and the next month would owe an elder four visits of three.
+    So each visit counts in exactly one month, and a month's visits owed are its visits done,
+    missed and still open."""
+
+    def of_months(self) -> "VisitQuerySet":
+        """The "三个一" visits, each with the first day of the month it counts in (`month`)."""
+        return self.filter(kind__in=CYCLE_KINDS).annotate(month=TruncMonth("due_at", tzinfo=LOCAL, output_field=DateField()))
+
+    def in_month(self, month: dt.date) -> "VisitQuerySet":
+        """The "三个一" visits that count in the month starting on `month`."""
+        end = (month + dt.timedelta(days=32)).replace(day=1)
+        return self.filter(kind__in=CYCLE_KINDS, due_at__gte=dt.datetime.combine(month, dt.time(0), LOCAL),
+                           due_at__lt=dt.datetime.combine(end, dt.time(0), LOCAL))
+
+
 class Visit(models.Model):
     """One visit a period owes a person (made when the period is planned, so a sweep that runs twice
     finds it made), or the 24-hour visit after a major change."""
@@ -166,6 +199,8 @@ class Visit(models.Model):
     done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     data = EncryptedJSONField(default=dict, blank=True)  # what the visit recorded
     flags = EncryptedJSONField(default=list, blank=True)  # flag codes raised by it
+
+    objects = VisitQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["person", "kind", "period_start"], condition=~Q(kind="urgent"),

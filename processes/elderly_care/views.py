@@ -31,9 +31,9 @@ from integrations.spreadsheets import make_text_safe
 
 from . import charts, cycle, rules
 from .access import is_staff, roles_of, visible_people
-from .handlers import CYCLE_KINDS, KEY, current_rules
+from .handlers import KEY, current_rules
 from .models import (
-    ChangeKind, ElderlyPerson, Living, Referral, ReferralStatus, RuleKind, Screening, Visit, VisitKind, VisitStatus,
+    CYCLE_KINDS, ChangeKind, ElderlyPerson, Living, Referral, ReferralStatus, RuleKind, Screening, Visit, VisitKind, VisitStatus,
 )
 
 PAGE_SIZE = 50
@@ -94,9 +94,8 @@ def register(request):
     progress = scope.aggregate(total=Count("pk"), screened=Count("pk", filter=~Q(tier="")),
                                high=Count("pk", filter=Q(tier="high")), key=Count("pk", filter=Q(tier="key")))
     month_start = today.replace(day=1)
-    month_visits = Visit.objects.filter(person__in=scope, kind__in=CYCLE_KINDS, period_start__gte=month_start - dt.timedelta(days=6),
-                                        period_start__lte=today)
-    complete = month_visits.aggregate(owed=Count("pk"), done=Count("pk", filter=Q(status=VisitStatus.DONE)))
+    complete = Visit.objects.filter(person__in=scope).in_month(month_start).aggregate(
+        owed=Count("pk"), done=Count("pk", filter=Q(status=VisitStatus.DONE)))
     query = "&".join(f"{k}={v}" for k, v in (("village", village), ("tier", tier)) if v)
     return render(request, "elderly_care/register.html", {
         "rows": rows, "page": page, "village": village, "tier": tier, "village_choices": choices, "query": query,
@@ -173,10 +172,10 @@ def _month(request) -> dt.date:
 
 
 def _report(user, month: dt.date):
-    """Per village: visits owed in the month, done, missed, still open; per worker: visits done."""
+    """Per village: the visits the month owes (VisitQuerySet: those due in it), done, missed, still
+    open; per worker: those of them the worker made."""
     villages = _staff_scope(user)
-    end = (month + dt.timedelta(days=32)).replace(day=1)
-    visits = Visit.objects.filter(kind__in=CYCLE_KINDS, period_start__gte=month, period_start__lt=end)
+    visits = Visit.objects.in_month(month)
     if villages is not None:
         visits = visits.filter(village__in=villages)
     names = dict(Village.objects.values_list("code", "name"))
