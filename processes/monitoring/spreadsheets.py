@@ -59,7 +59,7 @@ def export_rows(households) -> list[list]:
         rows.append([household.code, villages.get(household.village, household.village), head, latest.size if latest else None,
                      float(latest.per_capita) if latest and latest.per_capita is not None else None,
                      str(Band(latest.band).label) if latest and latest.band else "",
-                     "；".join(r["label"] for w in warnings for r in w.reasons),
+                     "；".join(dict.fromkeys(r["label"] for w in warnings for r in w.reasons)),  # each reason once
                      latest.visited_on if latest else None, household.get_category_display(), household.since])
     return rows
 
@@ -94,6 +94,10 @@ class Row:
     household_id: int | None = None
     action: str = ""  # "enrol" or "update"
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def category_label(self) -> str:
+        return str(Category(self.category).label) if self.category else ""
 
 
 def _columns(header: tuple) -> dict[str, int]:
@@ -137,23 +141,31 @@ def read(upload, user) -> list[Row]:
     if upload.size > int(limits["upload_max_bytes"]):
         raise ImportRefused(_("The file is larger than %(mb)s MB.") % {"mb": int(limits["upload_max_bytes"]) // (1024 * 1024)})
     try:
-        book = load_workbook(BytesIO(upload.read()), read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        lines = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-        header = next(lines, None)
+        content = upload.read()
+        # The values as last calculated, and the cells as typed: a formula whose value was never
+        # saved (a list made by a program, not by Excel) reads as empty, and is told apart by its text.
+        lines = load_workbook(BytesIO(content), read_only=True, data_only=True).worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        typed = load_workbook(BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        header, _typed_header = next(lines, None), next(typed, None)
     except Exception:  # openpyxl raises many kinds for a file that is not a workbook
         raise ImportRefused(_("This is not an Excel workbook (.xlsx).")) from None
     columns = _columns(header or ())
     if "code" not in columns or "category" not in columns:
         raise ImportRefused(_("The first row must name the columns; the household number and the monitoring category are needed."))
     rows: list[Row] = []
-    for number, values in enumerate(lines, start=2):
+    for number, (values, as_typed) in enumerate(zip(lines, typed), start=2):
         if number - 1 > int(limits["upload_max_rows"]):
             raise ImportRefused(_("At most %(n)d rows at a time.") % {"n": int(limits["upload_max_rows"])})
         cells = {key: values[index] if index < len(values) else None for key, index in columns.items()}
-        if all(_text(v) == "" for v in cells.values()):
+        formulas = {key: as_typed[index] for key, index in columns.items() if index < len(as_typed) and cells[key] is None
+                    and isinstance(as_typed[index], str) and as_typed[index].startswith("=")}
+        if all(_text(v) == "" for v in cells.values()) and not formulas:
             continue
-        rows.append(_check(number, cells))
+        row = _check(number, cells)
+        if formulas:
+            row.errors.insert(0, _("A cell holds a formula whose value was not saved (%(formula)s): type the value itself, "
+                                   "or open the file in Excel and save it again.") % {"formula": next(iter(formulas.values()))[:40]})
+        rows.append(row)
     return check_rows(rows, user)
 
 

@@ -12,7 +12,7 @@ from openpyxl import Workbook, load_workbook
 from engine import clock
 from engine.models import ProcessInstance
 from engine.station import AccessLog
-from processes.monitoring.models import MonitoredHousehold, RuleSet, Warning
+from processes.monitoring.models import MonitoredHousehold, MonthlyUpdate, RuleSet, Warning
 from tests.processes.monitoring.flows import do, enrol, household, update
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +157,27 @@ def test_only_administrators_edit_the_rules_and_a_bad_version_is_refused_next_to
     good = client.post("/monitoring/rules/", {"version": "1", "rules": '[{"code": "loss", "kind": "event", "event": "job_loss", "label": "失业"}]',
                                               "note": "只看失业"})
     assert good.status_code == 302 and RuleSet.objects.latest("version").version == 2
+
+
+def test_the_import_preview_names_categories_in_words_and_refuses_a_formula_whose_value_was_never_saved(client, users, deployed):
+    fresh = household()
+    client.force_login(users["worker"])
+    rows = [["户编号", "监测类别", "纳入监测日期"], [fresh.code, "低保边缘家庭", "=DATE(2026,1,5)"]]  # openpyxl saves no value
+    preview = client.post("/monitoring/import/", {"file": xlsx(rows)})
+    text = preview.content.decode()
+    assert preview.status_code == 400 and "=DATE(2026,1,5)" in text and "confirm-import" not in text
+    good = client.post("/monitoring/import/", {"file": xlsx([rows[0], [fresh.code, "低保边缘家庭", "2026-01-05"]])})
+    row = good.content.decode().split("<tbody>")[1]
+    assert good.status_code == 200 and "<td>低保边缘家庭</td>" in row and ">edge<" not in row
+
+
+def test_the_export_names_each_reason_once_across_a_households_warnings(client, users, warned):
+    first = warned.warnings.get()
+    later = MonthlyUpdate.objects.create(household=warned, month=first.update.month.replace(day=1) - dt.timedelta(days=20),
+                                         instance_id=first.instance_id, village=warned.village, due_at=first.raised_at, status="done")
+    Warning.objects.create(household=warned, update=later, instance_id=first.instance_id, village=warned.village, rules_version=1,
+                           reasons=first.reasons, raised_at=first.raised_at, status="raised")
+    client.force_login(users["worker"])
+    reasons = load_workbook(BytesIO(client.get("/monitoring/list.xlsx").content)).active[2][6].value
+    labels = [r["label"] for r in first.reasons]
+    assert labels and reasons.split("；") == labels
