@@ -124,6 +124,14 @@ def record_risk(ctx, data):
     _update(ctx, risk_level=data.get("risk_level", ""))
 
 
+@registry.on_task_completed(KEY, "Task_ApprovePlan")
+def check_plan_return(ctx, data):
+    """A returned plan says what to change: the comments are what the worker's task shows as
+    returned (and the engine only marks the step returned, prefilled with the plan, when they are given)."""
+    if data.get("plan_decision") == "return" and not data.get("comments"):
+        raise FormInvalid({"comments": [_("Say what the worker must change in the plan.")]})
+
+
 @registry.on_task_completed(KEY, "Task_Closure")
 def record_feedback(ctx, data):
     _update(ctx, police_feedback=data.get("police_feedback", ""))
@@ -172,7 +180,7 @@ def case_summary(instance_id: int, viewer, task=None) -> list[tuple[str, str]]:
     case = ChildProtectionCase.objects.filter(instance_id=instance_id).first()
     if case is None:
         return []
-    shown = lambda moment: timezone.localtime(moment).strftime("%m-%d %H:%M")  # noqa: E731
+    shown = lambda moment: timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")  # noqa: E731 - a case outlives the year it came in
     rows = [(_("Report received"), shown(case.received_at))]
     responses = selectors.open_tasks_of(instance_id=instance_id, bpmn_id="Task_Respond")
     if case.responded_at:
