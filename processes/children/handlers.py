@@ -256,16 +256,20 @@ def closure_decided(ctx, data):
 
 
 def case_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
-    """The stage, the archive number and, for a reopened case, the case it follows (numbers only)."""
+    """The stage, the archive number and, for a reopened case, the case it follows (by when it was
+    opened), and the child-protection case it came from (by that case's number): never a name, and
+    never the system's internal numbers."""
     case = ChildCase.objects.filter(instance_id=instance_id).select_related("child", "reopened_from").first()
     if case is None:
         return []
     facts = [(str(pgettext_lazy("children", "Stage")), str(case.get_stage_display())),
              (str(pgettext_lazy("children", "Archive")), case.child.code)]
     if case.reopened_from_id:
-        facts.append((str(pgettext_lazy("children", "Follows the closed case")), f"#{case.reopened_from.instance_id}"))
+        facts.append((str(pgettext_lazy("children", "Follows the closed case")),
+                      pgettext("children", "opened %(date)s") % {"date": f"{case.reopened_from.opened_on:%Y-%m-%d}"}))
     if case.cp_instance_id:
-        facts.append((str(pgettext_lazy("children", "Opened from child-protection case")), f"#{case.cp_instance_id}"))
+        report = api.get_instance(instance_id=case.cp_instance_id, viewer=api.SYSTEM, with_history=False)
+        facts.append((str(pgettext_lazy("children", "Opened from child-protection case")), report.subject or "—"))
     return facts
 
 

@@ -627,6 +627,13 @@ def group_page(request, group_id: int):
                     score = scales.check_score(group.scale, typed["score"])
                 except ValueError as exc:
                     errors["score"] = str(exc)
+            earlier = Screening.objects.filter(group=group, child_id=child_id, phase=typed["phase"]).first() if not errors else None
+            if earlier is not None and request.POST.get("replace") != earlier.screened_on.isoformat():
+                # A score entered again replaces the one on record: only when the worker says so, seeing it.
+                typed["replaces"] = earlier.screened_on.isoformat()
+                errors["score"] = pgettext("children", "This child already has a score for this phase: %(score)s on %(date)s. "
+                                           "Tick “replace it” to put the new one in its place.") % {
+                    "score": earlier.score, "date": f"{earlier.screened_on:%Y-%m-%d}"}
             if not errors:
                 Screening.objects.update_or_create(group=group, child_id=child_id, phase=typed["phase"],
                                                    defaults={"scale": group.scale, "score": score, "screened_on": on})

@@ -3,6 +3,7 @@ reopening, the assessment's deadline, a case opened from a child-protection case
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from engine import api, clock, registry
 from engine.errors import FormInvalid
@@ -52,7 +53,8 @@ def test_a_case_goes_from_intake_to_closure_through_a_return_and_is_reopened_as_
     assert again.child_id == case.child_id and again.reopened_from_id == case.pk and again.stage == CaseStage.ASSESSMENT
     assert ChildCase.objects.get(pk=case.pk).stage == CaseStage.CLOSED
     summary = dict(api.case_summary(instance_id=second, process_key="children", viewer=api.SYSTEM))
-    assert summary.get("接续已结案个案", summary.get("Follows the closed case")) == f"#{first}", summary
+    follows = summary.get("接续已结案个案", summary.get("Follows the closed case"))
+    assert f"{case.opened_on:%Y-%m-%d}" in follows and "#" not in follows, summary  # when it was opened, no internal number
     # An open case cannot be opened twice for one child.
     with pytest.raises(FormInvalid) as twice:
         api.start_instance(process_key="children", actor=worker, data={
@@ -121,6 +123,12 @@ def test_a_child_protection_case_opens_a_childs_case_with_the_childs_data_and_a_
     instance_id = open_case(worker, child_from="cp_case", cp_case=str(cp_id), referral="child_protection")
     case = ChildCase.objects.get(instance_id=instance_id)
     assert case.cp_instance_id == cp_id and case.child.name == "小明" and case.child.sex == "male"
+    from processes.child_protection.models import ChildProtectionCase
+    from processes.children.handlers import case_summary
+
+    with translation.override("en"):
+        summary = dict(case_summary(instance_id, worker))
+    assert summary["Opened from child-protection case"] == ChildProtectionCase.objects.get(instance_id=cp_id).case_no  # not "#<id>"
     assert case.child.birth_date == "2016-05-01" and case.village == "dongshan"
     log = AccessLog.objects.filter(user=worker, instance_id=cp_id, view="children_intake").get()
     assert log.purpose == "casework" and log.reason and log.outcome == "granted"

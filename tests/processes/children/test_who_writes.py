@@ -203,3 +203,18 @@ def test_the_yearly_audit_names_the_group_page_in_words(users, group, client):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = client.get(f"/audit/minors/?year={clock.today().year}").content.decode()
     assert "children's group page" in page.replace("&#x27;", "'") and "children_group" not in page
+
+
+def test_a_score_entered_again_replaces_the_earlier_one_only_when_the_worker_says_so(users, group, client):
+    first = kids(group)[0]
+    url = f"/children/groups/{group.pk}/"
+    client.force_login(users["worker"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    again = {"_action": "screening", "child": first.pk, "phase": "pre", "score": 12, "screened_on": clock.today().isoformat()}
+    refused = client.post(url, again)
+    page = refused.content.decode()
+    assert refused.status_code == 400 and "already has a score for this phase: 31" in page and 'data-testid="replace"' in page
+    assert 'value="12"' in page  # what was typed is kept
+    assert Screening.objects.get(group=group, child=first, phase="pre").score == 31
+    assert client.post(url, {**again, "replace": clock.today().isoformat()}).status_code == 302
+    assert Screening.objects.get(group=group, child=first, phase="pre").score == 12
