@@ -11,11 +11,15 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.template.defaultfilters import linebreaksbr
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from engine import clock, registry
-from engine.errors import FormInvalid
+from engine import api, clock, registry, selectors
+from engine.errors import CaseflowError, FormInvalid
 
 from . import checks, ledger, search  # noqa: F401 - search registers the members' search and household facet
 from .access import in_pilot_scope, may_read_member, village_names
@@ -68,6 +72,7 @@ def open_request(ctx, data):
         raise FormInvalid({"elder": [_("Choose an approved elder of a pilot village you work in.")]})
     session = ServiceSession.objects.create(
         instance_id=ctx.instance_id, village=elder.village, elder=elder, item=data["item"], requested_by=data["requested_by"],
+        request_notes=(data.get("notes") or "").strip(),
         scheduled_for=dt.date.fromisoformat(data["scheduled_for"]) if data.get("scheduled_for") else None, created_at=clock.now())
     ctx.set_subject(session.number)  # a number, no name: lists and notices carry no personal data
     ctx.set_village(elder.village)
@@ -99,6 +104,56 @@ def signed_in_volunteer(user, instance_id: int) -> ServiceSession | None:
     return (ServiceSession.objects.filter(instance_id=instance_id, status=SessionStatus.MATCHED, arrived_at__isnull=False,
                                           volunteer__user=user, volunteer__status=MemberStatus.APPROVED)
             .select_related("volunteer").first())
+
+
+def _service_task_and_holder(session: ServiceSession):
+    """The open service task of this case and the user who holds it (None, None when it is done, or
+    nobody holds it)."""
+    task = selectors.open_tasks_of_instances(instance_ids=[session.instance_id], bpmn_id="Task_Service").get(session.instance_id)
+    if task is None or not task.assignee:
+        return None, None
+    holder = get_user_model().objects.filter(username=task.assignee, is_active=True).first()
+    return (task, holder) if holder is not None else (None, None)
+
+
+def _form_moment(moment: dt.datetime) -> str:
+    """A moment as the service form's date-and-time field holds it: the station's time, to the minute."""
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def put_sign_in_on_the_form(session: ServiceSession) -> None:
+    """The volunteer's sign-in on the phone, filled into the worker's service form (its draft). The
+    worker records the service when the volunteer could not sign out on the phone (a flat battery, a
+    day gone by): the sign-in the phone took is there to keep or correct. A sign-in time the worker
+    typed into their draft already stays. The draft is the holder's unsubmitted form, written as
+    them; with nobody holding the task the summary still shows the phone's sign-in."""
+    task, holder = _service_task_and_holder(session)
+    if task is None or session.arrived_at is None:
+        return
+    draft = dict(selectors.task_draft(task_id=task.id, viewer=selectors.SYSTEM) or {})
+    if draft.get("signed_in_at"):
+        return
+    _save_draft(task.id, {**draft, "signed_in_at": _form_moment(session.arrived_at)}, holder)
+
+
+def take_sign_in_off_the_form(session: ServiceSession, arrived_at: dt.datetime) -> None:
+    """A sign-in taken back on the phone leaves the worker's form too, unless the worker changed it."""
+    task, holder = _service_task_and_holder(session)
+    if task is None:
+        return
+    draft = dict(selectors.task_draft(task_id=task.id, viewer=selectors.SYSTEM) or {})
+    if draft.get("signed_in_at") == _form_moment(arrived_at):
+        del draft["signed_in_at"]
+        _save_draft(task.id, draft, holder)
+
+
+def _save_draft(task_id: int, data: dict, holder) -> None:
+    """Write the draft; a task completed or given to someone else a moment ago keeps what it has (the
+    volunteer's sign-in itself is recorded on the session whatever happens here)."""
+    try:
+        api.save_draft(task_id=task_id, data=data, actor=holder)
+    except CaseflowError:
+        pass
 
 
 @registry.also_completed_by(KEY, "Task_Service")
@@ -217,6 +272,8 @@ def service_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
         return []
     rows = [(_("Service"), session.get_item_display()),
             (_("Elder"), f"{session.elder.number} {session.elder.name}")]
+    if session.request_notes:
+        rows.append((_("What is needed"), wrapped(session.request_notes)))
     if session.volunteer:
         rows.append((_("Volunteer"), f"{session.volunteer.number} {session.volunteer.name}"))
     if session.arrived_at is not None and session.signed_out_at is None:
@@ -232,6 +289,12 @@ def service_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
 
 
 registry.register_case_summary(KEY, service_summary)
+
+
+def wrapped(text: str) -> SafeString:
+    """Typed text for the case summary: escaped, its line breaks kept, in the body's weight (the
+    summary's values are bold; a paragraph in bold is hard to read)."""
+    return format_html('<span style="font-weight:400">{}</span>', linebreaksbr(text, autoescape=True))
 
 
 def balance_facet(person_key: str, viewer) -> list[tuple[str, str]]:

@@ -9,7 +9,9 @@ a negative balance again in the database, whatever code writes. On SQLite (embed
 database's single writer does the same."""
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -19,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from engine import clock
 
-from .models import Account, AccountKind, EntryKind, LedgerEntry, Member, Relative
+from .models import Account, AccountKind, ConsentHow, EntryKind, LedgerEntry, Member, Relative
 
 HUNDREDTH = Decimal("0.01")
 
@@ -67,15 +69,38 @@ def _locked(*accounts: Account) -> dict[int, Decimal]:
     return {pk: hours(totals.get(pk) or 0) for pk in ids}
 
 
+@dataclass(frozen=True)
+class Consent:
+    """How and when a member agreed to give their hours away. The hours are the member's: a worker
+    records a gift only with it, and it stays on the giver's entry."""
+    how: str
+    at: dt.datetime | None
+
+
+CONSENT_SKEW = dt.timedelta(minutes=5)  # a phone's clock a little ahead of the server's
+
+
+def _checked(consent: Consent | None) -> Consent:
+    if consent is None or consent.how not in ConsentHow.values:
+        raise LedgerRefused(_("Say how the member agreed to give their hours."))
+    if consent.at is None:
+        raise LedgerRefused(_("Say when the member agreed to give their hours."))
+    if consent.at > clock.now() + CONSENT_SKEW:
+        raise LedgerRefused(_("The member's consent cannot be in the future."))
+    return consent
+
+
 def _append(account: Account, kind: str, amount: Decimal, before: dict, *, movement, actor, note: str,
-            session=None, counterpart: Account | None = None, reverses: LedgerEntry | None = None) -> LedgerEntry:
+            session=None, counterpart: Account | None = None, reverses: LedgerEntry | None = None,
+            consent: Consent | None = None) -> LedgerEntry:
     after = before[account.pk] + amount
     if after < 0:
         raise LedgerRefused(_("The account holds only %(hours)s hours.") % {"hours": before[account.pk]})
     before[account.pk] = after
     return LedgerEntry.objects.create(account=account, kind=kind, hours=amount, balance_after=after, movement=movement,
                                       session=session, counterpart=counterpart, reverses=reverses, actor=actor,
-                                      note=note[:300], at=clock.now())
+                                      note=note[:300], at=clock.now(), consent_how=consent.how if consent else "",
+                                      consent_at=consent.at if consent else None)
 
 
 def _positive(amount) -> Decimal:
@@ -119,9 +144,11 @@ def redeem(account: Account, amount, *, session, actor, note: str = "") -> Ledge
 
 
 @transaction.atomic
-def transfer(giver: Member, receiver: Member, amount, *, actor, note: str = "") -> list[LedgerEntry]:
-    """Give hours to a registered close relative who is an approved member (never anyone else)."""
+def transfer(giver: Member, receiver: Member, amount, *, actor, consent: Consent, note: str = "") -> list[LedgerEntry]:
+    """Give hours to a registered close relative who is an approved member (never anyone else), with
+    the giver's consent."""
     amount = _positive(amount)
+    consent = _checked(consent)
     if not (giver.approved and receiver.approved):
         raise LedgerRefused(_("Both members must be approved."))
     if not Relative.objects.filter(member=giver, relative=receiver).exists():
@@ -133,19 +160,23 @@ def transfer(giver: Member, receiver: Member, amount, *, actor, note: str = "") 
     if before[target.pk] + amount > balance_cap():
         raise LedgerRefused(_("The relative's account would pass its cap of %(cap)s hours.") % {"cap": balance_cap()})
     movement = uuid.uuid4()
-    return [_append(source, EntryKind.TRANSFER_OUT, -amount, before, movement=movement, actor=actor, note=note, counterpart=target),
+    return [_append(source, EntryKind.TRANSFER_OUT, -amount, before, movement=movement, actor=actor, note=note, counterpart=target,
+                    consent=consent),
             _append(target, EntryKind.TRANSFER_IN, amount, before, movement=movement, actor=actor, note=note, counterpart=source)]
 
 
 @transaction.atomic
-def donate(member: Member, amount, *, actor, note: str = "") -> list[LedgerEntry]:
+def donate(member: Member, amount, *, actor, consent: Consent, note: str = "") -> list[LedgerEntry]:
+    """Give hours to the donation pool, with the member's consent."""
     amount = _positive(amount)
+    consent = _checked(consent)
     source, the_pool = account_of(member), pool()
     before = _locked(source, the_pool)
     if before[source.pk] < amount:
         raise LedgerRefused(_("Only %(hours)s hours are left on the account.") % {"hours": before[source.pk]})
     movement = uuid.uuid4()
-    return [_append(source, EntryKind.DONATE, -amount, before, movement=movement, actor=actor, note=note, counterpart=the_pool),
+    return [_append(source, EntryKind.DONATE, -amount, before, movement=movement, actor=actor, note=note, counterpart=the_pool,
+                    consent=consent),
             _append(the_pool, EntryKind.DONATION, amount, before, movement=movement, actor=actor, note=note, counterpart=source)]
 
 

@@ -2,6 +2,7 @@
 the movements of hours a worker or supervisor records on a passbook."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 
@@ -12,7 +13,8 @@ from django.utils.translation import pgettext_lazy
 
 from engine import clock, registry
 
-from .models import Member, MemberKind, Relation
+from .ledger import CONSENT_SKEW
+from .models import ConsentHow, Member, MemberKind, Relation
 
 PERSON_KEY = re.compile(r"^elderly_care:\d+$")
 
@@ -90,12 +92,33 @@ HOURS_FIELD = {"min_value": Decimal("0.01"), "max_digits": 8, "decimal_places": 
 
 
 class HoursForm(forms.Form):
-    """Donate, expire: how many hours and why."""
+    """Expire (and, with the member's consent, give away): how many hours and why."""
     hours = forms.DecimalField(label=_("Hours"), **HOURS_FIELD)
     note = forms.CharField(label=_("Reason"), max_length=300, required=False)
 
 
-class TransferForm(HoursForm):
+CONSENT_LOOKBACK = dt.timedelta(days=365)  # dates of what happened go back a year at most
+
+
+class GiftForm(HoursForm):
+    """Give a member's hours away (to a relative, to the pool): the hours are the member's, so the
+    worker records how and when the member agreed."""
+    field_order = ["receiver", "hours", "consent_how", "consent_at", "note"]
+    consent_how = forms.ChoiceField(label=_("How the member agreed"), choices=[("", "—"), *ConsentHow.choices])
+    consent_at = forms.DateTimeField(label=_("When the member agreed"), input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+
+    def clean_consent_at(self):
+        moment = self.cleaned_data["consent_at"]
+        now = clock.now()
+        if moment > now + CONSENT_SKEW:
+            raise forms.ValidationError(_("The member's consent cannot be in the future."))
+        if moment < now - CONSENT_LOOKBACK:
+            raise forms.ValidationError(_("The consent must be from the last year; ask the member again."))
+        return moment
+
+
+class TransferForm(GiftForm):
     receiver = forms.ChoiceField(label=_("To the relative"))
 
     def __init__(self, *args, receiver_choices, **kwargs):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy  # "time bank": words other catalogues translate otherwise
 
 
-from engine.crypto import EncryptedCharField
+from engine.crypto import EncryptedCharField, EncryptedTextField
 
 HOURS = {"max_digits": 8, "decimal_places": 2}
 
@@ -184,6 +184,9 @@ class ServiceSession(models.Model):
     volunteer = models.ForeignKey(Member, null=True, blank=True, on_delete=models.PROTECT, related_name="services_given")
     item = models.CharField(_("service"), max_length=16, choices=ServiceItem.choices)
     requested_by = models.CharField(pgettext_lazy("time bank", "requested by"), max_length=16)
+    # What the elder or their family asked for, as the request form took it down: the matcher and the
+    # volunteer read it. Encrypted at rest (ADR 0019): it can say what ails the elder.
+    request_notes = EncryptedTextField(_("what is needed"), blank=True, default="")
     scheduled_for = models.DateField(_("planned for"), null=True, blank=True)
     signed_in_at = models.DateTimeField(_("signed in"), null=True, blank=True)
     signed_out_at = models.DateTimeField(_("signed out"), null=True, blank=True)
@@ -227,6 +230,13 @@ class EntryKind(models.TextChoices):
     REVERSAL = "reversal", _("reversal")
 
 
+class ConsentHow(models.TextChoices):
+    """How a member agreed to give their hours away (to a relative or the pool)."""
+    SIGNED = "signed", _("signed a written request")
+    IN_PERSON = "in_person", _("said so to the worker in person")
+    PHONE = "phone", _("said so on a phone call with the worker")
+
+
 CREDITS = (EntryKind.DEPOSIT, EntryKind.TRANSFER_IN, EntryKind.DONATION)
 DEBITS = (EntryKind.REDEEM, EntryKind.TRANSFER_OUT, EntryKind.DONATE, EntryKind.EXPIRE)
 
@@ -255,6 +265,10 @@ class LedgerEntry(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     note = models.CharField(max_length=300, blank=True)
     at = models.DateTimeField(db_index=True)
+    # On the giver's side of a gift (transfer_out, donate): how and when the member agreed to give
+    # their hours; the worker who recorded it is `actor`. ledger.transfer and ledger.donate require it.
+    consent_how = models.CharField(max_length=16, choices=ConsentHow.choices, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
 
     objects = _AppendOnly.as_manager()
 
@@ -268,6 +282,9 @@ class LedgerEntry(models.Model):
             # Hours buy services, never money: a redemption names the service it paid for.
             models.CheckConstraint(condition=~Q(kind="redeem") | Q(session__isnull=False), name="time_bank_redeem_for_a_service"),
             models.CheckConstraint(condition=~Q(kind="reversal") | Q(reverses__isnull=False), name="time_bank_reversal_names_entry"),
+            # A consent says both how and when.
+            models.CheckConstraint(condition=(Q(consent_how="") & Q(consent_at__isnull=True))
+                                   | (~Q(consent_how="") & Q(consent_at__isnull=False)), name="time_bank_consent_how_and_when"),
         ]
         indexes = [models.Index(fields=["account", "at"], name="time_bank_account_entries")]
 

@@ -21,7 +21,9 @@ from engine import clock
 from engine.station import AccessLog
 
 from . import access, checks, ledger
-from .member_forms import DecisionForm, HoursForm, LoginForm, MemberForm, ReasonForm, RelativeForm, StatusForm, TransferForm
+from .member_forms import (
+    DecisionForm, GiftForm, HoursForm, LoginForm, MemberForm, ReasonForm, RelativeForm, StatusForm, TransferForm,
+)
 from .models import (
     Account, AccountKind, LedgerEntry, Member, MemberKind, MemberStatus, Relative, ServiceSession,
 )
@@ -86,13 +88,26 @@ def _entries_with_names(entries):
 
 
 def balance_of(entries) -> Decimal:
-    return entries[-1].balance_after if entries else Decimal("0")
+    return entries[-1].running if entries else Decimal("0")
+
+
+def with_running_balance(entries: list) -> list:
+    """The entries in the order of their own dates (ties: the order they were written), each with
+    the balance after it in that order (`running`). An entry's stored `balance_after` is the balance
+    when it was written; an entry dated earlier than one written before it (recorded afterwards, as
+    of the day it happened) would make that column jump up and down on a page read by date."""
+    entries = sorted(entries, key=lambda e: (e.at, e.pk))
+    total = Decimal("0")
+    for entry in entries:
+        total += entry.hours
+        entry.running = total
+    return entries
 
 
 def _passbook(member: Member):
     account = ledger.account_of(member)
-    entries = list(LedgerEntry.objects.filter(account=account).select_related("session").order_by("at", "pk"))
-    return account, _entries_with_names(entries)
+    entries = list(LedgerEntry.objects.filter(account=account).select_related("session"))
+    return account, _entries_with_names(with_running_balance(entries))
 
 
 @login_required
@@ -106,13 +121,14 @@ def passbook(request, member_id: int):
         pk__in=[r.relative_id for r in relatives])
     supervises = access.supervises(request.user, member.village)
     return render(request, "time_bank/passbook.html", {
-        "member": member, "entries": entries, "balance": entries[-1].balance_after if entries else Decimal("0"),
+        "member": member, "entries": entries, "balance": balance_of(entries),
         "relatives": relatives, "supervises": supervises,
         "may_decide": supervises and member.status == MemberStatus.PENDING and member.registered_by_id != request.user.pk,
         "decision_form": DecisionForm(),
         "relative_form": RelativeForm(relative_choices=[(str(m.pk), f"{m.number} {m.name}") for m in candidates[:500]]),
-        "transfer_form": TransferForm(receiver_choices=[(str(r.relative_id), f"{r.relative.number} {r.relative.name}") for r in relatives]),
-        "hours_form": HoursForm(), "sessions": ServiceSession.objects.filter(Q(volunteer=member) | Q(elder=member))[:20],
+        "transfer_form": TransferForm(receiver_choices=[(str(r.relative_id), f"{r.relative.number} {r.relative.name}") for r in relatives],
+                                      auto_id="give-%s"),
+        "donate_form": GiftForm(auto_id="donate-%s"), "hours_form": HoursForm(), "sessions": ServiceSession.objects.filter(Q(volunteer=member) | Q(elder=member))[:20],
         "cap": ledger.balance_cap(),
         "may_issue_login": member.kind == MemberKind.VOLUNTEER and member.approved and access.may_issue_login(request.user, member),
         "login_form": LoginForm(), "status_form": StatusForm(),
@@ -133,7 +149,7 @@ def passbook_print(request, member_id: int):
     _logged(request, member, "time_bank_passbook_print")
     _account, entries = _passbook(member)
     return render(request, "time_bank/passbook_print.html", {
-        "member": member, "entries": entries, "balance": entries[-1].balance_after if entries else Decimal("0"),
+        "member": member, "entries": entries, "balance": balance_of(entries),
         "printed_at": clock.now(), "village_name": access.village_names().get(member.village, member.village),
         "back_url": "time-bank-member"})
 
@@ -191,29 +207,43 @@ def _move(request, member: Member, act) -> None:
         messages.success(request, _("Recorded in the ledger."))
 
 
+def _form_problems(form) -> str:
+    """A refused form's errors in one message (the passbook's forms answer with a message)."""
+    return " ".join(f"{form.fields[key].label if key in form.fields else ''}：{error}".lstrip("：")
+                    for key, errors in form.errors.items() for error in errors)
+
+
+def _consent(data) -> ledger.Consent:
+    return ledger.Consent(how=data["consent_how"], at=data["consent_at"])
+
+
 @login_required
 @require_POST
 def transfer(request, member_id: int):
+    """Give a member's hours to a registered relative, as the member asked and agreed (recorded)."""
     member = _member(request.user, member_id)
     relatives = {str(r.relative_id): r.relative for r in Relative.objects.filter(member=member).select_related("relative")}
     form = TransferForm(request.POST, receiver_choices=[(pk, m.number) for pk, m in relatives.items()])
     if not form.is_valid():
-        messages.error(request, _("Choose a registered relative and a number of hours above zero."))
+        messages.error(request, _form_problems(form))
     else:
         data = form.cleaned_data
-        _move(request, member, lambda: ledger.transfer(member, relatives[data["receiver"]], data["hours"], actor=request.user, note=data["note"]))
+        _move(request, member, lambda: ledger.transfer(member, relatives[data["receiver"]], data["hours"], actor=request.user,
+                                                       consent=_consent(data), note=data["note"]))
     return redirect("time-bank-member", member.pk)
 
 
 @login_required
 @require_POST
 def donate(request, member_id: int):
+    """Give a member's hours to the pool, as the member asked and agreed (recorded)."""
     member = _member(request.user, member_id)
-    form = HoursForm(request.POST)
+    form = GiftForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Enter a number of hours above zero."))
+        messages.error(request, _form_problems(form))
     else:
-        _move(request, member, lambda: ledger.donate(member, form.cleaned_data["hours"], actor=request.user, note=form.cleaned_data["note"]))
+        data = form.cleaned_data
+        _move(request, member, lambda: ledger.donate(member, data["hours"], actor=request.user, consent=_consent(data), note=data["note"]))
     return redirect("time-bank-member", member.pk)
 
 

@@ -33,7 +33,7 @@ from engine.errors import CaseflowError, FormInvalid
 from engine.station import AccessLog, AccessOutcome
 
 from . import access
-from .handlers import LONGEST_SERVICE
+from .handlers import LONGEST_SERVICE, put_sign_in_on_the_form, take_sign_in_off_the_form
 from .member_forms import LoginForm, StatusForm
 from .models import Member, MemberKind, MemberStatus, ServiceSession, SessionStatus
 from .views import _logged, _member, _passbook, balance_of
@@ -243,6 +243,8 @@ def mine_sign_in(request, number: int):
     now = clock.now()
     # One UPDATE guarded by "not signed in yet": a second press (or a second tab) changes nothing.
     if ServiceSession.objects.filter(pk=session.pk, status=SessionStatus.MATCHED, arrived_at__isnull=True).update(arrived_at=now):
+        session.arrived_at = now
+        put_sign_in_on_the_form(session)
         messages.success(request, _("Signed in at %(time)s. Press “sign out” when you leave.") % {
             "time": timezone.localtime(now).strftime("%H:%M")})
     else:
@@ -256,7 +258,9 @@ def mine_undo_sign_in(request, number: int):
     _own, session, answer = _own_service(request, number)
     if answer is not None:
         return answer
-    if ServiceSession.objects.filter(pk=session.pk, status=SessionStatus.MATCHED).update(arrived_at=None):
+    if session.arrived_at is not None and ServiceSession.objects.filter(
+            pk=session.pk, status=SessionStatus.MATCHED, arrived_at=session.arrived_at).update(arrived_at=None):
+        take_sign_in_off_the_form(session, session.arrived_at)
         messages.success(request, _("Your sign-in is taken back. Sign in again when you arrive."))
     return redirect("time-bank-mine")
 

@@ -1714,7 +1714,8 @@ def a_tb_donate(r: Runner, row):
 
     count = TbEntry.objects.count()
     before = snapshot()
-    response = r.post(row, f"/time-bank/members/{r.w.members[row.obj]}/donate/", {"hours": "1"})
+    agreed = timezone.localtime().strftime("%Y-%m-%dT%H:%M")  # the member's own consent, as the form records it
+    response = r.post(row, f"/time-bank/members/{r.w.members[row.obj]}/donate/", {"hours": "1", "consent_how": "signed", "consent_at": agreed})
     return write_outcome(response, before, TbEntry.objects.count() > count)
 
 

@@ -77,6 +77,11 @@ def balance(m: Member) -> Decimal:
     return ledger.balance(ledger.account_of(m))
 
 
+def consent(how: str = "signed") -> ledger.Consent:
+    """The member's agreement to give hours away, as the worker records it (a moment ago)."""
+    return ledger.Consent(how, timezone.now() - dt.timedelta(minutes=10))
+
+
 def give_hours(m: Member, amount, actor) -> None:
     """Hours a member already holds (earned before the test begins)."""
     ledger.deposit(m, amount, session=None, actor=actor, note="earlier service")

@@ -59,12 +59,13 @@ LISTED = {"worker": {"ds", "ds_elder", "ds_pending"}, "worker_xishui": {"xs", "x
           "sup_ds": {"ds", "ds_elder", "ds_pending"}, "sup_xs": {"xs", "xs_pending"},
           "supervisor": {"ds", "ds_elder", "ds_pending", "xs", "xs_pending"}, "admin": {"ds", "ds_elder", "ds_pending", "xs", "xs_pending"}}
 LEDGER = {"sup_ds": {"ds"}, "sup_xs": {"xs"}, "supervisor": {"ds", "xs"}, "admin": {"ds", "xs"}}
+CONSENT = {"consent_how": "signed", "consent_at": flows.moment(1, 9).strftime("%Y-%m-%dT%H:%M")}  # the member's, recorded
 # (action, object, data) -> who may do it; the others get 404 and nothing changes
 WRITES = [
     ("decide", "ds_pending", {"decision": "approve"}, {"supervisor", "admin", "sup_ds"}),
     ("decide", "xs_pending", {"decision": "refuse"}, {"supervisor", "admin", "sup_xs"}),
-    ("donate", "ds", {"hours": "1"}, STAFF_DS),
-    ("transfer", "ds", {"hours": "1", "receiver": "ds_elder"}, STAFF_DS),
+    ("donate", "ds", {"hours": "1", **CONSENT}, STAFF_DS),
+    ("transfer", "ds", {"hours": "1", "receiver": "ds_elder", **CONSENT}, STAFF_DS),
     ("expire", "ds", {"hours": "1", "note": "规则到期"}, {"supervisor", "admin", "sup_ds"}),
     ("relatives", "xs", {"relative": "xs", "relation": "spouse"}, set()),  # never oneself
     ("relatives", "ds_elder", {"relative": "ds", "relation": "child"}, STAFF_DS),
@@ -191,7 +192,7 @@ def test_the_elderly_care_record_is_chosen_when_that_process_offers_it_and_typed
 
 def test_the_passbook_prints_deposits_withdrawals_and_the_balance(world):
     people, members = world
-    ledger.donate(members["ds"], Decimal("1.5"), actor=people["worker"])
+    ledger.donate(members["ds"], Decimal("1.5"), actor=people["worker"], consent=flows.consent())
     page = client_for(people, "worker").get(f"/time-bank/members/{members['ds'].pk}/print/").content.decode()
     assert members["ds"].number in page and "东山志愿者" in page
     assert "6.00" in page and "1.50" in page and 'data-testid="balance">4.50<' in page

@@ -61,7 +61,7 @@ def test_the_ledger_never_goes_negative(bank):
     with pytest.raises(ledger.LedgerRefused):
         ledger.redeem(ledger.account_of(bank["elder"]), "1.01", session=flows.session_of(instance_id), actor=bank["worker"])
     with pytest.raises(ledger.LedgerRefused):
-        ledger.donate(bank["elder"], 2, actor=bank["worker"])
+        ledger.donate(bank["elder"], 2, actor=bank["worker"], consent=flows.consent())
     # And the database refuses a negative balance whatever code writes it.
     with pytest.raises(IntegrityError), transaction.atomic():
         LedgerEntry.objects.create(account=ledger.account_of(bank["elder"]), kind="expire", hours=Decimal("-2"),
@@ -219,14 +219,14 @@ def test_above_the_balance_cap_the_excess_goes_to_the_pool(bank, settings):
 def test_hours_go_only_to_a_registered_relative(bank):
     flows.give_hours(bank["volunteer"], 6, bank["worker"])
     with pytest.raises(ledger.LedgerRefused):
-        ledger.transfer(bank["volunteer"], bank["elder"], 2, actor=bank["worker"])
+        ledger.transfer(bank["volunteer"], bank["elder"], 2, actor=bank["worker"], consent=flows.consent())
     Relative.objects.create(member=bank["volunteer"], relative=bank["elder"], relation="parent", recorded_by=bank["worker"],
                             recorded_at=flows.moment(0, 0))
-    ledger.transfer(bank["volunteer"], bank["elder"], 2, actor=bank["worker"], note="给母亲")
+    ledger.transfer(bank["volunteer"], bank["elder"], 2, actor=bank["worker"], consent=flows.consent(), note="给母亲")
     assert balance(bank["volunteer"]) == Decimal("4.00") and balance(bank["elder"]) == Decimal("2.00")
     with pytest.raises(ledger.LedgerRefused):
-        ledger.transfer(bank["volunteer"], bank["elder"], 5, actor=bank["worker"])
-    ledger.donate(bank["volunteer"], 1, actor=bank["worker"])
+        ledger.transfer(bank["volunteer"], bank["elder"], 5, actor=bank["worker"], consent=flows.consent())
+    ledger.donate(bank["volunteer"], 1, actor=bank["worker"], consent=flows.consent())
     ledger.expire(ledger.account_of(bank["volunteer"]), 1, actor=bank["supervisor"], note="三年未使用")
     assert kinds(bank["volunteer"])[1:] == [("transfer_out", Decimal("-2.00"), Decimal("4.00")), ("donate", Decimal("-1.00"), Decimal("3.00")),
                                             ("expire", Decimal("-1.00"), Decimal("2.00"))]
@@ -237,7 +237,7 @@ def test_a_reversal_is_a_new_entry_undoing_the_whole_movement_once(bank):
     flows.give_hours(bank["volunteer"], 6, bank["worker"])
     Relative.objects.create(member=bank["volunteer"], relative=bank["elder"], relation="parent", recorded_by=bank["worker"],
                             recorded_at=flows.moment(0, 0))
-    out, _in = ledger.transfer(bank["volunteer"], bank["elder"], 2, actor=bank["worker"])
+    out, _in = ledger.transfer(bank["volunteer"], bank["elder"], 2, actor=bank["worker"], consent=flows.consent())
     reversal = ledger.reverse(out, actor=bank["supervisor"], note="误转")
     assert [(e.kind, e.hours, e.reverses_id) for e in reversal] == [("reversal", Decimal("2.00"), out.pk), ("reversal", Decimal("-2.00"), _in.pk)]
     assert balance(bank["volunteer"]) == Decimal("6.00") and balance(bank["elder"]) == 0
@@ -253,7 +253,7 @@ def test_a_reversal_is_a_new_entry_undoing_the_whole_movement_once(bank):
 def test_a_reversal_that_would_leave_a_negative_balance_is_refused(bank):
     flows.give_hours(bank["volunteer"], 3, bank["worker"])
     deposit = LedgerEntry.objects.get()
-    ledger.donate(bank["volunteer"], 2, actor=bank["worker"])
+    ledger.donate(bank["volunteer"], 2, actor=bank["worker"], consent=flows.consent())
     with pytest.raises(ledger.LedgerRefused):
         ledger.reverse(deposit, actor=bank["supervisor"], note="虚报")
     assert balance(bank["volunteer"]) == Decimal("1.00")

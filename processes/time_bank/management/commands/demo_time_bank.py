@@ -1,8 +1,9 @@
 """Demo time bank: 10 volunteers and 9 elders in the three pilot villages, a month of services run
 through the process (with the engine's clock at the time of each), and the ledger they leave —
 deposits, redemptions, a gift to a relative, a donation, hours expired, a reversal — with a few
-services for the supervisor (a long visit, the same pair every day, an overlap). Runs once: it does
-nothing when a member exists."""
+services for the supervisor (a long visit, the same pair every day, an overlap); today, a request
+waiting for a volunteer, the demo volunteer's next service, and a service signed in on the phone
+for the worker to record. Runs once: it does nothing when a member exists."""
 import datetime as dt
 import random
 from decimal import Decimal
@@ -11,13 +12,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from engine import api, clock
 from engine.errors import CaseflowError
 
 from ... import ledger
-from ...models import LedgerEntry, Member, MemberStatus, Relative, ServiceSession
+from ...handlers import put_sign_in_on_the_form
+from ...models import ConsentHow, LedgerEntry, Member, MemberStatus, Relative, ServiceSession
 
 # village -> (the worker who registers there, volunteers, elders) as (name, year of birth, household)
 PEOPLE = {
@@ -33,6 +36,13 @@ ITEMS = ["company", "errands", "cleaning", "meals", "haircut", "repairs", "escor
 
 def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+
+
+def _held_then(member) -> Decimal:
+    """What the member held at the engine's clock. The month's services are all recorded before these
+    movements, which are dated back into it: a movement may spend only the hours earned by its date."""
+    entries = LedgerEntry.objects.filter(account=ledger.account_of(member), at__lte=clock.now())
+    return entries.aggregate(total=Sum("hours"))["total"] or Decimal("0")
 
 
 class Command(BaseCommand):
@@ -80,8 +90,25 @@ class Command(BaseCommand):
         # The demo volunteer's next service, today: their page offers "sign in" at the elder's door.
         worker = users[PEOPLE["dongshan"][0]]
         waiting = api.start_instance(process_key="time_bank", actor=worker, data={
-            "elder": str(ds_e[1].pk), "item": "errands", "requested_by": "elder", "scheduled_for": today.isoformat()}).id
+            "elder": str(ds_e[1].pk), "item": "errands", "requested_by": "elder", "scheduled_for": today.isoformat(),
+            "notes": "到镇卫生院药房代买降压药（硝苯地平缓释片，一盒），顺路带两斤鸡蛋。药钱老人自己出，请保留小票。"}).id
         self._complete(waiting, "Task_Match", worker, {"volunteer": str(ds_v[0].pk)})
+        # Signed in on the phone this morning and not out (a flat battery): the worker records it, the
+        # sign-in already on the form.
+        arrived = clock.now() - dt.timedelta(minutes=95)
+        phone = api.start_instance(process_key="time_bank", actor=worker, data={
+            "elder": str(ds_e[2].pk), "item": "cleaning", "requested_by": "proxy",
+            "scheduled_for": timezone.localdate(arrived).isoformat(),
+            "notes": "女儿在外地打工，打电话来说：屋里好久没打扫，灶台和厨房地面要擦干净，被子拿出去晒。"}).id
+        self._complete(phone, "Task_Match", worker, {"volunteer": str(ds_v[1].pk)})
+        ServiceSession.objects.filter(instance_id=phone).update(arrived_at=arrived)
+        put_sign_in_on_the_form(ServiceSession.objects.get(instance_id=phone))
+        # A request waiting for a volunteer: what the family asked for is on the matcher's task.
+        api.start_instance(process_key="time_bank", actor=worker, data={
+            "elder": str(ds_e[0].pk), "item": "escort", "requested_by": "proxy",
+            "scheduled_for": (today + dt.timedelta(days=2)).isoformat(),
+            "notes": "儿子来电：母亲周四上午要去县人民医院复查白内障（眼科，8:30前挂号），需要有人陪同坐车、排队、取药。"
+                     "老人耳背，说话要大声些。医保卡在床头柜抽屉里。"})
         self.stdout.write(f"Demo time bank: {sum(len(v) for v in volunteers.values())} volunteers, "
                           f"{sum(len(e) for e in elders.values())} elders, {ServiceSession.objects.count()} services, "
                           f"{LedgerEntry.objects.count()} ledger entries, "
@@ -152,17 +179,20 @@ class Command(BaseCommand):
         worker, supervisor = users["worker"], users["supervisor"]
         child, mother = volunteers["dongshan"][0], elders["dongshan"][0]
         Relative.objects.create(member=child, relative=mother, relation="parent", recorded_by=worker,
-                                recorded_at=_local(today - dt.timedelta(days=10), 9))
-        with clock.frozen_at(_local(today - dt.timedelta(days=9), 9)):
-            if ledger.balance(ledger.account_of(child)) >= 2:
-                ledger.transfer(child, mother, Decimal("2"), actor=worker, note="赠予母亲")
+                                recorded_at=_local(today - dt.timedelta(days=3), 9))
+        with clock.frozen_at(_local(today - dt.timedelta(days=2), 9)):
+            if _held_then(child) >= 2:
+                ledger.transfer(child, mother, Decimal("2"), actor=worker, note="赠予母亲",
+                                consent=ledger.Consent(ConsentHow.SIGNED, _local(today - dt.timedelta(days=2), 8, 40)))
             else:
                 ledger.deposit(mother, Decimal("2"), session=None, actor=supervisor, note="互助池调剂（种子时数）")
         donor = volunteers["dongshan"][1]
         with clock.frozen_at(_local(today - dt.timedelta(days=6), 9)):
-            if ledger.balance(ledger.account_of(donor)) >= 1:
-                ledger.donate(donor, Decimal("1"), actor=worker, note="捐给独居老人")
-        mistaken = LedgerEntry.objects.filter(kind="deposit", account__member=volunteers["dongshan"][3]).order_by("pk").first()
+            if _held_then(donor) >= 1:
+                ledger.donate(donor, Decimal("1"), actor=worker, note="捐给独居老人",
+                              consent=ledger.Consent(ConsentHow.IN_PERSON, _local(today - dt.timedelta(days=6), 8, 50)))
         with clock.frozen_at(_local(today - dt.timedelta(days=4), 16)):
-            if mistaken is not None and ledger.balance(ledger.account_of(volunteers["dongshan"][3])) >= mistaken.hours:
+            mistaken = LedgerEntry.objects.filter(kind="deposit", account__member=volunteers["dongshan"][3],
+                                                  at__lte=clock.now()).order_by("pk").first()
+            if mistaken is not None and _held_then(volunteers["dongshan"][3]) >= mistaken.hours:
                 ledger.reverse(mistaken, actor=supervisor, note="签退时间录错，重新登记")
