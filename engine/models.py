@@ -105,6 +105,7 @@ class HumanTask(models.Model):
     draft_data = EncryptedJSONField(null=True, blank=True, help_text="saved but not submitted; never validated")
     named = models.BooleanField(default=False, help_text="routed to a named person (assignee_from): never open to the whole group")
     context = models.JSONField(null=True, blank=True, help_text="what this task is about (context_from), e.g. a referral id")
+    returned = models.BooleanField(default=False, help_text="a step sent back with reasons (done before in this case): marked so in the inbox")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["instance", "spiff_task_id"], name="human_task_unique_per_instance")]

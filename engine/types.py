@@ -48,6 +48,7 @@ class TaskInfo:
     named: bool = False  # routed to this person by name (a panel's reviewer): never the group's
     context: object = None  # what this task is about (context_from), e.g. a referral id
     assignee_label: str | None = None  # the holder's display name
+    returned: bool = False  # a step sent back with reasons: "returned" in the inbox
 
     @classmethod
     def from_row(cls, row, subject: str = "", assignee=None) -> "TaskInfo":
@@ -60,7 +61,7 @@ class TaskInfo:
             status=row.status, village=row.village, subject=subject, created_at=row.created_at, due_at=row.due_at,
             sla_breached_at=row.sla_breached_at, completed_by=completer.get_username() if completer else None,
             completed_at=row.completed_at, named=row.named, context=row.context,
-            assignee_label=display_name(holder) if holder else None,
+            assignee_label=display_name(holder) if holder else None, returned=row.returned,
         )
 
 

@@ -63,7 +63,7 @@ def _info(row: HumanTask) -> TaskInfo:
         lane=row.lane, candidate_group=row.candidate_group, assignee=row.assignee_name, status=row.status,
         village=row.village, subject=row.subject or "", created_at=row.created_at, due_at=row.due_at,
         sla_breached_at=row.sla_breached_at, completed_by=row.completed_by_name, completed_at=row.completed_at,
-        named=row.named, context=row.context, assignee_label=_person_label(row),
+        named=row.named, context=row.context, assignee_label=_person_label(row), returned=row.returned,
     )
 
 

@@ -881,7 +881,7 @@ def _create_task_rows(step: Step, tasks: list, due_by_host: dict, now: datetime,
             name=info.get("name") or task.task_spec.bpmn_name or bpmn_id, lane=info.get("lane", task.task_spec.lane or ""),
             candidate_group=group, assignee=assignee, process_key=instance.process_key, village=instance.village,
             created_at=now, named=bool(username), context=_task_context(info.get("properties") or {}, task.data),
-            due_at=due_by_host.get(task.id),
+            due_at=due_by_host.get(task.id), returned=_returned(step, bpmn_id),
         ))
     if with_save and len(rows) <= len(step.task_keys):
         projections.create(rows, keys=step.task_keys[:len(rows)], journal=step.journal)
@@ -891,7 +891,7 @@ def _create_task_rows(step: Step, tasks: list, due_by_host: dict, now: datetime,
     for task, row in zip(tasks, rows):
         step.audit(AuditKind.TASK_READY, {"task": row.name, "candidate_group": row.candidate_group,
                                           "assignee": row.assignee.get_username() if row.assignee else None, "named": row.named,
-                                          "returned": _returned(step, row.bpmn_id)}, bpmn_id=row.bpmn_id, task=row)
+                                          "returned": row.returned}, bpmn_id=row.bpmn_id, task=row)
     return rows
 
 

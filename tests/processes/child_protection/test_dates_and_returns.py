@@ -97,6 +97,34 @@ def test_a_returned_plan_comes_back_marked_returned_and_prefilled(deployed, user
     assert api.previous_submission(task_id=task_id, viewer=users["worker"])["goals"] == FORMS["Task_CasePlan"]["goals"]
 
 
+def test_the_worker_s_inbox_marks_the_returned_plan_and_only_it(deployed, users, client):
+    from django.conf import settings
+
+    instance_id = start_case(users)
+    for bpmn_id in BEFORE_CLOSURE[:4]:
+        complete(users, instance_id, bpmn_id)
+    first = open_task(instance_id, "Task_CasePlan")
+    client.force_login(users["worker"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    def rows() -> dict[int, bool]:
+        """{task: marked returned} of the worker's inbox, both tabs."""
+        found = {}
+        for tab in ("mine", "group"):
+            page = client.get(f"/?tab={tab}").content.decode()
+            found.update({int(row.split('"')[0]): 'data-testid="returned"' in row.split("</li>")[0] for row in page.split('data-task="')[1:]})
+        return found
+
+    def marked() -> set[int]:
+        return {task for task, returned in rows().items() if returned}
+
+    assert first in rows() and first not in marked()
+    complete(users, instance_id, "Task_CasePlan")
+    complete(users, instance_id, "Task_ApprovePlan", {"plan_decision": "return", "comments": "请写明家访频次"})
+    again = open_task(instance_id, "Task_CasePlan")
+    assert marked() == {again} and HumanTask.objects.get(pk=again).returned
+
+
 def test_case_summary_dates_carry_the_year(deployed, users):
     """A case received last December is still open in January: "12-28" alone would read as this year's."""
     received = timezone.localtime() - dt.timedelta(days=20)
