@@ -303,6 +303,10 @@ def remind_followup(ctx, params):
 @registry.on_task_completed(KEY, "Task_Evaluate")
 def evaluate(ctx, data):
     needs = {n.number: n for n in Need.objects.filter(instance_id=ctx.instance_id)}
+    numbers = [_number(row["need_no"]) for row in data["outcomes"]]
+    twice = sorted({n for n in numbers if numbers.count(n) > 1 and n is not None})
+    if twice:  # met in one row and unmet in the next: the evaluation would say both
+        raise FormInvalid({"outcomes": [_("Need %(need)s is evaluated twice: give each need one result.") % {"need": twice[0]}]})
     for row in data["outcomes"]:
         need = needs.get(_number(row["need_no"]))
         if need is None:

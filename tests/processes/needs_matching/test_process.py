@@ -74,6 +74,10 @@ def test_whole_path_with_a_provider_in_the_portal(world):
     assert Referral.objects.get().status == "accepted"
     do(instance_id, "Task_FollowUp", world["worker"], {"followup_date": today(), "observations": "已领取补贴", "more_followup": True})
     do(instance_id, "Task_FollowUp", world["worker"], {"followup_date": today(), "observations": "学习稳定"})
+    with pytest.raises(FormInvalid) as twice:  # the same need met and unmet
+        do(instance_id, "Task_Evaluate", world["worker"], {"outcomes": [{"need_no": 1, "result": "met"}, {"need_no": 1, "result": "unmet"}],
+                                                          "monitoring_status": "watch", "summary": "矛盾"})
+    assert "outcomes" in twice.value.field_errors
     do(instance_id, "Task_Evaluate", world["worker"], {"outcomes": [{"need_no": 1, "result": "met"}, {"need_no": 2, "result": "unmet"}],
                                                       "monitoring_status": "watch", "summary": "教育需求已满足，住房需求待新资源"})
     assert api.get_instance(instance_id=instance_id, viewer=api.SYSTEM).status == "completed"
