@@ -13,7 +13,19 @@ class AccountsConfig(AppConfig):
         from engine.station import Village
 
         registry.register_option_source("villages", lambda: list(Village.objects.values_list("code", "name")))
+        registry.register_option_source("my_villages", my_villages)
         registry.register_option_source("workers", station_workers)
+
+
+def my_villages(user) -> list[tuple[str, str]]:
+    """The villages this user works in — all of them for township-wide staff and for the system —:
+    where a form that starts work in one village lets them choose (the start hook refuses the rest)."""
+    from engine import registry
+    from engine.station import Village
+
+    villages = registry.villages_for(user) if user is not None else None
+    query = Village.objects.all() if villages is None else Village.objects.filter(code__in=villages)
+    return list(query.values_list("code", "name"))
 
 
 def station_workers() -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """The activities process end to end: a class of a standing group recorded by name, an open event by
 counts, the supervisor's return and approval, and what careless or hostile input gets."""
 import datetime as dt
+import re
 
 import pytest
 
@@ -126,3 +127,15 @@ def test_names_in_groups_are_encrypted_at_rest(group):
         cursor.execute("SELECT name FROM activities_rostermember")
         stored = [row[0] for row in cursor.fetchall()]
     assert stored and not any("王小明" in value or "李小红" in value for value in stored)
+
+
+def test_the_start_form_offers_a_worker_only_their_own_villages(users, deployed, client):
+    client.force_login(users["worker"])  # dongshan
+    form = client.get("/start/activities/").content.decode()
+    offered = set(re.findall(r'<option value="(\w+)"', form.split('name="village"')[1].split("</select>")[0]))
+    assert offered == {"dongshan"}
+    from tests.conftest import make_user
+
+    client.force_login(make_user("worker_everywhere", "worker", villages=None))  # a township-wide worker
+    form = client.get("/start/activities/").content.decode()
+    assert {"dongshan", "xishui"} <= set(re.findall(r'<option value="(\w+)"', form.split('name="village"')[1].split("</select>")[0]))
