@@ -170,7 +170,10 @@ TASK_PROPERTIES = {"assignee_from", "candidate_group_from", "context_from", "rev
 #                          (the report's received_at), instead of the moment the timer is reached
 #   calendar             - "working_days": the duration (whole days, PnD) counts the station's working days
 #                          (engine/business_calendar.py) instead of calendar time
-TIMER_PROPERTIES = {"clock_starts_from", "calendar"}
+#   reminder             - "true" on a non-interrupting boundary timer: a reminder on the way to the task's
+#                          real deadline (5 days of 10 to answer a referral), so it neither is the task's
+#                          deadline in the inbox nor breaches it when it fires
+TIMER_PROPERTIES = {"clock_starts_from", "calendar", "reminder"}
 # Names SpiffWorkflow gives its own task specs; an element with one of them breaks every start.
 RESERVED_ELEMENT_IDS = {"Start", "End", "Root"}
 
@@ -324,6 +327,13 @@ def _validate_and_parse(xml, forms, known_services, form_checker, generic_form=N
         for prop in event.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
             name, value = prop.get("name", ""), (prop.get("value") or "").strip()
             if name not in TIMER_PROPERTIES:
+                continue
+            if name == "reminder":
+                if value != "true" or event.tag != f"{{{NS['bpmn']}}}boundaryEvent" or event.get("cancelActivity", "true") != "false":
+                    problems.append(ElementProblem(event.get("id"), _(
+                        "Only a non-interrupting timer on a task can be a reminder (reminder = true).")))
+                else:
+                    options[name] = True
                 continue
             if name == "calendar":
                 problem = _calendar_problem(timer, value)

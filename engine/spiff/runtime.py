@@ -656,6 +656,11 @@ def _is_timer(task) -> bool:
     return any(isinstance(d, TimerEventDefinition) for d in definitions)
 
 
+def _is_reminder(step: Step, task) -> bool:
+    """A timer the diagram marks as a reminder (parser.TIMER_PROPERTIES): not a deadline."""
+    return bool(((step.definition.timers or {}).get(task.task_spec.bpmn_id) or {}).get("reminder"))
+
+
 def _waiting_timers(workflow: BpmnWorkflow) -> dict[UUID, object]:
     return {task.id: task for task in workflow.event_manager.tasks.values()
             if task.state == TaskState.WAITING and _is_timer(task) and _timer_due(task)}
@@ -804,8 +809,8 @@ def _sync_projections(step: Step) -> None:
     waiting = _waiting_timers(workflow)
     due_by_host: dict[UUID, datetime] = {}
     for task in waiting.values():
-        if _is_cycle(task):
-            continue  # a recurrence (the next monthly visit), not a deadline of the task it hangs on
+        if _is_cycle(task) or _is_reminder(step, task):
+            continue  # a recurrence (the next monthly visit) or a reminder, not a deadline of the task it hangs on
         due_at = datetime.fromisoformat(_timer_due(task))
         for host_id in _boundary_hosts(task):
             due_by_host[host_id] = min(due_at, due_by_host.get(host_id, due_at))
@@ -1006,14 +1011,17 @@ def _task_context(properties: dict, data: dict):
 
 def _timers_fired(step: Step, tasks: list, now: datetime) -> None:
     """Fired timers: an audit event each; a boundary timer whose guarded task is still open is an
-    SLA breach — once per task, with an escalation event and an outbox notice. The guarded tasks are
-    the activity's own (all instances of a review panel), found in the workflow."""
+    SLA breach — once per task, with an escalation event and an outbox notice — unless the diagram
+    marks it a reminder. The guarded tasks are the activity's own (all instances of a review panel),
+    found in the workflow."""
     for task in tasks:
         # The timer's row holds the same name and deadline: the spec's name, and the deadline it was
         # waiting for at load (or, for one that fired in the step that reached it, its own).
         name = task.task_spec.bpmn_name or ""
         due_at = datetime.fromisoformat(step.waiting_before.get(task.id) or _timer_due(task))
         step.audit(AuditKind.TIMER_FIRED, {"element": name or task.task_spec.bpmn_id, "due_at": due_at.isoformat()}, bpmn_id=task.task_spec.bpmn_id)
+        if _is_reminder(step, task):
+            continue  # a reminder on the way to the deadline: the task is not late yet
         host_ids = _boundary_hosts(task)
         hosts = {row.spiff_task_id: row for row in projections.breach_open(step.instance.pk, host_ids, at=now, missed=due_at)}
         for host in [hosts[h] for h in host_ids if h in hosts]:

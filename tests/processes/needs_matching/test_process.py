@@ -105,8 +105,12 @@ def test_a_silent_provider_is_reminded_after_5_days_and_may_still_answer(world):
     instance_id = assess(world)
     plan(instance_id, world, world["edu"])
     response = task(instance_id, "Task_ProviderResponse")
+    # The office's deadline is the 10 days it has; the reminder on the way is not one.
+    assert response.due_at - response.created_at > dt.timedelta(days=9)
     assert api.fire_due_timers(as_of=response.created_at + dt.timedelta(days=4)).timers_fired == 0
     api.fire_due_timers(as_of=response.created_at + dt.timedelta(days=5, hours=1))
+    assert task(instance_id, "Task_ProviderResponse").sla_breached_at is None  # reminded, not late
+    assert not OutboxMessage.objects.filter(instance_id=instance_id, channel="sla.breach").exists()
     referral = Referral.objects.get()
     assert [m.payload for m in OutboxMessage.objects.filter(instance_id=instance_id, channel="partner.reminder")] == [{"referral": referral.pk}]
     assert task(instance_id, "Task_ProviderResponse").pk == response.pk  # still the office's to answer
