@@ -11,7 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _, pgettext
 
-from engine import clock
+from engine import clock, registry
 from integrations.spreadsheets import make_text_safe
 
 from .handlers import applications_visible_to, panel_summary, scores_complete
@@ -34,6 +34,19 @@ def _figures(user, year: int):
     return fund, applications, stages, money_by
 
 
+def _scope_text(user) -> str:
+    """The villages a village-bound viewer's rows are limited to, as one line ("" for the whole
+    township). The fund's totals are public money, shown to every viewer; the projects, the money by
+    category and village and the ledger are their villages' only, and the page must say so."""
+    from engine.station import Village
+
+    villages = registry.villages_for(user)
+    if villages is None:
+        return ""
+    names = dict(Village.objects.values_list("code", "name"))
+    return "、".join(sorted(names.get(code, code) for code in villages)) or _("no village")
+
+
 def _ledger(fund, applications):
     """The ledger as this user may read it: movements of the projects they may see (their villages'),
     and the fund's own movements (no project)."""
@@ -49,6 +62,7 @@ def fund_page(request):
     return render(request, "micro_fund/fund.html", {
         "fund": fund, "stages": stages, "by_category": sorted(money_by["category"].items()),
         "by_village": sorted(money_by["village"].items()), "entries": _ledger(fund, applications)[:50],
+        "scope": _scope_text(request.user), "projects": len(applications),
         # A panel's score appears only once every member has scored: no running average to anyone.
         "summaries": {a.pk: panel_summary(a) for a in applications if a.stage != Stage.APPLYING and scores_complete(a)},
     })
@@ -72,6 +86,8 @@ def fund_export(request):
     for row in [(_("Fund"), fund.name), (_("Total budget"), fund.total_budget), (_("Committed"), fund.committed),
                 (_("Disbursed"), fund.disbursed), (_("Returned"), fund.returned), (_("Available"), fund.available)]:
         summary.append(list(row))
+    if scope := _scope_text(request.user):
+        summary.append([_("Projects and ledger of"), scope])
     projects = book.create_sheet(_("Projects"))
     projects.append([_("Title"), _("Organisation"), _("Village"), _("Category"), _("Stage"), _("Requested"), pgettext("micro fund", "Approved"), _("Disbursed"), _("Spent")])
     for a in applications:

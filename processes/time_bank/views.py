@@ -113,8 +113,14 @@ def _passbook(member: Member):
 @login_required
 def passbook(request, member_id: int):
     member = _member(request.user, member_id)
+    return _passbook_page(request, member)
+
+
+def _passbook_page(request, member: Member, *, transfer_form=None, donate_form=None, status: int = 200):
+    """The passbook with its forms; a refused gift comes back here with its bound form (what was
+    typed and why it was refused), status 400."""
     _logged(request, member, "time_bank_passbook")
-    account, entries = _passbook(member)
+    _account, entries = _passbook(member)
     relatives = list(Relative.objects.filter(member=member).select_related("relative"))
     villages = access.villages(request.user)
     candidates = Member.objects.filter(village__in=villages, status=MemberStatus.APPROVED).exclude(pk=member.pk).exclude(
@@ -126,14 +132,23 @@ def passbook(request, member_id: int):
         "may_decide": supervises and member.status == MemberStatus.PENDING and member.registered_by_id != request.user.pk,
         "decision_form": DecisionForm(),
         "relative_form": RelativeForm(relative_choices=[(str(m.pk), f"{m.number} {m.name}") for m in candidates[:500]]),
-        "transfer_form": TransferForm(receiver_choices=[(str(r.relative_id), f"{r.relative.number} {r.relative.name}") for r in relatives],
-                                      auto_id="give-%s"),
-        "donate_form": GiftForm(auto_id="donate-%s"), "hours_form": HoursForm(), "sessions": ServiceSession.objects.filter(Q(volunteer=member) | Q(elder=member))[:20],
+        "transfer_form": transfer_form or _transfer_form(None, relatives),
+        "donate_form": donate_form or _donate_form(None), "hours_form": HoursForm(),
+        "sessions": ServiceSession.objects.filter(Q(volunteer=member) | Q(elder=member))[:20],
         "cap": ledger.balance_cap(),
         "may_issue_login": member.kind == MemberKind.VOLUNTEER and member.approved and access.may_issue_login(request.user, member),
         "login_form": LoginForm(), "status_form": StatusForm(),
         "may_change_status": supervises and member.status in (MemberStatus.APPROVED, MemberStatus.SUSPENDED),
-    })
+    }, status=status)
+
+
+def _transfer_form(data, relatives) -> TransferForm:
+    return TransferForm(data, receiver_choices=[(str(r.relative_id), f"{r.relative.number} {r.relative.name}") for r in relatives],
+                        auto_id="give-%s")
+
+
+def _donate_form(data) -> GiftForm:
+    return GiftForm(data, auto_id="donate-%s")
 
 
 def _logged(request, member, view: str) -> None:
@@ -208,7 +223,8 @@ def _move(request, member: Member, act) -> None:
 
 
 def _form_problems(form) -> str:
-    """A refused form's errors in one message (the passbook's forms answer with a message)."""
+    """A refused form's errors in one message, shown at the top of the page (on a phone the form
+    itself, with each error under its field, is far below)."""
     return " ".join(f"{form.fields[key].label if key in form.fields else ''}：{error}".lstrip("：")
                     for key, errors in form.errors.items() for error in errors)
 
@@ -217,20 +233,32 @@ def _consent(data) -> ledger.Consent:
     return ledger.Consent(how=data["consent_how"], at=data["consent_at"])
 
 
+def _give(request, member: Member, form, act, form_key: str):
+    """Record a gift the form describes; refused (by the form or by the ledger), the passbook comes
+    back with the form as typed and why, nothing written."""
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                act(form.cleaned_data)
+        except ledger.LedgerRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, _("Recorded in the ledger."))
+            return redirect("time-bank-member", member.pk)
+    messages.error(request, _form_problems(form))
+    return _passbook_page(request, member, status=400, **{form_key: form})
+
+
 @login_required
 @require_POST
 def transfer(request, member_id: int):
     """Give a member's hours to a registered relative, as the member asked and agreed (recorded)."""
     member = _member(request.user, member_id)
-    relatives = {str(r.relative_id): r.relative for r in Relative.objects.filter(member=member).select_related("relative")}
-    form = TransferForm(request.POST, receiver_choices=[(pk, m.number) for pk, m in relatives.items()])
-    if not form.is_valid():
-        messages.error(request, _form_problems(form))
-    else:
-        data = form.cleaned_data
-        _move(request, member, lambda: ledger.transfer(member, relatives[data["receiver"]], data["hours"], actor=request.user,
-                                                       consent=_consent(data), note=data["note"]))
-    return redirect("time-bank-member", member.pk)
+    relatives = list(Relative.objects.filter(member=member).select_related("relative"))
+    by_pk = {str(r.relative_id): r.relative for r in relatives}
+    return _give(request, member, _transfer_form(request.POST, relatives), lambda data: ledger.transfer(
+        member, by_pk[data["receiver"]], data["hours"], actor=request.user, consent=_consent(data), note=data["note"]),
+        "transfer_form")
 
 
 @login_required
@@ -238,13 +266,8 @@ def transfer(request, member_id: int):
 def donate(request, member_id: int):
     """Give a member's hours to the pool, as the member asked and agreed (recorded)."""
     member = _member(request.user, member_id)
-    form = GiftForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_problems(form))
-    else:
-        data = form.cleaned_data
-        _move(request, member, lambda: ledger.donate(member, data["hours"], actor=request.user, consent=_consent(data), note=data["note"]))
-    return redirect("time-bank-member", member.pk)
+    return _give(request, member, _donate_form(request.POST), lambda data: ledger.donate(
+        member, data["hours"], actor=request.user, consent=_consent(data), note=data["note"]), "donate_form")
 
 
 @login_required
@@ -267,11 +290,26 @@ def _ledger_scope(user):
     return LedgerEntry.objects.filter(Q(account__member__village__in=villages) | Q(account__kind=AccountKind.POOL))
 
 
+def _with_account_balances(entries) -> None:
+    """Each entry on a page of the ledger (which mixes accounts) with its account's balance after it,
+    counted as on the passbook (with_running_balance: by the entries' own dates, ties in the order
+    written), so the two pages agree and a back-dated entry does not make the figure jump."""
+    accounts = {entry.account_id for entry in entries}
+    every = LedgerEntry.objects.filter(account_id__in=accounts).only("pk", "account_id", "at", "hours")
+    by_account: dict[int, list] = {}
+    for entry in every:
+        by_account.setdefault(entry.account_id, []).append(entry)
+    running = {e.pk: e.running for book in by_account.values() for e in with_running_balance(book)}
+    for entry in entries:
+        entry.running = running[entry.pk]
+
+
 @login_required
 def ledger_page(request):
     entries = _ledger_scope(request.user).select_related("account__member", "session", "reverses").order_by("-at", "-pk")
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     _entries_with_names(page.object_list)
+    _with_account_balances(page.object_list)
     reversed_ids = set(LedgerEntry.objects.filter(reverses__in=page.object_list).values_list("reverses_id", flat=True))
     return render(request, "time_bank/ledger.html", {"page": page, "reversed_ids": reversed_ids, "reason_form": ReasonForm()})
 
