@@ -267,7 +267,7 @@ def test_admin_lengthens_the_escalation_adds_an_intake_field_test_runs_and_deplo
     assert HumanTask.objects.get(instance_id=old_id, bpmn_id="Task_Respond", status="open").due_at == old_timer.due_at
 
     # The case pages say so: the new case on v2, due 36 hours after receipt; the older one on v1, 24 hours.
-    shown = lambda moment: timezone.localtime(moment).strftime("%m-%d %H:%M")  # noqa: E731
+    shown = lambda moment: timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")  # noqa: E731 - the summary carries the year
     for instance_id, version, hours, received_at, shot in ((new_id, "v2", 36, received, "10-new-case"),
                                                              (old_id, "v1", 24, old_received, "11-old-case")):
         intake.goto(f"/cases/{instance_id}/")
