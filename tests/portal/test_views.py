@@ -4,12 +4,13 @@ import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.db import connection
 
 from engine import api
-from engine.models import HumanTask
+from engine.models import AuditEvent, HumanTask
 from engine.station import AccessLog
 from portal.cases.models import Attachment
 from portal.notifications.models import Notification
@@ -58,6 +59,24 @@ def test_inbox_tabs_show_the_right_tasks(client, users, case):
     HumanTask.objects.filter(pk=respond).update(due_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
     overdue = client.get("/?tab=overdue").content.decode()
     assert f"/tasks/{respond}/" in overdue and 'data-sla="red"' in overdue
+
+
+def test_inbox_and_timeline_give_the_year_of_a_moment_outside_this_one(client, users, case):
+    """"12-28 10:00" read in January passes for a task of the coming December: a moment of another
+    year than the station's present one shows its year; one of this year does not need it."""
+    login(client, users["worker"])
+    give_reason(client, case)
+    created = timezone.localtime(HumanTask.objects.get(pk=open_task(case, "Task_Respond")).created_at)
+    opened = timezone.localtime(AuditEvent.objects.filter(instance_id=case).earliest("at").at)
+    inbox, timeline = client.get("/?tab=group").content.decode(), client.get(f"/cases/{case}/").content.decode()
+    assert created.strftime("%m-%d %H:%M") in inbox and created.strftime("%Y-%m-%d %H:%M") not in inbox
+    assert opened.strftime("%m-%d %H:%M") in timeline and opened.strftime("%Y-%m-%d %H:%M") not in timeline
+    with time_machine.travel(created + dt.timedelta(days=366)):
+        login(client, users["worker"])  # a year on, the session has ended
+        give_reason(client, case)  # and a reason holds for the day it was given
+        inbox, timeline = client.get("/?tab=group").content.decode(), client.get(f"/cases/{case}/").content.decode()
+    assert created.strftime("%Y-%m-%d %H:%M") in inbox
+    assert opened.strftime("%Y-%m-%d %H:%M") in timeline
 
 
 def test_inbox_shows_nothing_of_another_village(client, users, case):

@@ -47,6 +47,18 @@ def sla_badge(task):
 
 
 @register.filter
+def stamp(value) -> str:
+    """A moment as the station reads it: "11-30 07:52" within this year, "2025-12-28 10:00" before it
+    (or after), so a task or an event from last year never passes for one of this year's."""
+    if not value:
+        return ""
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    from engine.clock import today
+
+    return dateformat.format(local, "m-d H:i" if local.year == today().year else "Y-m-d H:i")
+
+
+@register.filter
 def role_name(code: str) -> str:
     from engine.api import group_label
 
