@@ -116,30 +116,38 @@ def passbook(request, member_id: int):
     return _passbook_page(request, member)
 
 
-def _passbook_page(request, member: Member, *, transfer_form=None, donate_form=None, status: int = 200):
-    """The passbook with its forms; a refused gift comes back here with its bound form (what was
-    typed and why it was refused), status 400."""
+def _passbook_page(request, member: Member, *, transfer_form=None, donate_form=None, relative_form=None, hours_form=None,
+                   status: int = 200):
+    """The passbook with its forms; a refused form (a gift, a relative, an expiry) comes back here
+    bound (what was typed and why it was refused), status 400."""
     _logged(request, member, "time_bank_passbook")
     _account, entries = _passbook(member)
     relatives = list(Relative.objects.filter(member=member).select_related("relative"))
-    villages = access.villages(request.user)
-    candidates = Member.objects.filter(village__in=villages, status=MemberStatus.APPROVED).exclude(pk=member.pk).exclude(
-        pk__in=[r.relative_id for r in relatives])
+    candidates = _relative_candidates(request.user, member).exclude(pk__in=[r.relative_id for r in relatives])
     supervises = access.supervises(request.user, member.village)
     return render(request, "time_bank/passbook.html", {
         "member": member, "entries": entries, "balance": balance_of(entries),
         "relatives": relatives, "supervises": supervises,
         "may_decide": supervises and member.status == MemberStatus.PENDING and member.registered_by_id != request.user.pk,
         "decision_form": DecisionForm(),
-        "relative_form": RelativeForm(relative_choices=[(str(m.pk), f"{m.number} {m.name}") for m in candidates[:500]]),
+        "relative_form": relative_form or _relative_form(None, candidates),
         "transfer_form": transfer_form or _transfer_form(None, relatives),
-        "donate_form": donate_form or _donate_form(None), "hours_form": HoursForm(),
+        "donate_form": donate_form or _donate_form(None), "hours_form": hours_form or HoursForm(auto_id="expire-%s"),
         "sessions": ServiceSession.objects.filter(Q(volunteer=member) | Q(elder=member))[:20],
         "cap": ledger.balance_cap(),
         "may_issue_login": member.kind == MemberKind.VOLUNTEER and member.approved and access.may_issue_login(request.user, member),
         "login_form": LoginForm(), "status_form": StatusForm(),
         "may_change_status": supervises and member.status in (MemberStatus.APPROVED, MemberStatus.SUSPENDED),
     }, status=status)
+
+
+def _relative_candidates(user, member: Member):
+    """Approved members of the user's villages who may be recorded as this member's relative."""
+    return Member.objects.filter(village__in=access.villages(user), status=MemberStatus.APPROVED).exclude(pk=member.pk)
+
+
+def _relative_form(data, candidates) -> RelativeForm:
+    return RelativeForm(data, relative_choices=[(str(m.pk), f"{m.number} {m.name}") for m in candidates[:500]], auto_id="relative-%s")
 
 
 def _transfer_form(data, relatives) -> TransferForm:
@@ -196,18 +204,17 @@ def decide(request, member_id: int):
 @login_required
 @require_POST
 def add_relative(request, member_id: int):
+    """Record a relative; refused, the passbook comes back with the form as chosen and why."""
     member = _member(request.user, member_id)
-    villages = access.villages(request.user)
-    choices = [(str(m.pk), m.number) for m in Member.objects.filter(village__in=villages, status=MemberStatus.APPROVED).exclude(pk=member.pk)]
-    form = RelativeForm(request.POST, relative_choices=choices)
+    form = _relative_form(request.POST, _relative_candidates(request.user, member))
+    if form.is_valid() and Relative.objects.filter(member=member, relative_id=form.cleaned_data["relative"]).exists():
+        form.add_error("relative", _("This relative is already recorded."))
     if not form.is_valid():
-        messages.error(request, _("Choose an approved member of your villages and the relation."))
-    elif Relative.objects.filter(member=member, relative_id=form.cleaned_data["relative"]).exists():
-        messages.error(request, _("This relative is already recorded."))
-    else:
-        Relative.objects.create(member=member, relative_id=int(form.cleaned_data["relative"]), relation=form.cleaned_data["relation"],
-                                recorded_by=request.user, recorded_at=clock.now())
-        messages.success(request, _("Relative recorded."))
+        messages.error(request, _form_problems(form))
+        return _passbook_page(request, member, relative_form=form, status=400)
+    Relative.objects.create(member=member, relative_id=int(form.cleaned_data["relative"]), relation=form.cleaned_data["relation"],
+                            recorded_by=request.user, recorded_at=clock.now())
+    messages.success(request, _("Relative recorded."))
     return redirect("time-bank-member", member.pk)
 
 
@@ -273,16 +280,23 @@ def donate(request, member_id: int):
 @login_required
 @require_POST
 def expire(request, member_id: int):
+    """A supervisor expires hours; refused (by the form or by the ledger), the passbook comes back with
+    the hours and the reason as typed, and why."""
     member = _member(request.user, member_id)
     if not access.supervises(request.user, member.village):
         raise Http404(_("No such page, or not yours to see."))
-    form = HoursForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Enter a number of hours above zero."))
-    else:
-        _move(request, member, lambda: ledger.expire(ledger.account_of(member), form.cleaned_data["hours"], actor=request.user,
-                                                     note=form.cleaned_data["note"]))
-    return redirect("time-bank-member", member.pk)
+    form = HoursForm(request.POST, auto_id="expire-%s")
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                ledger.expire(ledger.account_of(member), form.cleaned_data["hours"], actor=request.user, note=form.cleaned_data["note"])
+        except ledger.LedgerRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, _("Recorded in the ledger."))
+            return redirect("time-bank-member", member.pk)
+    messages.error(request, _form_problems(form))
+    return _passbook_page(request, member, hours_form=form, status=400)
 
 
 def _ledger_scope(user):

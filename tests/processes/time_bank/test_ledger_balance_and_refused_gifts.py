@@ -96,3 +96,25 @@ def test_a_refused_gift_keeps_what_was_typed_and_says_why(bank):
     # Accepted: recorded, and back to the passbook.
     answer = staff.post(f"/time-bank/members/{vol.pk}/donate/", _consent_form(hours="1", consent_how="phone"))
     assert answer.status_code == 302 and flows.balance(vol) == 4
+
+
+def test_a_refused_expiry_or_relative_keeps_what_was_typed_and_says_why(bank):
+    vol, elder = bank["vol"], bank["elder"]
+    flows.give_hours(vol, 2, bank["worker"])
+    before = LedgerEntry.objects.count()
+    # More hours than the member holds: refused by the ledger, the hours and the reason come back.
+    answer = bank["sup"].post(f"/time-bank/members/{vol.pk}/expire/", {"hours": "7.5", "note": "三年未使用，按规则到期"})
+    assert answer.status_code == 400
+    form = _form(answer.content.decode(), "expire")
+    assert 'value="7.5"' in form and 'value="三年未使用，按规则到期"' in form and 'class="error"' in form
+    # Negative hours: refused by the form.
+    answer = bank["sup"].post(f"/time-bank/members/{vol.pk}/expire/", {"hours": "-1", "note": "误操作"})
+    assert answer.status_code == 400 and 'value="误操作"' in _form(answer.content.decode(), "expire")
+    assert LedgerEntry.objects.count() == before and flows.balance(vol) == 2
+    # A relative recorded twice: refused, with the member and the relation as chosen.
+    Relative.objects.create(member=vol, relative=elder, relation="parent", recorded_by=bank["worker"], recorded_at=timezone.now())
+    answer = bank["staff"].post(f"/time-bank/members/{vol.pk}/relatives/", {"relative": str(elder.pk), "relation": "parent"})
+    assert answer.status_code == 400
+    form = _form(answer.content.decode(), "relative")
+    assert f'<option value="{elder.pk}" selected>' in form and '<option value="parent" selected>' in form
+    assert "already recorded" in form and Relative.objects.filter(member=vol).count() == 1

@@ -130,7 +130,7 @@ def test_who_may_change_what(world):
             if who in allowed:
                 ok = response.status_code == 302 and changed
             elif not allowed and who in STAFF_XS:
-                ok = response.status_code == 302 and not changed  # refused with a message
+                ok = response.status_code == 400 and not changed  # refused, the passbook with the form and why
             else:
                 ok = response.status_code == 404 and not changed
             if not ok:
