@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from engine import clock, registry
 from engine.errors import FormInvalid
 
+from . import access
 from .models import Activity, ActivityKind, ActivityPhoto, ActivityStatus, Attendance, Roster, RosterMember
 
 KEY = "activities"
@@ -23,19 +24,22 @@ PLANNING_HORIZON = dt.timedelta(days=366)
 
 
 def rosters(user) -> list[tuple[str, str]]:
+    """The open groups the user runs (ADR 0041): a session of a group is planned by those who take its attendance."""
     villages = registry.villages_for(user) if user is not None else set()
     query = Roster.objects.filter(active=True)
     if villages is not None:
         query = query.filter(village__in=villages)
-    return [(str(r.pk), r.name) for r in query.order_by("village", "name")]
+    return [(str(r.pk), r.name) for r in access.run_by(user, query.order_by("village", "name"))]
 
 
 def roster_members(user, variables) -> list[tuple[str, str]]:
-    """The roster's active members, by number: attendance names a member, never a typed name."""
+    """The roster's active members, by number: attendance names a member, never a typed name. Named
+    only to those who run the group (ADR 0041); anyone else is offered nobody."""
     roster_id = (variables or {}).get("roster_id")
-    if not roster_id:
+    roster = Roster.objects.filter(pk=roster_id).first() if roster_id else None
+    if roster is None or not access.runs(user, roster):
         return []
-    members = RosterMember.objects.filter(roster_id=roster_id, active=True).order_by("pk")
+    members = roster.members.filter(active=True).order_by("pk")
     return [(str(m.pk), m.name) for m in members]
 
 
@@ -74,6 +78,8 @@ def plan_session(ctx, data):
         roster = Roster.objects.filter(pk=int(data["roster"]), active=True).first()
         if roster is None or roster.village != data["village"]:
             errors["roster"] = [_("Choose a group of the same village.")]
+        elif not access.runs(ctx.actor, roster):
+            errors["roster"] = [_("Only the workers who run this group and the village's supervisors plan its sessions.")]
     if errors:
         raise FormInvalid(errors)
     activity = Activity.objects.create(
@@ -95,6 +101,8 @@ def _held(activity: Activity, field: str) -> None:
 @registry.on_task_completed(KEY, "Task_Attendance")
 def record_attendance(ctx, data):
     activity = Activity.objects.select_for_update().get(instance_id=ctx.instance_id)
+    if activity.roster is not None and not access.runs(ctx.actor, activity.roster):
+        raise FormInvalid({"present": [_("Only the workers who run this group and the village's supervisors take its attendance.")]})
     _held(activity, "present")
     ids = {int(v) for v in data.get("present") or []}
     members = list(RosterMember.objects.filter(roster_id=activity.roster_id, pk__in=ids))
@@ -178,7 +186,7 @@ for order, (code, label, unit, compute, drill) in enumerate([
 def household_facet(person_key: str, viewer) -> list[tuple[str, str]]:
     """On a household's page ("household:<number>"): each member of a standing group linked to the
     household, with the approved sessions they attended this year and the last one — for staff of the
-    group's village, who may see the group's names anyway."""
+    group's village, on the household's page, which names the household's people behind its own gate."""
     kind, _sep, number = person_key.partition(":")
     if kind != "household" or not number or viewer is None or not getattr(viewer, "is_active", False):
         return []

@@ -29,11 +29,15 @@ class ActivityStatus(models.TextChoices):
 
 @pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent(), append_only=True)  # row history
 class Roster(models.Model):
-    """A standing group that meets again and again: the class of one after-school point, a cohort."""
+    """A standing group that meets again and again: the class of one after-school point, a cohort.
+    Its workers (its creator, then whoever a supervisor of the village puts on it) run it with the
+    village's supervisors: they alone see its members by name (ADR 0041)."""
 
     village = models.CharField(_("village"), max_length=40, db_index=True)
     name = models.CharField(_("name"), max_length=60)
     kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices, default=ActivityKind.AFTER_SCHOOL)
+    workers = models.ManyToManyField("auth.User", verbose_name=pgettext_lazy("activities", "workers running the group"), blank=True,
+                                     related_name="+")
     active = models.BooleanField(pgettext_lazy("activities", "active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,7 +2,9 @@
 and the standing groups (an after-school point's class) with their members.
 
 Group members are mostly children: staff only (worker, supervisor, admin), each within their own
-villages, anything else a 404 — even a guessed id — and every view of a group's names is logged."""
+villages, anything else a 404 — even a guessed id. A group's members are named only to those who run
+it (access.runs: its workers, the village's supervisors; ADR 0041), and only they change it; each view
+of its names is logged. Other staff of the village see the group, its size and its sessions."""
 from __future__ import annotations
 
 import datetime as dt
@@ -22,6 +24,7 @@ from django.views.decorators.http import require_http_methods
 from engine import api, clock, registry
 from engine.station import AccessLog, Village
 
+from . import access
 from .models import Activity, ActivityKind, ActivityPhoto, Roster, RosterMember
 
 KEY = "activities"
@@ -96,6 +99,8 @@ def roster_list(request):
     choices = _village_choices(villages)
     errors: dict[str, str] = {}
     typed = {"name": "", "village": "", "kind": ActivityKind.AFTER_SCHOOL}
+    if request.method == "POST" and not access.may_edit(request.user):
+        return _refused(request, _("Only the village's workers and supervisors start a group."))
     if request.method == "POST":
         typed = {k: request.POST.get(k, "").strip() for k in typed}
         if not typed["name"] or len(typed["name"]) > 60:
@@ -108,6 +113,7 @@ def roster_list(request):
             try:
                 with transaction.atomic():
                     roster = Roster.objects.create(name=typed["name"], village=typed["village"], kind=typed["kind"])
+                    roster.workers.add(request.user)  # its creator runs it, until a supervisor hands it over
             except IntegrityError:
                 errors["name"] = _("This village already has a group of that name.")
             else:
@@ -117,35 +123,79 @@ def roster_list(request):
         size=Count("members", filter=Q(members__active=True))).order_by("-active", "village", "name")
     return render(request, "activities/rosters.html", {
         "rosters": rosters, "village_choices": choices, "kinds": ActivityKind.choices, "errors": errors, "typed": typed,
-        "village_names": dict(Village.objects.values_list("code", "name")),
+        "village_names": dict(Village.objects.values_list("code", "name")), "may_edit": access.may_edit(request.user),
     }, status=400 if errors else 200)
+
+
+def _refused(request, message: str):
+    """A change asked by someone who may look but not change: refused, nothing saved."""
+    return render(request, "portal/error.html", {"message": message}, status=403)
+
+
+def _village_workers(roster) -> list:
+    """The active workers of the group's village, whom a supervisor may put on it."""
+    from django.contrib.auth import get_user_model
+
+    people = [(u, registry.villages_for(u)) for u in get_user_model().objects.filter(is_active=True, groups__name="worker").distinct()]
+    return sorted((u for u, villages in people if villages is None or roster.village in villages), key=lambda u: (api.display_name(u), u.pk))
+
+
+def _add_member(request, roster: Roster, typed: dict, households, errors: dict) -> bool:
+    """A member added as typed, or the errors to show with what was typed kept."""
+    if not typed["name"] or len(typed["name"]) > NAME_MAX:
+        errors["name"] = _("Give a name of at most %(n)d characters.") % {"n": NAME_MAX}
+    elif typed["minor"] and not typed["guardian_consent"]:
+        errors["guardian_consent"] = _("A child joins a group only with the guardian's consent on record.")
+    elif typed["household_code"] and typed["household_code"] not in {value for value, _label in households}:
+        errors["household_code"] = _("Choose a household of your villages from the list.")
+    else:
+        RosterMember.objects.create(roster=roster, joined_on=clock.today(), **{**typed, "household_code": typed["household_code"] or None})
+        messages.success(request, _("%(name)s added.") % {"name": typed["name"]})
+        return True
+    return False
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def roster_page(request, roster_id: int):
+    """A group's members, who runs it and its sessions. Those who run it (access.runs) see its members
+    by name, each view logged, and change it; a supervisor of the village puts workers on it and takes
+    them off. Anyone else of the village sees the group, its size and its sessions, no name."""
     villages = _scope(request.user)
     roster = _in(Roster.objects.all(), villages).filter(pk=roster_id).first()
     if roster is None:
         raise Http404(_("No such group, or not yours to see."))
+    runs, assigns = access.runs(request.user, roster), access.assigns_workers(request.user, roster)
     errors: dict[str, str] = {}
     typed = {"name": "", "minor": True, "guardian_consent": False, "household_code": ""}
     # The register's households of the user's villages (needs matching's option list, by number).
-    households = registry.option_source("household_numbers", request.user) or []
+    households = (registry.option_source("household_numbers", request.user) or []) if runs else []
     if request.method == "POST":
         action = request.POST.get("_action", "")
-        if action == "add":
+        if action in ("add_worker", "remove_worker"):
+            if not assigns:
+                return _refused(request, _("Only a supervisor of the village puts workers on a group or takes them off."))
+        elif not runs:
+            return _refused(request, _("Only the workers who run this group and the village's supervisors change it and see its members' names."))
+        if action == "add_worker":
+            worker = next((u for u in _village_workers(roster) if str(u.pk) == request.POST.get("worker", "")), None)
+            if worker is None:
+                errors["worker"] = _("Choose a worker of this village from the list.")
+            else:
+                roster.workers.add(worker)
+                messages.success(request, _("%(name)s now runs this group.") % {"name": api.display_name(worker)})
+                return redirect("activity-roster", roster.pk)
+        elif action == "remove_worker":
+            raw = request.POST.get("worker", "")
+            worker = roster.workers.filter(pk=int(raw) if raw.isdigit() else 0).first()
+            if worker is not None:
+                roster.workers.remove(worker)
+                messages.success(request, _("%(name)s no longer runs this group.") % {"name": api.display_name(worker)})
+            return redirect("activity-roster", roster.pk)
+        elif action == "add":
             typed = {"name": request.POST.get("name", "").strip(), "minor": bool(request.POST.get("minor")),
                      "guardian_consent": bool(request.POST.get("guardian_consent")), "household_code": request.POST.get("household_code", "")}
-            if not typed["name"] or len(typed["name"]) > NAME_MAX:
-                errors["name"] = _("Give a name of at most %(n)d characters.") % {"n": NAME_MAX}
-            elif typed["minor"] and not typed["guardian_consent"]:
-                errors["guardian_consent"] = _("A child joins a group only with the guardian's consent on record.")
-            elif typed["household_code"] and typed["household_code"] not in {value for value, _label in households}:
-                errors["household_code"] = _("Choose a household of your villages from the list.")
-            else:
-                RosterMember.objects.create(roster=roster, joined_on=clock.today(), **{**typed, "household_code": typed["household_code"] or None})
-                messages.success(request, _("%(name)s added.") % {"name": typed["name"]})
+            if _add_member(request, roster, typed, households, errors):
                 return redirect("activity-roster", roster.pk)
         elif action in ("leave", "rejoin"):
             changed = roster.members.filter(pk=request.POST.get("member") or 0).update(active=action == "rejoin")
@@ -157,13 +207,19 @@ def roster_page(request, roster_id: int):
             return redirect("activity-roster", roster.pk)
         else:
             errors["name"] = _("Unknown action.")
-    AccessLog.objects.create(user=request.user, instance_id=0, process_key=KEY, view="roster")
-    members = list(roster.members.order_by("-active", "pk"))
-    sessions = roster.activities.order_by("-held_on")[:20]
-    return render(request, "activities/roster.html", {
-        "roster": roster, "members": members, "sessions": sessions, "errors": errors, "typed": typed, "households": households,
+    workers = sorted(roster.workers.all(), key=lambda u: (api.display_name(u), u.pk))
+    context = {
+        "roster": roster, "runs": runs, "assigns": assigns, "may_edit": access.may_edit(request.user), "errors": errors,
+        "sessions": roster.activities.order_by("-held_on")[:20], "typed": typed, "households": households, "workers": [(u.pk, api.display_name(u)) for u in workers],
+        "size": roster.members.filter(active=True).aggregate(members=Count("pk"), minors=Count("pk", filter=Q(minor=True))),
         "village_name": Village.objects.filter(code=roster.village).values_list("name", flat=True).first() or roster.village,
-    }, status=400 if errors else 200)
+    }
+    if assigns:
+        context["worker_choices"] = [(u.pk, api.display_name(u)) for u in _village_workers(roster) if u not in workers]
+    if runs:  # the names are shown: logged, as every view of a group's names
+        context["members"] = list(roster.members.order_by("-active", "pk"))
+        AccessLog.objects.create(user=request.user, instance_id=0, process_key=KEY, view="roster")
+    return render(request, "activities/roster.html", context, status=400 if errors else 200)
 
 
 # -- one session and its photos ----------------------------------------------------------------------

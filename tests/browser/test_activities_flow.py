@@ -22,6 +22,7 @@ SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 def class_of_30(users, deployed):
     name_people(NAMES)
     roster = Roster.objects.create(village="dongshan", name="东山村课后课堂", kind="after_school")
+    roster.workers.add(users["worker"])  # the worker runs the class (ADR 0041)
     for n in range(30):
         RosterMember.objects.create(roster=roster, name=f"{SURNAMES[n % 20]}小{n + 1}号", guardian_consent=True,
                                     joined_on=clock.today())

@@ -352,6 +352,11 @@ YEAR_STAFF = {"worker_ds", "worker_xs", "worker_xs2", "sup_ds", "sup_xs", "civil
 ROSTERS = {"grp_ds": DS, "grp_xs": XS}
 GRP = {"worker_ds": {"grp_ds"}, "sup_ds": {"grp_ds"}, "worker_xs": {"grp_xs"}, "worker_xs2": {"grp_xs"}, "sup_xs": {"grp_xs"},
        "admin": set(ROSTERS)}
+# Each group run by one worker (xishui's second worker does not run its group) and the village's
+# supervisors (ADR 0041): they see its members' names, change it and take its attendance.
+ROSTER_WORKER = {"grp_ds": "worker_ds", "grp_xs": "worker_xs"}
+ROSTER_RUNS = {"grp_ds": {"worker_ds", "sup_ds"}, "grp_xs": {"worker_xs", "sup_xs"}}
+SUPERVISOR_OF = {DS: "sup_ds", XS: "sup_xs"}
 # Elderly care: two elders; the dongshan one has a risk-flag referral to dongshan's village doctors.
 ELDERS = {"el_ds": DS, "el_xs": XS}
 ELDER_STAFF = {"worker_ds": {"el_ds"}, "sup_ds": {"el_ds"}, "worker_xs": {"el_xs"}, "worker_xs2": {"el_xs"}, "sup_xs": {"el_xs"},
@@ -599,18 +604,31 @@ def _rows() -> list[Row]:
         for hh in HOUSEHOLDS:
             add(Row("households", "GET /households/{obj}/", hh, user, _read(user, hh in HH.get(user, set()))))
 
-    # Activities and standing groups: staff, their villages; a group's names and changes to it likewise.
+    # Activities and standing groups: staff, their villages. A group's names, changes to it and its
+    # attendance only for those who run it; other staff of the village see it without names and get 403.
     for user in USERS:
         allowed = user in GRP
         add(Row("activities", "GET /activities/", "-", user, _read(user, allowed)))
         add(Row("activities", "GET /activities/groups/", "-", user, _read(user, allowed)))
         if allowed:
             add(Row("activities", "GET /activities/groups/ lists", "-", user, frozenset(GRP[user])))
+        if user != "anon":
+            add(Row("activities", "option list activity_rosters", "-", user,
+                    frozenset(g for g, runners in ROSTER_RUNS.items() if user in runners)))
         for group in ROSTERS:
             mine = group in GRP.get(user, set())
+            runs = user in ROSTER_RUNS[group]
             add(Row("activities", "GET /activities/groups/{obj}/", group, user, _read(user, mine)))
+            add(Row("activities", "GET /activities/groups/{obj}/ names its members", group, user,
+                    "names" if runs else "no names" if mine else _read(user, False)))
+            if user != "anon":
+                add(Row("activities", "option list roster_members of {obj}", group, user, "names" if runs else "nobody"))
             add(Row("activities", "POST /activities/groups/{obj}/ (add a member)", group, user,
-                    "login" if user == "anon" else "ok" if mine else "404"))
+                    "login" if user == "anon" else "ok" if runs else "403" if mine else "404"))
+            if user != "anon":  # a worker of any village may be handed the task; a supervisor, their villages'
+                holds = user.startswith("worker") or user == "admin" or user == SUPERVISOR_OF[ROSTERS[group]]
+                add(Row("activities", "the attendance of a session of {obj}, handed to the user", group, user,
+                        "ok" if runs else "400" if holds else "not given"))
 
     # The station's year: figures for staff; the targets for administrators.
     for user in USERS:
@@ -1072,6 +1090,7 @@ def build_world() -> World:
     rosters = {}
     for key, village in ROSTERS.items():
         roster = Roster.objects.create(village=village, name=f"课后课堂-{key}")
+        roster.workers.add(users[ROSTER_WORKER[key]])
         RosterMember.objects.create(roster=roster, name=f"小组成员{key}", guardian_consent=True, joined_on=dt.date(2026, 9, 1))
         rosters[key] = roster.pk
     from processes.elderly_care.models import ElderlyPerson, Referral as ElderReferral
@@ -1847,6 +1866,59 @@ def a_group_add(r: Runner, row):
     return write_outcome(response, before, RosterMember.objects.filter(roster_id=roster).count() == count + 1)
 
 
+def a_roster_options(r: Runner, row):
+    from engine import registry
+
+    names = {str(pk): key for key, pk in r.w.rosters.items()}
+    return frozenset(names.get(value, value) for value, _label in registry.option_source("activity_rosters", r.w.users[row.user]))
+
+
+def a_roster_member_options(r: Runner, row):
+    from engine import registry
+
+    offered = registry.option_source("roster_members", r.w.users[row.user], {"roster_id": r.w.rosters[row.obj]})
+    return "names" if [label for _value, label in offered] == [f"小组成员{row.obj}"] else "nobody" if not offered else str(offered)
+
+
+def a_group_names(r: Runner, row):
+    """Whether the group's page names its member, or shows the group without names."""
+    response = r.get(row, f"/activities/groups/{r.w.rosters[row.obj]}/")
+    if response.status_code != 200:
+        return status(response)
+    page = response.content.decode()
+    named, unnamed = f"小组成员{row.obj}" in page, 'data-testid="no-names"' in page
+    return "names" if named and not unnamed else "no names" if unnamed and not named else f"names {named}, no names {unnamed}"
+
+
+def a_group_attendance(r: Runner, row):
+    """The group's worker plans a session; the village's supervisor hands its attendance to the user,
+    who ticks the member present — or, refused, sends it with nobody ticked (whoever sees no name)."""
+    from engine.errors import CaseflowError, FormInvalid
+
+    roster = r.w.rosters[row.obj]
+    instance_id = api.start_instance(process_key="activities", actor=r.w.users[ROSTER_WORKER[row.obj]], data={
+        "kind": "after_school", "title": "矩阵课堂", "village": ROSTERS[row.obj], "place": "村部", "facilitator": "矩阵社工",
+        "held_on": today(), "roster": str(roster)}).id
+    task = HumanTask.objects.get(instance_id=instance_id, bpmn_id="Task_Attendance", status="open")
+    try:
+        api.assign_task(task_id=task.pk, assignee_username=row.user, actor=r.w.users[SUPERVISOR_OF[ROSTERS[row.obj]]], reason="矩阵代班")
+    except CaseflowError:
+        return "not given"
+    member = RosterMember.objects.get(roster_id=roster)
+    before = snapshot()
+    for present in ([str(member.pk)], []):
+        try:
+            api.complete_task(task_id=task.pk, actor=r.w.users[row.user], data={"present": present, "content": "矩阵活动"})
+            break
+        except FormInvalid:
+            continue
+    else:
+        return "400" if snapshot() == before else "refused (400) but changed something!"
+    from processes.activities.models import Attendance
+
+    return "ok" if Attendance.objects.filter(activity__instance_id=instance_id, member=member).exists() else "recorded, nobody present"
+
+
 def a_year_target(r: Runner, row):
     from portal.dashboard.models import YearTarget
 
@@ -2265,6 +2337,10 @@ ACTIONS = {
     "GET /activities/groups/ lists": a_group_list,
     "GET /activities/groups/{obj}/": a_group,
     "POST /activities/groups/{obj}/ (add a member)": a_group_add,
+    "GET /activities/groups/{obj}/ names its members": a_group_names,
+    "option list activity_rosters": a_roster_options,
+    "option list roster_members of {obj}": a_roster_member_options,
+    "the attendance of a session of {obj}, handed to the user": a_group_attendance,
     "GET /households/{obj}/ (no reason given, no approval)": a_household_gate,
     "GET /children/{obj}/ (no reason given, no approval)": a_child_gate,
     "GET /children/{obj}/edit/ (no reason given, no approval)": a_child_gate,

@@ -197,6 +197,7 @@ def people(users, deployed, settings):
         for kind in ("elder", "volunteer", "volunteer"):
             member(kind, by=people["supervisor"], village=village, name=f"{village}{kind}")
         roster = Roster.objects.create(village=village, name=f"{village}课后课堂", kind="after_school")
+        roster.workers.add(*[p for p in people.values() if p.groups.filter(name="worker").exists()])  # they run it (ADR 0041)
         for n in range(4):
             RosterMember.objects.create(roster=roster, name=f"学生{n}", minor=True, guardian_consent=True, joined_on=dt.date(2026, 9, 1))
     # Low-income monitoring enrols needs-matching households, one running cycle each: enough of them

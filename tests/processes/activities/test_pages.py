@@ -14,6 +14,8 @@ pytestmark = pytest.mark.django_db
 def groups(users, deployed):
     east = Roster.objects.create(village="dongshan", name="东山村课后课堂")
     west = Roster.objects.create(village="xishui", name="西水村课后课堂")
+    east.workers.add(users["worker"])  # each run by their village's worker (ADR 0041)
+    west.workers.add(users["worker_xishui"])
     RosterMember.objects.create(roster=east, name="王小明", guardian_consent=True, joined_on=clock.today())
     RosterMember.objects.create(roster=west, name="李小西", guardian_consent=True, joined_on=clock.today())
     for actor, village in ((users["worker"], "dongshan"), (users["worker_xishui"], "xishui")):

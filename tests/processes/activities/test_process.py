@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def group(users, deployed):
     roster = Roster.objects.create(village="dongshan", name="东山村课后课堂", kind="after_school")
+    roster.workers.add(users["worker"])  # who plans its sessions and takes their attendance (ADR 0041)
     today = clock.today()
     members = [RosterMember.objects.create(roster=roster, name=name, minor=minor, guardian_consent=True, joined_on=today)
                for name, minor in (("王小明", True), ("李小红", True), ("张老师", False))]

@@ -92,6 +92,7 @@ def test_a_childs_archive_shows_its_case_and_groups_only_to_those_who_may_open_i
 
 def test_the_sessions_a_group_member_attended_show_to_staff_of_the_groups_village(users, household, client):
     roster = Roster.objects.create(village="dongshan", name="东山课后课堂")
+    roster.workers.add(users["worker"])  # who runs it plans its sessions (ADR 0041)
     member = RosterMember.objects.create(roster=roster, name="周小雨", guardian_consent=True, joined_on=dt.date(2026, 1, 5),
                                          household_code=NUMBER)
     RosterMember.objects.create(roster=roster, name="别家孩子", guardian_consent=True, joined_on=dt.date(2026, 1, 5))

@@ -35,6 +35,7 @@ class Command(BaseCommand):
         rosters = {}
         for village, name in POINTS.items():
             roster, _created = Roster.objects.get_or_create(village=village, name=name, defaults={"kind": ActivityKind.AFTER_SCHOOL})
+            roster.workers.add(users[WORKER_OF[village]])  # the point's worker runs its class (ADR 0041)
             for _ in range(rng.randint(10, 16)):
                 RosterMember.objects.create(roster=roster, name=rng.choice(SURNAMES) + rng.choice(GIVEN), minor=True,
                                             guardian_consent=True, joined_on=today - dt.timedelta(days=120))
