@@ -89,8 +89,9 @@ def match_volunteer(ctx, data):
     if volunteer.pk == session.elder_id:
         raise FormInvalid({"volunteer": [_("A member cannot serve themselves.")]})
     session.volunteer = volunteer
+    session.arrangements = (data.get("notes") or "").strip()
     session.status = SessionStatus.MATCHED
-    session.save(update_fields=["volunteer", "status"])
+    session.save(update_fields=["volunteer", "arrangements", "status"])
 
 
 # How far the sign-out the volunteer's page sends may be from the server's clock when the step runs.
@@ -276,6 +277,8 @@ def service_summary(instance_id: int, viewer) -> list[tuple[str, str]]:
         rows.append((_("What is needed"), wrapped(session.request_notes)))
     if session.volunteer:
         rows.append((_("Volunteer"), f"{session.volunteer.number} {session.volunteer.name}"))
+    if session.arrangements:
+        rows.append((_("Arrangements"), wrapped(session.arrangements)))
     if session.arrived_at is not None and session.signed_out_at is None:
         rows.append((_("Volunteer signed in on the phone"), timezone.localtime(session.arrived_at).strftime("%Y-%m-%d %H:%M")))
     if session.hours is not None:

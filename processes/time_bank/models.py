@@ -187,6 +187,9 @@ class ServiceSession(models.Model):
     # What the elder or their family asked for, as the request form took it down: the matcher and the
     # volunteer read it. Encrypted at rest (ADR 0019): it can say what ails the elder.
     request_notes = EncryptedTextField(_("what is needed"), blank=True, default="")
+    # What the matcher arranged with the volunteer (when, where to meet, what to bring): the volunteer
+    # reads it on their page and the worker in the case. Encrypted like the request.
+    arrangements = EncryptedTextField(_("arrangements"), blank=True, default="")
     scheduled_for = models.DateField(_("planned for"), null=True, blank=True)
     signed_in_at = models.DateTimeField(_("signed in"), null=True, blank=True)
     signed_out_at = models.DateTimeField(_("signed out"), null=True, blank=True)

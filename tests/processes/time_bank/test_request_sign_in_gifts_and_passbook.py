@@ -58,18 +58,22 @@ def _task_page(client, instance_id: int, bpmn_id: str) -> str:
     return response.content.decode()
 
 
-def test_what_the_elder_asked_for_is_on_the_matchers_task_and_the_volunteers_page(bank):
+def test_what_the_elder_asked_for_and_the_matchers_arrangements_reach_the_worker_and_the_volunteer(bank):
     case = _requested(bank)
     escaped = "买降压药&lt;script&gt;alert(1)&lt;/script&gt;<br>顺路带鸡蛋"
     match = _task_page(bank["staff"], case, "Task_Match")
     assert "What is needed" in match and escaped in match and "<script>alert" not in match
     css = (Path(__file__).resolve().parents[3] / "portal/static/portal/portal.css").read_text()
     assert re.search(r"\.summary dd \{[^}]*overflow-wrap:anywhere", css)  # a long word breaks at a phone's edge
-    flows.complete(case, "Task_Match", bank["worker"], {"volunteer": str(bank["vol"].pk)})
-    assert escaped in _task_page(bank["staff"], case, "Task_Service")  # the worker recording the service
+    flows.complete(case, "Task_Match", bank["worker"], {"volunteer": str(bank["vol"].pk), "notes": "周六上午九点<b>村委会门口</b>碰头"})
+    service = _task_page(bank["staff"], case, "Task_Service")  # the worker recording the service
+    assert escaped in service and "周六上午九点&lt;b&gt;村委会门口&lt;/b&gt;碰头" in service
     mine = bank["phone"].get("/time-bank/me/").content.decode()
     block = re.search(r'data-testid="what-is-needed">(.*?)</p>', mine, re.S)
     assert block and escaped in block.group(1) and "<script>alert" not in mine
+    # What the matcher arranged reaches the volunteer too, as text.
+    arranged = re.search(r'data-testid="arrangements">(.*?)</p>', mine, re.S)
+    assert arranged and "周六上午九点&lt;b&gt;村委会门口&lt;/b&gt;碰头" in arranged.group(1)
     # A request with nothing written shows no empty heading.
     quiet = _requested(bank, notes="")
     assert "What is needed" not in _task_page(bank["staff"], quiet, "Task_Match")
