@@ -92,7 +92,8 @@ class Command(BaseCommand):
         waiting = api.start_instance(process_key="time_bank", actor=worker, data={
             "elder": str(ds_e[1].pk), "item": "errands", "requested_by": "elder", "scheduled_for": today.isoformat(),
             "notes": "到镇卫生院药房代买降压药（硝苯地平缓释片，一盒），顺路带两斤鸡蛋。药钱老人自己出，请保留小票。"}).id
-        self._complete(waiting, "Task_Match", worker, {"volunteer": str(ds_v[0].pk)})
+        self._complete(waiting, "Task_Match", worker, {"volunteer": str(ds_v[0].pk),
+                                                       "notes": "下午两点前送到老人家里；先到村委会找我拿买药的现金和医保卡复印件。"})
         # Signed in on the phone this morning and not out (a flat battery): the worker records it, the
         # sign-in already on the form.
         arrived = clock.now() - dt.timedelta(minutes=95)
