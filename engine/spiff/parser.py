@@ -584,7 +584,7 @@ def _check(problems, element_id, source, checker):
     try:
         checker(source or "")
     except scripting.ExpressionRefused as exc:
-        problems.append(ElementProblem(element_id, _("Expression refused: %(why)s") % {"why": exc}))
+        problems.append(ElementProblem(element_id, _("Expression refused: %(why)s") % {"why": exc.translated()}))
 
 
 # -- the caches ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_noop
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -30,7 +31,27 @@ from . import serializer
 
 
 class ExpressionRefused(Exception):
-    """The expression uses something the sandbox does not allow; the message says what."""
+    """The expression uses something the sandbox does not allow; the message says what. A refusal
+    found before anything runs (deploy's check) also carries its words untranslated (`template`,
+    `params`): the studio shows them in its user's language, while a message kept with a case stays
+    as written."""
+
+    def __init__(self, message: str = "", *, template: str | None = None, params: dict | None = None):
+        super().__init__(message)
+        self.template, self.params = template, dict(params or {})
+
+    def translated(self) -> str:
+        """The refusal in the active language, where it has words of its own; else as raised."""
+        if self.template is None:
+            return str(self)
+        from django.utils.translation import gettext
+
+        return gettext(self.template) % self.params
+
+
+def _refused(template: str, cls: type[ExpressionRefused] | None = None, **params) -> ExpressionRefused:
+    """A refusal with translatable words (`template`, marked for translation where it is written)."""
+    return (cls or ExpressionRefused)(template % params, template=template, params=params)
 
 
 class ExpressionLimitExceeded(ExpressionRefused):
@@ -410,12 +431,12 @@ def _as_load(target):
 
 def _check_name(name: str):
     if name.startswith("_"):
-        raise ExpressionRefused(f"names starting with '_' are not allowed ('{name}')")
+        raise _refused(gettext_noop("names starting with '_' are not allowed ('%(name)s')"), name=name)
 
 
 def _parse(source: str, mode: str, limits: Limits) -> ast.AST:
     if not isinstance(source, str):
-        raise ExpressionRefused("expression must be text")
+        raise _refused(gettext_noop("expression must be text"))
     return _parse_checked(source, mode, limits.max_source_chars)
 
 
@@ -424,30 +445,30 @@ def _parse_checked(source: str, mode: str, max_source_chars: int) -> ast.AST:
     """Parsed and checked once per text: a diagram's conditions run again and again. Refusals
     raise and are not cached; the interpreter never changes a tree."""
     if len(source) > max_source_chars:
-        raise ExpressionLimitExceeded(f"expression longer than {max_source_chars} characters")
+        raise _refused(gettext_noop("expression longer than %(n)d characters"), ExpressionLimitExceeded, n=max_source_chars)
     try:
         tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
     except SyntaxError as exc:
-        raise ExpressionRefused(f"syntax error: {exc.msg}") from None
+        raise _refused(gettext_noop("syntax error: %(why)s"), why=exc.msg) from None
     except (RecursionError, MemoryError):
-        raise ExpressionRefused(f"expression nested more than {MAX_NESTING} levels deep") from None
+        raise _refused(gettext_noop("expression nested more than %(n)d levels deep"), n=MAX_NESTING) from None
     _check_nesting(tree)
     allowed = _EXPRESSION_NODES if mode == "eval" else _SCRIPT_NODES
     for node in ast.walk(tree):
         if not isinstance(node, allowed):
-            raise ExpressionRefused(f"{type(node).__name__} is not allowed")
+            raise _refused(gettext_noop("%(kind)s is not allowed"), kind=type(node).__name__)
         if isinstance(node, ast.Name):
             _check_name(node.id)
         if isinstance(node, ast.Attribute):
             _check_name(node.attr)
             if node.attr not in _ALL_SAFE_METHODS:
-                raise ExpressionRefused(f"attribute '{node.attr}' is not allowed")
+                raise _refused(gettext_noop("attribute '%(name)s' is not allowed"), name=node.attr)
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Name) and func.id not in _SAFE_FUNCTIONS:
-                raise ExpressionRefused(f"function '{func.id}' is not allowed")
+                raise _refused(gettext_noop("function '%(name)s' is not allowed"), name=func.id)
             if not isinstance(func, (ast.Name, ast.Attribute)):
-                raise ExpressionRefused("only named functions may be called")
+                raise _refused(gettext_noop("only named functions may be called"))
     return tree
 
 
@@ -459,7 +480,7 @@ def _check_nesting(tree: ast.AST) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_NESTING:
-            raise ExpressionRefused(f"expression nested more than {MAX_NESTING} levels deep")
+            raise _refused(gettext_noop("expression nested more than %(n)d levels deep"), n=MAX_NESTING)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 

@@ -157,6 +157,19 @@ def test_check_answers_in_the_users_language(admin):
     assert "ISO-8601" in message and any("\u4e00" <= ch <= "\u9fff" for ch in message), message
 
 
+def test_a_refused_condition_is_explained_in_the_users_language(admin):
+    """The sandbox's refusals found at the check (a function it does not offer, an attribute) read
+    in the studio user's language; what they name stays as written."""
+    broken = bundled_xml().replace(">present_danger == True<", ">open('/etc/passwd') == present_danger.__class__<")
+    del admin.cookies[settings.LANGUAGE_COOKIE_NAME]  # the default: Chinese
+    answer = post_xml(admin, f"/studio/{CP}/save/", broken).json()
+    messages = [p["message"] for p in answer["problems"] if "open" in p["message"] or "__class__" in p["message"]]
+    assert messages and all(any("\u4e00" <= ch <= "\u9fff" for ch in m) and "not allowed" not in m for m in messages), answer["problems"]
+    admin.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    answer = post_xml(admin, f"/studio/{CP}/save/", broken).json()
+    assert any("not allowed" in p["message"] for p in answer["problems"]), answer["problems"]
+
+
 def test_check_refuses_a_diagram_of_another_process_and_hostile_xml(admin):
     other = post_xml(admin, f"/studio/{CP}/save/", bundled_xml("micro_fund")).json()
     assert other["problems"][0]["element"] == "micro_fund" and "must stay 'child_protection'" in other["problems"][0]["message"]
