@@ -218,6 +218,14 @@ def preview(page):
     return page.frame_locator("#form-preview")
 
 
+PREVIEW_MS = 30_000  # the preview is the server's rendering of each change: on a loaded machine (CI) it once took over 10 s
+
+
+def previewed(page, key: str) -> None:
+    """Wait until the form's preview shows the field `key`."""
+    preview(page).locator(f'[data-field="{key}"]').wait_for(timeout=PREVIEW_MS)
+
+
 def open_group(page, name: str):
     header = page.locator(f'#form-properties [data-group-id="group-{name}"] .bio-properties-panel-group-header')
     if header.count() and "open" not in (header.get_attribute("class") or ""):
@@ -372,7 +380,7 @@ def test_admin_builds_a_monthly_elderly_visit_from_scratch_and_a_worker_records_
     add_field(admin, "number", "舒张压", "diastolic", required=True, variable=True)
     add_field(admin, "textarea", "探访记录", "notes")
     for key in ("systolic", "diastolic", "notes"):
-        preview(admin).locator(f'[data-field="{key}"]').wait_for()
+        previewed(admin, key)
     save_form(admin)
     screenshot(admin, "studio-scenario-new-06-visit-form-1280", reload=False)
     saved_form = {c["key"]: c for c in Draft.objects.get(key=KEY).forms[visit]["components"]}
@@ -384,14 +392,14 @@ def test_admin_builds_a_monthly_elderly_visit_from_scratch_and_a_worker_records_
     # The referral's form: switched to from the visit's page.
     go_to_form(admin, referral)
     add_field(admin, "textarea", "转介意见", "referral_notes", required=True)
-    preview(admin).locator('[data-field="referral_notes"]').wait_for()
+    previewed(admin, "referral_notes")
     save_form(admin)
 
     # The start form: the village and the person visited (a case's village decides whose inbox it is in).
     go_to_form(admin, "StartEvent_Start")
     add_field(admin, "select", "所在村（社区）", "village", required=True, options_source="villages")
     add_field(admin, "textfield", "老人姓名", "person", required=True)
-    preview(admin).locator('[data-field="person"]').wait_for()
+    previewed(admin, "person")
     save_form(admin)
     screenshot(admin, "studio-scenario-new-07-start-form-1280", reload=False)
     assert set(Draft.objects.get(key=KEY).forms) == {visit, referral, "StartEvent_Start"}
