@@ -86,7 +86,9 @@ def fleet(tmp_path, redis_server):
     """Start workers and beats against the test database and our Redis; stop them all afterwards."""
     started = []
     notices_file = tmp_path / "notices.txt"
-    env = production.environment(connection.settings_dict, redis_server.url, notices_file)
+    # A worker killed while it delivers leaves its claimed messages leased: production's 300-s lease
+    # would hold them past every wait below. A 20-s lease is the same rule, at the tests' pace.
+    env = production.environment(connection.settings_dict, redis_server.url, notices_file, CASEFLOW_OUTBOX_LEASE_SECONDS=20)
 
     class Fleet:
         notices = notices_file
