@@ -240,9 +240,9 @@ def _consent(data) -> ledger.Consent:
     return ledger.Consent(how=data["consent_how"], at=data["consent_at"])
 
 
-def _give(request, member: Member, form, act, form_key: str):
-    """Record a gift the form describes; refused (by the form or by the ledger), the passbook comes
-    back with the form as typed and why, nothing written."""
+def _record(request, member: Member, form, act, form_key: str):
+    """Record the ledger movement the form describes (a gift, an expiry); refused (by the form or by
+    the ledger), the passbook comes back with the form as typed and why, nothing written."""
     if form.is_valid():
         try:
             with transaction.atomic():
@@ -263,7 +263,7 @@ def transfer(request, member_id: int):
     member = _member(request.user, member_id)
     relatives = list(Relative.objects.filter(member=member).select_related("relative"))
     by_pk = {str(r.relative_id): r.relative for r in relatives}
-    return _give(request, member, _transfer_form(request.POST, relatives), lambda data: ledger.transfer(
+    return _record(request, member, _transfer_form(request.POST, relatives), lambda data: ledger.transfer(
         member, by_pk[data["receiver"]], data["hours"], actor=request.user, consent=_consent(data), note=data["note"]),
         "transfer_form")
 
@@ -273,7 +273,7 @@ def transfer(request, member_id: int):
 def donate(request, member_id: int):
     """Give a member's hours to the pool, as the member asked and agreed (recorded)."""
     member = _member(request.user, member_id)
-    return _give(request, member, _donate_form(request.POST), lambda data: ledger.donate(
+    return _record(request, member, _donate_form(request.POST), lambda data: ledger.donate(
         member, data["hours"], actor=request.user, consent=_consent(data), note=data["note"]), "donate_form")
 
 
@@ -285,18 +285,8 @@ def expire(request, member_id: int):
     member = _member(request.user, member_id)
     if not access.supervises(request.user, member.village):
         raise Http404(_("No such page, or not yours to see."))
-    form = HoursForm(request.POST, auto_id="expire-%s")
-    if form.is_valid():
-        try:
-            with transaction.atomic():
-                ledger.expire(ledger.account_of(member), form.cleaned_data["hours"], actor=request.user, note=form.cleaned_data["note"])
-        except ledger.LedgerRefused as refused:
-            form.add_error(None, str(refused))
-        else:
-            messages.success(request, _("Recorded in the ledger."))
-            return redirect("time-bank-member", member.pk)
-    messages.error(request, _form_problems(form))
-    return _passbook_page(request, member, hours_form=form, status=400)
+    return _record(request, member, HoursForm(request.POST, auto_id="expire-%s"), lambda data: ledger.expire(
+        ledger.account_of(member), data["hours"], actor=request.user, note=data["note"]), "hours_form")
 
 
 def _ledger_scope(user):
