@@ -8,6 +8,7 @@ per connection; each call only executes it with a new primary key. Only for quer
 never changes (one parameter, the key), and only where a step pays for them."""
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from django.db import connections
@@ -53,7 +54,7 @@ class ByKey:
         entry = self._compiled(connection)
         params = list(entry["params"])
         params[entry["position"]] = key
-        with connection.cursor() as cursor:
+        with _cursor(connection) as cursor:
             cursor.execute(entry["sql"], params)
             rows = cursor.fetchall()
         if not rows:
@@ -69,6 +70,49 @@ class ByKey:
         return obj
 
 
+def _cursor(connection):
+    """The cursor of the step's own statements (the lock, the save). On PostgreSQL their parameters
+    travel apart from the statement (server-side binding) and each statement is prepared once per
+    connection: the server neither parses a 10 KB state out of the statement's text nor plans it
+    again on each step. Every other query keeps Django's cursor, and so does a connection whose
+    queries are being logged (DEBUG, a test capturing them), which records each statement's text.
+    Django turns prepared statements off for connection poolers; docs/adr/0042 says why these are
+    on and what a pooler in front of PostgreSQL then needs."""
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        return connection.cursor()
+    connection.ensure_connection()
+    pg = connection.connection
+    if pg.prepare_threshold is None:
+        pg.prepare_threshold = _ONLY_WHEN_ASKED  # Django's default turns preparing off altogether
+    return connection._prepare_cursor(_prepared_cursor_class()(pg))
+
+
+_ONLY_WHEN_ASKED = 2**31 - 1  # psycopg prepares a statement after this many runs, or when told to
+
+
+# What django-pghistory puts in front of each write made while a request's context is tracked (the
+# user and page its history rows name). A prepared statement holds one command, so the cursor below
+# sends the two apart, in one round trip.
+_HISTORY_CONTEXT = ("SELECT set_config('pghistory.context_id', %s, true), "
+                    "set_config('pghistory.context_metadata', %s, true); ")
+
+
+@functools.cache
+def _prepared_cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        def execute(self, query, params=None, *, prepare=True, binary=None):
+            if isinstance(query, str) and query.startswith(_HISTORY_CONTEXT) and isinstance(params, (list, tuple)):
+                with self.connection.pipeline():
+                    super().execute(_HISTORY_CONTEXT[:-2], params[:2], prepare=True)
+                    super().execute(query[len(_HISTORY_CONTEXT):], params[2:], prepare=prepare, binary=binary)
+                return self
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    return PreparedCursor
+
+
 class Encoded(str):
     """JSON text already encoded (and checked) by the caller, for a JSON column: written as it is
     (an encrypted JSON field, engine.crypto, encrypts the text as it is)."""
@@ -76,7 +120,7 @@ class Encoded(str):
 
 def _prepare(field, value, connection):
     if isinstance(value, Encoded) and field.get_internal_type() == "JSONField":  # an encrypted field encrypts it
-        if connection.vendor == "postgresql":
+        if field.db_type(connection) == "jsonb":
             from psycopg.types.json import Jsonb
 
             return Jsonb(value, dumps=str)  # the text as it is, sent as jsonb
@@ -120,7 +164,7 @@ def update(model, key: int, values: dict, *, where: dict | None = None, using: s
     params = [p for objs, _ignore in inserts for p in _insert_params(objs, connection)]
     params += [p for _sql, statement_params in statements for p in statement_params]
     params += _update_params(connection, model, key, values, where)
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql, params)
         changed = cursor.rowcount
     for objs, _ignore in inserts:
@@ -212,3 +256,4 @@ def insert(objs: list, *, ids: bool = False, ignore_conflicts: bool = False, usi
         cursor.execute(sql, _insert_params(objs, connection))
         keys = [r[0] for r in cursor.fetchall()] if ids else None
     _saved(objs, using, keys)
+
