@@ -54,7 +54,7 @@ class ByKey:
         entry = self._compiled(connection)
         params = list(entry["params"])
         params[entry["position"]] = key
-        with _cursor(connection) as cursor:
+        with step_cursor(connection) as cursor:
             cursor.execute(entry["sql"], params)
             rows = cursor.fetchall()
         if not rows:
@@ -70,8 +70,9 @@ class ByKey:
         return obj
 
 
-def _cursor(connection):
-    """The cursor of the step's own statements (the lock, the save). On PostgreSQL their parameters
+def step_cursor(connection):
+    """The cursor of the step's own statements (the lock, the save, and the step's one read of who
+    last did a task of a role, engine/spiff/runtime.py `_last_completers`). On PostgreSQL their parameters
     travel apart from the statement (server-side binding) and each statement is prepared once per
     connection: the server neither parses a 10 KB state out of the statement's text nor plans it
     again on each step. Every other query keeps Django's cursor, and so does a connection whose
@@ -190,7 +191,7 @@ def update(model, key: int, values: dict, *, where: dict | None = None, using: s
     params = [p for objs, _ignore in inserts for p in _insert_params(objs, connection)]
     params += [p for _sql, statement_params in statements for p in statement_params]
     params += _update_params(connection, model, key, values, where)
-    with _cursor(connection) as cursor:
+    with step_cursor(connection) as cursor:
         cursor.execute(sql, params)
         changed = cursor.rowcount
     for objs, _ignore in inserts:

@@ -964,7 +964,7 @@ def _last_completers(instance_id: int, groups: list[str]) -> list[tuple[str, obj
            f"WHERE h.instance_id = %s AND h.status = %s AND h.candidate_group IN ({', '.join(['%s'] * len(groups))}) "
            f"AND u.is_active AND EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id "
            f"WHERE ug.user_id = u.id AND g.name = h.candidate_group) ORDER BY h.completed_at DESC, h.id DESC")
-    with connection.cursor() as cursor:
+    with compiled.step_cursor(connection) as cursor:  # prepared: planning it cost more than running it
         cursor.execute(sql, [instance_id, TaskStatus.COMPLETED.value, *groups])
         rows = cursor.fetchall()
     return [(row[0], users.from_db(connection.alias, list(_PERSON_FIELDS), row[1:])) for row in rows]

@@ -34,6 +34,17 @@ def test_the_lock_and_the_save_are_prepared_statements_of_the_connection(deploye
     assert not any('"caseflow_done"' in s or '"task_spec"' in s for s in prepared)
 
 
+def test_the_read_of_who_last_did_a_role_is_prepared_too(deployed, users):
+    """Approving the plan opens the follow-up for the worker who wrote it: the step reads who last
+    did a worker's task in the case, a join planned once per connection."""
+    instance_id = start_case(users)
+    for bpmn_id in ("Task_Intake", "Task_PoliceReceipt", "Task_Respond", "Task_Assessment", "Task_CasePlan", "Task_ApprovePlan"):
+        _complete(users, instance_id, bpmn_id)
+    reads = [s for s in _prepared() if "auth_user_groups" in s and '"engine_humantask"' not in s and "engine_humantask h" in s]
+    assert reads and all("$1" in s for s in reads), _prepared()
+    assert open_task(instance_id, "Task_FollowUp")
+
+
 def test_a_connection_whose_queries_are_logged_keeps_the_statements_text(deployed, users):
     instance_id = start_case(users)
     with CaptureQueriesContext(connection) as queries:
