@@ -77,11 +77,17 @@ def save_draft(task_id: int, data) -> bool:
     return HumanTask.objects.filter(pk=task_id, status=TaskStatus.OPEN).update(draft_data=data) == 1
 
 
-def breach_open(instance_id: int, spiff_task_ids: list[UUID], *, at: dt.datetime, missed: dt.datetime) -> list[HumanTask]:
+def breach_open(instance_id: int, spiff_task_ids: list[UUID], *, at: dt.datetime, missed: dt.datetime,
+                known: dict[UUID, HumanTask] | None = None, journal=None) -> list[HumanTask]:
     """The open tasks behind these SpiffWorkflow tasks, whose SLA a timer has just breached: on a
     first breach, `at` is recorded and the deadline they missed stays their deadline. One UPDATE that
     returns the rows it touched (key, name, role, holder and the holder's username), so the step
-    escalates them without reading them first. The rows come back with `assignee_username` set."""
+    escalates them without reading them first. The rows come back with `assignee_username` set.
+
+    `known`: the instance's open task rows as `open_tasks` read them under the instance's lock (a
+    timer sweep reads them for its whole batch); with the step's `journal`, the UPDATE is then made
+    with the step's save and the rows are taken from `known`. The caller must not write these rows
+    again in the same save."""
     if not spiff_task_ids:
         return []
     connection = connections["default"]
@@ -90,22 +96,40 @@ def breach_open(instance_id: int, spiff_task_ids: list[UUID], *, at: dt.datetime
     sql = (f"UPDATE engine_humantask SET "
            f"due_at = CASE WHEN sla_breached_at IS NULL AND (due_at IS NULL OR due_at >= %s) THEN %s ELSE due_at END, "
            f"sla_breached_at = COALESCE(sla_breached_at, %s) "
-           f"WHERE instance_id = %s AND status = %s AND spiff_task_id IN ({', '.join(['%s'] * len(spiff_task_ids))}) "
-           f"RETURNING id, spiff_task_id, name, candidate_group, assignee_id, "
-           f"(SELECT {ops.quote_name('username')} FROM {ops.quote_name(users)} WHERE {ops.quote_name(users)}.id = engine_humantask.assignee_id)")
+           f"WHERE instance_id = %s AND status = %s AND spiff_task_id IN ({', '.join(['%s'] * len(spiff_task_ids))})")
     when, breached = ops.adapt_datetimefield_value(missed), ops.adapt_datetimefield_value(at)
     params = [when, when, breached, instance_id, TaskStatus.OPEN.value,
               *[field.get_db_prep_value(value, connection) for value in spiff_task_ids]]
+    if known is not None and journal is not None:
+        hosts = [known[spiff_id] for spiff_id in spiff_task_ids if spiff_id in known]
+        if hosts:
+            journal.later(sql, params)
+        return hosts
+    sql += (f" RETURNING id, spiff_task_id, name, candidate_group, assignee_id, "
+            f"(SELECT {ops.quote_name('username')} FROM {ops.quote_name(users)} WHERE {ops.quote_name(users)}.id = engine_humantask.assignee_id)")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    hosts = []
-    for pk, spiff_id, name, group, assignee_id, username in rows:
-        row = HumanTask(pk=pk, instance_id=instance_id, spiff_task_id=UUID(str(spiff_id)), name=name, candidate_group=group,
-                        assignee_id=assignee_id, status=TaskStatus.OPEN)
-        row.assignee_username = username
-        hosts.append(row)
-    return hosts
+    return [_open_row(instance_id, *row) for row in rows]
+
+
+def open_tasks(instance_ids: list[int]) -> dict[int, dict[UUID, HumanTask]]:
+    """The open task rows of these instances, with what a breach reports of them (`breach_open`):
+    {instance id: {SpiffWorkflow task id: row}}. One query; the caller holds the instances' locks."""
+    found: dict[int, dict[UUID, HumanTask]] = {instance_id: {} for instance_id in instance_ids}
+    rows = (HumanTask.objects.filter(instance_id__in=instance_ids, status=TaskStatus.OPEN)
+            .values_list("instance_id", "id", "spiff_task_id", "name", "candidate_group", "assignee_id", "assignee__username"))
+    for instance_id, *row in rows:
+        task = _open_row(instance_id, *row)
+        found[instance_id][task.spiff_task_id] = task
+    return found
+
+
+def _open_row(instance_id: int, pk: int, spiff_id, name: str, group: str, assignee_id: int | None, username: str | None) -> HumanTask:
+    row = HumanTask(pk=pk, instance_id=instance_id, spiff_task_id=UUID(str(spiff_id)), name=name, candidate_group=group,
+                    assignee_id=assignee_id, status=TaskStatus.OPEN)
+    row.assignee_username = username
+    return row
 
 
 def set_due(due_by_pk: dict[int, dt.datetime]) -> None:

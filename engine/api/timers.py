@@ -7,7 +7,7 @@ import logging
 from django.db import connection, transaction
 from django.db.models import Q
 
-from engine import clock, journal
+from engine import clock, journal, projections
 from engine.errors import CaseflowError
 from engine.models import InstanceStatus, ProcessInstance, Timer, TimerStatus
 from engine.spiff import runtime
@@ -64,7 +64,8 @@ def _claim(candidates: list[int], cutoff: dt.datetime, batch: int, *, with_state
     claim = ProcessInstance.objects.filter(pk__in=candidates, status=InstanceStatus.RUNNING).order_by("pk")
     if connection.features.has_select_for_update_skip_locked:
         claim = claim.select_for_update(skip_locked=True)
-    rows = list(claim[:batch]) if with_state else list(claim.defer("state")[:batch])
+    # Stepped in this transaction, the rows carry keys for their steps' new task rows (runtime.RESERVED_TASK_KEYS).
+    rows = list(runtime.reserving_task_keys(claim)[:batch]) if with_state else list(claim.defer("state")[:batch])
     locked = [row.pk for row in rows]
     still_due = set(Timer.objects.filter(instance_id__in=locked, status=TimerStatus.WAITING, due_at__lte=cutoff)
                     .values_list("instance_id", flat=True))
@@ -78,6 +79,9 @@ def _sweep_batch(candidates: list[int], cutoff: dt.datetime, batch: int) -> tupl
     stepped = fired = 0
     with transaction.atomic():
         locked, due = _claim(candidates, cutoff, batch, with_state=True)
+        open_tasks = projections.open_tasks([row.pk for row in due])  # what their breaches report: one query
+        for row in due:
+            row.caseflow_open_tasks = open_tasks[row.pk]
         with journal.batched():  # the steps' audit events, notices and outbox rows: a few INSERTs for all
             for row in due:
                 step = runtime.run_step(row.pk, None, runtime.fire_timers, locked=row)

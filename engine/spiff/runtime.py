@@ -143,6 +143,9 @@ class Step:
     ran_before: set = field(default_factory=set)  # timer tasks that had already fired at load
     noop: bool = False  # the act changed nothing (a timer another sweeper fired a moment ago): nothing is written
     task_keys: list = field(default_factory=list)  # keys taken for new task rows with the lock (RESERVED_TASK_KEYS)
+    # The instance's open task rows read under its lock by whoever locked it (a timer sweep, for its
+    # batch: projections.open_tasks), so that a breach is written with the save; None: not read.
+    open_rows: dict | None = None
 
     # -- StepContext ----------------------------------------------------------------------------
     @property
@@ -425,7 +428,8 @@ def _run_in_callers_transaction(instance: ProcessInstance, actor, act: Callable[
         raise RuntimeError("a pre-locked step needs its caller's transaction")
     if instance.status != InstanceStatus.RUNNING:
         raise InvalidState(_("The process instance is %(status)s.") % {"status": instance.get_status_display()})
-    step = Step(instance=instance, definition=catalog.definition(instance.definition_id), actor=actor, journal=Journal(instance, actor))
+    step = Step(instance=instance, definition=catalog.definition(instance.definition_id), actor=actor, journal=Journal(instance, actor),
+                task_keys=list(getattr(instance, "caseflow_task_keys", None) or ()), open_rows=getattr(instance, "caseflow_open_tasks", None))
     step.workflow = _load(instance, step)
     _remember_before(step)
     with _clock_timers(step):
@@ -439,26 +443,32 @@ def _run_in_callers_transaction(instance: ProcessInstance, actor, act: Callable[
 
 
 # New task rows a step usually opens (the child-protection intake opens two). On PostgreSQL the
-# lock query takes that many keys of the task table's sequence, so the step's new rows go with its
-# save instead of an INSERT … RETURNING of their own; a step that opens more inserts them itself.
+# lock query (and the timer sweep's claim) takes that many keys of the task table's sequence, so the
+# step's new rows go with its save instead of an INSERT … RETURNING of their own; a step that opens
+# more inserts them itself.
 # Keys taken and not used are gaps in the sequence, as a rolled-back INSERT leaves; keys stay in the
 # order the steps took the instance's lock, as the rows' creation does.
 RESERVED_TASK_KEYS = 2
 
 
-def _reserving_task_keys(queryset):
+def reserving_task_keys(queryset):
+    """The instance rows of `queryset` (of ProcessInstance, or joined to it), each with its own
+    RESERVED_TASK_KEYS keys as `caseflow_task_keys`. The sub-select names the instance row: one
+    that names nothing outside it is run once for the whole query, and every row would get the
+    same keys."""
     if connection.vendor != "postgresql":
         return queryset
     from django.db.models.expressions import RawSQL
 
-    table = HumanTask._meta.db_table
+    table, instances = HumanTask._meta.db_table, connection.ops.quote_name(ProcessInstance._meta.db_table)
     return queryset.annotate(caseflow_task_keys=RawSQL(
-        f"ARRAY(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s))", [RESERVED_TASK_KEYS]))
+        f"ARRAY(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s) "
+        f"WHERE {instances}.\"id\" IS NOT NULL)", [RESERVED_TASK_KEYS]))
 
 
-_TASK_AND_INSTANCE = compiled.ByKey(lambda key: _reserving_task_keys(
+_TASK_AND_INSTANCE = compiled.ByKey(lambda key: reserving_task_keys(
     HumanTask.objects.select_related("instance").select_for_update(of=("instance",)).defer("instance__state").filter(pk=key)))
-_INSTANCE = compiled.ByKey(lambda key: _reserving_task_keys(
+_INSTANCE = compiled.ByKey(lambda key: reserving_task_keys(
     ProcessInstance.objects.select_for_update().defer("state").filter(pk=key)))
 
 
@@ -803,6 +813,8 @@ def _sync_projections(step: Step) -> None:
     if gone:
         for row in projections.cancel_open(instance, gone, at=now):
             step.audit(AuditKind.CANCELLED, {"task": row.name}, bpmn_id=row.bpmn_id, task=row)
+        if step.open_rows is not None:
+            step.open_rows = {spiff_id: row for spiff_id, row in step.open_rows.items() if spiff_id not in gone}
     new_tasks = [t for tid, t in ready.items() if tid not in step.ready_before]
 
     # Timers: one row per waiting timer; rows exist for the ones waiting at load.
@@ -820,9 +832,12 @@ def _sync_projections(step: Step) -> None:
     fired_ids = {tid for tid in gone_timers if tid in fired_tasks}
     newly_fired = [t for tid, t in fired_tasks.items() if tid not in step.ran_before and tid not in step.waiting_before]
 
-    # New task rows go with the save, unless a timer fired in this step: its breach is written to
-    # the rows of the tasks it guards, which must then be there already.
-    with_save = not (fired_ids or newly_fired)
+    # New task rows go with the save, unless a timer that fired in this step guards one of them: its
+    # breach is written to the rows of the tasks it guards, which must then be there already. (A
+    # sweep's escalation opens a task for the supervisor; the task it breaches was open before.)
+    new_ids = {t.id for t in new_tasks}
+    with_save = not any(h in new_ids for tid in fired_ids for h in _boundary_hosts(fired_tasks[tid])) and not any(
+        h in new_ids for t in newly_fired for h in _boundary_hosts(t))
     rows = _create_task_rows(step, new_tasks, due_by_host, now, with_save=with_save) if new_tasks else []
     rows_by_spiff_id = {row.spiff_task_id: row for row in rows}
     step.new_rows.extend(rows)
@@ -844,7 +859,7 @@ def _sync_projections(step: Step) -> None:
     fired_now = [fired_tasks[tid] for tid in fired_ids] + newly_fired
     step.fired += len(fired_now)
     if fired_now:
-        _timers_fired(step, fired_now, now)
+        _timers_fired(step, fired_now, now, new_ids)
     # A cycle timer stays waiting after each firing, its deadline moved on to the next one: a
     # deadline that moved on from one already past is a firing (recorded; a recurrence breaches nothing).
     for tid in moved:
@@ -1009,7 +1024,7 @@ def _task_context(properties: dict, data: dict):
     return value if not serializer.storable_problem(value) and len(json.dumps(value)) <= 2000 else None
 
 
-def _timers_fired(step: Step, tasks: list, now: datetime) -> None:
+def _timers_fired(step: Step, tasks: list, now: datetime, new_ids: set = frozenset()) -> None:
     """Fired timers: an audit event each; a boundary timer whose guarded task is still open is an
     SLA breach — once per task, with an escalation event and an outbox notice — unless the diagram
     marks it a reminder. The guarded tasks are the activity's own (all instances of a review panel),
@@ -1023,7 +1038,11 @@ def _timers_fired(step: Step, tasks: list, now: datetime) -> None:
         if _is_reminder(step, task):
             continue  # a reminder on the way to the deadline: the task is not late yet
         host_ids = _boundary_hosts(task)
-        hosts = {row.spiff_task_id: row for row in projections.breach_open(step.instance.pk, host_ids, at=now, missed=due_at)}
+        # The rows read under the lock, if the step has them and no host is a row this step opened
+        # (those were inserted a moment ago): the breach then goes with the save.
+        known = step.open_rows if step.open_rows is not None and not any(h in new_ids for h in host_ids) else None
+        hosts = {row.spiff_task_id: row for row in projections.breach_open(
+            step.instance.pk, host_ids, at=now, missed=due_at, known=known, journal=step.journal if known is not None else None)}
         for host in [hosts[h] for h in host_ids if h in hosts]:
             step.breached_task_ids.add(host.pk)
             assignee = host.assignee_username
