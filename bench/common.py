@@ -265,6 +265,8 @@ _KINDS = ("INSERT", "UPDATE", "DELETE", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLB
 
 def statement_kind(sql: str) -> str:
     s = sql.lstrip().upper()
+    if s.startswith("WITH") and re.search(r"\bAS \((INSERT|UPDATE|DELETE)\b", s):
+        return "WITH writes"  # a step's save: its rows in data-modifying WITH clauses, then its UPDATE
     if s.startswith("SELECT") or s.startswith("WITH"):
         return "SELECT FOR UPDATE" if re.search(r"\bFOR (NO KEY )?UPDATE\b", s) else "SELECT"
     for kind in _KINDS:

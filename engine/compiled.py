@@ -70,7 +70,7 @@ class ByKey:
         return obj
 
 
-def step_cursor(connection):
+def step_cursor(connection, *, prepare: bool = True):
     """The cursor of the step's own statements (the lock, the save, and the step's one read of who
     last did a task of a role, engine/spiff/runtime.py `_last_completers`). On PostgreSQL their parameters
     travel apart from the statement (server-side binding) and each statement is prepared once per
@@ -78,14 +78,19 @@ def step_cursor(connection):
     again on each step. Every other query keeps Django's cursor, and so does a connection whose
     queries are being logged (DEBUG, a test capturing them), which records each statement's text.
     Django turns prepared statements off for connection poolers; docs/adr/0042 says why these are
-    on and what a pooler in front of PostgreSQL then needs."""
+    on and what a pooler in front of PostgreSQL then needs.
+
+    `prepare=False`: bound on the server and split once per shape, not prepared — for the engine's
+    multi-row INSERTs (a timer sweep's batch of audit events, notices and outbox rows), whose
+    shapes vary with their row counts and which Django's cursor would quote into one text of
+    thousands of literals each time."""
     if connection.vendor != "postgresql" or connection.queries_logged:
         return connection.cursor()
     connection.ensure_connection()
     pg = connection.connection
     if pg.prepare_threshold is None:
         pg.prepare_threshold = _ONLY_WHEN_ASKED  # Django's default turns preparing off altogether
-    return connection._prepare_cursor(_prepared_cursor_class()(pg))
+    return connection._prepare_cursor(_prepared_cursor_class(prepare)(pg))
 
 
 _ONLY_WHEN_ASKED = 2**31 - 1  # psycopg prepares a statement after this many runs, or when told to
@@ -104,7 +109,7 @@ _SPLITS: dict = {}
 
 
 @functools.cache
-def _prepared_cursor_class():
+def _prepared_cursor_class(prepare_by_default: bool = True):
     from django.db.backends.postgresql.base import ServerBindingCursor
     from psycopg._queries import PostgresQuery, _query2pg_nocache  # psycopg is pinned exactly
 
@@ -129,7 +134,7 @@ def _prepared_cursor_class():
     class PreparedCursor(ServerBindingCursor):
         _query_cls = StepQuery
 
-        def execute(self, query, params=None, *, prepare=True, binary=None):
+        def execute(self, query, params=None, *, prepare=prepare_by_default, binary=None):
             if isinstance(query, str) and query.startswith(_HISTORY_CONTEXT) and isinstance(params, (list, tuple)):
                 with self.connection.pipeline():
                     super().execute(_HISTORY_CONTEXT[:-2], params[:2], prepare=True)
@@ -279,7 +284,7 @@ def insert(objs: list, *, ids: bool = False, ignore_conflicts: bool = False, usi
         return
     connection = connections[using]
     sql = _insert_sql(connection, type(objs[0]), len(objs), ids, ignore_conflicts, _keyed(objs))
-    with connection.cursor() as cursor:
+    with step_cursor(connection, prepare=False) as cursor:
         cursor.execute(sql, _insert_params(objs, connection))
         keys = [r[0] for r in cursor.fetchall()] if ids else None
     _saved(objs, using, keys)

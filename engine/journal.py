@@ -146,7 +146,7 @@ def batched() -> Iterator[None]:
         compiled.insert([event for _instance, event, _task in events])
         _write(_notify_many(events))
     if outbox:
-        OutboxMessage.objects.bulk_create(outbox, ignore_conflicts=True)
+        compiled.insert(outbox, ignore_conflicts=True)
         if _kick_outbox is not None:
             transaction.on_commit(_kick_outbox, robust=True)
 
@@ -177,7 +177,7 @@ def _notify_many(events) -> list[tuple[str, list]]:
 
 def _write(writes: list[tuple[str, list]]) -> None:
     if writes:
-        with connection.cursor() as cursor:
+        with compiled.step_cursor(connection, prepare=False) as cursor:
             for sql, params in writes:
                 cursor.execute(sql, params)
 
